@@ -1,0 +1,1 @@
+"""Declarative measurement pipelines (TOML files shipped with skinmetrics)."""

@@ -1,0 +1,175 @@
+"""Reading photographs and writing outputs.
+
+Photographs are decoded with OpenCV (JPEG, PNG, TIFF; 8 or 16 bit), the EXIF
+orientation is applied (read with Pillow), and the result is returned as sRGB
+code values in [0, 1]. Output files are written atomically (temporary file in the
+same folder, then rename) so that an interrupted run never leaves a half-written
+file behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+__all__ = [
+    "ImageReadError",
+    "decode_image",
+    "read_image",
+    "atomic_write_bytes",
+    "write_json",
+    "write_png",
+    "write_jpeg",
+]
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+
+# EXIF orientation tag (0x0112) value -> (np.rot90 k, flip left-right before rotating)
+_EXIF_TRANSFORMS = {
+    2: (0, True),
+    3: (2, False),
+    4: (2, True),
+    5: (1, True),
+    6: (3, False),
+    7: (3, True),
+    8: (1, False),
+}
+
+
+class ImageReadError(ValueError):
+    """A file could not be decoded as a photograph (one-line message)."""
+
+
+def _exif_orientation(data: bytes) -> int:
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return int(im.getexif().get(0x0112, 1))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return 1
+
+
+def decode_image(data: bytes, name: str = "image") -> tuple[np.ndarray, int]:
+    """Decode encoded image bytes to sRGB values in [0, 1].
+
+    Parameters
+    ----------
+    data : bytes
+        The encoded file (JPEG, PNG or TIFF, 8 or 16 bit per channel).
+    name : str
+        Used in error messages.
+
+    Returns
+    -------
+    rgb : (H, W, 3) float32 ndarray
+        sRGB code values in [0, 1], EXIF orientation applied, alpha dropped.
+    bit_depth : int
+        8 or 16.
+
+    Raises
+    ------
+    ImageReadError
+        When the bytes are empty, truncated or not an image.
+    """
+    if len(data) == 0:
+        raise ImageReadError(f"{name}: empty file (0 bytes)")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if img is None or img.size == 0:
+        raise ImageReadError(f"{name}: not a readable JPEG/PNG/TIFF image")
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]:
+        raise ImageReadError(f"{name}: truncated JPEG (no end-of-image marker)")
+    if img.dtype == np.uint8:
+        bit_depth, scale = 8, 255.0
+    elif img.dtype == np.uint16:
+        bit_depth, scale = 16, 65535.0
+    else:
+        raise ImageReadError(f"{name}: unsupported sample type {img.dtype}")
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    k, flip = _EXIF_TRANSFORMS.get(_exif_orientation(data), (0, False))
+    if flip:
+        img = img[:, ::-1]
+    if k:
+        img = np.rot90(img, k)
+    rgb = np.ascontiguousarray(img, dtype=np.float32)
+    rgb *= np.float32(1.0 / scale)
+    return rgb, bit_depth
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a photograph from disk; see :func:`decode_image`.
+
+    Returns
+    -------
+    rgb : (H, W, 3) float32 ndarray
+        sRGB code values in [0, 1], EXIF orientation applied.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"{path.name}: cannot read file ({exc.strerror or exc})") from exc
+    return decode_image(data, path.name)[0]
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented UTF-8 JSON (NaN written as null)."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _encode(ext: str, image: np.ndarray, params: list[int]) -> bytes:
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(ext, image, params)
+    if not ok:
+        raise OSError(f"could not encode {ext} image")
+    return buf.tobytes()
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write a uint8 grey or RGB image as PNG (a boolean mask is written 0 / 255)."""
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    atomic_write_bytes(path, _encode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3]))
+
+
+def write_jpeg(path: str | os.PathLike, image: np.ndarray, quality: int = 90) -> None:
+    """Write a uint8 RGB image as JPEG."""
+    atomic_write_bytes(path, _encode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)]))

@@ -52,6 +52,7 @@ __all__ = [
     "chromophore_densities",
     "OD_MELANIN",
     "OD_HAEMOGLOBIN",
+    "ColourPlanes",
 ]
 
 _EPS = 1.0 / 65535.0
@@ -213,3 +214,48 @@ def chromophore_densities(od: np.ndarray) -> np.ndarray:
         Densities (melanin, haemoglobin, shading) in OD units of the G channel.
     """
     return np.asarray(od, dtype=np.float32) @ _unmixing_matrix().T
+
+
+class ColourPlanes:
+    """The colour representations of one photograph, each computed once, on first use.
+
+    Parameters
+    ----------
+    srgb : (H, W, 3) float32 ndarray
+        sRGB code values in [0, 1] as returned by :func:`skinmetrics.io.read_image`.
+
+    Attributes
+    ----------
+    srgb, linear, lab, od, densities : ndarray
+        sRGB, linear RGB, CIELAB (D65), optical density and (melanin, haemoglobin, shading)
+        densities, all (H, W, 3) float32.
+    """
+
+    def __init__(self, srgb: np.ndarray):
+        self.srgb = np.asarray(srgb, dtype=np.float32)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _get(self, name: str, make) -> np.ndarray:
+        if name not in self._cache:
+            self._cache[name] = make()
+        return self._cache[name]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.srgb.shape[:2]
+
+    @property
+    def linear(self) -> np.ndarray:
+        return self._get("linear", lambda: srgb_to_linear(self.srgb))
+
+    @property
+    def lab(self) -> np.ndarray:
+        return self._get("lab", lambda: linear_to_lab(self.linear))
+
+    @property
+    def od(self) -> np.ndarray:
+        return self._get("od", lambda: optical_density(self.linear))
+
+    @property
+    def densities(self) -> np.ndarray:
+        return self._get("densities", lambda: chromophore_densities(self.od))

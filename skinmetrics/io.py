@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 __all__ = [
     "ImageReadError",
     "decode_image",
+    "read_file_bytes",
     "read_image",
     "atomic_write_bytes",
     "write_json",
@@ -108,6 +109,15 @@ def decode_image(data: bytes, name: str = "image") -> tuple[np.ndarray, int]:
     return rgb, bit_depth
 
 
+def read_file_bytes(path: str | os.PathLike) -> bytes:
+    """Read a file, turning OS errors into a one-line :class:`ImageReadError`."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"{path.name}: cannot read file ({exc.strerror or exc})") from exc
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read a photograph from disk; see :func:`decode_image`.
 
@@ -116,12 +126,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     rgb : (H, W, 3) float32 ndarray
         sRGB code values in [0, 1], EXIF orientation applied.
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImageReadError(f"{path.name}: cannot read file ({exc.strerror or exc})") from exc
-    return decode_image(data, path.name)[0]
+    return decode_image(read_file_bytes(path), Path(path).name)[0]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -1,0 +1,249 @@
+"""Shared image operations used by the stages: local skin reference, scale, clean-up, objects.
+
+Every stage compares a pixel with *this person's own* surrounding unaffected skin rather than
+with a fixed cut. :func:`local_reference` estimates that surrounding level by normalised
+convolution (Knutsson & Westin 1993): a Gaussian-weighted mean over the pixels that are
+known to be unaffected skin, computed at reduced resolution for speed.
+
+References
+----------
+.. [1] Knutsson H., Westin C.-F. Normalized and differential convolution. Proc. IEEE CVPR
+       1993:515-523.
+.. [2] Soille P. Morphological Image Analysis, 2nd ed. Springer 2003 (top-hat transforms,
+       reconstruction, hysteresis thresholding).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import measure
+
+__all__ = [
+    "disk",
+    "local_reference",
+    "contrast_to_reference",
+    "dark_objects",
+    "object_means",
+    "black_tophat_od",
+    "clean_mask",
+    "hysteresis",
+    "object_table",
+    "area_metrics",
+]
+
+
+def disk(radius_px: float) -> np.ndarray:
+    """Elliptical (disk) structuring element of the given radius in pixels (uint8)."""
+    r = max(1, int(math.ceil(radius_px)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def local_reference(
+    values: np.ndarray,
+    weights: np.ndarray,
+    sigma_px: float,
+    fallback: float | None = None,
+) -> np.ndarray:
+    """Smooth local mean of ``values`` over the pixels where ``weights`` is true.
+
+    Normalised convolution [1]: ``G*(v w) / G*w`` with a Gaussian of ``sigma_px``, evaluated
+    on a grid subsampled to about sigma/4 and interpolated back, so a 12 MP image costs a
+    few milliseconds. Where no weighted pixel lies within reach the global weighted median
+    (or ``fallback``) is used.
+
+    Parameters
+    ----------
+    values : (H, W) float ndarray
+    weights : (H, W) bool ndarray
+        Pixels that represent the reference (e.g. unaffected skin).
+    sigma_px : float
+        Gaussian standard deviation in pixels.
+    fallback : float, optional
+        Value where the reference is undefined.
+
+    Returns
+    -------
+    (H, W) float32 ndarray
+    """
+    h, w = values.shape
+    w_any = weights.any()
+    if fallback is None:
+        fallback = float(np.median(values[weights])) if w_any else float(np.median(values))
+    if not w_any:
+        return np.full((h, w), fallback, np.float32)
+    f = max(1, int(sigma_px / 4))
+    sh, sw = max(1, h // f), max(1, w // f)
+    wt = cv2.resize(weights.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+    vw = cv2.resize(np.where(weights, values, 0).astype(np.float32), (sw, sh),
+                    interpolation=cv2.INTER_AREA)
+    s = sigma_px / f
+    num = cv2.GaussianBlur(vw, (0, 0), s, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(wt, (0, 0), s, borderType=cv2.BORDER_REFLECT)
+    ref = np.where(den > 1e-3, num / np.maximum(den, 1e-6), fallback).astype(np.float32)
+    return cv2.resize(ref, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def contrast_to_reference(
+    values: np.ndarray,
+    roi: np.ndarray,
+    smooth_px: float,
+    sigma_px: float,
+    exclude_above: float,
+    iterations: int = 3,
+) -> np.ndarray:
+    """``values`` minus the local level of the unaffected pixels of ``roi``.
+
+    The reference (:func:`local_reference`) is re-estimated ``iterations`` times, each time
+    leaving out the pixels whose contrast exceeds ``exclude_above``, so that a large
+    lesion does not raise its own reference.
+
+    Parameters
+    ----------
+    values : (H, W) ndarray
+        E.g. a haemoglobin or melanin density map.
+    roi : (H, W) bool ndarray
+    smooth_px : float
+        Gaussian sigma applied to ``values`` first (0: none).
+    sigma_px : float
+        Scale of the reference.
+    exclude_above : float
+        Contrast above which a pixel is not unaffected skin.
+
+    Returns
+    -------
+    (H, W) float32 ndarray
+    """
+    v = np.ascontiguousarray(values, dtype=np.float32)
+    if smooth_px > 0:
+        v = cv2.GaussianBlur(v, (0, 0), smooth_px)
+    unaffected = roi
+    for _ in range(iterations):
+        contrast = v - local_reference(v, unaffected, sigma_px)
+        unaffected = roi & (contrast < exclude_above)
+    return contrast
+
+
+def black_tophat_od(density: np.ndarray, radius_px: float) -> np.ndarray:
+    """Black top-hat of an image expressed as optical density [2].
+
+    Dark structures are *high* density, so the black top-hat of the image is the white
+    top-hat of the density: ``density - opening(density)``. Structures narrower than the
+    disk of ``radius_px`` remain; the slowly varying skin level (and any exposure offset,
+    which is additive in density) is removed.
+    """
+    d = np.ascontiguousarray(density, dtype=np.float32)
+    return cv2.morphologyEx(d, cv2.MORPH_TOPHAT, disk(radius_px))
+
+
+def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Pixels above ``low`` connected to a pixel above ``high`` (8-connectivity) [2]."""
+    lowm = score > low
+    lab, n = ndi.label(lowm, structure=np.ones((3, 3)))
+    if n == 0:
+        return lowm
+    keep = np.zeros(n + 1, bool)
+    keep[np.unique(lab[score > high])] = True
+    keep[0] = False
+    return keep[lab]
+
+
+def clean_mask(
+    mask: np.ndarray,
+    min_area_px: float = 0,
+    max_hole_px: float = 0,
+    within: np.ndarray | None = None,
+) -> np.ndarray:
+    """Remove objects smaller than ``min_area_px``, fill holes up to ``max_hole_px``.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    min_area_px : float
+        Connected regions (8-connectivity) with fewer pixels are dropped.
+    max_hole_px : float
+        Holes (background regions not touching the border of their object) with at most
+        this many pixels are filled.
+    within : (H, W) bool ndarray, optional
+        The result is restricted to it (e.g. the skin region).
+    """
+    out = mask.astype(bool)
+    if max_hole_px > 0:
+        holes_lab, n = ndi.label(~out)
+        if n:
+            sizes = np.bincount(holes_lab.ravel())
+            border = np.unique(np.concatenate([holes_lab[0], holes_lab[-1], holes_lab[:, 0],
+                                               holes_lab[:, -1]]))
+            fill = sizes <= max_hole_px
+            fill[border] = False
+            fill[0] = False
+            out |= fill[holes_lab]
+    if within is not None:
+        out &= within
+    if min_area_px > 1:
+        lab, n = ndi.label(out, structure=np.ones((3, 3)))
+        if n:
+            sizes = np.bincount(lab.ravel())
+            keep = sizes >= min_area_px
+            keep[0] = False
+            out = keep[lab]
+    return out
+
+
+def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: float,
+                 high: float) -> np.ndarray:
+    """Small dark objects: hysteresis on the black top-hat of an optical density image.
+
+    Parameters
+    ----------
+    density : (H, W) ndarray
+        Optical density (darker = higher), e.g. the mean OD of the three channels.
+    roi : (H, W) bool ndarray
+    radius_px : float
+        Top-hat disk radius: objects wider than its diameter are not found.
+    low, high : float
+        Hysteresis thresholds on the top-hat (OD units).
+
+    Returns
+    -------
+    (H, W) bool ndarray
+    """
+    th = black_tophat_od(density, radius_px)
+    return hysteresis(np.where(roi, th, 0), low, high)
+
+
+def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` over each label 1..N of ``labels`` (index 0 = label 1)."""
+    n = int(labels.max())
+    if n == 0:
+        return np.zeros(0)
+    lab = labels.ravel()
+    sums = np.bincount(lab, weights=values.ravel().astype(np.float64), minlength=n + 1)
+    counts = np.bincount(lab, minlength=n + 1)
+    return sums[1:] / np.maximum(counts[1:], 1)
+
+
+def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-object area (px) and equivalent-circle diameter (px) of a label image."""
+    if labels.max() == 0:
+        return {"area_px": np.zeros(0), "diameter_px": np.zeros(0)}
+    props = measure.regionprops_table(labels, properties=("label", "area"))
+    area = np.asarray(props["area"], dtype=float)
+    return {"area_px": area, "diameter_px": np.sqrt(4.0 * area / np.pi)}
+
+
+def area_metrics(prefix: str, mask: np.ndarray, roi_px: int,
+                 px_per_mm: float | None) -> tuple[dict, dict]:
+    """``<prefix>_area_px``, ``_area_mm2`` (None without scale) and ``_area_pct`` of the roi."""
+    area = int(np.count_nonzero(mask))
+    metrics = {
+        f"{prefix}_area_px": area,
+        f"{prefix}_area_mm2": area / px_per_mm**2 if px_per_mm else None,
+        f"{prefix}_area_pct": 100.0 * area / roi_px if roi_px else None,
+    }
+    units = {f"{prefix}_area_px": "px", f"{prefix}_area_mm2": "mm2",
+             f"{prefix}_area_pct": "% of skin region"}
+    return metrics, units

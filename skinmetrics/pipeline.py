@@ -1,0 +1,228 @@
+"""Declarative pipelines: which layers to measure and with which parameters.
+
+A pipeline is a TOML file (``pipelines/*.toml``)::
+
+    name = "laser_recovery"
+    description = "..."
+    stages = ["erythema", "microcrust", "pigmentation"]
+
+    [scale]
+    assumed_px_per_mm = 25.0   # converts mm size limits to px when the scale is unknown
+
+    [roi]
+    ...                        # every key of skinmetrics.roi.PARAMS
+
+    [erythema]
+    ...                        # every key of the stage's PARAMS
+
+Every parameter must be given (the code holds no hidden defaults); an unknown key, a
+missing key or section, an unknown stage or a value of the wrong type or range is a
+:class:`PipelineError` whose one-line message names the file, section and key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from . import roi as roi_module
+from .colour import ColourPlanes
+from .stages import erythema, microcrust, pigmentation, pore
+from .stages.base import Param, Scale
+
+__all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
+           "builtin_pipelines", "measure_image"]
+
+#: Stage name -> module (each has PARAMS, MASK and measure()).
+STAGES: dict[str, ModuleType] = {
+    "erythema": erythema,
+    "microcrust": microcrust,
+    "pore": pore,
+    "pigmentation": pigmentation,
+}
+_SCALE_PARAMS = {
+    "assumed_px_per_mm": Param(float, 1e-3, 1e5, "scale for mm size limits when unknown"),
+}
+_TOP_KEYS = {"name", "description", "stages", "scale", "roi"} | set(STAGES)
+
+
+class PipelineError(ValueError):
+    """A pipeline file is invalid (one-line message naming the file and key)."""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A validated pipeline.
+
+    Attributes
+    ----------
+    name, description : str
+    stages : tuple of str
+        Stage names, in order.
+    params : dict
+        Section name (``scale``, ``roi`` and each stage) -> {key: value}.
+    source : str
+        Where it was loaded from.
+    """
+
+    name: str
+    description: str
+    stages: tuple[str, ...]
+    params: dict[str, dict]
+    source: str = ""
+
+    def as_dict(self) -> dict:
+        """Plain-data form, for metrics.json and run.json."""
+        return {"name": self.name, "description": self.description,
+                "stages": list(self.stages), "params": self.params, "source": self.source}
+
+
+@dataclass
+class Measurement:
+    """Result of measuring one photograph.
+
+    Attributes
+    ----------
+    masks : dict of str -> (H, W) bool ndarray
+        ``roi`` and the mask of every stage that ran (``erythema``, ``microcrust``,
+        ``pore``, ``pigment``).
+    metrics : dict of str -> float, int or None
+        None where a value cannot be measured (e.g. mm without scale).
+    units : dict of str -> str
+    """
+
+    masks: dict[str, np.ndarray]
+    metrics: dict[str, float | int | None] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+
+
+def builtin_pipelines() -> list[str]:
+    """Names of the pipelines shipped with skinmetrics."""
+    files = resources.files("skinmetrics.pipelines")
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def _check_section(where: str, values: object, spec: Mapping[str, Param]) -> dict:
+    if not isinstance(values, dict):
+        raise PipelineError(f"{where}: must be a table of parameters")
+    unknown = sorted(set(values) - set(spec))
+    if unknown:
+        raise PipelineError(f"{where}: unknown key '{unknown[0]}' "
+                            f"(known: {', '.join(sorted(spec))})")
+    missing = [k for k in spec if k not in values]
+    if missing:
+        raise PipelineError(f"{where}: missing key '{missing[0]}' ({spec[missing[0]].doc})")
+    out = {}
+    for key, param in spec.items():
+        err = param.check(values[key])
+        if err:
+            raise PipelineError(f"{where}.{key} {err}")
+        out[key] = param.kind(values[key])
+    return out
+
+
+def parse_pipeline(data: Mapping, source: str) -> Pipeline:
+    """Validate a pipeline given as a parsed TOML mapping; see the module text."""
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise PipelineError(f"{source}: unknown key '{unknown[0]}'")
+    for key in ("name", "stages", "scale", "roi"):
+        if key not in data:
+            raise PipelineError(f"{source}: missing key '{key}'")
+    if not isinstance(data["name"], str) or not data["name"]:
+        raise PipelineError(f"{source}: 'name' must be a non-empty string")
+    stages = data["stages"]
+    if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
+        raise PipelineError(f"{source}: 'stages' must be a non-empty list of stage names")
+    for s in stages:
+        if s not in STAGES:
+            raise PipelineError(f"{source}: unknown stage '{s}' (known: {', '.join(STAGES)})")
+        if s not in data:
+            raise PipelineError(f"{source}: stage '{s}' is listed but has no [{s}] section")
+    if len(set(stages)) != len(stages):
+        raise PipelineError(f"{source}: a stage is listed twice in 'stages'")
+    extra = [s for s in STAGES if s in data and s not in stages]
+    if extra:
+        raise PipelineError(f"{source}: section [{extra[0]}] is not in 'stages'")
+    params = {"scale": _check_section(f"{source}: [scale]", data["scale"], _SCALE_PARAMS),
+              "roi": _check_section(f"{source}: [roi]", data["roi"], roi_module.PARAMS)}
+    for s in stages:
+        params[s] = _check_section(f"{source}: [{s}]", data[s], STAGES[s].PARAMS)
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise PipelineError(f"{source}: 'description' must be a string")
+    return Pipeline(data["name"], description, tuple(stages), params, source)
+
+
+def load_pipeline(name_or_path: str | Path) -> Pipeline:
+    """Load a built-in pipeline by name or a pipeline file by path.
+
+    Raises
+    ------
+    PipelineError
+        Unknown name, unreadable file, TOML syntax error or invalid content.
+    """
+    text_name = str(name_or_path)
+    path = Path(text_name)
+    if path.suffix.lower() == ".toml" or path.exists():
+        if not path.is_file():
+            raise PipelineError(f"{text_name}: pipeline file not found")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PipelineError(f"{text_name}: cannot read pipeline file ({exc})") from exc
+        source = str(path)
+    else:
+        names = builtin_pipelines()
+        if text_name not in names:
+            raise PipelineError(f"unknown pipeline '{text_name}' (built in: {', '.join(names)};"
+                                " or give a path to a .toml file)")
+        text = resources.files("skinmetrics.pipelines").joinpath(f"{text_name}.toml").read_text(
+            encoding="utf-8")
+        source = f"builtin:{text_name}"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PipelineError(f"{source}: invalid TOML ({exc})") from exc
+    return parse_pipeline(data, source)
+
+
+def measure_image(srgb: np.ndarray, pipeline: Pipeline,
+                  px_per_mm: float | None = None) -> Measurement:
+    """Measure one photograph with a pipeline.
+
+    Parameters
+    ----------
+    srgb : (H, W, 3) float ndarray
+        sRGB code values in [0, 1] (see :func:`skinmetrics.io.read_image`).
+    pipeline : Pipeline
+    px_per_mm : float, optional
+        Image scale; without it mm-based metrics are None.
+
+    Returns
+    -------
+    Measurement
+    """
+    if px_per_mm is not None and not px_per_mm > 0:
+        raise ValueError(f"px_per_mm must be positive (got {px_per_mm})")
+    planes = ColourPlanes(srgb)
+    scale = Scale(px_per_mm, px_per_mm or pipeline.params["scale"]["assumed_px_per_mm"])
+    roi = roi_module.skin_mask(planes, pipeline.params["roi"], scale)
+    roi_px = int(np.count_nonzero(roi))
+    result = Measurement(masks={"roi": roi})
+    result.metrics.update(roi_area_px=roi_px,
+                          roi_area_mm2=roi_px / px_per_mm**2 if px_per_mm else None)
+    result.units.update(roi_area_px="px", roi_area_mm2="mm2")
+    for name in pipeline.stages:
+        module = STAGES[name]
+        out = module.measure(planes, roi, pipeline.params[name], scale)
+        result.masks[module.MASK] = out.mask
+        result.metrics.update(out.metrics)
+        result.units.update(out.units)
+    return result

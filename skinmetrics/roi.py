@@ -1,0 +1,103 @@
+"""Skin region of interest: the pixels every metric is computed over.
+
+Skin is found in CIELAB by its hue angle and chroma (skin of every tone lies in a narrow
+band of hue angles, h_ab ~ 20-70 degrees, with chroma above that of grey or black
+backgrounds; Xiao et al. 2017), then cleaned up:
+
+1. clipped highlights (any sRGB channel at the clip level) are removed: their colour is lost;
+2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
+3. dark objects, much darker than the surrounding skin (``L* < (1 - dark_fraction) * L*_ref``
+   with ``L*_ref`` the local skin lightness) and longer than ``hair_min_length_mm``, are hair,
+   eyebrows, nostrils or deep shadow and are removed; small dark objects (crusts) stay;
+4. skin fragments much smaller than the largest one are dropped.
+
+References
+----------
+.. [1] Xiao K., Yates J.M., Zardawi F., et al. Characterising the variations in ethnic skin
+       colours: a new calibrated data base for human skin. Skin Res Technol 2017;23:21-29.
+.. [2] Kakumanu P., Makrogiannis S., Bourbakis N. A survey of skin-color modeling and
+       detection methods. Pattern Recognit 2007;40:1106-1122.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import measure
+
+from .colour import ColourPlanes
+from .filters import clean_mask, disk, local_reference
+from .stages.base import Param, Scale
+
+__all__ = ["PARAMS", "skin_mask", "clipped_mask"]
+
+PARAMS = {
+    "hue_min_deg": Param(float, -180, 180, "lowest CIELAB hue angle h_ab of skin"),
+    "hue_max_deg": Param(float, -180, 180, "highest CIELAB hue angle h_ab of skin"),
+    "chroma_min": Param(float, 0, 100, "lowest CIELAB chroma C*ab of skin"),
+    "lightness_min": Param(float, 0, 100, "darkest L* that can be skin"),
+    "clip_level": Param(float, 0.5, 1.0, "sRGB value at which a channel counts as clipped"),
+    "dark_fraction": Param(float, 0.0, 1.0, "dark object: L* below (1 - this) x local skin L*"),
+    "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the local skin lightness, mm"),
+    "hair_min_length_mm": Param(float, 0.0, 1000, "dark objects longer than this are not skin, mm"),
+    "fill_hole_max_mm2": Param(float, 0.0, 1e6, "holes in skin up to this area are kept, mm2"),
+    "open_radius_mm": Param(float, 0.0, 10, "opening radius removing skin-coloured specks, mm"),
+    "min_region_fraction": Param(float, 0.0, 1.0, "drop skin parts smaller than this x largest"),
+}
+
+
+def clipped_mask(srgb: np.ndarray, clip_level: float) -> np.ndarray:
+    """Pixels with any sRGB channel at or above ``clip_level`` (their colour is unknown)."""
+    return (srgb >= clip_level).any(axis=2)
+
+
+def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -> np.ndarray:
+    """Skin region of a photograph.
+
+    Parameters
+    ----------
+    planes : ColourPlanes
+        The photograph.
+    params : mapping
+        The ``[roi]`` section of a pipeline (see :data:`PARAMS`).
+    scale : Scale
+        Turns the mm sizes into pixels.
+
+    Returns
+    -------
+    (H, W) bool ndarray
+        True on skin.
+    """
+    p = params
+    lab = planes.lab
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    hue = np.degrees(np.arctan2(b, a))
+    chroma = np.hypot(a, b)
+    clipped = clipped_mask(planes.srgb, p["clip_level"])
+    colour_ok = ((hue >= p["hue_min_deg"]) & (hue <= p["hue_max_deg"])
+                 & (chroma >= p["chroma_min"]) & (L >= p["lightness_min"]) & ~clipped)
+    if p["open_radius_mm"] > 0:
+        k = disk(scale.px(p["open_radius_mm"]))
+        colour_ok = cv2.morphologyEx(colour_ok.view(np.uint8), cv2.MORPH_OPEN, k).astype(bool)
+    skin = clean_mask(colour_ok, max_hole_px=scale.px2(p["fill_hole_max_mm2"])) & ~clipped
+
+    L_ref = local_reference(L, colour_ok, scale.px(p["reference_sigma_mm"]))
+    dark = L < (1.0 - p["dark_fraction"]) * L_ref
+    lab_dark, n = ndi.label(dark, structure=np.ones((3, 3)))
+    if n:
+        props = measure.regionprops_table(lab_dark, properties=("label", "axis_major_length"))
+        long_ = np.zeros(n + 1, bool)
+        long_[props["label"]] = props["axis_major_length"] > scale.px(p["hair_min_length_mm"])
+        skin &= ~long_[lab_dark]
+
+    lab_skin, n = ndi.label(skin)
+    if n > 1:
+        sizes = np.bincount(lab_skin.ravel())
+        sizes[0] = 0
+        keep = sizes >= p["min_region_fraction"] * sizes.max()
+        keep[0] = False
+        skin = keep[lab_skin]
+    return skin

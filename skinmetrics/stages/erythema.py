@@ -1,0 +1,120 @@
+"""Erythema (redness): segmented area and intensity.
+
+Segmentation is relative to the person's own unaffected skin, so it holds across skin tones
+where a fixed a* cut does not:
+
+1. the haemoglobin density of every pixel is separated from melanin and shading
+   (:func:`skinmetrics.colour.chromophore_densities`, after Tsumura et al. [4]) and smoothed;
+2. the unaffected-skin level is the local mean haemoglobin density of skin that is not a
+   candidate (:func:`skinmetrics.filters.local_reference`), re-estimated twice with the
+   candidates left out, so large red patches do not raise their own reference;
+3. erythema is a haemoglobin-density excess above ``threshold`` grown by hysteresis down to
+   ``threshold_low``; regions smaller than ``min_area_mm2`` are dropped and holes up to
+   ``max_hole_mm2`` filled (size-aware clean-up).
+
+Intensity metrics (over the skin region unless stated):
+
+* ``erythema_index_mean``: EI = 100 log10(R/G) on linear RGB (Diffey et al. [1]; camera
+  form, Yamamoto et al. [2]), mean over the roi;
+* ``a_star_mean``: mean CIELAB a* of the roi;
+* ``delta_a_star``: mean a* inside the erythema mask minus mean a* of the unaffected roi
+  (lesion redness contrast, Logger et al. [3]); None when either set is empty.
+
+References
+----------
+.. [1] Diffey B.L., Oliver R.J., Farr P.M. A portable instrument for quantifying erythema
+       induced by ultraviolet radiation. Br J Dermatol 1984;111:663-672.
+.. [2] Yamamoto T., Takiwaki H., Arase S., Ohshima H. Derivation and clinical application of
+       special imaging by means of digital cameras and Image J freeware for quantification of
+       erythema and pigmentation. Skin Res Technol 2008;14:26-34.
+.. [3] Logger J.G.M., de Jong E.M.G.J., Driessen R.J.B., van Erp P.E.J. Evaluation of a
+       simple image-based tool to quantify facial erythema in rosacea during treatment.
+       Skin Res Technol 2020;26:804-812.
+.. [4] Tsumura N., Haneishi H., Miyake Y. Independent-component analysis of skin color image.
+       J Opt Soc Am A 1999;16:2169-2176.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..colour import ColourPlanes, erythema_index
+from ..filters import area_metrics, clean_mask, contrast_to_reference, hysteresis
+from .base import Param, Scale, StageResult
+
+__all__ = ["PARAMS", "MASK", "haemoglobin_contrast", "erythema_mask", "erythema_metrics",
+           "measure"]
+
+MASK = "erythema"
+PARAMS = {
+    "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the haemoglobin map, mm"),
+    "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
+    "threshold": Param(float, 0.0, 5, "haemoglobin density excess that seeds erythema"),
+    "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
+    "min_area_mm2": Param(float, 0.0, 1e6, "smallest erythema region kept, mm2"),
+    "max_hole_mm2": Param(float, 0.0, 1e6, "holes in erythema up to this area are filled, mm2"),
+}
+
+
+def haemoglobin_contrast(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+                         scale: Scale) -> np.ndarray:
+    """Haemoglobin density minus that of the surrounding unaffected skin (OD units).
+
+    Parameters
+    ----------
+    planes : ColourPlanes
+    roi : (H, W) bool ndarray
+        Skin region.
+    params : mapping
+        ``smooth_mm``, ``reference_sigma_mm``, ``threshold_low`` (see :data:`PARAMS`).
+    scale : Scale
+
+    Returns
+    -------
+    (H, W) float32 ndarray
+    """
+    return contrast_to_reference(planes.densities[..., 1], roi, scale.px(params["smooth_mm"]),
+                                 scale.px(params["reference_sigma_mm"]), params["threshold_low"])
+
+
+def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+                  scale: Scale) -> np.ndarray:
+    """Erythema segmentation (see the module text for the method).
+
+    Returns
+    -------
+    (H, W) bool ndarray
+        True on erythema, always within ``roi``.
+    """
+    contrast = haemoglobin_contrast(planes, roi, params, scale)
+    seeds = hysteresis(np.where(roi, contrast, 0), params["threshold_low"], params["threshold"])
+    return clean_mask(seeds, min_area_px=scale.px2(params["min_area_mm2"]),
+                      max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi)
+
+
+def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
+                     px_per_mm: float | None) -> tuple[dict, dict]:
+    """Area and intensity metrics of an erythema mask (see the module text)."""
+    roi_px = int(np.count_nonzero(roi))
+    metrics, units = area_metrics("erythema", mask, roi_px, px_per_mm)
+    a_star = planes.lab[..., 1]
+    unaffected = roi & ~mask
+    metrics.update(
+        erythema_index_mean=float(erythema_index(planes.linear[roi]).mean()) if roi_px else None,
+        a_star_mean=float(a_star[roi].mean()) if roi_px else None,
+        delta_a_star=(float(a_star[mask].mean() - a_star[unaffected].mean())
+                      if mask.any() and unaffected.any() else None),
+    )
+    units.update(erythema_index_mean="EI (100 log10 R/G)", a_star_mean="CIELAB a*",
+                 delta_a_star="CIELAB a*")
+    return metrics, units
+
+
+def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+            scale: Scale) -> StageResult:
+    """Erythema mask and metrics of one photograph."""
+    mask = erythema_mask(planes, roi, params, scale)
+    metrics, units = erythema_metrics(planes, roi, mask, scale.px_per_mm)
+    return StageResult(mask, metrics, units)

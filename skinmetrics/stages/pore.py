@@ -1,0 +1,114 @@
+"""Pores: small, dark, round openings of the skin surface.
+
+A pore is a small depression that is seen as a shadow: darker than the skin around it but
+not redder or browner. Method:
+
+1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the mean optical
+   density (equivalently of -log luminance: an exposure change only adds a constant and
+   does not move the top-hat), disk radius ``tophat_radius_mm`` (> the largest pore);
+2. objects with a haemoglobin-density excess are crusts or inflamed papules, not pores
+   (densities after Tsumura et al. [2]);
+3. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
+   round than ``min_roundness`` (minor/major axis ratio) are dropped.
+
+Size limits are in mm; without a known scale the pipeline's ``assumed_px_per_mm`` turns
+them into pixels and mm metrics stay empty.
+
+Metrics: ``pore_count``, ``pore_density_per_cm2`` (pores per cm^2 of the skin region; None
+without scale), ``pore_area_px``, ``pore_area_pct`` (% of roi), ``pore_mean_diameter_mm``.
+
+References
+----------
+.. [1] Soille P. Morphological Image Analysis, 2nd ed. Springer 2003.
+.. [2] Tsumura N., Haneishi H., Miyake Y. J Opt Soc Am A 1999;16:2169-2176.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from scipy import ndimage as ndi
+from skimage import measure as skmeasure
+
+from ..colour import ColourPlanes
+from ..filters import area_metrics, black_tophat_od, dark_objects, object_means
+from .base import Param, Scale, StageResult
+
+__all__ = ["PARAMS", "MASK", "pore_labels", "pore_metrics", "measure"]
+
+MASK = "pore"
+PARAMS = {
+    "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest pore), mm"),
+    "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a pore"),
+    "threshold_low": Param(float, 0.0, 5, "top-hat density to which a pore grows"),
+    "max_haemoglobin_excess": Param(float, 0.0, 5, "objects redder than this are not pores"),
+    "min_diameter_mm": Param(float, 0.0, 100, "smallest pore (equivalent diameter), mm"),
+    "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
+    "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a pore"),
+}
+
+
+def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+                scale: Scale) -> np.ndarray:
+    """Label image of pores (0 background, 1..N one per pore).
+
+    Parameters
+    ----------
+    planes : ColourPlanes
+    roi : (H, W) bool ndarray
+    params : mapping
+        The ``[pore]`` pipeline section (see :data:`PARAMS`).
+    scale : Scale
+
+    Returns
+    -------
+    (H, W) int32 ndarray
+    """
+    p = params
+    radius = scale.px(p["tophat_radius_mm"])
+    dark = dark_objects(planes.od.mean(axis=2), roi, radius, p["threshold_low"], p["threshold"])
+    labels, n = ndi.label(dark, structure=np.ones((3, 3)))
+    if n == 0:
+        return labels
+    props = skmeasure.regionprops_table(
+        labels, properties=("label", "area", "axis_major_length", "axis_minor_length"))
+    d = np.sqrt(4 * props["area"] / np.pi)
+    round_ = (props["axis_minor_length"] + 1) / (props["axis_major_length"] + 1)
+    hb_th = black_tophat_od(planes.densities[..., 1], radius)
+    keep = np.zeros(n + 1, bool)
+    keep[1:] = ((d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
+                & (round_ >= p["min_roundness"])
+                & (object_means(labels, hb_th) <= p["max_haemoglobin_excess"]))
+    kept = keep[labels]
+    return ndi.label(kept, structure=np.ones((3, 3)))[0]
+
+
+def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None
+                 ) -> tuple[dict, dict]:
+    """Count, density, area and mean diameter of labelled pores."""
+    roi_px = int(np.count_nonzero(roi))
+    n = int(labels.max())
+    area, area_units = area_metrics("pore", labels > 0, roi_px, px_per_mm)
+    sizes = np.bincount(labels.ravel())[1:] if n else np.zeros(0)
+    d = np.sqrt(4 * sizes / np.pi)
+    roi_cm2 = roi_px / (10.0 * px_per_mm) ** 2 if px_per_mm else 0.0
+    metrics = {
+        "pore_count": n,
+        "pore_density_per_cm2": n / roi_cm2 if roi_cm2 else None,
+        "pore_area_px": area["pore_area_px"],
+        "pore_area_pct": area["pore_area_pct"],
+        "pore_mean_diameter_mm": float(d.mean() / px_per_mm) if px_per_mm and n else None,
+    }
+    units = {"pore_count": "count", "pore_density_per_cm2": "1/cm2",
+             "pore_area_px": area_units["pore_area_px"],
+             "pore_area_pct": area_units["pore_area_pct"], "pore_mean_diameter_mm": "mm"}
+    return metrics, units
+
+
+def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+            scale: Scale) -> StageResult:
+    """Pore mask and metrics of one photograph."""
+    labels = pore_labels(planes, roi, params, scale)
+    metrics, units = pore_metrics(roi, labels, scale.px_per_mm)
+    return StageResult(labels > 0, metrics, units)

@@ -3,6 +3,8 @@ computes a measurement itself)."""
 
 from __future__ import annotations
 
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -80,6 +82,95 @@ def measure(
 
 def _fmt(v) -> str:
     return "NA" if v is None else (f"{v:.3g}" if isinstance(v, float) else str(v))
+
+
+@app.command()
+def run(
+    visits: Annotated[Path, typer.Argument(
+        help="Visit folder: <patient>_<visit>[_<view>].jpg photos (or <patient>/ sub-folders), "
+             "or a manifest.csv.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("results"),
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", help="Baseline visit (day0 = d0 = baseline = bl); default: each patient's "
+                           "earliest visit.")] = None,
+    compare: Annotated[str | None, typer.Option(
+        "--compare", help="The one visit to compare with the baseline (e.g. day28); default: "
+                          "every follow-up visit.")] = None,
+    pipeline: PipelineOpt = "laser_recovery",
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Parallel processes (default: number of CPUs).")] = None,
+    px_per_mm: PxPerMmOpt = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List the photos and comparisons found; measure and write nothing.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace the results in a non-empty output folder.")] = False,
+) -> None:
+    """Measure a visit folder and report change from baseline (tables in OUT)."""
+    from .batch import BatchError, describe_plan, plan_batch, run_batch
+
+    if dry_run:
+        try:
+            plan = plan_batch(visits, pipeline, baseline=baseline, compare=compare,
+                              px_per_mm=px_per_mm, exclude=[out])
+        except BatchError as exc:
+            fail(str(exc))
+        typer.echo(describe_plan(plan))
+        if out.is_dir() and any(out.iterdir()):
+            typer.echo(f"note: output folder {out} is not empty; a run needs --overwrite")
+        typer.echo("dry run: nothing measured, nothing written")
+        return
+
+    def show_plan(plan) -> None:
+        for warning in plan.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+
+    bar = _progress_bar(not quiet and sys.stderr.isatty())
+    with bar as progress:
+        task = progress.add_task("measuring", total=None) if progress is not None else None
+
+        def advance(done: int, total: int, result) -> None:
+            if progress is not None:
+                progress.update(task, completed=done, total=total)
+
+        try:
+            result = run_batch(visits, out, pipeline, baseline=baseline, compare=compare,
+                               jobs=jobs, px_per_mm=px_per_mm, overwrite=overwrite,
+                               progress=advance, on_plan=show_plan)
+        except BatchError as exc:
+            if progress is not None:
+                progress.stop()
+            fail(str(exc))
+    failed = result.failed
+    n = len(result.results)
+    typer.echo(f"{n} photo(s): {n - len(failed)} measured, {len(failed)} failed "
+               f"(pipeline {result.plan.pipeline.name})")
+    for r in failed:
+        typer.echo(f"  failed: {r.photo.file}: {r.message}")
+    typer.echo(f"results in {out}: measurements.csv, change_from_baseline.csv, summary.csv, "
+               f"patients/ ({len(result.tables['patients'])}), photos/, run.json")
+    raise typer.Exit(result.exit_code)
+
+
+def _progress_bar(enabled: bool):
+    """A rich progress bar on stderr (photos done / total, ETA), or a no-op context."""
+    if not enabled:
+        return nullcontext(None)
+    try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+    except ImportError:  # rich comes with typer; without it there is no bar
+        return nullcontext(None)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("photos, ETA"), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=True)
 
 
 @app.command()

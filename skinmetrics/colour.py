@@ -50,6 +50,7 @@ __all__ = [
     "ita_degrees",
     "optical_density",
     "chromophore_densities",
+    "unmixing_matrix",
     "OD_MELANIN",
     "OD_HAEMOGLOBIN",
     "ColourPlanes",
@@ -187,33 +188,57 @@ def optical_density(linear: np.ndarray) -> np.ndarray:
     return od.reshape(shape)
 
 
-@lru_cache(maxsize=1)
-def _unmixing_matrix() -> np.ndarray:
+#: Ridge weight on the shading term of :func:`unmixing_matrix` (relative to the largest
+#: channel weight): small enough to leave well-exposed skin unchanged, large enough that a
+#: channel near the noise floor (blue on dark skin) cannot push noise into the pigments.
+SHADING_RIDGE = 0.02
+
+
+def unmixing_matrix(channel_weights: np.ndarray | None = None) -> np.ndarray:
+    """Matrix taking optical density (R, G, B) to (melanin, haemoglobin, shading) densities.
+
+    Without weights it is the inverse of the basis [``OD_MELANIN``, ``OD_HAEMOGLOBIN``,
+    (1, 1, 1)] (exact unmixing, Tsumura et al. [6]). With ``channel_weights`` it is the
+    weighted least-squares solution with a ridge of :data:`SHADING_RIDGE` on the shading
+    term: (A^T W A + R)^-1 A^T W. The weight of a channel should be its expected reflectance
+    squared (the variance of an optical density is ~ (noise / reflectance)^2).
+
+    Returns
+    -------
+    (3, 3) float32 ndarray
+    """
     basis = np.stack([OD_MELANIN, OD_HAEMOGLOBIN, np.ones(3)], axis=1)
-    return np.linalg.inv(basis).astype(np.float32)
+    if channel_weights is None:
+        return np.linalg.inv(basis).astype(np.float32)
+    w = np.asarray(channel_weights, dtype=np.float64)
+    w = np.diag(w / w.max())
+    ridge = np.diag([0.0, 0.0, SHADING_RIDGE])
+    return np.linalg.solve(basis.T @ w @ basis + ridge, basis.T @ w).astype(np.float32)
 
 
-def chromophore_densities(od: np.ndarray) -> np.ndarray:
+def chromophore_densities(od: np.ndarray, channel_weights: np.ndarray | None = None
+                          ) -> np.ndarray:
     """Split optical density into melanin, haemoglobin and shading components.
 
     Each pixel's OD is modelled, after Tsumura et al. [6], as a sum of a melanin density
     times :data:`OD_MELANIN`, a haemoglobin density times :data:`OD_HAEMOGLOBIN` and a
-    grey shading term (equal in every channel: illumination and shadow). With three
-    channels the three densities are found exactly by inverting the 3x3 basis. The
-    haemoglobin density is therefore insensitive to exposure and shading and, to first
-    order, to melanin.
+    grey shading term (equal in every channel: illumination and shadow), solved with
+    :func:`unmixing_matrix`. The haemoglobin density is therefore insensitive to exposure
+    and shading and, to first order, to melanin.
 
     Parameters
     ----------
     od : (..., 3) ndarray
         Optical density from :func:`optical_density`.
+    channel_weights : (3,) array-like, optional
+        Reliability of the R, G, B channels (see :func:`unmixing_matrix`).
 
     Returns
     -------
     (..., 3) float32 ndarray
         Densities (melanin, haemoglobin, shading) in OD units of the G channel.
     """
-    return np.asarray(od, dtype=np.float32) @ _unmixing_matrix().T
+    return np.asarray(od, dtype=np.float32) @ unmixing_matrix(channel_weights).T
 
 
 class ColourPlanes:
@@ -228,7 +253,10 @@ class ColourPlanes:
     ----------
     srgb, linear, lab, od, densities : ndarray
         sRGB, linear RGB, CIELAB (D65), optical density and (melanin, haemoglobin, shading)
-        densities, all (H, W, 3) float32.
+        densities, all (H, W, 3) float32. The densities are unmixed with channel weights
+        from the median reflectance of the central quarter of the image.
+    luminance_density : ndarray
+        -log10 Y, (H, W) float32.
     """
 
     def __init__(self, srgb: np.ndarray):
@@ -257,5 +285,18 @@ class ColourPlanes:
         return self._get("od", lambda: optical_density(self.linear))
 
     @property
+    def luminance_density(self) -> np.ndarray:
+        """-log10 of relative luminance Y (IEC 61966-2-1 weights); (H, W) float32."""
+        def make():
+            y = self.linear @ _SRGB.matrix_RGB_to_XYZ[1].astype(np.float32)
+            return optical_density(y)
+        return self._get("luminance_density", make)
+
+    @property
     def densities(self) -> np.ndarray:
-        return self._get("densities", lambda: chromophore_densities(self.od))
+        def make():
+            h, w = self.shape
+            centre = self.linear[h // 4: h - h // 4, w // 4: w - w // 4].reshape(-1, 3)
+            weights = np.maximum(np.median(centre, axis=0), 1e-4) ** 2
+            return chromophore_densities(self.od, weights)
+        return self._get("densities", make)

@@ -11,6 +11,8 @@ References
        1993:515-523.
 .. [2] Soille P. Morphological Image Analysis, 2nd ed. Springer 2003 (top-hat transforms,
        reconstruction, hysteresis thresholding).
+.. [3] Beucher S., Meyer F. The morphological approach to segmentation: the watershed
+       transformation. In: Mathematical Morphology in Image Processing, 1993:433-481.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage import measure
+from skimage.morphology import h_maxima
+from skimage.segmentation import watershed
 
 __all__ = [
     "disk",
     "local_reference",
     "contrast_to_reference",
+    "small_dots",
     "dark_objects",
     "object_means",
     "black_tophat_od",
@@ -93,13 +98,17 @@ def contrast_to_reference(
     smooth_px: float,
     sigma_px: float,
     exclude_above: float,
+    valid: np.ndarray | None = None,
     iterations: int = 3,
 ) -> np.ndarray:
     """``values`` minus the local level of the unaffected pixels of ``roi``.
 
-    The reference (:func:`local_reference`) is re-estimated ``iterations`` times, each time
-    leaving out the pixels whose contrast exceeds ``exclude_above``, so that a large
-    lesion does not raise its own reference.
+    1. ``values`` are smoothed with a Gaussian of ``smooth_px`` over the ``valid`` pixels
+       only (normalised convolution [1]): details left out of ``valid`` (crusts, pores)
+       are filled in from the skin around them instead of being smeared into it;
+    2. the reference (:func:`local_reference`) is estimated ``iterations`` times, each time
+       leaving out the pixels whose contrast exceeds ``exclude_above``, so that a large
+       lesion does not raise its own reference.
 
     Parameters
     ----------
@@ -107,24 +116,38 @@ def contrast_to_reference(
         E.g. a haemoglobin or melanin density map.
     roi : (H, W) bool ndarray
     smooth_px : float
-        Gaussian sigma applied to ``values`` first (0: none).
+        Gaussian sigma of the smoothing (0: none).
     sigma_px : float
         Scale of the reference.
     exclude_above : float
         Contrast above which a pixel is not unaffected skin.
+    valid : (H, W) bool ndarray, optional
+        Pixels whose values are trusted (default: all).
 
     Returns
     -------
     (H, W) float32 ndarray
     """
     v = np.ascontiguousarray(values, dtype=np.float32)
-    if smooth_px > 0:
+    if valid is not None:
+        v = local_reference(v, valid, max(smooth_px, 1.0))
+    elif smooth_px > 0:
         v = cv2.GaussianBlur(v, (0, 0), smooth_px)
-    unaffected = roi
+    unaffected = roi if valid is None else roi & valid
     for _ in range(iterations):
         contrast = v - local_reference(v, unaffected, sigma_px)
-        unaffected = roi & (contrast < exclude_above)
+        unaffected = roi & (contrast < exclude_above) & (True if valid is None else valid)
     return contrast
+
+
+def small_dots(density: np.ndarray, radius_px: float, threshold: float) -> np.ndarray:
+    """Dark dots narrower than a disk of ``radius_px`` (crusts, pores, hair fringes).
+
+    Pixels whose black top-hat (:func:`black_tophat_od`) exceeds ``threshold``, grown by one
+    pixel to take in their blurred rim.
+    """
+    dots = (black_tophat_od(density, radius_px) > threshold).view(np.uint8)
+    return cv2.dilate(dots, np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def black_tophat_od(density: np.ndarray, radius_px: float) -> np.ndarray:
@@ -194,25 +217,44 @@ def clean_mask(
 
 
 def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: float,
-                 high: float) -> np.ndarray:
-    """Small dark objects: hysteresis on the black top-hat of an optical density image.
+                 high: float, fraction: float = 0.5) -> np.ndarray:
+    """Small dark objects in an optical density image, outlined at their half maximum.
+
+    1. black top-hat of the image (:func:`black_tophat_od`) with a disk of ``radius_px``;
+    2. objects: every peak above ``high`` that stands at least ``high - low`` above the
+       saddle to its neighbours grows by watershed (Beucher & Meyer [3]) over the top-hat
+       down to ``low`` (hysteresis that keeps neighbours apart);
+    3. each object is then cut at ``fraction`` of its own peak top-hat (0.5: the full width
+       at half maximum), which outlines a blurred object where its true edge is, whatever
+       its contrast, instead of where a fixed threshold happens to cross its blur.
 
     Parameters
     ----------
     density : (H, W) ndarray
-        Optical density (darker = higher), e.g. the mean OD of the three channels.
+        Optical density (darker = higher), e.g. ``ColourPlanes.luminance_density``.
     roi : (H, W) bool ndarray
     radius_px : float
         Top-hat disk radius: objects wider than its diameter are not found.
     low, high : float
         Hysteresis thresholds on the top-hat (OD units).
+    fraction : float
+        Edge level as a fraction of each object's peak.
 
     Returns
     -------
-    (H, W) bool ndarray
+    (H, W) int32 ndarray
+        Labels 1..N, 0 elsewhere (a label may be missing where its object was cut away).
     """
     th = black_tophat_od(density, radius_px)
-    return hysteresis(np.where(roi, th, 0), low, high)
+    peaks = h_maxima(np.where(roi, th, 0), high - low) & (th > high)
+    markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
+    if n == 0:
+        return markers
+    regions = watershed(-th, markers, mask=roi & (th > low))
+    peak = np.zeros(n + 1, np.float32)
+    peak[1:] = ndi.maximum(th, regions, np.arange(1, n + 1))
+    cut = (regions > 0) & (th >= fraction * peak[regions])
+    return np.where(cut, regions, 0).astype(np.int32)
 
 
 def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -6,10 +6,17 @@ backgrounds; Xiao et al. 2017), then cleaned up:
 
 1. clipped highlights (any sRGB channel at the clip level) are removed: their colour is lost;
 2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
-3. dark objects, much darker than the surrounding skin (``L* < (1 - dark_fraction) * L*_ref``
-   with ``L*_ref`` the local skin lightness) and longer than ``hair_min_length_mm``, are hair,
-   eyebrows, nostrils or deep shadow and are removed; small dark objects (crusts) stay;
-4. skin fragments much smaller than the largest one are dropped.
+3. hair: of the pixels much darker than the surrounding skin (``L* < (1 - dark_fraction)
+   * L*_ref`` with ``L*_ref`` the local skin lightness), those that an opening wider than
+   ``hair_max_width_mm`` removes are strands; strands longer than ``hair_min_length_mm`` are
+   hair. Small dark objects (crusts), also where a hair crosses them, stay;
+4. deep shadow and large dark openings (nostrils): dark regions wider than a hair and
+   larger than ``shadow_min_area_mm2``;
+5. glare: skin brighter than its surroundings by more than ``glare_od`` in luminance
+   density (-log10 Y; 0.1 = 26 % brighter), where surface reflection hides the skin's
+   colour even before a channel clips. Hair, shadow and glare are removed together with a
+   margin of ``exclusion_margin_mm`` (their blurred fringe);
+6. skin fragments much smaller than the largest one are dropped.
 
 References
 ----------
@@ -43,6 +50,10 @@ PARAMS = {
     "dark_fraction": Param(float, 0.0, 1.0, "dark object: L* below (1 - this) x local skin L*"),
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the local skin lightness, mm"),
     "hair_min_length_mm": Param(float, 0.0, 1000, "dark objects longer than this are not skin, mm"),
+    "hair_max_width_mm": Param(float, 0.0, 10, "widest hair strand, mm"),
+    "shadow_min_area_mm2": Param(float, 0.0, 1e6, "dark regions larger than this are shadow"),
+    "glare_od": Param(float, 0.0, 5, "glare: luminance density this far below local skin"),
+    "exclusion_margin_mm": Param(float, 0.0, 10, "margin removed around hair, shadow, glare, mm"),
     "fill_hole_max_mm2": Param(float, 0.0, 1e6, "holes in skin up to this area are kept, mm2"),
     "open_radius_mm": Param(float, 0.0, 10, "opening radius removing skin-coloured specks, mm"),
     "min_region_fraction": Param(float, 0.0, 1.0, "drop skin parts smaller than this x largest"),
@@ -52,6 +63,17 @@ PARAMS = {
 def clipped_mask(srgb: np.ndarray, clip_level: float) -> np.ndarray:
     """Pixels with any sRGB channel at or above ``clip_level`` (their colour is unknown)."""
     return (srgb >= clip_level).any(axis=2)
+
+
+def _objects_where(mask: np.ndarray, prop: str, minimum: float) -> np.ndarray:
+    """Connected objects of ``mask`` whose regionprops ``prop`` exceeds ``minimum``."""
+    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return mask
+    props = measure.regionprops_table(labels, properties=("label", prop))
+    big = np.zeros(n + 1, bool)
+    big[props["label"]] = props[prop] > minimum
+    return big[labels]
 
 
 def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -> np.ndarray:
@@ -85,13 +107,18 @@ def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -
     skin = clean_mask(colour_ok, max_hole_px=scale.px2(p["fill_hole_max_mm2"])) & ~clipped
 
     L_ref = local_reference(L, colour_ok, scale.px(p["reference_sigma_mm"]))
-    dark = L < (1.0 - p["dark_fraction"]) * L_ref
-    lab_dark, n = ndi.label(dark, structure=np.ones((3, 3)))
-    if n:
-        props = measure.regionprops_table(lab_dark, properties=("label", "axis_major_length"))
-        long_ = np.zeros(n + 1, bool)
-        long_[props["label"]] = props["axis_major_length"] > scale.px(p["hair_min_length_mm"])
-        skin &= ~long_[lab_dark]
+    dark = (L < (1.0 - p["dark_fraction"]) * L_ref).view(np.uint8)
+    # strands: what an opening wider than a hair removes (crusts touching a hair survive it)
+    blobs = cv2.morphologyEx(dark, cv2.MORPH_OPEN, disk(scale.px(p["hair_max_width_mm"]) / 2))
+    strands = dark.astype(bool) & ~blobs.astype(bool)
+    not_skin = _objects_where(strands, "axis_major_length", scale.px(p["hair_min_length_mm"]))
+    not_skin |= _objects_where(blobs.astype(bool), "area", scale.px2(p["shadow_min_area_mm2"]))
+    lum = planes.luminance_density
+    lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool), scale.px(p["reference_sigma_mm"]))
+    not_skin |= lum < lum_ref - p["glare_od"]
+    if p["exclusion_margin_mm"] > 0:
+        not_skin = cv2.dilate(not_skin.view(np.uint8), disk(scale.px(p["exclusion_margin_mm"])))
+    skin &= ~not_skin.astype(bool)
 
     lab_skin, n = ndi.label(skin)
     if n > 1:

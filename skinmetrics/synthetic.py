@@ -301,7 +301,8 @@ def make_phantom(
     exposure = min(1.0, 0.85 / float(np.percentile(refl.max(axis=2)[skin] * illum[skin], 99.5)))
     lin = refl * (illum * exposure)[..., None]
     hy, hx = random_centre()
-    spec = 0.9 * np.exp(-((yy - hy) ** 2 + (xx - hx) ** 2) / (2 * (0.8 * ppm) ** 2))
+    spec = cap.uniform(0.5, 0.9) * np.exp(-((yy - hy) ** 2 + (xx - hx) ** 2)
+                                          / (2 * (cap.uniform(0.4, 0.8) * ppm) ** 2))
     lin = lin + spec[..., None]
     clipped = (lin >= 1.0).any(axis=2)
 

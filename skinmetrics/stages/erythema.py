@@ -4,7 +4,10 @@ Segmentation is relative to the person's own unaffected skin, so it holds across
 where a fixed a* cut does not:
 
 1. the haemoglobin density of every pixel is separated from melanin and shading
-   (:func:`skinmetrics.colour.chromophore_densities`, after Tsumura et al. [4]) and smoothed;
+   (:func:`skinmetrics.colour.chromophore_densities`, after Tsumura et al. [4]) and
+   smoothed over the skin that is not a small dark dot (crusts, pores: black top-hat of the
+   luminance density above ``dot_tophat`` with a disk of ``dot_radius_mm``), which is
+   filled in from around it, so that a field of crusts does not read as erythema;
 2. the unaffected-skin level is the local mean haemoglobin density of skin that is not a
    candidate (:func:`skinmetrics.filters.local_reference`), re-estimated twice with the
    candidates left out, so large red patches do not raise their own reference;
@@ -41,7 +44,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, clean_mask, contrast_to_reference, hysteresis
+from ..filters import area_metrics, clean_mask, contrast_to_reference, hysteresis, small_dots
 from .base import Param, Scale, StageResult
 
 __all__ = ["PARAMS", "MASK", "haemoglobin_contrast", "erythema_mask", "erythema_metrics",
@@ -50,6 +53,8 @@ __all__ = ["PARAMS", "MASK", "haemoglobin_contrast", "erythema_mask", "erythema_
 MASK = "erythema"
 PARAMS = {
     "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the haemoglobin map, mm"),
+    "dot_radius_mm": Param(float, 0.01, 100, "dark dots narrower than this radius are ignored, mm"),
+    "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
     "threshold": Param(float, 0.0, 5, "haemoglobin density excess that seeds erythema"),
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
@@ -68,15 +73,19 @@ def haemoglobin_contrast(planes: ColourPlanes, roi: np.ndarray, params: Mapping[
     roi : (H, W) bool ndarray
         Skin region.
     params : mapping
-        ``smooth_mm``, ``reference_sigma_mm``, ``threshold_low`` (see :data:`PARAMS`).
+        ``smooth_mm``, ``dot_radius_mm``, ``dot_tophat``, ``reference_sigma_mm``,
+        ``threshold_low`` (see :data:`PARAMS`).
     scale : Scale
 
     Returns
     -------
     (H, W) float32 ndarray
     """
+    dots = small_dots(planes.luminance_density, scale.px(params["dot_radius_mm"]),
+                      params["dot_tophat"])
     return contrast_to_reference(planes.densities[..., 1], roi, scale.px(params["smooth_mm"]),
-                                 scale.px(params["reference_sigma_mm"]), params["threshold_low"])
+                                 scale.px(params["reference_sigma_mm"]), params["threshold_low"],
+                                 valid=~dots)
 
 
 def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],

@@ -4,13 +4,15 @@ Each microscopic treatment zone heals through a crust 0.1-0.4 mm across that is 
 about two to four weeks; their total area is the primary outcome of laser-recovery studies.
 No published automatic method exists (see ../shared/docs/methods.md); this one is:
 
-1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the mean optical
-   density, with a disk wider than the largest crust (pores and crusts both appear);
-2. crusts are the objects with a haemoglobin-density excess (dried blood and exudate,
-   separated from melanin and shading after Tsumura et al. [2]); grey shadows (pores) and
-   melanin-only spots are not;
+1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the luminance
+   density -log10 Y, with a disk wider than the largest crust (pores and crusts both
+   appear), each outlined at half its peak (:func:`skinmetrics.filters.dark_objects`);
+2. crusts are the red-brown objects (dried blood and exudate): their mean black top-hat
+   of the erythema index EI = 100 log10(R/G) (Diffey et al. [2]) is at least
+   ``min_redness``. Grey shadows (pores) have none; EI uses only the R and G channels, which
+   stay reliable on dark skin where the blue channel is near the noise floor;
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
-   the smoothed top-hat, one marker per regional maximum of height ``split_h``;
+   the distance transform, one marker per maximum at least ``split_depth_mm`` deep;
 4. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) are dropped.
 
 Metrics: ``microcrust_count``, ``microcrust_area_px``, ``_mm2``, ``_pct`` (% of roi) and
@@ -19,7 +21,7 @@ Metrics: ``microcrust_count``, ``microcrust_area_px``, ``_mm2``, ``_pct`` (% of 
 References
 ----------
 .. [1] Soille P. Morphological Image Analysis, 2nd ed. Springer 2003.
-.. [2] Tsumura N., Haneishi H., Miyake Y. J Opt Soc Am A 1999;16:2169-2176.
+.. [2] Diffey B.L., Oliver R.J., Farr P.M. Br J Dermatol 1984;111:663-672.
 .. [3] Beucher S., Meyer F. The morphological approach to segmentation: the watershed
        transformation. In: Mathematical Morphology in Image Processing, 1993:433-481.
 """
@@ -28,13 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.morphology import h_maxima
 from skimage.segmentation import relabel_sequential, watershed
 
-from ..colour import ColourPlanes
+from ..colour import ColourPlanes, erythema_index
 from ..filters import area_metrics, black_tophat_od, dark_objects, object_means, object_table
 from .base import Param, Scale, StageResult
 
@@ -45,11 +46,29 @@ PARAMS = {
     "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest crust), mm"),
     "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a dark object"),
     "threshold_low": Param(float, 0.0, 5, "top-hat density to which an object grows"),
-    "min_haemoglobin_excess": Param(float, 0.0, 5, "objects need this haemoglobin top-hat"),
-    "split_h": Param(float, 0.0, 5, "watershed marker height on the smoothed top-hat (OD)"),
+    "min_redness": Param(float, 0.0, 200, "objects need this erythema-index top-hat (EI units)"),
+    "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
     "min_diameter_mm": Param(float, 0.0, 100, "smallest crust (equivalent diameter), mm"),
     "max_diameter_mm": Param(float, 0.0, 100, "largest crust (equivalent diameter), mm"),
 }
+
+
+def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
+    """Split touching round objects at their waist [3].
+
+    Markers are the regional maxima of the Euclidean distance transform that stand at
+    least ``depth_px`` above the saddle joining them: two discs of radius r whose centres
+    are 0.9 x 2r apart have a waist 0.56 r shallower than their centres and are split; one
+    disc has a single maximum and is left whole.
+
+    Returns
+    -------
+    (H, W) int32 ndarray
+        Labels 1..N.
+    """
+    dist = ndi.distance_transform_edt(mask)
+    markers = ndi.label(h_maxima(dist, depth_px) & mask, structure=np.ones((3, 3)))[0]
+    return watershed(-dist, markers, mask=mask).astype(np.int32)
 
 
 def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
@@ -70,24 +89,18 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     """
     p = params
     radius = scale.px(p["tophat_radius_mm"])
-    density = planes.od.mean(axis=2)
-    dark = dark_objects(density, roi, radius, p["threshold_low"], p["threshold"])
-    labels, n = ndi.label(dark, structure=np.ones((3, 3)))
-    if n == 0:
+    labels = dark_objects(planes.luminance_density, roi, radius, p["threshold_low"],
+                          p["threshold"])
+    if labels.max() == 0:
         return labels
-    hb_th = black_tophat_od(planes.densities[..., 1], radius)
-    keep = np.zeros(n + 1, bool)
-    keep[1:] = object_means(labels, hb_th) >= p["min_haemoglobin_excess"]
-    crusts = keep[labels]
-    smooth = cv2.GaussianBlur(black_tophat_od(density, radius), (0, 0),
-                              max(0.5, scale.px(p["min_diameter_mm"]) / 4))
-    markers = ndi.label(h_maxima(np.where(crusts, smooth, 0), p["split_h"]) & crusts)[0]
-    labels = watershed(-smooth, markers, mask=crusts)
+    redness = black_tophat_od(erythema_index(planes.linear), radius)
+    keep = np.zeros(labels.max() + 1, bool)
+    keep[1:] = object_means(labels, redness) >= p["min_redness"]
+    labels = split_touching(keep[labels], scale.px(p["split_depth_mm"]))
     d = object_table(labels)["diameter_px"]
     ok = np.zeros(labels.max() + 1, bool)
     ok[1:] = (d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
-    labels = np.where(ok[labels], labels, 0)
-    return relabel_sequential(labels)[0]
+    return relabel_sequential(np.where(ok[labels], labels, 0))[0]
 
 
 def microcrust_metrics(roi: np.ndarray, labels: np.ndarray,

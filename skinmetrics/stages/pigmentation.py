@@ -7,10 +7,11 @@ Whole-region indices (over the skin region):
 * ``ita_deg_mean``: individual typology angle ITA = atan2(L* - 50, b*) 180/pi (Chardon
   et al. [3]) of the roi's mean L* and b*, as a colorimeter would read the region.
 
-Pigmented spots are regions whose melanin density (separated from haemoglobin and shading,
-after Tsumura et al. [4]) exceeds that of the surrounding unaffected skin, i.e. darker and
-yellower than their surroundings, at least ``min_diameter_mm`` across (smaller dark dots
-are pores or crusts) and without a haemoglobin excess (crusts carry blood):
+Pigmented spots are regions whose melanin density (separated from haemoglobin and shading
+after Tsumura et al. [4], smoothed over the skin that is not a small dark dot, see
+:func:`skinmetrics.filters.small_dots`) exceeds that of the surrounding unaffected skin,
+i.e. darker and yellower than their surroundings, and that are at least
+``min_diameter_mm`` across (smaller dark dots are pores or crusts):
 
 * ``pigment_spot_count``, ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
 * ``pigment_spot_delta_L``: mean over spot pixels of (local unaffected-skin L* - L*), in L*
@@ -43,8 +44,8 @@ from ..filters import (
     contrast_to_reference,
     hysteresis,
     local_reference,
-    object_means,
     object_table,
+    small_dots,
 )
 from .base import Param, Scale, StageResult
 
@@ -53,12 +54,12 @@ __all__ = ["PARAMS", "MASK", "pigment_spot_mask", "pigmentation_metrics", "measu
 MASK = "pigment"
 PARAMS = {
     "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the melanin map, mm"),
+    "dot_radius_mm": Param(float, 0.01, 100, "dark dots narrower than this radius are ignored, mm"),
+    "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
     "threshold": Param(float, 0.0, 5, "melanin density excess that seeds a spot"),
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded spot grows"),
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),
-    "max_haemoglobin_excess": Param(float, 0.0, 5, "spots redder than this are crusts"),
-    "haemoglobin_smooth_mm": Param(float, 0.0, 10, "smoothing of the haemoglobin map, mm"),
 }
 
 
@@ -73,20 +74,17 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     """
     p = params
     sigma = scale.px(p["reference_sigma_mm"])
+    dots = small_dots(planes.luminance_density, scale.px(p["dot_radius_mm"]), p["dot_tophat"])
     mel = contrast_to_reference(planes.densities[..., 0], roi, scale.px(p["smooth_mm"]), sigma,
-                                p["threshold_low"])
+                                p["threshold_low"], valid=~dots)
     spots = hysteresis(np.where(roi, mel, 0), p["threshold_low"], p["threshold"])
     spots = clean_mask(spots, max_hole_px=np.pi * scale.px(p["min_diameter_mm"]) ** 2,
                        within=roi)
     labels, n = ndi.label(spots, structure=np.ones((3, 3)))
     if n == 0:
         return spots
-    hb = contrast_to_reference(planes.densities[..., 1], roi,
-                               scale.px(p["haemoglobin_smooth_mm"]), sigma,
-                               p["max_haemoglobin_excess"])
     keep = np.zeros(n + 1, bool)
-    keep[1:] = ((object_table(labels)["diameter_px"] >= scale.px(p["min_diameter_mm"]))
-                & (object_means(labels, hb) <= p["max_haemoglobin_excess"]))
+    keep[1:] = object_table(labels)["diameter_px"] >= scale.px(p["min_diameter_mm"])
     return keep[labels]
 
 

@@ -3,11 +3,12 @@
 A pore is a small depression that is seen as a shadow: darker than the skin around it but
 not redder or browner. Method:
 
-1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the mean optical
-   density (equivalently of -log luminance: an exposure change only adds a constant and
-   does not move the top-hat), disk radius ``tophat_radius_mm`` (> the largest pore);
-2. objects with a haemoglobin-density excess are crusts or inflamed papules, not pores
-   (densities after Tsumura et al. [2]);
+1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the luminance
+   density -log10 Y (an exposure change only adds a constant to it and does not move the
+   top-hat), disk radius ``tophat_radius_mm`` (> the largest pore), each object outlined
+   at half its peak (:func:`skinmetrics.filters.dark_objects`);
+2. objects whose mean black top-hat of the erythema index EI = 100 log10(R/G)
+   (Diffey et al. [2]) exceeds ``max_redness`` are red-brown (crusts, papules), not pores;
 3. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
    round than ``min_roundness`` (minor/major axis ratio) are dropped.
 
@@ -20,7 +21,7 @@ without scale), ``pore_area_px``, ``pore_area_pct`` (% of roi), ``pore_mean_diam
 References
 ----------
 .. [1] Soille P. Morphological Image Analysis, 2nd ed. Springer 2003.
-.. [2] Tsumura N., Haneishi H., Miyake Y. J Opt Soc Am A 1999;16:2169-2176.
+.. [2] Diffey B.L., Oliver R.J., Farr P.M. Br J Dermatol 1984;111:663-672.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import measure as skmeasure
 
-from ..colour import ColourPlanes
+from ..colour import ColourPlanes, erythema_index
 from ..filters import area_metrics, black_tophat_od, dark_objects, object_means
 from .base import Param, Scale, StageResult
 
@@ -42,7 +43,7 @@ PARAMS = {
     "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest pore), mm"),
     "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a pore"),
     "threshold_low": Param(float, 0.0, 5, "top-hat density to which a pore grows"),
-    "max_haemoglobin_excess": Param(float, 0.0, 5, "objects redder than this are not pores"),
+    "max_redness": Param(float, 0.0, 200, "objects redder than this EI top-hat are not pores"),
     "min_diameter_mm": Param(float, 0.0, 100, "smallest pore (equivalent diameter), mm"),
     "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a pore"),
@@ -67,19 +68,20 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     """
     p = params
     radius = scale.px(p["tophat_radius_mm"])
-    dark = dark_objects(planes.od.mean(axis=2), roi, radius, p["threshold_low"], p["threshold"])
-    labels, n = ndi.label(dark, structure=np.ones((3, 3)))
+    labels = dark_objects(planes.luminance_density, roi, radius, p["threshold_low"],
+                          p["threshold"])
+    n = int(labels.max())
     if n == 0:
         return labels
     props = skmeasure.regionprops_table(
         labels, properties=("label", "area", "axis_major_length", "axis_minor_length"))
     d = np.sqrt(4 * props["area"] / np.pi)
     round_ = (props["axis_minor_length"] + 1) / (props["axis_major_length"] + 1)
-    hb_th = black_tophat_od(planes.densities[..., 1], radius)
+    redness = black_tophat_od(erythema_index(planes.linear), radius)
     keep = np.zeros(n + 1, bool)
     keep[1:] = ((d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
                 & (round_ >= p["min_roundness"])
-                & (object_means(labels, hb_th) <= p["max_haemoglobin_excess"]))
+                & (object_means(labels, redness) <= p["max_redness"]))
     kept = keep[labels]
     return ndi.label(kept, structure=np.ones((3, 3)))[0]
 

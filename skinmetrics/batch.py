@@ -1,0 +1,573 @@
+"""Batch runs over a visit folder: find the visits, measure every photo (in parallel
+processes), build the result tables and write them.
+
+Layout written into the output folder::
+
+    photos/<stem>/metrics.json, masks/*.png, overlay.jpg   (skinmetrics.photo.measure_photo)
+    measurements.csv          one row per photo and metric
+    change_from_baseline.csv  one row per patient, view, metric and compared visit
+    patients/<patient>.csv    one wide table per patient
+    summary.csv               one row per view, arm, metric and follow-up visit
+    run.json                  provenance: versions, pipeline, command, photos, timing
+
+(columns in :mod:`skinmetrics.tables`). Every file is written atomically. A photo that cannot
+be measured (corrupt, truncated, empty, not an image, or any unexpected error) is reported with
+status ``error`` and a one-line message and never stops the batch. Problems with the request
+itself (missing folder, no photos, invalid pipeline or manifest, no baseline, an output folder
+that is not empty without ``overwrite``) raise :class:`BatchError` before anything is written.
+
+Usable from Python::
+
+    from skinmetrics.batch import run_batch
+    result = run_batch("visits", "results", "laser_recovery", jobs=2, px_per_mm=20)
+    result.tables["summary"]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import multiprocessing
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import __version__
+from .io import ImageReadError, write_json
+from .pipeline import Pipeline, PipelineError, load_pipeline
+from .tables import (
+    change_table,
+    measurements_table,
+    patient_table,
+    summary_table,
+    write_csv,
+)
+from .visits import (
+    Comparison,
+    Photo,
+    VisitError,
+    VisitSet,
+    discover,
+    format_day,
+    plan_comparisons,
+)
+
+__all__ = [
+    "BatchError",
+    "BatchPlan",
+    "PhotoResult",
+    "BatchResult",
+    "plan_batch",
+    "describe_plan",
+    "measure_one",
+    "measure_all",
+    "build_tables",
+    "run_batch",
+    "library_versions",
+]
+
+OUTPUT_FILES = ("measurements.csv", "change_from_baseline.csv", "summary.csv", "run.json")
+_PHOTO_OUTPUTS = {"metrics.json", "masks", "overlay.jpg"}
+
+
+class BatchError(ValueError):
+    """The batch cannot run as asked (a usage error; one-line message)."""
+
+
+@dataclass
+class BatchPlan:
+    """What a batch will do, decided before anything is measured.
+
+    Attributes
+    ----------
+    visits : VisitSet
+        The photos found (and the image files not used).
+    pipeline : Pipeline
+    comparisons : list of Comparison
+        Baseline and compared follow-up visits per patient.
+    px_per_mm : float or None
+        Scale for photos without one in the manifest.
+    warnings : list of str
+    """
+
+    visits: VisitSet
+    pipeline: Pipeline
+    comparisons: list[Comparison]
+    px_per_mm: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def scale(self, photo: Photo) -> float | None:
+        """A photo's px_per_mm: the manifest's, else the batch's, else None."""
+        return photo.px_per_mm if photo.px_per_mm is not None else self.px_per_mm
+
+
+@dataclass
+class PhotoResult:
+    """Outcome of measuring one photo.
+
+    Attributes
+    ----------
+    photo : Photo
+    status : str
+        ``"ok"`` or ``"error"``.
+    message : str
+        One-line reason of an error, else ``""``.
+    seconds : float
+        Time spent on the photo.
+    sha256 : str or None
+        Of the file (None when it cannot be read).
+    record : dict or None
+        The photo's metrics.json content when measured.
+    """
+
+    photo: Photo
+    status: str
+    message: str
+    seconds: float
+    sha256: str | None
+    record: dict | None = None
+
+
+@dataclass
+class BatchResult:
+    """A finished batch.
+
+    Attributes
+    ----------
+    plan : BatchPlan
+    out : Path
+        The output folder.
+    results : list of PhotoResult
+        In the order of ``plan.visits.photos``.
+    tables : dict of str -> DataFrame
+        ``measurements``, ``change_from_baseline``, ``summary`` and ``patients``
+        ({patient: wide table}).
+    warnings : list of str
+    start_time, end_time : str
+        ISO 8601, UTC.
+    """
+
+    plan: BatchPlan
+    out: Path
+    results: list[PhotoResult]
+    tables: dict
+    warnings: list[str]
+    start_time: str
+    end_time: str
+
+    @property
+    def failed(self) -> list[PhotoResult]:
+        """The photos that could not be measured."""
+        return [r for r in self.results if r.status != "ok"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every photo was measured, 1 when some failed."""
+        return 1 if self.failed else 0
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """First non-empty line of a text, whitespace collapsed, at most ``limit`` characters."""
+    lines = [" ".join(line.split()) for line in str(text).splitlines()]
+    line = next((s for s in lines if s), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def plan_batch(folder: str | os.PathLike, pipeline: str | os.PathLike | Pipeline = "laser_recovery",
+               *, baseline: str | None = None, compare: str | None = None,
+               px_per_mm: float | None = None,
+               exclude: Sequence[str | os.PathLike] = ()) -> BatchPlan:
+    """Find the photos and decide the comparisons, without measuring or writing anything.
+
+    Parameters
+    ----------
+    folder : path-like
+        Visit folder (see :mod:`skinmetrics.visits`).
+    pipeline : str, path-like or Pipeline
+        Built-in pipeline name, pipeline file, or a loaded pipeline.
+    baseline, compare : str, optional
+        Baseline visit and the one compared visit (see
+        :func:`skinmetrics.visits.plan_comparisons`).
+    px_per_mm : float, optional
+        Scale of photos that have none in the manifest.
+    exclude : sequence of path-like
+        Folders not to look into (an output folder inside the visit folder).
+
+    Returns
+    -------
+    BatchPlan
+
+    Raises
+    ------
+    BatchError
+        Missing or empty folder, invalid manifest or pipeline, duplicate photos, unknown
+        visit, no patient with a baseline.
+    """
+    if px_per_mm is not None and not px_per_mm > 0:
+        raise BatchError(f"px_per_mm must be positive (got {px_per_mm})")
+    try:
+        visits = discover(folder, exclude=exclude)
+    except VisitError as exc:
+        raise BatchError(str(exc)) from exc
+    try:
+        pipe = pipeline if isinstance(pipeline, Pipeline) else load_pipeline(pipeline)
+    except PipelineError as exc:
+        raise BatchError(str(exc)) from exc
+    if not visits.photos:
+        detail = ""
+        if visits.unparseable:
+            name, reason = visits.unparseable[0]
+            detail = (f" ({len(visits.unparseable)} image file(s) not used, e.g. "
+                      f"{name}: {reason})")
+        raise BatchError(f"no photos found in '{visits.root}'{detail}")
+    try:
+        comparisons, warnings = plan_comparisons(visits.photos, baseline, compare)
+    except VisitError as exc:
+        raise BatchError(str(exc)) from exc
+    warnings = visits.warnings + warnings
+    if visits.unparseable:
+        warnings.append(f"{len(visits.unparseable)} image file(s) not used (unparseable names): "
+                        + "; ".join(f"{n}: {r}" for n, r in visits.unparseable))
+    return BatchPlan(visits, pipe, comparisons, px_per_mm, warnings)
+
+
+def describe_plan(plan: BatchPlan) -> str:
+    """Text listing of a plan: the photos found, the comparisons, unused files, warnings."""
+    v = plan.visits
+    source = f"from {v.manifest.name}" if v.manifest else "from file names"
+    lines = [f"{len(v.photos)} photo(s) of {len(v.patients)} patient(s) in {v.root} ({source});"
+             f" pipeline {plan.pipeline.name}"]
+    header = ("patient", "visit", "day", "view", "arm", "px_per_mm", "file")
+    rows = [(p.patient, p.visit, format_day(p.day), p.view or "-", p.arm or "-",
+             "-" if plan.scale(p) is None else f"{plan.scale(p):g}", p.file) for p in v.photos]
+    show = [i for i, h in enumerate(header) if h != "arm" or any(p.arm for p in v.photos)]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        lines.append("  " + "  ".join(str(r[i]).ljust(widths[i]) for i in show).rstrip())
+    lines.append("comparisons (baseline -> compared visits):")
+    for c in plan.comparisons:
+        follow = ", ".join(f"{label} (day {format_day(day)})" for label, day in c.visits)
+        lines.append(f"  {c.patient}: {c.baseline_visit} (day {format_day(c.baseline_day)}) -> "
+                     f"{follow or 'nothing to compare'}")
+    if v.unparseable:
+        lines.append(f"unparseable or unused image files ({len(v.unparseable)}):")
+        lines += [f"  {name}: {reason}" for name, reason in v.unparseable]
+    else:
+        lines.append("unparseable or unused image files: none")
+    other = [w for w in plan.warnings if "image file(s) not used" not in w]
+    if other:
+        lines.append("warnings:")
+        lines += [f"  {w}" for w in other]
+    return "\n".join(lines)
+
+
+def _file_sha256(path: str | os.PathLike) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def measure_one(path: str, out_dir: str, pipeline: Pipeline, px_per_mm: float | None,
+                stem: str) -> dict:
+    """Measure one photo, never raising (the worker of :func:`measure_all`).
+
+    Parameters
+    ----------
+    path : str
+        The photograph.
+    out_dir : str
+        Parent of its output folder (``<out_dir>/<stem>/``).
+    pipeline : Pipeline
+    px_per_mm : float or None
+    stem : str
+        Its output folder name.
+
+    Returns
+    -------
+    dict
+        ``status`` (``"ok"`` / ``"error"``), ``message`` (one line), ``seconds``, ``sha256``
+        and ``record`` (the metrics.json content, None on error). On error the photo's output
+        folder is removed (nothing half-written remains).
+    """
+    t0 = time.perf_counter()
+    try:
+        from .photo import measure_photo
+
+        record = measure_photo(path, out_dir, pipeline, px_per_mm, stem=stem)
+    except Exception as exc:  # one bad photo never stops a batch
+        if isinstance(exc, ImageReadError):
+            message = _one_line(str(exc))
+        else:
+            message = _one_line(f"{Path(path).name}: {type(exc).__name__}: {exc}")
+        shutil.rmtree(Path(out_dir) / stem, ignore_errors=True)
+        return {"status": "error", "message": message, "seconds": time.perf_counter() - t0,
+                "sha256": _file_sha256(path), "record": None}
+    return {"status": "ok", "message": "", "seconds": time.perf_counter() - t0,
+            "sha256": record["photo"]["sha256"], "record": record}
+
+
+def _init_worker() -> None:
+    """One OpenCV thread per worker process: the processes are the parallelism."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _run_pool(tasks: dict[int, tuple], jobs: int, done: Callable[[int, dict], None]) -> list[int]:
+    """Run tasks in a spawn process pool; returns the indices lost to a crashed worker."""
+    ctx = multiprocessing.get_context("spawn")
+    lost: list[int] = []
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker)
+    try:
+        futures: dict[Future, int] = {pool.submit(measure_one, *args): i
+                                      for i, args in tasks.items()}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in sorted(finished, key=futures.__getitem__):
+                try:
+                    outcome = fut.result()
+                except BrokenProcessPool:
+                    lost.append(futures[fut])
+                    continue
+                done(futures[fut], outcome)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return sorted(lost)
+
+
+def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None = None,
+                progress: Callable[[int, int, PhotoResult], None] | None = None
+                ) -> list[PhotoResult]:
+    """Measure every photo of a plan into ``photos_dir/<stem>/``.
+
+    Parameters
+    ----------
+    plan : BatchPlan
+    photos_dir : path-like
+    jobs : int, optional
+        Worker processes (default ``os.cpu_count()``); 1 measures in this process. Results
+        do not depend on it.
+    progress : callable, optional
+        Called as ``progress(done, total, result)`` after each photo.
+
+    Returns
+    -------
+    list of PhotoResult
+        In the order of ``plan.visits.photos``.
+    """
+    photos = plan.visits.photos
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(photos)))
+    tasks = {i: (str(p.path), str(photos_dir), plan.pipeline, plan.scale(p), p.stem)
+             for i, p in enumerate(photos)}
+    results: dict[int, PhotoResult] = {}
+
+    def done(i: int, outcome: dict) -> None:
+        results[i] = PhotoResult(photos[i], outcome["status"], outcome["message"],
+                                 outcome["seconds"], outcome["sha256"], outcome["record"])
+        if progress is not None:
+            progress(len(results), len(photos), results[i])
+
+    if jobs == 1:
+        for i, args in tasks.items():
+            done(i, measure_one(*args))
+    else:
+        lost = _run_pool(tasks, jobs, done)
+        for i in lost:  # a worker crashed: retry each photo alone to find the culprit
+            if _run_pool({i: tasks[i]}, 1, done):
+                name = photos[i].path.name
+                done(i, {"status": "error", "message": f"{name}: the measuring process "
+                         "crashed", "seconds": 0.0, "sha256": _file_sha256(photos[i].path),
+                         "record": None})
+    return [results[i] for i in range(len(photos))]
+
+
+def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
+    """The result tables of a batch (see :mod:`skinmetrics.tables`).
+
+    Returns
+    -------
+    dict
+        ``measurements``, ``change_from_baseline``, ``summary`` (DataFrames) and ``patients``
+        ({patient id: wide DataFrame}, every patient of the visit set).
+    """
+    records = []
+    for r in results:
+        p = r.photo
+        rec = r.record or {}
+        records.append({"patient": p.patient, "visit": p.visit, "day": p.day, "view": p.view,
+                        "arm": p.arm, "photo": p.file, "status": r.status,
+                        "message": r.message, "metrics": rec.get("metrics") or {},
+                        "units": rec.get("units") or {}})
+    measurements = measurements_table(records)
+    changes = change_table(measurements, plan.comparisons)
+    by_patient = {c.patient: c for c in plan.comparisons}
+    patients = {pid: patient_table(measurements, pid, by_patient.get(pid))
+                for pid in plan.visits.patients}
+    return {"measurements": measurements, "change_from_baseline": changes,
+            "summary": summary_table(changes), "patients": patients}
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, skinmetrics and the libraries that shape the measurements."""
+    import cv2
+
+    versions = {"skinmetrics": __version__, "python": platform.python_version()}
+    for key, dist in (("numpy", "numpy"), ("scikit-image", "scikit-image"), ("scipy", "scipy"),
+                      ("pandas", "pandas"), ("colour-science", "colour-science"),
+                      ("pillow", "pillow")):
+        try:
+            versions[key] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[key] = "unknown"
+    versions["opencv"] = cv2.__version__
+    versions["platform"] = platform.platform()
+    return versions
+
+
+def _check_out(out: Path, overwrite: bool, photos: Sequence[Photo]) -> None:
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"output '{out}' exists and is not a folder")
+    resolved = out.resolve()
+    for p in photos:
+        if resolved in p.path.resolve().parents:
+            raise BatchError(f"output folder '{out}' holds input photo {p.file}; choose "
+                             "another --out")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise BatchError(f"output folder '{out}' is not empty (use --overwrite to replace "
+                         "its results)")
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove what an earlier run wrote (photo folders, patient tables), nothing else."""
+    photos = out / "photos"
+    if photos.is_dir():
+        for d in photos.iterdir():
+            names = {c.name for c in d.iterdir()} if d.is_dir() else None
+            if names is not None and all(n in _PHOTO_OUTPUTS or n.startswith(".")
+                                         for n in names):
+                shutil.rmtree(d)
+    patients = out / "patients"
+    if patients.is_dir():
+        for f in patients.glob("*.csv"):
+            f.unlink()
+
+
+def _run_record(plan: BatchPlan, out: Path, results: Sequence[PhotoResult], warnings: list[str],
+                start: str, end: str, jobs: int, argv: Sequence[str] | None,
+                options: dict) -> dict:
+    v = plan.visits
+    return {
+        "skinmetrics_version": __version__,
+        "versions": library_versions(),
+        "command": list(sys.argv if argv is None else argv),
+        "start_time": start,
+        "end_time": end,
+        "input": str(v.root.resolve()),
+        "manifest": str(v.manifest) if v.manifest else None,
+        "output": str(out.resolve()),
+        "options": {**options, "jobs": jobs},
+        "pipeline": plan.pipeline.as_dict(),
+        "n_photos": len(results),
+        "n_measured": sum(r.status == "ok" for r in results),
+        "n_failed": sum(r.status != "ok" for r in results),
+        "photos": [{"file": r.photo.file, "stem": r.photo.stem, "patient": r.photo.patient,
+                    "visit": r.photo.visit, "day": r.photo.day, "view": r.photo.view,
+                    "arm": r.photo.arm, "px_per_mm": plan.scale(r.photo), "sha256": r.sha256,
+                    "status": r.status, "message": r.message,
+                    "seconds": round(r.seconds, 3)} for r in results],
+        "comparisons": [{"patient": c.patient, "baseline_visit": c.baseline_visit,
+                         "baseline_day": c.baseline_day,
+                         "visits": [{"visit": label, "day": day} for label, day in c.visits]}
+                        for c in plan.comparisons],
+        "unparseable": [{"file": n, "reason": r} for n, r in v.unparseable],
+        "warnings": warnings,
+    }
+
+
+def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
+              pipeline: str | os.PathLike | Pipeline = "laser_recovery", *,
+              baseline: str | None = None, compare: str | None = None,
+              jobs: int | None = None, px_per_mm: float | None = None, overwrite: bool = False,
+              progress: Callable[[int, int, PhotoResult], None] | None = None,
+              on_plan: Callable[[BatchPlan], None] | None = None,
+              argv: Sequence[str] | None = None) -> BatchResult:
+    """Measure a visit folder and write every result file (layout in the module text).
+
+    Parameters
+    ----------
+    folder : path-like
+        Visit folder.
+    out : path-like
+        Output folder; it must be empty or absent unless ``overwrite``.
+    pipeline : str, path-like or Pipeline
+    baseline, compare : str, optional
+        See :func:`plan_batch`.
+    jobs : int, optional
+        Worker processes (default: number of CPUs).
+    px_per_mm : float, optional
+        Scale of photos without one in the manifest.
+    overwrite : bool
+        Replace the results in a non-empty output folder (earlier photo folders and patient
+        tables are removed; other files are left alone).
+    progress : callable, optional
+        ``progress(done, total, result)`` after each photo.
+    on_plan : callable, optional
+        Called with the plan once it is checked, before measuring (to show warnings).
+    argv : sequence of str, optional
+        Command line recorded in run.json (default ``sys.argv``).
+
+    Returns
+    -------
+    BatchResult
+        ``exit_code`` is 1 when some photo failed.
+
+    Raises
+    ------
+    BatchError
+        A usage error (see :func:`plan_batch`), or an output folder that is not empty.
+    """
+    out = Path(out)
+    start = _now()
+    if jobs is not None and jobs < 1:
+        raise BatchError(f"jobs must be at least 1 (got {jobs})")
+    plan = plan_batch(folder, pipeline, baseline=baseline, compare=compare,
+                      px_per_mm=px_per_mm, exclude=[out])
+    _check_out(out, overwrite, plan.visits.photos)
+    if on_plan is not None:
+        on_plan(plan)
+    n_jobs = max(1, min(jobs or os.cpu_count() or 1, len(plan.visits.photos)))
+    if overwrite and out.is_dir():
+        _clear_previous(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = measure_all(plan, out / "photos", n_jobs, progress)
+    tables = build_tables(plan, results)
+    write_csv(out / "measurements.csv", tables["measurements"])
+    write_csv(out / "change_from_baseline.csv", tables["change_from_baseline"])
+    for pid, table in tables["patients"].items():
+        write_csv(out / "patients" / f"{pid}.csv", table)
+    write_csv(out / "summary.csv", tables["summary"])
+    warnings = list(plan.warnings)
+    end = _now()
+    options = {"pipeline": str(pipeline) if not isinstance(pipeline, Pipeline)
+               else pipeline.source, "baseline": baseline, "compare": compare,
+               "px_per_mm": px_per_mm, "overwrite": overwrite}
+    write_json(out / "run.json", _run_record(plan, out, results, warnings, start, end, n_jobs,
+                                             argv, options))
+    return BatchResult(plan, out, results, tables, warnings, start, end)
+

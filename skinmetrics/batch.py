@@ -72,6 +72,7 @@ __all__ = [
     "build_tables",
     "run_batch",
     "library_versions",
+    "ProgressBar",
 ]
 
 OUTPUT_FILES = ("measurements.csv", "change_from_baseline.csv", "summary.csv", "run.json")
@@ -552,9 +553,13 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     if on_plan is not None:
         on_plan(plan)
     n_jobs = max(1, min(jobs or os.cpu_count() or 1, len(plan.visits.photos)))
-    if overwrite and out.is_dir():
-        _clear_previous(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if overwrite and out.is_dir():
+            _clear_previous(out)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"cannot write to output folder '{out}' "
+                         f"({exc.strerror or exc})") from exc
     results = measure_all(plan, out / "photos", n_jobs, progress)
     tables = build_tables(plan, results)
     write_csv(out / "measurements.csv", tables["measurements"])
@@ -571,3 +576,60 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
                                              argv, options))
     return BatchResult(plan, out, results, tables, warnings, start, end)
 
+
+
+class ProgressBar:
+    """Progress of a batch on a terminal: a rich bar on stderr (photos done / total, ETA).
+
+    Use as a context manager and pass it as ``progress`` to :func:`run_batch`; when
+    ``enabled`` is false (not a terminal, ``--quiet``) or rich is missing it does nothing.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self._bar = None
+        self._task = None
+        if enabled:
+            try:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+            except ImportError:  # rich comes with typer; without it there is no bar
+                return
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("photos, ETA"),
+                                 TimeRemainingColumn(), console=Console(stderr=True),
+                                 transient=True)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a bar is shown."""
+        return self._bar is not None
+
+    def __enter__(self) -> ProgressBar:
+        if self._bar is not None:
+            self._bar.start()
+            self._task = self._bar.add_task("measuring", total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Remove the bar from the terminal."""
+        if self._bar is not None:
+            self._bar.stop()
+
+    def set_total(self, total: int) -> None:
+        """Number of photos to measure."""
+        if self._bar is not None:
+            self._bar.update(self._task, total=total)
+
+    def __call__(self, done: int, total: int, result: PhotoResult | None = None) -> None:
+        """The ``progress`` callback of :func:`run_batch`."""
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)

@@ -4,7 +4,6 @@ computes a measurement itself)."""
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -108,7 +107,7 @@ def run(
         "--overwrite", help="Replace the results in a non-empty output folder.")] = False,
 ) -> None:
     """Measure a visit folder and report change from baseline (tables in OUT)."""
-    from .batch import BatchError, describe_plan, plan_batch, run_batch
+    from .batch import BatchError, ProgressBar, describe_plan, plan_batch, run_batch
 
     if dry_run:
         try:
@@ -122,55 +121,30 @@ def run(
         typer.echo("dry run: nothing measured, nothing written")
         return
 
-    def show_plan(plan) -> None:
-        for warning in plan.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+    with ProgressBar(enabled=not quiet and sys.stderr.isatty()) as bar:
 
-    bar = _progress_bar(not quiet and sys.stderr.isatty())
-    with bar as progress:
-        task = progress.add_task("measuring", total=None) if progress is not None else None
-
-        def advance(done: int, total: int, result) -> None:
-            if progress is not None:
-                progress.update(task, completed=done, total=total)
+        def show_plan(plan) -> None:
+            for warning in plan.warnings:
+                typer.echo(f"warning: {warning}", err=True)
+            bar.set_total(len(plan.visits.photos))
 
         try:
             result = run_batch(visits, out, pipeline, baseline=baseline, compare=compare,
                                jobs=jobs, px_per_mm=px_per_mm, overwrite=overwrite,
-                               progress=advance, on_plan=show_plan)
+                               progress=bar, on_plan=show_plan)
         except BatchError as exc:
-            if progress is not None:
-                progress.stop()
+            bar.stop()
             fail(str(exc))
     failed = result.failed
     n = len(result.results)
     typer.echo(f"{n} photo(s): {n - len(failed)} measured, {len(failed)} failed "
                f"(pipeline {result.plan.pipeline.name})")
     for r in failed:
-        typer.echo(f"  failed: {r.photo.file}: {r.message}")
+        reason = r.message.removeprefix(f"{r.photo.path.name}: ")
+        typer.echo(f"  failed: {r.photo.file}: {reason}")
     typer.echo(f"results in {out}: measurements.csv, change_from_baseline.csv, summary.csv, "
                f"patients/ ({len(result.tables['patients'])}), photos/, run.json")
     raise typer.Exit(result.exit_code)
-
-
-def _progress_bar(enabled: bool):
-    """A rich progress bar on stderr (photos done / total, ETA), or a no-op context."""
-    if not enabled:
-        return nullcontext(None)
-    try:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-    except ImportError:  # rich comes with typer; without it there is no bar
-        return nullcontext(None)
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("photos, ETA"), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=True)
 
 
 @app.command()

@@ -18,8 +18,9 @@ fine texture, an illumination gradient and fall-off, a specular highlight that c
 background cloth beyond the cheek's edge, hair strands, optical blur, signal-dependent
 sensor noise, 8-bit sRGB quantisation and JPEG compression.
 
-Ground truth (``Phantom.masks``): ``roi`` is skin that is not hair, background or
-clipped; each lesion mask is its shapes' inside within ``roi``. ``Phantom.truth`` holds
+Ground truth (``Phantom.masks``): ``roi`` is skin that is not hair, background or glare
+(clipped, or specular light adding more than 58 % to the skin's own); each lesion mask is
+its shapes' inside within ``roi``. ``Phantom.truth`` holds
 the counts and areas derived from them.
 """
 
@@ -200,7 +201,7 @@ def make_phantom(
     for _ in range(rng.integers(2, 5)):
         cy, cx = random_centre()
         r = rng.uniform(1.5, 5.0) * ppm * erythema
-        amp = rng.uniform(0.10, 0.22)
+        amp = rng.uniform(0.12, 0.25)
         blob_rng = np.random.default_rng(rng.integers(1 << 31))
         if r < 0.3 * ppm:
             continue
@@ -303,8 +304,11 @@ def make_phantom(
     hy, hx = random_centre()
     spec = cap.uniform(0.5, 0.9) * np.exp(-((yy - hy) ** 2 + (xx - hx) ** 2)
                                           / (2 * (cap.uniform(0.4, 0.8) * ppm) ** 2))
+    diffuse_y = lin @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     lin = lin + spec[..., None]
-    clipped = (lin >= 1.0).any(axis=2)
+    # glare: where surface reflection adds more than 58 % (0.2 in log10) to the skin's own
+    # light, its colour cannot be measured; such pixels (and clipped ones) are not roi
+    glare = (lin >= 1.0).any(axis=2) | (spec > 0.585 * diffuse_y)
 
     # optics, sensor noise, encoding
     lin = cv2.GaussianBlur(lin, (0, 0), 0.6)
@@ -320,13 +324,15 @@ def make_phantom(
         jpeg = buf.tobytes()
         img = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
-    roi = skin & (hair < 0.5) & ~clipped
+    roi = skin & (hair < 0.5) & ~glare
     masks = {k: v & roi for k, v in masks.items()}
     masks["roi"] = roi
     params = dict(shape=list(shape), px_per_mm=ppm, skin_L=skin_L, seed=seed, erythema=erythema,
                   microcrust=microcrust, pores=pores, pigment=pigment, capture_seed=capture_seed,
                   jpeg_quality=jpeg_quality)
-    counts = {name: sum(bool((inside & roi[sl]).any()) for sl, inside in objs)
+    # a crust or pore counts when at least half of it is visible skin (not under hair/glare)
+    counts = {name: sum(2 * int((inside & roi[sl]).sum()) >= int(inside.sum())
+                        for sl, inside in objs)
               for name, objs in objects.items()}
     return Phantom(img, jpeg, masks, ppm, _truth(masks, counts, ppm), params)
 

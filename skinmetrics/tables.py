@@ -240,8 +240,8 @@ def patient_table(measurements: pd.DataFrame, patient: str,
         and metric (every metric of the table, NaN where the photo is missing or failed).
     """
     units = _metric_units(measurements)
-    values, photos = _index(measurements)
     mine = measurements[measurements["patient"] == patient]
+    values, photos = _index(mine)
     days = sorted(set(mine["day"]))
     labels = {}
     for day in days:

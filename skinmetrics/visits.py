@@ -202,8 +202,9 @@ class Comparison:
 
 def natural_key(text: str) -> tuple:
     """Sort key ordering digit runs by value (``P2`` before ``P10``), letters ignoring case."""
-    return tuple((0, int(t), "", t) if t.isdigit() else (1, 0, t.lower(), t)
-                 for t in re.split(r"([0-9]+)", text) if t)
+    parts = tuple((0, int(t), "") if t[0] in "0123456789" else (1, 0, t.lower())
+                  for t in re.split(r"([0-9]+)", text) if t)
+    return parts, text
 
 
 def format_day(day: int | float) -> str:

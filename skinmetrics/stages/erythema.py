@@ -12,8 +12,11 @@ where a fixed a* cut does not:
    candidate (:func:`skinmetrics.filters.local_reference`), re-estimated twice with the
    candidates left out, so large red patches do not raise their own reference;
 3. erythema is a haemoglobin-density excess above ``threshold`` grown by hysteresis down to
-   ``threshold_low``; regions smaller than ``min_area_mm2`` are dropped and holes up to
-   ``max_hole_mm2`` filled (size-aware clean-up).
+   ``threshold_low``, then outlined where the excess falls to ``edge_fraction`` of the
+   local peak within ``edge_radius_mm`` (:func:`skinmetrics.filters.local_half_maximum`),
+   so that strong and faint patches are both drawn at their own half-maximum edge;
+   regions smaller than ``min_area_mm2`` are dropped and holes up to ``max_hole_mm2``
+   filled (size-aware clean-up).
 
 Intensity metrics (over the skin region unless stated):
 
@@ -44,7 +47,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, clean_mask, contrast_to_reference, hysteresis, small_dots
+from ..filters import (
+    area_metrics,
+    clean_mask,
+    contrast_to_reference,
+    hysteresis,
+    local_half_maximum,
+    small_dots,
+)
 from .base import Param, Scale, StageResult
 
 __all__ = ["PARAMS", "MASK", "haemoglobin_contrast", "erythema_mask", "erythema_metrics",
@@ -58,6 +68,8 @@ PARAMS = {
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
     "threshold": Param(float, 0.0, 5, "haemoglobin density excess that seeds erythema"),
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
+    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
+    "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
     "min_area_mm2": Param(float, 0.0, 1e6, "smallest erythema region kept, mm2"),
     "max_hole_mm2": Param(float, 0.0, 1e6, "holes in erythema up to this area are filled, mm2"),
 }
@@ -98,8 +110,10 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
         True on erythema, always within ``roi``.
     """
     contrast = haemoglobin_contrast(planes, roi, params, scale)
-    seeds = hysteresis(np.where(roi, contrast, 0), params["threshold_low"], params["threshold"])
-    return clean_mask(seeds, min_area_px=scale.px2(params["min_area_mm2"]),
+    found = hysteresis(np.where(roi, contrast, 0), params["threshold_low"], params["threshold"])
+    found = local_half_maximum(contrast, found, scale.px(params["edge_radius_mm"]),
+                               params["edge_fraction"])
+    return clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
                       max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi)
 
 

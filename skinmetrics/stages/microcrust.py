@@ -7,13 +7,14 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
 1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the luminance
    density -log10 Y, with a disk wider than the largest crust (pores and crusts both
    appear), each outlined at half its peak (:func:`skinmetrics.filters.dark_objects`);
-2. crusts are the red-brown objects (dried blood and exudate): their mean black top-hat
-   of the erythema index EI = 100 log10(R/G) (Diffey et al. [2]) is at least
-   ``min_redness``. Grey shadows (pores) have none; EI uses only the R and G channels, which
+2. crusts are the red-brown objects (dried blood and exudate): their mean erythema index
+   EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that of the skin around them by at
+   least ``min_redness`` (:func:`skinmetrics.filters.object_contrast`). Grey shadows (pores) have none; EI uses only the R and G channels, which
    stay reliable on dark skin where the blue channel is near the noise floor;
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
    the distance transform, one marker per maximum at least ``split_depth_mm`` deep;
-4. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) are dropped.
+4. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
+   round than ``min_roundness`` (fragments of hair) are dropped.
 
 Metrics: ``microcrust_count``, ``microcrust_area_px``, ``_mm2``, ``_pct`` (% of roi) and
 ``microcrust_mean_diameter_mm`` (mean equivalent-circle diameter; None without scale).
@@ -36,7 +37,7 @@ from skimage.morphology import h_maxima
 from skimage.segmentation import relabel_sequential, watershed
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, black_tophat_od, dark_objects, object_means, object_table
+from ..filters import area_metrics, dark_objects, object_contrast, object_table
 from .base import Param, Scale, StageResult
 
 __all__ = ["PARAMS", "MASK", "microcrust_labels", "microcrust_metrics", "measure"]
@@ -45,11 +46,13 @@ MASK = "microcrust"
 PARAMS = {
     "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest crust), mm"),
     "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a dark object"),
+    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the object's peak"),
     "threshold_low": Param(float, 0.0, 5, "top-hat density to which an object grows"),
-    "min_redness": Param(float, 0.0, 200, "objects need this erythema-index top-hat (EI units)"),
+    "min_redness": Param(float, 0.0, 200, "objects need this EI excess over their surround"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
     "min_diameter_mm": Param(float, 0.0, 100, "smallest crust (equivalent diameter), mm"),
     "max_diameter_mm": Param(float, 0.0, 100, "largest crust (equivalent diameter), mm"),
+    "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a crust"),
 }
 
 
@@ -90,16 +93,18 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     p = params
     radius = scale.px(p["tophat_radius_mm"])
     labels = dark_objects(planes.luminance_density, roi, radius, p["threshold_low"],
-                          p["threshold"])
+                          p["threshold"], p["edge_fraction"])
     if labels.max() == 0:
         return labels
-    redness = black_tophat_od(erythema_index(planes.linear), radius)
+    redness = object_contrast(labels, erythema_index(planes.linear), roi, radius)
     keep = np.zeros(labels.max() + 1, bool)
-    keep[1:] = object_means(labels, redness) >= p["min_redness"]
+    keep[1:] = redness >= p["min_redness"]
     labels = split_touching(keep[labels], scale.px(p["split_depth_mm"]))
-    d = object_table(labels)["diameter_px"]
+    shape = object_table(labels)
+    d = shape["diameter_px"]
     ok = np.zeros(labels.max() + 1, bool)
-    ok[1:] = (d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
+    ok[1:] = ((d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
+              & (shape["roundness"] >= p["min_roundness"]))
     return relabel_sequential(np.where(ok[labels], labels, 0))[0]
 
 

@@ -10,7 +10,9 @@ Whole-region indices (over the skin region):
 Pigmented spots are regions whose melanin density (separated from haemoglobin and shading
 after Tsumura et al. [4], smoothed over the skin that is not a small dark dot, see
 :func:`skinmetrics.filters.small_dots`) exceeds that of the surrounding unaffected skin,
-i.e. darker and yellower than their surroundings, and that are at least
+i.e. darker and yellower than their surroundings (hysteresis between ``threshold_low`` and
+``threshold``, outlined at ``edge_fraction`` of the local peak excess,
+:func:`skinmetrics.filters.local_half_maximum`), and that are at least
 ``min_diameter_mm`` across (smaller dark dots are pores or crusts):
 
 * ``pigment_spot_count``, ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
@@ -43,6 +45,7 @@ from ..filters import (
     clean_mask,
     contrast_to_reference,
     hysteresis,
+    local_half_maximum,
     local_reference,
     object_table,
     small_dots,
@@ -59,6 +62,8 @@ PARAMS = {
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
     "threshold": Param(float, 0.0, 5, "melanin density excess that seeds a spot"),
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded spot grows"),
+    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
+    "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),
 }
 
@@ -78,6 +83,7 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     mel = contrast_to_reference(planes.densities[..., 0], roi, scale.px(p["smooth_mm"]), sigma,
                                 p["threshold_low"], valid=~dots)
     spots = hysteresis(np.where(roi, mel, 0), p["threshold_low"], p["threshold"])
+    spots = local_half_maximum(mel, spots, scale.px(p["edge_radius_mm"]), p["edge_fraction"])
     spots = clean_mask(spots, max_hole_px=np.pi * scale.px(p["min_diameter_mm"]) ** 2,
                        within=roi)
     labels, n = ndi.label(spots, structure=np.ones((3, 3)))

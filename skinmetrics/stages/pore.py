@@ -7,8 +7,9 @@ not redder or browner. Method:
    density -log10 Y (an exposure change only adds a constant to it and does not move the
    top-hat), disk radius ``tophat_radius_mm`` (> the largest pore), each object outlined
    at half its peak (:func:`skinmetrics.filters.dark_objects`);
-2. objects whose mean black top-hat of the erythema index EI = 100 log10(R/G)
-   (Diffey et al. [2]) exceeds ``max_redness`` are red-brown (crusts, papules), not pores;
+2. objects whose mean erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that
+   of the skin around them by more than ``max_redness`` are red-brown (crusts, papules),
+   not pores (:func:`skinmetrics.filters.object_contrast`);
 3. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
    round than ``min_roundness`` (minor/major axis ratio) are dropped.
 
@@ -30,10 +31,9 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import measure as skmeasure
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, black_tophat_od, dark_objects, object_means
+from ..filters import area_metrics, dark_objects, object_contrast, object_table
 from .base import Param, Scale, StageResult
 
 __all__ = ["PARAMS", "MASK", "pore_labels", "pore_metrics", "measure"]
@@ -42,8 +42,9 @@ MASK = "pore"
 PARAMS = {
     "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest pore), mm"),
     "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a pore"),
+    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the object's peak"),
     "threshold_low": Param(float, 0.0, 5, "top-hat density to which a pore grows"),
-    "max_redness": Param(float, 0.0, 200, "objects redder than this EI top-hat are not pores"),
+    "max_redness": Param(float, 0.0, 200, "objects with more EI excess than this are not pores"),
     "min_diameter_mm": Param(float, 0.0, 100, "smallest pore (equivalent diameter), mm"),
     "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a pore"),
@@ -69,19 +70,17 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     p = params
     radius = scale.px(p["tophat_radius_mm"])
     labels = dark_objects(planes.luminance_density, roi, radius, p["threshold_low"],
-                          p["threshold"])
+                          p["threshold"], p["edge_fraction"])
     n = int(labels.max())
     if n == 0:
         return labels
-    props = skmeasure.regionprops_table(
-        labels, properties=("label", "area", "axis_major_length", "axis_minor_length"))
-    d = np.sqrt(4 * props["area"] / np.pi)
-    round_ = (props["axis_minor_length"] + 1) / (props["axis_major_length"] + 1)
-    redness = black_tophat_od(erythema_index(planes.linear), radius)
+    shape = object_table(labels)
+    d = shape["diameter_px"]
+    redness = object_contrast(labels, erythema_index(planes.linear), roi, radius)
     keep = np.zeros(n + 1, bool)
     keep[1:] = ((d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
-                & (round_ >= p["min_roundness"])
-                & (object_means(labels, redness) <= p["max_redness"]))
+                & (shape["roundness"] >= p["min_roundness"])
+                & (redness <= p["max_redness"]))
     kept = keep[labels]
     return ndi.label(kept, structure=np.ones((3, 3)))[0]
 

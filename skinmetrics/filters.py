@@ -37,6 +37,7 @@ __all__ = [
     "black_tophat_od",
     "clean_mask",
     "hysteresis",
+    "line_opening",
     "local_half_maximum",
     "object_table",
     "area_metrics",
@@ -164,6 +165,25 @@ def black_tophat_od(density: np.ndarray, radius_px: float) -> np.ndarray:
     return cv2.morphologyEx(d, cv2.MORPH_TOPHAT, disk(radius_px))
 
 
+def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.ndarray:
+    """Largest grey opening of ``image`` by a line segment of ``length_px`` in any direction.
+
+    A bright (here: dark-in-the-photo) structure survives only where a straight segment of
+    that length fits inside it in some direction [2]: hairs do, round objects shorter than
+    the segment (pores, crusts) and rows of separate dots do not.
+    """
+    n = max(3, int(round(length_px)) | 1)
+    img = np.ascontiguousarray(image, dtype=np.float32)
+    out = np.zeros_like(img)
+    c = n // 2
+    for angle in np.linspace(0, np.pi, n_angles, endpoint=False):
+        k = np.zeros((n, n), np.uint8)
+        dx, dy = c * np.cos(angle), c * np.sin(angle)
+        cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1)
+        np.maximum(out, cv2.morphologyEx(img, cv2.MORPH_OPEN, k), out=out)
+    return out
+
+
 def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
     """Pixels above ``low`` connected to a pixel above ``high`` (8-connectivity) [2]."""
     lowm = score > low
@@ -236,11 +256,14 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
                  high: float, fraction: float = 0.5) -> np.ndarray:
     """Small dark objects in an optical density image, outlined at their half maximum.
 
-    1. black top-hat of the image (:func:`black_tophat_od`) with a disk of ``radius_px``;
+    1. contrast: density minus the local mean (Gaussian, sigma ``radius_px``) of the skin
+       around it, where candidates (black top-hat, :func:`black_tophat_od`, above ``low``)
+       are left out of that mean. Unlike the top-hat itself, this holds in a crowded field
+       (a grid of crusts) where the top-hat's disk no longer fits between the objects;
     2. objects: every peak above ``high`` that stands at least ``high - low`` above the
-       saddle to its neighbours grows by watershed (Beucher & Meyer [3]) over the top-hat
+       saddle to its neighbours grows by watershed (Beucher & Meyer [3]) over the contrast
        down to ``low`` (hysteresis that keeps neighbours apart);
-    3. each object is then cut at ``fraction`` of its own peak top-hat (0.5: the full width
+    3. each object is then cut at ``fraction`` of its own peak contrast (0.5: the full width
        at half maximum), which outlines a blurred object where its true edge is, whatever
        its contrast, instead of where a fixed threshold happens to cross its blur.
 
@@ -250,9 +273,10 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         Optical density (darker = higher), e.g. ``ColourPlanes.luminance_density``.
     roi : (H, W) bool ndarray
     radius_px : float
-        Top-hat disk radius: objects wider than its diameter are not found.
+        Top-hat disk radius (objects wider than its diameter are not found) and scale of
+        the surrounding-skin mean.
     low, high : float
-        Hysteresis thresholds on the top-hat (OD units).
+        Hysteresis thresholds on the contrast (OD units).
     fraction : float
         Edge level as a fraction of each object's peak.
 
@@ -261,7 +285,9 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     (H, W) int32 ndarray
         Labels 1..N, 0 elsewhere (a label may be missing where its object was cut away).
     """
-    th = black_tophat_od(density, radius_px)
+    d = np.ascontiguousarray(density, dtype=np.float32)
+    candidates = black_tophat_od(d, radius_px) > low
+    th = d - local_reference(d, roi & ~candidates, radius_px)
     peaks = h_maxima(np.where(roi, th, 0), high - low) & (th > high)
     markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
     if n == 0:
@@ -303,27 +329,46 @@ def object_contrast(labels: np.ndarray, values: np.ndarray, roi: np.ndarray,
 
 
 def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-object shape of a label image (index i = label i + 1).
+    """Per-object shape of a label image (index i = label i + 1), from image moments.
+
+    All objects are measured at once from bincounts of the pixel coordinates (the
+    moments of Hu 1962; the same definitions as ``skimage.measure.regionprops``).
 
     Returns
     -------
     dict
         ``area_px``; ``diameter_px``, the equivalent-circle diameter sqrt(4 area / pi);
-        ``roundness``, the minor / major axis ratio of the object's inertia ellipse, each
-        axis lengthened by 1 px so that objects of a few pixels are not called elongated
-        by their pixel grid (1 for a disc, -> 0 for a line).
+        ``major_px`` and ``minor_px``, the axis lengths of the inertia ellipse
+        (4 sqrt(eigenvalue) of the central second moments); ``roundness``, the ratio
+        (minor + 1) / (major + 1), each axis lengthened by 1 px so that objects of a few
+        pixels are not called elongated by their pixel grid (1 for a disc, -> 0 for a line).
+
+    References
+    ----------
+    .. [1] Hu M.-K. Visual pattern recognition by moment invariants. IRE Trans Inf Theory
+           1962;8:179-187.
     """
     n = int(labels.max())
     if n == 0:
-        return {"area_px": np.zeros(0), "diameter_px": np.zeros(0), "roundness": np.zeros(0)}
-    props = measure.regionprops_table(
-        labels, properties=("label", "area", "axis_major_length", "axis_minor_length"))
-    area = np.zeros(n)
-    roundness = np.zeros(n)
-    idx = props["label"] - 1
-    area[idx] = props["area"]
-    roundness[idx] = (props["axis_minor_length"] + 1) / (props["axis_major_length"] + 1)
-    return {"area_px": area, "diameter_px": np.sqrt(4.0 * area / np.pi), "roundness": roundness}
+        empty = np.zeros(0)
+        return {k: empty for k in ("area_px", "diameter_px", "major_px", "minor_px",
+                                   "roundness")}
+    ys, xs = np.nonzero(labels)
+    lab = labels[ys, xs]
+    area = np.bincount(lab, minlength=n + 1)[1:].astype(float)
+    safe = np.maximum(area, 1)
+
+    def mean_of(v):
+        return np.bincount(lab, weights=v, minlength=n + 1)[1:] / safe
+
+    my, mx = mean_of(ys.astype(float)), mean_of(xs.astype(float))
+    dy, dx = ys - my[lab - 1], xs - mx[lab - 1]
+    cyy, cxx, cxy = mean_of(dy * dy), mean_of(dx * dx), mean_of(dx * dy)  # central moments
+    half_trace, root = (cyy + cxx) / 2, np.sqrt(((cyy - cxx) / 2) ** 2 + cxy**2)
+    major = 4 * np.sqrt(half_trace + root)
+    minor = 4 * np.sqrt(np.maximum(half_trace - root, 0))
+    return {"area_px": area, "diameter_px": np.sqrt(4.0 * area / np.pi), "major_px": major,
+            "minor_px": minor, "roundness": (minor + 1) / (major + 1)}
 
 
 def area_metrics(prefix: str, mask: np.ndarray, roi_px: int,

@@ -6,17 +6,20 @@ backgrounds; Xiao et al. 2017), then cleaned up:
 
 1. clipped highlights (any sRGB channel at the clip level) are removed: their colour is lost;
 2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
-3. hair: of the pixels much darker than the surrounding skin (``L* < (1 - dark_fraction)
-   * L*_ref`` with ``L*_ref`` the local skin lightness), those that an opening wider than
-   ``hair_max_width_mm`` removes are strands; strands longer than ``hair_min_length_mm`` are
-   hair. Small dark objects (crusts), also where a hair crosses them, stay;
-4. deep shadow and large dark openings (nostrils): dark regions wider than a hair and
-   larger than ``shadow_min_area_mm2``;
+3. hair: thin dark lines, i.e. pixels whose black top-hat of the luminance density
+   (disk ``hair_max_width_mm``) stays above ``hair_tophat`` under a line opening of
+   ``hair_min_length_mm`` in some direction (:func:`skinmetrics.filters.line_opening`).
+   Round dark objects (pores, crusts) and rows of them are shorter than the line and stay,
+   faint thin hairs are found as well as dark ones;
+4. deep shadow and large dark openings (nostrils): regions much darker than the
+   surrounding skin (``L* < (1 - dark_fraction) * L*_ref``, ``L*_ref`` the local skin
+   lightness), wider than a hair and larger than ``shadow_min_area_mm2``;
 5. glare: skin brighter than its surroundings by more than ``glare_od`` in luminance
    density (-log10 Y; 0.1 = 26 % brighter), where surface reflection hides the skin's
    colour even before a channel clips. Hair, shadow and glare are removed together with a
    margin of ``exclusion_margin_mm`` (their blurred fringe);
-6. skin fragments much smaller than the largest one are dropped.
+6. skin fragments smaller than ``min_region_mm2`` (skin-coloured specks of background)
+   are dropped.
 
 References
 ----------
@@ -33,10 +36,16 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import measure
 
 from .colour import ColourPlanes
-from .filters import clean_mask, disk, local_reference
+from .filters import (
+    black_tophat_od,
+    clean_mask,
+    disk,
+    line_opening,
+    local_reference,
+    object_table,
+)
 from .stages.base import Param, Scale
 
 __all__ = ["PARAMS", "skin_mask", "clipped_mask"]
@@ -51,12 +60,13 @@ PARAMS = {
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the local skin lightness, mm"),
     "hair_min_length_mm": Param(float, 0.0, 1000, "dark objects longer than this are not skin, mm"),
     "hair_max_width_mm": Param(float, 0.0, 10, "widest hair strand, mm"),
+    "hair_tophat": Param(float, 0.0, 5, "luminance density by which hair is darker than skin"),
     "shadow_min_area_mm2": Param(float, 0.0, 1e6, "dark regions larger than this are shadow"),
     "glare_od": Param(float, 0.0, 5, "glare: luminance density this far below local skin"),
     "exclusion_margin_mm": Param(float, 0.0, 10, "margin removed around hair, shadow, glare, mm"),
     "fill_hole_max_mm2": Param(float, 0.0, 1e6, "holes in skin up to this area are kept, mm2"),
     "open_radius_mm": Param(float, 0.0, 10, "opening radius removing skin-coloured specks, mm"),
-    "min_region_fraction": Param(float, 0.0, 1.0, "drop skin parts smaller than this x largest"),
+    "min_region_mm2": Param(float, 0.0, 1e6, "skin parts smaller than this are dropped, mm2"),
 }
 
 
@@ -66,13 +76,13 @@ def clipped_mask(srgb: np.ndarray, clip_level: float) -> np.ndarray:
 
 
 def _objects_where(mask: np.ndarray, prop: str, minimum: float) -> np.ndarray:
-    """Connected objects of ``mask`` whose regionprops ``prop`` exceeds ``minimum``."""
+    """Connected objects of ``mask`` whose :func:`object_table` column ``prop`` exceeds
+    ``minimum``."""
     labels, n = ndi.label(mask, structure=np.ones((3, 3)))
     if n == 0:
         return mask
-    props = measure.regionprops_table(labels, properties=("label", prop))
     big = np.zeros(n + 1, bool)
-    big[props["label"]] = props[prop] > minimum
+    big[1:] = object_table(labels)[prop] > minimum
     return big[labels]
 
 
@@ -107,14 +117,16 @@ def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -
     skin = clean_mask(colour_ok, max_hole_px=scale.px2(p["fill_hole_max_mm2"])) & ~clipped
 
     L_ref = local_reference(L, colour_ok, scale.px(p["reference_sigma_mm"]))
-    dark = (L < (1.0 - p["dark_fraction"]) * L_ref).view(np.uint8)
-    # strands: what an opening wider than a hair removes (crusts touching a hair survive it)
-    blobs = cv2.morphologyEx(dark, cv2.MORPH_OPEN, disk(scale.px(p["hair_max_width_mm"]) / 2))
-    strands = dark.astype(bool) & ~blobs.astype(bool)
-    not_skin = _objects_where(strands, "axis_major_length", scale.px(p["hair_min_length_mm"]))
-    not_skin |= _objects_where(blobs.astype(bool), "area", scale.px2(p["shadow_min_area_mm2"]))
     lum = planes.luminance_density
-    lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool), scale.px(p["reference_sigma_mm"]))
+    dark = (L < (1.0 - p["dark_fraction"]) * L_ref).view(np.uint8)
+    # deep shadow, nostrils: dark regions wider than a hair and large
+    blobs = cv2.morphologyEx(dark, cv2.MORPH_OPEN, disk(scale.px(p["hair_max_width_mm"]) / 2))
+    not_skin = _objects_where(blobs.astype(bool), "area_px", scale.px2(p["shadow_min_area_mm2"]))
+    # hair: thin dark lines along which a segment of hair_min_length_mm fits
+    thin = black_tophat_od(lum, scale.px(p["hair_max_width_mm"]))
+    not_skin |= line_opening(thin, scale.px(p["hair_min_length_mm"])) > p["hair_tophat"]
+    lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
+                              scale.px(p["reference_sigma_mm"]))
     not_skin |= lum < lum_ref - p["glare_od"]
     if p["exclusion_margin_mm"] > 0:
         not_skin = cv2.dilate(not_skin.view(np.uint8), disk(scale.px(p["exclusion_margin_mm"])))
@@ -124,7 +136,7 @@ def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -
     if n > 1:
         sizes = np.bincount(lab_skin.ravel())
         sizes[0] = 0
-        keep = sizes >= p["min_region_fraction"] * sizes.max()
+        keep = sizes >= scale.px2(p["min_region_mm2"])
         keep[0] = False
         skin = keep[lab_skin]
     return skin

@@ -1,0 +1,94 @@
+"""Formulas against hand-computed values and colour-science's published definitions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from skinmetrics import colour as c
+
+
+def test_srgb_decoding_matches_iec_formula():
+    v = np.array([0.0, 0.04045, 0.2, 0.5, 1.0], dtype=np.float32)
+    by_hand = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    np.testing.assert_allclose(c.srgb_to_linear(v), by_hand, atol=2e-5)
+    assert c.srgb_to_linear(np.float32(0.5)) == pytest.approx(0.214041, abs=1e-5)
+
+
+def test_lab_fast_path_agrees_with_colour_science():
+    rng = np.random.default_rng(0)
+    lin = c.srgb_to_linear(rng.random((64, 64, 3)).astype(np.float32))
+    np.testing.assert_allclose(c.linear_to_lab(lin), c.linear_to_lab_reference(lin), atol=0.5)
+
+
+def test_lab_of_known_colours():
+    white = c.linear_to_lab(np.ones((1, 1, 3), np.float32))[0, 0]
+    np.testing.assert_allclose(white, [100.0, 0.0, 0.0], atol=0.05)
+    # sRGB (0.8, 0.6, 0.5): L*a*b* by the CIE 15 formulas on the IEC sRGB matrix
+    srgb = np.array([[[0.8, 0.6, 0.5]]], np.float32)
+    lin = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)[0, 0]
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = m @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    by_hand = [116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])]
+    np.testing.assert_allclose(c.linear_to_lab(c.srgb_to_linear(srgb))[0, 0], by_hand, atol=0.1)
+
+
+def test_lab_round_trip():
+    lab = np.array([[60.0, 15.0, 18.0], [35.0, 12.0, 20.0]])
+    back = c.linear_to_lab_reference(c.lab_to_linear(lab))
+    np.testing.assert_allclose(back, lab, atol=0.01)
+
+
+def test_erythema_and_melanin_index_by_hand():
+    lin = np.array([[0.40, 0.20, 0.10]])
+    assert c.erythema_index(lin)[0] == pytest.approx(100 * math.log10(2.0), rel=1e-5)
+    assert c.melanin_index(lin)[0] == pytest.approx(100 * math.log10(1 / 0.4), rel=1e-5)
+    # exposure invariance of EI: scaling all channels leaves R/G unchanged
+    assert c.erythema_index(lin * 0.5)[0] == pytest.approx(c.erythema_index(lin)[0], rel=1e-5)
+
+
+@pytest.mark.parametrize(("L", "b", "expected"), [
+    (50.0, 10.0, 0.0),
+    (60.0, 10.0, 45.0),
+    (40.0, 10.0, -45.0),
+    (70.0, 0.0, 90.0),          # b* = 0: atan2 keeps it defined
+    (75.0, 15.0, math.degrees(math.atan(25 / 15))),
+])
+def test_ita_degrees(L, b, expected):
+    assert c.ita_degrees(L, b) == pytest.approx(expected, abs=1e-9)
+
+
+def test_optical_density():
+    np.testing.assert_allclose(c.optical_density(np.array([[1.0, 0.1, 0.01]], np.float32)),
+                               [[0.0, 1.0, 2.0]], atol=1e-5)
+
+
+def test_unmixing_recovers_known_densities():
+    m, h, s = 0.3, 0.15, 0.2
+    od = m * c.OD_MELANIN + h * c.OD_HAEMOGLOBIN + s
+    np.testing.assert_allclose(c.chromophore_densities(od[None]), [[m, h, s]], atol=1e-5)
+    # weighted unmixing: exact without shading; the ridge moves at most 15 % of a grey
+    # shading term into the pigments
+    no_shade = m * c.OD_MELANIN + h * c.OD_HAEMOGLOBIN
+    np.testing.assert_allclose(c.chromophore_densities(no_shade[None], np.ones(3))[0],
+                               [m, h, 0.0], atol=1e-5)
+    weighted = c.chromophore_densities(od[None], np.ones(3))[0]
+    np.testing.assert_allclose(weighted[:2], [m, h], atol=0.15 * s)
+    assert 0.8 * s < weighted[2] < s
+
+
+def test_haemoglobin_density_ignores_exposure_and_shadow():
+    od = 0.4 * c.OD_MELANIN + 0.1 * c.OD_HAEMOGLOBIN
+    for shade in (0.0, 0.3):
+        assert c.chromophore_densities((od + shade)[None])[0, 1] == pytest.approx(0.1, abs=1e-5)
+
+
+def test_colour_planes_cache_and_luminance():
+    rgb = np.full((4, 5, 3), 0.5, np.float32)
+    p = c.ColourPlanes(rgb)
+    assert p.lab is p.lab
+    y = 0.214041  # sRGB 0.5 decoded; grey has Y equal to it
+    np.testing.assert_allclose(p.luminance_density, -math.log10(y), atol=1e-4)

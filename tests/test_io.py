@@ -1,0 +1,86 @@
+"""Decoding photographs: formats, bit depths, EXIF orientation and clear errors."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from skinmetrics.io import ImageReadError, decode_image, read_image, write_json
+
+
+def _gradient(h=40, w=60):
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 4, y * 6, 255 - x * 4], axis=2).astype(np.uint8)
+
+
+def _png(img):
+    return cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes()
+
+
+def test_png_8_bit_exact():
+    img = _gradient()
+    rgb, depth = decode_image(_png(img))
+    assert depth == 8 and rgb.dtype == np.float32
+    np.testing.assert_allclose(rgb * 255, img, atol=1e-3)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tif"])
+def test_16_bit(ext):
+    img16 = (_gradient().astype(np.uint16) * 257 + 7)
+    data = cv2.imencode(ext, cv2.cvtColor(img16, cv2.COLOR_RGB2BGR))[1].tobytes()
+    rgb, depth = decode_image(data)
+    assert depth == 16
+    np.testing.assert_allclose(rgb * 65535, img16, atol=0.02)
+
+
+def test_grey_and_alpha_become_rgb():
+    grey = _gradient()[..., 0]
+    rgb, _ = decode_image(_png(grey))
+    assert rgb.shape == (*grey.shape, 3)
+    rgba = np.dstack([_gradient(), np.full(grey.shape, 128, np.uint8)])
+    data = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))[1].tobytes()
+    np.testing.assert_allclose(decode_image(data)[0] * 255, _gradient(), atol=1e-3)
+
+
+@pytest.mark.parametrize(("orientation", "shape"), [(1, (40, 60)), (3, (40, 60)), (6, (60, 40)),
+                                                    (8, (60, 40))])
+def test_exif_orientation_applied(orientation, shape):
+    img = np.zeros((40, 60, 3), np.uint8)
+    img[:10, :10] = 255  # marker in the stored top-left corner
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(img).save(buf, format="JPEG", quality=95, exif=exif)
+    rgb, _ = decode_image(buf.getvalue())
+    assert rgb.shape[:2] == shape
+    # where the marker lands: 1 top-left, 3 bottom-right, 6 top-right, 8 bottom-left
+    corner = {1: (0, 0), 3: (-1, -1), 6: (0, -1), 8: (-1, 0)}[orientation]
+    assert rgb[corner[0] * 5, corner[1] * 5].mean() > 0.8
+
+
+def test_errors_are_one_line(tmp_path):
+    cases = {
+        "empty.jpg": b"",
+        "text.jpg": b"this is not an image at all",
+        "truncated.jpg": cv2.imencode(".jpg", _gradient(200, 300))[1].tobytes()[:3000],
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ImageReadError) as exc:
+            read_image(tmp_path / name)
+        assert "\n" not in str(exc.value) and name in str(exc.value)
+    with pytest.raises(ImageReadError, match="cannot read"):
+        read_image(tmp_path / "missing.jpg")
+
+
+def test_write_json_is_strict(tmp_path):
+    write_json(tmp_path / "a.json", {"x": np.float32(1.5), "n": np.int64(3), "none": None})
+    assert (tmp_path / "a.json").read_text() == '{\n  "x": 1.5,\n  "n": 3,\n  "none": null\n}\n'
+    with pytest.raises(ValueError):
+        write_json(tmp_path / "b.json", {"x": float("nan")})
+    assert not (tmp_path / "b.json").exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "a.json"]  # no temp file left behind

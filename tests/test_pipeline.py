@@ -1,0 +1,85 @@
+"""Pipeline files: the shipped ones load, and every kind of mistake fails in one clear line."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+
+import pytest
+
+from skinmetrics import roi
+from skinmetrics.pipeline import STAGES, PipelineError, builtin_pipelines, load_pipeline
+
+
+def _builtin_text(name: str) -> str:
+    return resources.files("skinmetrics.pipelines").joinpath(f"{name}.toml").read_text()
+
+
+def test_builtins_load_with_every_parameter():
+    assert builtin_pipelines() == ["acne", "laser_recovery"]
+    lr = load_pipeline("laser_recovery")
+    assert lr.stages == ("erythema", "microcrust", "pigmentation")
+    assert load_pipeline("acne").stages == ("pore", "pigmentation", "erythema")
+    assert set(lr.params["roi"]) == set(roi.PARAMS)
+    for stage in lr.stages:
+        assert set(lr.params[stage]) == set(STAGES[stage].PARAMS)
+
+
+def test_every_parameter_has_a_comment():
+    for name in builtin_pipelines():
+        for line in _builtin_text(name).splitlines():
+            if "=" in line and not line.lstrip().startswith("#") and not line.startswith(
+                    ("name", "description", "stages")):
+                assert "#" in line, f"{name}.toml: no comment on {line!r}"
+
+
+def test_load_by_path(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text(_builtin_text("acne").replace('name = "acne"', 'name = "mine"'))
+    assert load_pipeline(path).name == "mine"
+    assert load_pipeline(str(path)).source == str(path)
+
+
+def _broken(tmp_path, old, new):
+    text = _builtin_text("laser_recovery")
+    assert old in text
+    path = tmp_path / "broken.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("split_depth_mm = 0.03", "split_depht_mm = 0.03", r"\[microcrust\]: unknown key 'split_depht_mm'"),
+    ("split_depth_mm = 0.03", "", r"\[microcrust\]: missing key 'split_depth_mm'"),
+    ('stages = ["erythema", "microcrust", "pigmentation"]',
+     'stages = ["erythema", "microcrust", "pigmentation", "wrinkles"]', r"unknown stage 'wrinkles'"),
+    ('stages = ["erythema", "microcrust", "pigmentation"]',
+     'stages = ["erythema", "microcrust", "pigmentation", "pore"]',
+     r"stage 'pore' is listed but has no \[pore\] section"),
+    ('stages = ["erythema", "microcrust", "pigmentation"]', 'stages = ["erythema", "pigmentation"]',
+     r"section \[microcrust\] is not in 'stages'"),
+    ("min_roundness = 0.4", "min_roundness = 1.5", r"\[microcrust\]\.min_roundness must be <= 1\.0"),
+    ("min_roundness = 0.4", 'min_roundness = "round"', r"min_roundness must be float"),
+    ("threshold = 0.07", "threshold = -1", r"\[erythema\]\.threshold must be >= 0"),
+    ("assumed_px_per_mm = 25.0", "assumed_px_per_mm = 0", r"assumed_px_per_mm must be >="),
+    ("[roi]", "[roi\n", r"invalid TOML"),
+])
+def test_bad_files_fail_in_one_line(tmp_path, old, new, message):
+    path = _broken(tmp_path, old, new)
+    with pytest.raises(PipelineError, match=message) as exc:
+        load_pipeline(path)
+    assert "\n" not in str(exc.value)
+    assert str(path) in str(exc.value)
+
+
+def test_unknown_name_and_missing_file(tmp_path):
+    with pytest.raises(PipelineError, match="unknown pipeline 'nope'.*acne, laser_recovery"):
+        load_pipeline("nope")
+    with pytest.raises(PipelineError, match="not found"):
+        load_pipeline(tmp_path / "absent.toml")
+
+
+def test_integer_accepted_for_float(tmp_path):
+    path = _broken(tmp_path, "assumed_px_per_mm = 25.0", "assumed_px_per_mm = 25")
+    assert load_pipeline(path).params["scale"]["assumed_px_per_mm"] == 25.0
+    assert isinstance(tomllib.loads(path.read_text())["scale"]["assumed_px_per_mm"], int)

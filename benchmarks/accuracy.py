@@ -74,7 +74,8 @@ def main() -> None:
             + [f"{c} err % mean (worst)" for c in err_cols])
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    for L, rs in list(rows.items()) + [("all", [r for rs in rows.values() for r in rs])]:
+    everything = [r for per_tone in rows.values() for r in per_tone]
+    for L, rs in list(rows.items()) + [("all", everything)]:
         cells = [str(L)]
         for c in dice_cols:
             d = [r[f"{c}_dice"] for r in rs]

@@ -159,8 +159,9 @@ def demo(
     """Write synthetic cheek close-ups of a laser-recovery course with exact ground truth."""
     from .synthetic import write_visit_set
 
-    rows = write_visit_set(out_dir, patients=patients, shape=(height, width), px_per_mm=px_per_mm)
-    typer.echo(f"wrote {len(rows)} phantom photos and ground_truth.csv to {out_dir}")
+    rows = write_visit_set(out_dir, patients=patients, shape=(height, width), px_per_mm=px_per_mm,
+                           manifest=True)
+    typer.echo(f"wrote {len(rows)} phantom photos, manifest.csv and ground_truth.csv to {out_dir}")
 
 
 @app.command("pipelines")

@@ -22,7 +22,6 @@ import math
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import measure
 from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
@@ -165,23 +164,34 @@ def black_tophat_od(density: np.ndarray, radius_px: float) -> np.ndarray:
     return cv2.morphologyEx(d, cv2.MORPH_TOPHAT, disk(radius_px))
 
 
-def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.ndarray:
-    """Largest grey opening of ``image`` by a line segment of ``length_px`` in any direction.
+def line_opening(image: np.ndarray, length_px: float, gap_px: float = 0,
+                 n_angles: int = 12) -> np.ndarray:
+    """Largest grey opening of ``image`` by a line segment of ``length_px``, any direction.
 
     A bright (here: dark-in-the-photo) structure survives only where a straight segment of
     that length fits inside it in some direction [2]: hairs do, round objects shorter than
-    the segment (pores, crusts) and rows of separate dots do not.
+    the segment (pores, crusts) and rows of separate dots do not. With ``gap_px`` the image
+    is first closed along the same direction by a segment of that length, so that a faint
+    line broken by noise into dashes is bridged (gaps wider than ``gap_px`` are not).
     """
-    n = max(3, int(round(length_px)) | 1)
     img = np.ascontiguousarray(image, dtype=np.float32)
     out = np.zeros_like(img)
-    c = n // 2
     for angle in np.linspace(0, np.pi, n_angles, endpoint=False):
-        k = np.zeros((n, n), np.uint8)
-        dx, dy = c * np.cos(angle), c * np.sin(angle)
-        cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1)
-        np.maximum(out, cv2.morphologyEx(img, cv2.MORPH_OPEN, k), out=out)
+        line = img
+        if gap_px >= 1:
+            line = cv2.morphologyEx(line, cv2.MORPH_CLOSE, _line_kernel(gap_px, angle))
+        np.maximum(out, cv2.morphologyEx(line, cv2.MORPH_OPEN, _line_kernel(length_px, angle)),
+                   out=out)
     return out
+
+
+def _line_kernel(length_px: float, angle: float) -> np.ndarray:
+    n = max(3, int(round(length_px)) | 1)
+    c = n // 2
+    k = np.zeros((n, n), np.uint8)
+    dx, dy = c * np.cos(angle), c * np.sin(angle)
+    cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1)
+    return k
 
 
 def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -253,16 +263,16 @@ def clean_mask(
 
 
 def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: float,
-                 high: float, fraction: float = 0.5) -> np.ndarray:
+                 high: float, fraction: float = 0.5, prominence: float | None = None
+                 ) -> np.ndarray:
     """Small dark objects in an optical density image, outlined at their half maximum.
 
-    1. contrast: density minus the local mean (Gaussian, sigma ``radius_px``) of the skin
-       around it, where candidates (black top-hat, :func:`black_tophat_od`, above ``low``)
-       are left out of that mean. Unlike the top-hat itself, this holds in a crowded field
-       (a grid of crusts) where the top-hat's disk no longer fits between the objects;
-    2. objects: every peak above ``high`` that stands at least ``high - low`` above the
-       saddle to its neighbours grows by watershed (Beucher & Meyer [3]) over the contrast
-       down to ``low`` (hysteresis that keeps neighbours apart);
+    1. contrast: the black top-hat of the image (:func:`black_tophat_od`) with a disk of
+       ``radius_px``: lesions wider than the disk (pigmented spots) and shading vanish;
+    2. objects: every peak above ``high`` that stands at least ``prominence`` (default
+       ``high - low``) above the saddle to its neighbours grows by watershed (Beucher &
+       Meyer [3]) over the contrast down to ``low`` (hysteresis that keeps neighbours
+       apart, so a pore beside a crust stays a pore);
     3. each object is then cut at ``fraction`` of its own peak contrast (0.5: the full width
        at half maximum), which outlines a blurred object where its true edge is, whatever
        its contrast, instead of where a fixed threshold happens to cross its blur.
@@ -273,22 +283,22 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         Optical density (darker = higher), e.g. ``ColourPlanes.luminance_density``.
     roi : (H, W) bool ndarray
     radius_px : float
-        Top-hat disk radius (objects wider than its diameter are not found) and scale of
-        the surrounding-skin mean.
+        Top-hat disk radius: objects wider than its diameter are not found.
     low, high : float
         Hysteresis thresholds on the contrast (OD units).
     fraction : float
         Edge level as a fraction of each object's peak.
+    prominence : float, optional
+        Height of a peak above the saddle to its neighbour for it to be an object.
 
     Returns
     -------
     (H, W) int32 ndarray
         Labels 1..N, 0 elsewhere (a label may be missing where its object was cut away).
     """
-    d = np.ascontiguousarray(density, dtype=np.float32)
-    candidates = black_tophat_od(d, radius_px) > low
-    th = d - local_reference(d, roi & ~candidates, radius_px)
-    peaks = h_maxima(np.where(roi, th, 0), high - low) & (th > high)
+    th = black_tophat_od(density, radius_px)
+    h = high - low if prominence is None else prominence
+    peaks = h_maxima(np.where(roi, th, 0), h) & (th > high)
     markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
     if n == 0:
         return markers

@@ -183,8 +183,9 @@ def make_phantom(
     skin = t > edge
 
     # --- chromophore maps ---------------------------------------------------------------
-    mel = m0 + _smooth_field(rng, shape, 2.5 * ppm, 0.03) + _smooth_field(rng, shape, 0.4 * ppm, 0.012)
-    hb = _BLOOD_OD + _smooth_field(rng, shape, 3.0 * ppm, 0.03)
+    mel = (m0 + _smooth_field(rng, shape, 2.5 * ppm, 0.03)
+           + _smooth_field(rng, shape, 0.4 * ppm, 0.012))
+    hb = _BLOOD_OD + _smooth_field(rng, shape, 3.0 * ppm, 0.02)  # mottling, SD well below patches
     grey = _smooth_field(rng, shape, 0.06 * ppm, 0.012)  # microrelief
     brown = np.zeros(shape, np.float32)  # crust material (melanin-like + blood + grey)
 
@@ -252,7 +253,9 @@ def make_phantom(
         masks["microcrust"][sl] |= sd < 0
         objects["microcrust"].append((sl, sd < 0))
 
-    # pores: grey (shadowed) openings, kept apart by 0.5 mm
+    # pores: grey (shadowed) openings, kept apart by 0.5 mm; a crust covers the pores under
+    # and right beside it (within 0.1 mm of its edge), which are then neither drawn nor counted
+    crust_distance = ndi.distance_transform_edt(~masks["microcrust"])
     n_pores = int(rng.uniform(40, 90) * (H * W) / (ppm * ppm) / 100.0)
     pts = np.column_stack([rng.uniform(0, H, n_pores), rng.uniform(0, W, n_pores)])
     keep_p = rng.uniform(size=n_pores)
@@ -261,9 +264,10 @@ def make_phantom(
     taken = np.zeros(shape, bool)
     for (cy, cx), kp, d, dep in zip(pts, keep_p, sizes, depth, strict=True):
         iy, ix = int(cy), int(cx)
-        if kp >= pores or not skin[iy, ix] or taken[iy, ix] or masks["microcrust"][iy, ix]:
-            continue
         r = max(d / 2, 0.6)
+        if (kp >= pores or not skin[iy, ix] or taken[iy, ix]
+                or crust_distance[iy, ix] < r + 0.1 * ppm):
+            continue
         sl, (wy, wx) = _window(shape, cy, cx, r + 0.5 * ppm)
         rho = np.hypot(wy - cy, wx - cx)
         taken[sl] |= rho < 0.25 * ppm + r
@@ -286,8 +290,8 @@ def make_phantom(
     for _ in range(cap.integers(2, 6)):
         p = cap.uniform(0, 1, (4, 2)) * [H, W]
         tt = np.linspace(0, 1, 400)[:, None]
-        curve = ((1 - tt) ** 3 * p[0] + 3 * (1 - tt) ** 2 * tt * p[1] + 3 * (1 - tt) * tt ** 2 * p[2]
-                 + tt ** 3 * p[3])
+        curve = ((1 - tt) ** 3 * p[0] + 3 * (1 - tt) ** 2 * tt * p[1]
+                 + 3 * (1 - tt) * tt ** 2 * p[2] + tt ** 3 * p[3])
         width = max(1, int(round(cap.uniform(0.05, 0.1) * ppm)))
         cv2.polylines(hair, [np.round(curve[:, ::-1] * 4).astype(np.int32)], False, 1.0,
                       thickness=width, lineType=cv2.LINE_AA, shift=2)
@@ -358,11 +362,13 @@ def write_visit_set(
     px_per_mm: float = 30.0,
     course: dict[int, dict[str, float]] | None = None,
     jpeg_quality: int = 88,
+    manifest: bool = False,
 ) -> list[dict]:
     """Write a laser-recovery visit set ``<patient>_day<NN>.jpg`` with its ground truth.
 
     Patients cover light, medium and dark skin. Writes ``ground_truth.csv`` (one row per
-    photo and metric) next to the photos.
+    photo, every truth value as a column) next to the photos and, with ``manifest``, a
+    ``manifest.csv`` giving each photo's patient, visit, day and scale.
 
     Returns
     -------
@@ -388,4 +394,10 @@ def write_visit_set(
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+    if manifest:
+        with open(out / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["path", "patient", "visit", "day", "px_per_mm"])
+            for r in rows:
+                w.writerow([r["file"], r["patient"], f"day{r['day']:02d}", r["day"], px_per_mm])
     return rows

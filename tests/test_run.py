@@ -22,7 +22,7 @@ from skinmetrics.pipeline import load_pipeline
 from skinmetrics.synthetic import write_visit_set
 from skinmetrics.tables import CHANGE_COLUMNS, MEASUREMENT_COLUMNS, SUMMARY_COLUMNS
 
-SHAPE, PPM = (360, 480), 25.0
+SHAPE, PPM = (480, 640), 25.0
 PATIENTS = ["P01", "P02", "P03"]
 STEMS = [f"{p}_day{d:02d}" for p in PATIENTS for d in (0, 14, 28)]
 CSV_FILES = ["measurements.csv", "change_from_baseline.csv", "summary.csv",

@@ -9,8 +9,9 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
    appear), each outlined at half its peak (:func:`skinmetrics.filters.dark_objects`);
 2. crusts are the red-brown objects (dried blood and exudate): their mean erythema index
    EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that of the skin around them by at
-   least ``min_redness`` (:func:`skinmetrics.filters.object_contrast`). Grey shadows (pores) have none; EI uses only the R and G channels, which
-   stay reliable on dark skin where the blue channel is near the noise floor;
+   least ``min_redness`` (:func:`skinmetrics.filters.object_contrast`). Grey shadows
+   (pores) have none; EI uses only the R and G channels, which stay reliable on dark skin
+   where the blue channel is near the noise floor;
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
    the distance transform, one marker per maximum at least ``split_depth_mm`` deep;
 4. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
@@ -47,6 +48,7 @@ PARAMS = {
     "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest crust), mm"),
     "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a dark object"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the object's peak"),
+    "min_prominence": Param(float, 0.0, 5, "peak height above the saddle to a neighbour"),
     "threshold_low": Param(float, 0.0, 5, "top-hat density to which an object grows"),
     "min_redness": Param(float, 0.0, 200, "objects need this EI excess over their surround"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
@@ -93,7 +95,7 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     p = params
     radius = scale.px(p["tophat_radius_mm"])
     labels = dark_objects(planes.luminance_density, roi, radius, p["threshold_low"],
-                          p["threshold"], p["edge_fraction"])
+                          p["threshold"], p["edge_fraction"], p["min_prominence"])
     if labels.max() == 0:
         return labels
     redness = object_contrast(labels, erythema_index(planes.linear), roi, radius)

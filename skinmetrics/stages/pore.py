@@ -43,6 +43,7 @@ PARAMS = {
     "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest pore), mm"),
     "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a pore"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the object's peak"),
+    "min_prominence": Param(float, 0.0, 5, "peak height above the saddle to a neighbour"),
     "threshold_low": Param(float, 0.0, 5, "top-hat density to which a pore grows"),
     "max_redness": Param(float, 0.0, 200, "objects with more EI excess than this are not pores"),
     "min_diameter_mm": Param(float, 0.0, 100, "smallest pore (equivalent diameter), mm"),
@@ -70,7 +71,7 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     p = params
     radius = scale.px(p["tophat_radius_mm"])
     labels = dark_objects(planes.luminance_density, roi, radius, p["threshold_low"],
-                          p["threshold"], p["edge_fraction"])
+                          p["threshold"], p["edge_fraction"], p["min_prominence"])
     n = int(labels.max())
     if n == 0:
         return labels
@@ -81,8 +82,7 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     keep[1:] = ((d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
                 & (shape["roundness"] >= p["min_roundness"])
                 & (redness <= p["max_redness"]))
-    kept = keep[labels]
-    return ndi.label(kept, structure=np.ones((3, 3)))[0]
+    return ndi.label(keep[labels], structure=np.ones((3, 3)))[0]
 
 
 def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None

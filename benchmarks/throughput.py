@@ -1,0 +1,119 @@
+"""Seconds per photo for each stage and in total, and peak memory; prints a Markdown table.
+
+    python benchmarks/throughput.py [--megapixels 12] [--repeat 3] [--pipeline laser_recovery]
+
+A phantom of the requested size (4:3, 67 px/mm: a cheek close-up filling a 12 MP frame) is
+written as JPEG once; then a fresh process per pipeline decodes and measures it
+``--repeat`` times on one thread and reports the median time of each step and the
+process's peak resident memory (which includes the Python interpreter and libraries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+
+def child(path: str, pipeline_name: str, repeat: int, ppm: float) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    from skinmetrics import roi
+    from skinmetrics.colour import ColourPlanes
+    from skinmetrics.io import decode_image, write_png
+    from skinmetrics.overlay import outline_overlay
+    from skinmetrics.pipeline import STAGES, load_pipeline
+    from skinmetrics.stages.base import Scale
+
+    pipe = load_pipeline(pipeline_name)
+    data = Path(path).read_bytes()
+    times: dict[str, list[float]] = {}
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        out = fn()
+        times.setdefault(name, []).append(time.perf_counter() - t0)
+        return out
+
+    for _ in range(repeat):
+        t_all = time.perf_counter()
+        srgb = timed("decode JPEG", lambda: decode_image(data)[0])
+        planes = ColourPlanes(srgb)
+        timed("colour: linear, Lab, densities",
+              lambda: (planes.linear, planes.lab, planes.od, planes.densities,
+                       planes.luminance_density))
+        scale = Scale(ppm, ppm)
+        skin = timed("skin region (roi)", lambda: roi.skin_mask(planes, pipe.params["roi"], scale))
+        masks = {"roi": skin}
+        for name in pipe.stages:
+            module = STAGES[name]
+            res = timed(f"stage: {name}",
+                        lambda m=module, n=name: m.measure(planes, skin, pipe.params[n], scale))
+            masks[module.MASK] = res.mask
+        with tempfile.TemporaryDirectory() as tmp:
+            timed("write masks + overlay", lambda: (
+                [write_png(Path(tmp) / f"{k}.png", v) for k, v in masks.items()],
+                cv2.imwrite(str(Path(tmp) / "overlay.jpg"), outline_overlay(srgb, masks))))
+        times.setdefault("total", []).append(time.perf_counter() - t_all)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"times": {k: statistics.median(v) for k, v in times.items()},
+                      "peak_mb": peak_mb}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--megapixels", type=float, default=12.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--pipeline", action="append", help="default: both built-in pipelines")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], args.repeat, float(args.child[2]))
+        return
+
+    from skinmetrics.synthetic import make_phantom
+
+    w = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
+    h = int(round(w * 3 / 4))
+    ppm = 67.0
+    pipelines = args.pipeline or ["laser_recovery", "acne"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "phantom.jpg"
+        t0 = time.perf_counter()
+        path.write_bytes(make_phantom((h, w), ppm, 55.0, seed=3, jpeg_quality=92).jpeg)
+        gen = time.perf_counter() - t0
+        results = {}
+        for name in pipelines:
+            out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat),
+                                  "--child", str(path), name, str(ppm)],
+                                 check=True, capture_output=True, text=True).stdout
+            results[name] = json.loads(out.strip().splitlines()[-1])
+
+    print(f"skinmetrics throughput: {date.today()}, {platform.machine()}, "
+          f"{platform.processor() or 'cpu'}, Python {platform.python_version()}, one thread; "
+          f"{w}x{h} px ({w * h / 1e6:.1f} MP) phantom JPEG at {ppm} px/mm "
+          f"(generated in {gen:.0f} s); median of {args.repeat} runs\n")
+    steps = []
+    for r in results.values():
+        steps += [s for s in r["times"] if s not in steps and s != "total"]
+    print("| step | " + " | ".join(f"{n} (s)" for n in results) + " |")
+    print("|---|" + "---|" * len(results))
+    for s in steps + ["total"]:
+        cells = [f"{r['times'][s]:.2f}" if s in r["times"] else "-" for r in results.values()]
+        label = f"**{s}**" if s == "total" else s
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print("| peak memory (MB) | " + " | ".join(f"{r['peak_mb']:.0f}" for r in results.values())
+          + " |")
+
+
+if __name__ == "__main__":
+    main()

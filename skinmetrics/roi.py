@@ -2,7 +2,9 @@
 
 Skin is found in CIELAB by its hue angle and chroma (skin of every tone lies in a narrow
 band of hue angles, h_ab ~ 20-70 degrees, with chroma above that of grey or black
-backgrounds; Xiao et al. 2017), then cleaned up:
+backgrounds; Xiao et al. 2017) and a lightness of at least ``lightness_min`` and
+``lightness_min_fraction`` of the photo's median skin L* (dark backdrops and deep shadow
+can have a skin-like hue), then cleaned up:
 
 1. clipped highlights (any sRGB channel at the clip level) are removed: their colour is lost;
 2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
@@ -55,6 +57,7 @@ PARAMS = {
     "hue_max_deg": Param(float, -180, 180, "highest CIELAB hue angle h_ab of skin"),
     "chroma_min": Param(float, 0, 100, "lowest CIELAB chroma C*ab of skin"),
     "lightness_min": Param(float, 0, 100, "darkest L* that can be skin"),
+    "lightness_min_fraction": Param(float, 0, 1, "darkest L* as a fraction of median skin L*"),
     "clip_level": Param(float, 0.5, 1.0, "sRGB value at which a channel counts as clipped"),
     "dark_fraction": Param(float, 0.0, 1.0, "dark object: L* below (1 - this) x local skin L*"),
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the local skin lightness, mm"),
@@ -111,6 +114,8 @@ def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -
     clipped = clipped_mask(planes.srgb, p["clip_level"])
     colour_ok = ((hue >= p["hue_min_deg"]) & (hue <= p["hue_max_deg"])
                  & (chroma >= p["chroma_min"]) & (L >= p["lightness_min"]) & ~clipped)
+    if colour_ok.any():  # far darker than the typical skin of this photo: shadow, backdrop
+        colour_ok &= L >= p["lightness_min_fraction"] * float(np.median(L[colour_ok]))
     if p["open_radius_mm"] > 0:
         k = disk(scale.px(p["open_radius_mm"]))
         colour_ok = cv2.morphologyEx(colour_ok.view(np.uint8), cv2.MORPH_OPEN, k).astype(bool)

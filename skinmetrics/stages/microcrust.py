@@ -34,11 +34,10 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.morphology import h_maxima
 from skimage.segmentation import relabel_sequential, watershed
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, dark_objects, object_contrast, object_table
+from ..filters import area_metrics, dark_objects, h_maxima, object_contrast, object_table
 from .base import Param, Scale, StageResult
 
 __all__ = ["PARAMS", "MASK", "microcrust_labels", "microcrust_metrics", "measure"]
@@ -72,7 +71,7 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
         Labels 1..N.
     """
     dist = ndi.distance_transform_edt(mask)
-    markers = ndi.label(h_maxima(dist, depth_px) & mask, structure=np.ones((3, 3)))[0]
+    markers = ndi.label(h_maxima(dist, depth_px, mask), structure=np.ones((3, 3)))[0]
     return watershed(-dist, markers, mask=mask).astype(np.int32)
 
 

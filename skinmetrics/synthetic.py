@@ -198,31 +198,25 @@ def make_phantom(
             if skin[int(cy), int(cx)]:
                 return cy, cx
 
-    # erythema patches
-    for _ in range(rng.integers(2, 5)):
-        cy, cx = random_centre()
-        r = rng.uniform(1.5, 5.0) * ppm * erythema
-        amp = rng.uniform(0.12, 0.25)
-        blob_rng = np.random.default_rng(rng.integers(1 << 31))
-        if r < 0.3 * ppm:
-            continue
-        sl, (wy, wx) = _window(shape, cy, cx, 1.6 * r + ppm)
-        sd = _blob(wy, wx, cy, cx, r, blob_rng, 0.25)
-        hb[sl] += amp * _soft_inside(sd, 0.5 * ppm)
-        masks["erythema"][sl] |= sd < 0
+    def add_blobs(target, mask, count, radius_mm, scale_factor, min_radius_mm, amp_range,
+                  edge_mm, wobble):
+        """Irregular soft-edged blobs added to a chromophore map; their inside is the truth."""
+        for _ in range(count):
+            cy, cx = random_centre()
+            r = rng.uniform(*radius_mm) * ppm * scale_factor
+            amp = rng.uniform(*amp_range)
+            blob_rng = np.random.default_rng(rng.integers(1 << 31))
+            if r < min_radius_mm * ppm:
+                continue
+            sl, (wy, wx) = _window(shape, cy, cx, 1.6 * r + ppm)
+            sd = _blob(wy, wx, cy, cx, r, blob_rng, wobble)
+            target[sl] += amp * _soft_inside(sd, edge_mm * ppm)
+            mask[sl] |= sd < 0
 
-    # pigmented spots
-    for _ in range(rng.integers(3, 7)):
-        cy, cx = random_centre()
-        r = rng.uniform(0.3, 2.0) * ppm * pigment
-        amp = rng.uniform(0.18, 0.35)
-        blob_rng = np.random.default_rng(rng.integers(1 << 31))
-        if r < 0.25 * ppm:
-            continue
-        sl, (wy, wx) = _window(shape, cy, cx, 1.6 * r + ppm)
-        sd = _blob(wy, wx, cy, cx, r, blob_rng, 0.2)
-        mel[sl] += amp * _soft_inside(sd, 0.15 * ppm)
-        masks["pigment"][sl] |= sd < 0
+    add_blobs(hb, masks["erythema"], rng.integers(2, 5), (1.5, 5.0), erythema, 0.3,
+              (0.12, 0.25), 0.5, 0.25)
+    add_blobs(mel, masks["pigment"], rng.integers(3, 7), (0.3, 2.0), pigment, 0.25,
+              (0.18, 0.35), 0.15, 0.2)
 
     # microcrust grid over a rotated rectangular treatment zone
     pitch = rng.uniform(0.7, 1.1) * ppm

@@ -1,12 +1,27 @@
-"""What every stage shares: parameter specifications, the image scale and the stage result."""
+"""What the stages share: parameter specifications, the image scale, the stage result, and
+the small-dark-object detector of the microcrust and pore stages."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from skimage.segmentation import relabel_sequential
 
-__all__ = ["Param", "Scale", "StageResult"]
+from ..colour import ColourPlanes, erythema_index
+from ..filters import (
+    contrast_to_reference,
+    dark_objects,
+    hysteresis,
+    local_half_maximum,
+    object_contrast,
+    object_table,
+    small_dots,
+)
+
+__all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "density_excess",
+           "DARK_OBJECT_PARAMS", "dark_objects_with_redness", "keep_by_size_and_shape"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +81,94 @@ class StageResult:
     mask: np.ndarray
     metrics: dict[str, float | int | None]
     units: dict[str, str] = field(default_factory=dict)
+
+
+#: Parameters of the small-dark-object detector (microcrust and pore stages).
+DARK_OBJECT_PARAMS = {
+    "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest object), mm"),
+    "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds an object"),
+    "threshold_low": Param(float, 0.0, 5, "top-hat density to which an object grows"),
+    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the object's peak"),
+    "min_prominence": Param(float, 0.0, 5, "peak height above the saddle to a neighbour"),
+    "min_diameter_mm": Param(float, 0.0, 100, "smallest object (equivalent diameter), mm"),
+    "max_diameter_mm": Param(float, 0.0, 100, "largest object (equivalent diameter), mm"),
+    "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio"),
+}
+
+
+def dark_objects_with_redness(planes: ColourPlanes, roi: np.ndarray,
+                              params: Mapping[str, float], scale: Scale
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """Small dark objects (:func:`skinmetrics.filters.dark_objects` on the luminance density
+    -log10 Y) and how much redder each is than the skin around it: the mean erythema index
+    EI = 100 log10(R/G) excess (:func:`skinmetrics.filters.object_contrast`).
+
+    Returns
+    -------
+    labels : (H, W) int32 ndarray
+    redness : (N,) ndarray
+        EI units; index i belongs to label i + 1.
+    """
+    radius = scale.px(params["tophat_radius_mm"])
+    labels = dark_objects(planes.luminance_density, roi, radius, params["threshold_low"],
+                          params["threshold"], params["edge_fraction"],
+                          params["min_prominence"])
+    if labels.max() == 0:
+        return labels, np.zeros(0)
+    return labels, object_contrast(labels, erythema_index(planes.linear), roi, radius)
+
+
+def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],
+                           scale: Scale) -> np.ndarray:
+    """Keep the objects within ``min_diameter_mm``..``max_diameter_mm`` (equivalent
+    diameter) and at least ``min_roundness`` round; relabel them 1..N."""
+    if labels.max() == 0:
+        return labels
+    shape = object_table(labels)
+    d = shape["diameter_px"]
+    keep = np.zeros(int(labels.max()) + 1, bool)
+    keep[1:] = ((d >= scale.px(params["min_diameter_mm"]))
+                & (d <= scale.px(params["max_diameter_mm"]))
+                & (shape["roundness"] >= params["min_roundness"]))
+    return relabel_sequential(np.where(keep[labels], labels, 0))[0].astype(np.int32)
+
+
+#: Parameters of the density-excess segmentation (erythema and pigmentation stages).
+EXCESS_PARAMS = {
+    "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the density map, mm"),
+    "dot_radius_mm": Param(float, 0.01, 100, "dark dots narrower than this radius are ignored, mm"),
+    "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
+    "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
+    "threshold": Param(float, 0.0, 5, "density excess that seeds a region"),
+    "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
+    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
+    "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
+}
+
+
+def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
+                   params: Mapping[str, float], scale: Scale) -> tuple[np.ndarray, np.ndarray]:
+    """Regions where a chromophore density exceeds that of the surrounding unaffected skin.
+
+    1. small dark dots (crusts, pores: :func:`skinmetrics.filters.small_dots` on the
+       luminance density) are left out and filled in from the skin around them while
+       ``density`` is smoothed, and the excess over the local unaffected-skin level is
+       taken (:func:`skinmetrics.filters.contrast_to_reference`);
+    2. hysteresis between ``threshold_low`` and ``threshold``;
+    3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
+       within ``edge_radius_mm`` (:func:`skinmetrics.filters.local_half_maximum`).
+
+    Returns
+    -------
+    mask : (H, W) bool ndarray
+    excess : (H, W) float32 ndarray
+        Density minus the unaffected-skin level (OD units).
+    """
+    dots = small_dots(planes.luminance_density, scale.px(params["dot_radius_mm"]),
+                      params["dot_tophat"])
+    excess = contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
+                                   scale.px(params["reference_sigma_mm"]),
+                                   params["threshold_low"], valid=~dots)
+    found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
+    return local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
+                              params["edge_fraction"]), excess

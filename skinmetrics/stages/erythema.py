@@ -47,37 +47,22 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import (
-    area_metrics,
-    clean_mask,
-    contrast_to_reference,
-    hysteresis,
-    local_half_maximum,
-    small_dots,
-)
-from .base import Param, Scale, StageResult
+from ..filters import area_metrics, clean_mask
+from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
 
-__all__ = ["PARAMS", "MASK", "haemoglobin_contrast", "erythema_mask", "erythema_metrics",
-           "measure"]
+__all__ = ["PARAMS", "MASK", "erythema_mask", "erythema_metrics", "measure"]
 
 MASK = "erythema"
 PARAMS = {
-    "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the haemoglobin map, mm"),
-    "dot_radius_mm": Param(float, 0.01, 100, "dark dots narrower than this radius are ignored, mm"),
-    "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
-    "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
-    "threshold": Param(float, 0.0, 5, "haemoglobin density excess that seeds erythema"),
-    "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
-    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
-    "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
+    **EXCESS_PARAMS,
     "min_area_mm2": Param(float, 0.0, 1e6, "smallest erythema region kept, mm2"),
     "max_hole_mm2": Param(float, 0.0, 1e6, "holes in erythema up to this area are filled, mm2"),
 }
 
 
-def haemoglobin_contrast(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                         scale: Scale) -> np.ndarray:
-    """Haemoglobin density minus that of the surrounding unaffected skin (OD units).
+def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+                  scale: Scale) -> np.ndarray:
+    """Erythema segmentation (see the module text for the method).
 
     Parameters
     ----------
@@ -85,34 +70,15 @@ def haemoglobin_contrast(planes: ColourPlanes, roi: np.ndarray, params: Mapping[
     roi : (H, W) bool ndarray
         Skin region.
     params : mapping
-        ``smooth_mm``, ``dot_radius_mm``, ``dot_tophat``, ``reference_sigma_mm``,
-        ``threshold_low`` (see :data:`PARAMS`).
+        The ``[erythema]`` pipeline section (see :data:`PARAMS`).
     scale : Scale
-
-    Returns
-    -------
-    (H, W) float32 ndarray
-    """
-    dots = small_dots(planes.luminance_density, scale.px(params["dot_radius_mm"]),
-                      params["dot_tophat"])
-    return contrast_to_reference(planes.densities[..., 1], roi, scale.px(params["smooth_mm"]),
-                                 scale.px(params["reference_sigma_mm"]), params["threshold_low"],
-                                 valid=~dots)
-
-
-def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                  scale: Scale) -> np.ndarray:
-    """Erythema segmentation (see the module text for the method).
 
     Returns
     -------
     (H, W) bool ndarray
         True on erythema, always within ``roi``.
     """
-    contrast = haemoglobin_contrast(planes, roi, params, scale)
-    found = hysteresis(np.where(roi, contrast, 0), params["threshold_low"], params["threshold"])
-    found = local_half_maximum(contrast, found, scale.px(params["edge_radius_mm"]),
-                               params["edge_fraction"])
+    found, _ = density_excess(planes.densities[..., 1], planes, roi, params, scale)
     return clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
                       max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi)
 

@@ -34,26 +34,26 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.segmentation import relabel_sequential, watershed
+from skimage.segmentation import watershed
 
-from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, dark_objects, h_maxima, object_contrast, object_table
-from .base import Param, Scale, StageResult
+from ..colour import ColourPlanes
+from ..filters import area_metrics, h_maxima, object_table
+from .base import (
+    DARK_OBJECT_PARAMS,
+    Param,
+    Scale,
+    StageResult,
+    dark_objects_with_redness,
+    keep_by_size_and_shape,
+)
 
 __all__ = ["PARAMS", "MASK", "microcrust_labels", "microcrust_metrics", "measure"]
 
 MASK = "microcrust"
 PARAMS = {
-    "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest crust), mm"),
-    "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a dark object"),
-    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the object's peak"),
-    "min_prominence": Param(float, 0.0, 5, "peak height above the saddle to a neighbour"),
-    "threshold_low": Param(float, 0.0, 5, "top-hat density to which an object grows"),
+    **DARK_OBJECT_PARAMS,
     "min_redness": Param(float, 0.0, 200, "objects need this EI excess over their surround"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
-    "min_diameter_mm": Param(float, 0.0, 100, "smallest crust (equivalent diameter), mm"),
-    "max_diameter_mm": Param(float, 0.0, 100, "largest crust (equivalent diameter), mm"),
-    "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a crust"),
 }
 
 
@@ -91,22 +91,10 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     -------
     (H, W) int32 ndarray
     """
-    p = params
-    radius = scale.px(p["tophat_radius_mm"])
-    labels = dark_objects(planes.luminance_density, roi, radius, p["threshold_low"],
-                          p["threshold"], p["edge_fraction"], p["min_prominence"])
-    if labels.max() == 0:
-        return labels
-    redness = object_contrast(labels, erythema_index(planes.linear), roi, radius)
-    keep = np.zeros(labels.max() + 1, bool)
-    keep[1:] = redness >= p["min_redness"]
-    labels = split_touching(keep[labels], scale.px(p["split_depth_mm"]))
-    shape = object_table(labels)
-    d = shape["diameter_px"]
-    ok = np.zeros(labels.max() + 1, bool)
-    ok[1:] = ((d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
-              & (shape["roundness"] >= p["min_roundness"]))
-    return relabel_sequential(np.where(ok[labels], labels, 0))[0]
+    labels, redness = dark_objects_with_redness(planes, roi, params, scale)
+    crusts = np.concatenate([[False], redness >= params["min_redness"]])[labels]
+    labels = split_touching(crusts, scale.px(params["split_depth_mm"]))
+    return keep_by_size_and_shape(labels, params, scale)
 
 
 def microcrust_metrics(roi: np.ndarray, labels: np.ndarray,

@@ -40,30 +40,14 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes, ita_degrees, melanin_index
-from ..filters import (
-    area_metrics,
-    clean_mask,
-    contrast_to_reference,
-    hysteresis,
-    local_half_maximum,
-    local_reference,
-    object_table,
-    small_dots,
-)
-from .base import Param, Scale, StageResult
+from ..filters import area_metrics, clean_mask, local_reference, object_table
+from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
 
 __all__ = ["PARAMS", "MASK", "pigment_spot_mask", "pigmentation_metrics", "measure"]
 
 MASK = "pigment"
 PARAMS = {
-    "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the melanin map, mm"),
-    "dot_radius_mm": Param(float, 0.01, 100, "dark dots narrower than this radius are ignored, mm"),
-    "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
-    "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
-    "threshold": Param(float, 0.0, 5, "melanin density excess that seeds a spot"),
-    "threshold_low": Param(float, 0.0, 5, "excess to which a seeded spot grows"),
-    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
-    "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
+    **EXCESS_PARAMS,
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),
 }
 
@@ -77,20 +61,14 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     (H, W) bool ndarray
         True on pigmented spots, within ``roi``.
     """
-    p = params
-    sigma = scale.px(p["reference_sigma_mm"])
-    dots = small_dots(planes.luminance_density, scale.px(p["dot_radius_mm"]), p["dot_tophat"])
-    mel = contrast_to_reference(planes.densities[..., 0], roi, scale.px(p["smooth_mm"]), sigma,
-                                p["threshold_low"], valid=~dots)
-    spots = hysteresis(np.where(roi, mel, 0), p["threshold_low"], p["threshold"])
-    spots = local_half_maximum(mel, spots, scale.px(p["edge_radius_mm"]), p["edge_fraction"])
-    spots = clean_mask(spots, max_hole_px=np.pi * scale.px(p["min_diameter_mm"]) ** 2,
-                       within=roi)
+    spots, _ = density_excess(planes.densities[..., 0], planes, roi, params, scale)
+    min_diameter = scale.px(params["min_diameter_mm"])
+    spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
     labels, n = ndi.label(spots, structure=np.ones((3, 3)))
     if n == 0:
         return spots
     keep = np.zeros(n + 1, bool)
-    keep[1:] = object_table(labels)["diameter_px"] >= scale.px(p["min_diameter_mm"])
+    keep[1:] = object_table(labels)["diameter_px"] >= min_diameter
     return keep[labels]
 
 

@@ -32,23 +32,23 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, dark_objects, object_contrast, object_table
-from .base import Param, Scale, StageResult
+from ..colour import ColourPlanes
+from ..filters import area_metrics
+from .base import (
+    DARK_OBJECT_PARAMS,
+    Param,
+    Scale,
+    StageResult,
+    dark_objects_with_redness,
+    keep_by_size_and_shape,
+)
 
 __all__ = ["PARAMS", "MASK", "pore_labels", "pore_metrics", "measure"]
 
 MASK = "pore"
 PARAMS = {
-    "tophat_radius_mm": Param(float, 0.01, 100, "top-hat disk radius (> largest pore), mm"),
-    "threshold": Param(float, 0.0, 5, "top-hat optical density that seeds a pore"),
-    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the object's peak"),
-    "min_prominence": Param(float, 0.0, 5, "peak height above the saddle to a neighbour"),
-    "threshold_low": Param(float, 0.0, 5, "top-hat density to which a pore grows"),
+    **DARK_OBJECT_PARAMS,
     "max_redness": Param(float, 0.0, 200, "objects with more EI excess than this are not pores"),
-    "min_diameter_mm": Param(float, 0.0, 100, "smallest pore (equivalent diameter), mm"),
-    "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
-    "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a pore"),
 }
 
 
@@ -68,21 +68,11 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     -------
     (H, W) int32 ndarray
     """
-    p = params
-    radius = scale.px(p["tophat_radius_mm"])
-    labels = dark_objects(planes.luminance_density, roi, radius, p["threshold_low"],
-                          p["threshold"], p["edge_fraction"], p["min_prominence"])
-    n = int(labels.max())
-    if n == 0:
-        return labels
-    shape = object_table(labels)
-    d = shape["diameter_px"]
-    redness = object_contrast(labels, erythema_index(planes.linear), roi, radius)
-    keep = np.zeros(n + 1, bool)
-    keep[1:] = ((d >= scale.px(p["min_diameter_mm"])) & (d <= scale.px(p["max_diameter_mm"]))
-                & (shape["roundness"] >= p["min_roundness"])
-                & (redness <= p["max_redness"]))
-    return ndi.label(keep[labels], structure=np.ones((3, 3)))[0]
+    labels, redness = dark_objects_with_redness(planes, roi, params, scale)
+    grey = np.concatenate([[False], redness <= params["max_redness"]])[labels]
+    pores = keep_by_size_and_shape(np.where(grey, labels, 0), params, scale) > 0
+    # pores lie apart: touching pieces are one pore
+    return ndi.label(pores, structure=np.ones((3, 3)))[0]
 
 
 def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None

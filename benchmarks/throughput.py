@@ -4,6 +4,7 @@
 
 A phantom of the requested size (4:3, 67 px/mm: a cheek close-up filling a 12 MP frame) is
 written as JPEG once; then a fresh process per pipeline decodes and measures it
+(``measure_image``, which resamples photos finer than the pipeline's ``max_px_per_mm``)
 ``--repeat`` times on one thread and reports the median time of each step and the
 process's peak resident memory (which includes the Python interpreter and libraries).
 """
@@ -27,49 +28,40 @@ def child(path: str, pipeline_name: str, repeat: int, ppm: float) -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from skinmetrics import roi
-    from skinmetrics.colour import ColourPlanes
-    from skinmetrics.io import decode_image, write_png
+    from skinmetrics.io import decode_image, write_jpeg, write_png
     from skinmetrics.overlay import outline_overlay
-    from skinmetrics.pipeline import STAGES, load_pipeline
-    from skinmetrics.stages.base import Scale
+    from skinmetrics.pipeline import load_pipeline, measure_image
 
     pipe = load_pipeline(pipeline_name)
     data = Path(path).read_bytes()
     times: dict[str, list[float]] = {}
-
-    def timed(name, fn):
-        t0 = time.perf_counter()
-        out = fn()
-        times.setdefault(name, []).append(time.perf_counter() - t0)
-        return out
-
-    def once() -> None:
-        t_all = time.perf_counter()
-        srgb = timed("decode JPEG", lambda: decode_image(data)[0])
-        planes = ColourPlanes(srgb)
-        timed("colour: linear, Lab, densities",
-              lambda: (planes.linear, planes.lab, planes.od, planes.densities,
-                       planes.luminance_density))
-        scale = Scale(ppm, ppm)
-        skin = timed("skin region (roi)", lambda: roi.skin_mask(planes, pipe.params["roi"], scale))
-        masks = {"roi": skin}
-        for name in pipe.stages:
-            module = STAGES[name]
-            res = timed(f"stage: {name}",
-                        lambda m=module, n=name: m.measure(planes, skin, pipe.params[n], scale))
-            masks[module.MASK] = res.mask
-        with tempfile.TemporaryDirectory() as tmp:
-            timed("write masks + overlay", lambda: (
-                [write_png(Path(tmp) / f"{k}.png", v) for k, v in masks.items()],
-                cv2.imwrite(str(Path(tmp) / "overlay.jpg"), outline_overlay(srgb, masks))))
-        times.setdefault("total", []).append(time.perf_counter() - t_all)
-
     for _ in range(repeat):
-        once()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        run: dict[str, float] = {}
+        t0 = time.perf_counter()
+        srgb = decode_image(data)[0]
+        run["decode JPEG"] = time.perf_counter() - t0
+        result = measure_image(srgb, pipe, ppm, timings=run)
+        t1 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, mask in result.masks.items():
+                write_png(Path(tmp) / f"{name}.png", mask)
+            write_jpeg(Path(tmp) / "overlay.jpg", outline_overlay(srgb, result.masks))
+        run["write masks + overlay"] = time.perf_counter() - t1
+        run["total"] = time.perf_counter() - t0
+        for k, v in run.items():
+            times.setdefault(k, []).append(v)
+    peak_mb = _peak_rss_mb()
     print(json.dumps({"times": {k: statistics.median(v) for k, v in times.items()},
                       "peak_mb": peak_mb}))
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process since it started (VmHWM; unlike ru_maxrss it
+    does not include the memory of the parent that forked it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:

@@ -164,23 +164,18 @@ def black_tophat_od(density: np.ndarray, radius_px: float) -> np.ndarray:
     return cv2.morphologyEx(d, cv2.MORPH_TOPHAT, disk(radius_px))
 
 
-def line_opening(image: np.ndarray, length_px: float, gap_px: float = 0,
-                 n_angles: int = 12) -> np.ndarray:
-    """Largest grey opening of ``image`` by a line segment of ``length_px``, any direction.
+def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.ndarray:
+    """Largest opening of ``image`` by a line segment of ``length_px``, in any of
+    ``n_angles`` directions.
 
     A bright (here: dark-in-the-photo) structure survives only where a straight segment of
     that length fits inside it in some direction [2]: hairs do, round objects shorter than
-    the segment (pores, crusts) and rows of separate dots do not. With ``gap_px`` the image
-    is first closed along the same direction by a segment of that length, so that a faint
-    line broken by noise into dashes is bridged (gaps wider than ``gap_px`` are not).
+    the segment (pores, crusts) and rows of separate dots do not.
     """
     img = np.ascontiguousarray(image, dtype=np.float32)
     out = np.zeros_like(img)
     for angle in np.linspace(0, np.pi, n_angles, endpoint=False):
-        line = img
-        if gap_px >= 1:
-            line = cv2.morphologyEx(line, cv2.MORPH_CLOSE, _line_kernel(gap_px, angle))
-        np.maximum(out, cv2.morphologyEx(line, cv2.MORPH_OPEN, _line_kernel(length_px, angle)),
+        np.maximum(out, cv2.morphologyEx(img, cv2.MORPH_OPEN, _line_kernel(length_px, angle)),
                    out=out)
     return out
 

@@ -172,7 +172,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write a uint8 grey or RGB image as PNG (a boolean mask is written 0 / 255)."""
     if image.dtype == bool:
         image = image.astype(np.uint8) * 255
-    atomic_write_bytes(path, _encode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3]))
+    atomic_write_bytes(path, _encode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1]))
 
 
 def write_jpeg(path: str | os.PathLike, image: np.ndarray, quality: int = 90) -> None:

@@ -66,3 +66,28 @@ def test_ita_orders_skin_tones(measured):
 def test_delta_a_star_positive(measured):
     for tone in TONES:
         assert measured[tone, "laser_recovery"].metrics["delta_a_star"] > 2.0
+
+
+def test_fine_scale_photo_is_measured_resampled():
+    """A 60 px/mm photo is measured at the pipeline's max_px_per_mm (30): same accuracy,
+    masks at the photo's size, px areas in the photo's own pixels."""
+    from skinmetrics.io import decode_image
+    from skinmetrics.pipeline import load_pipeline, measure_image
+    from skinmetrics.synthetic import make_phantom
+
+    ph = make_phantom((800, 1000), 60.0, 70.0, seed=75)
+    rgb = decode_image(ph.jpeg)[0]
+    pipe = load_pipeline("laser_recovery")
+    assert pipe.params["scale"]["max_px_per_mm"] == 30.0
+    timings: dict[str, float] = {}
+    res = measure_image(rgb, pipe, 60.0, timings=timings)
+    assert "resample" in timings and "microcrust" in timings
+    assert all(m.shape == (800, 1000) for m in res.masks.values())
+    assert res.metrics["roi_area_px"] == pytest.approx(res.masks["roi"].sum(), rel=0.01)
+    assert res.metrics["roi_area_mm2"] == pytest.approx(ph.truth["roi_area_mm2"], rel=0.03)
+    assert dice(res.masks["roi"], ph.masks["roi"]) >= 0.95
+    assert dice(res.masks["erythema"], ph.masks["erythema"]) >= 0.80
+    assert dice(res.masks["pigment"], ph.masks["pigment"]) >= 0.80
+    assert res.metrics["microcrust_count"] == pytest.approx(ph.truth["microcrust_count"], rel=0.15)
+    assert res.metrics["microcrust_area_mm2"] == pytest.approx(ph.truth["microcrust_area_mm2"],
+                                                               rel=0.10)

@@ -1,26 +1,37 @@
-"""Score every layer against phantom ground truth, by skin tone; prints a Markdown table.
+"""Score every layer against phantom ground truth, by skin tone; prints Markdown tables.
 
-    python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25]
+    python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25] [--drift 6]
 
 For each skin tone (CIELAB L* of unaffected skin) and seed a phantom is rendered, written
 as JPEG, decoded and measured with both built-in pipelines at the known scale. Reported:
 Dice and IoU of the roi, erythema and pigment masks; signed relative error (%) of the
 microcrust and pore counts and of the erythema, pigment and microcrust areas (mm2), as
 mean and worst case over the seeds.
+
+With ``--drift N`` it also scores N baseline / day-28 pairs whose follow-up was captured
+with drift (shift up to 3 % of the frame, rotation up to 3 degrees, distance +-3 %,
+exposure +-0.5 EV, white balance 0.9-1.1 per channel): the error (percentage points) of
+the percent change of erythema area, microcrust count, pore count and pigment spot area
+against the truth over the skin both photos show, measured with and without alignment
+(registration and colour normalisation).
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import tempfile
 import time
 from datetime import date
+from pathlib import Path
 
+import cv2
 import numpy as np
 
 from skinmetrics.io import decode_image
+from skinmetrics.photo import BaselinePhoto, measure_photo
 from skinmetrics.pipeline import load_pipeline, measure_image
-from skinmetrics.synthetic import make_phantom
+from skinmetrics.synthetic import VISIT_COURSE, make_phantom
 
 TONES = (75.0, 62.0, 50.0, 40.0, 32.0)
 
@@ -52,11 +63,86 @@ def score(L: float, seed: int, shape: tuple[int, int], ppm: float, pipes) -> dic
     return row
 
 
+DRIFT_METRICS = (  # (pipeline, measured metric, truth layer, kind)
+    ("laser_recovery", "erythema_area_mm2", "erythema", "area"),
+    ("laser_recovery", "microcrust_count", "microcrust", "count"),
+    ("acne", "pore_count", "pore", "count"),
+    ("laser_recovery", "pigment_spot_area_pct", "pigment", "pct"),
+)
+
+
+def _common_truth(base, follow, layer: str, kind: str) -> tuple[float, float]:
+    """A layer's true value at baseline and follow-up over the skin both photos show."""
+    a = cv2.invertAffineTransform(follow.scene_to_image)  # follow-up -> scene
+    to_base = base.scene_to_image @ np.vstack([a, [0, 0, 1]])  # follow-up -> baseline
+    shape = base.masks["roi"].shape[::-1]
+
+    def warp(x):
+        return cv2.warpAffine(x, to_base, shape, flags=cv2.INTER_NEAREST)
+
+    common = warp(np.ones(follow.masks["roi"].shape, np.uint8)) > 0
+    values = []
+    for ph, to_b in ((base, None), (follow, warp)):
+        roi = ph.masks["roi"] if to_b is None else to_b(ph.masks["roi"].view(np.uint8)) > 0
+        roi &= common
+        if kind == "count":
+            labels = ph.object_labels[layer]
+            labels = labels if to_b is None else to_b(labels)
+            inside = np.bincount(labels[roi], minlength=labels.max() + 1)[1:]
+            total = np.bincount(labels.ravel(), minlength=labels.max() + 1)[1:]
+            values.append(float(np.sum((total > 0) & (2 * inside >= total))))
+            continue
+        mask = ph.masks[layer] if to_b is None else to_b(ph.masks[layer].view(np.uint8)) > 0
+        area = float((mask & roi).sum())
+        values.append(100 * area / roi.sum() if kind == "pct" else area)
+    return values[0], values[1]
+
+
+def drift_scores(n_pairs: int, shape, ppm: float) -> dict[str, list[float]]:
+    """Percent-change errors (pp) per condition and metric on drifted visit pairs."""
+    pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
+    rng = np.random.default_rng(2026)
+    errors: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for k in range(n_pairs):
+            L = TONES[k % len(TONES)]
+            seed = 500 + k
+            base = make_phantom(shape, ppm, L, seed=seed, capture_seed=0, camera=(0, 0, 0, 1))
+            cam = (rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-3, 3),
+                   rng.uniform(0.97, 1.03))
+            follow = make_phantom(shape, ppm, L, seed=seed, capture_seed=28, camera=cam,
+                                  exposure_ev=rng.uniform(-0.5, 0.5),
+                                  white_balance=tuple(rng.uniform(0.9, 1.1, 3)),
+                                  **VISIT_COURSE[28])
+            (tmp / f"b{k}.jpg").write_bytes(base.jpeg)
+            (tmp / f"f{k}.jpg").write_bytes(follow.jpeg)
+            for name, pipe in pipes.items():
+                out = tmp / f"{name}{k}"
+                b = measure_photo(tmp / f"b{k}.jpg", out, pipe, ppm, chart="none")["metrics"]
+                ref = BaselinePhoto(str(tmp / f"b{k}.jpg"), str(out / f"b{k}" / "masks" /
+                                                                 "roi.png"))
+                runs = {"aligned": measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm, stem="fa",
+                                                 chart="none", baseline=ref)["metrics"],
+                        "unaligned": measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm,
+                                                   stem="fu", chart="none")["metrics"]}
+                for pipe_name, metric, layer, kind in DRIFT_METRICS:
+                    if pipe_name != name:
+                        continue
+                    t0, t1 = _common_truth(base, follow, layer, kind)
+                    truth = 100 * (t1 - t0) / t0
+                    for cond, m in runs.items():
+                        pct = 100 * (m[metric] - b[metric]) / b[metric]
+                        errors.setdefault(f"{cond}|{metric}", []).append(pct - truth)
+    return errors
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--size", default="480x640", help="HxW of each phantom")
     ap.add_argument("--px-per-mm", type=float, default=25.0)
+    ap.add_argument("--drift", type=int, default=0, help="visit pairs with capture drift")
     args = ap.parse_args()
     shape = tuple(int(v) for v in args.size.split("x"))
     pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
@@ -85,6 +171,20 @@ def main() -> None:
             e = np.array([r[f"{c}_err"] for r in rs])
             cells.append(f"{np.nanmean(e):+.1f} ({e[np.nanargmax(np.abs(e))]:+.1f})")
         print("| " + " | ".join(cells) + " |")
+
+
+    if args.drift:
+        errors = drift_scores(args.drift, shape, args.px_per_mm)
+        print(f"\npercent change day 0 -> 28 with capture drift, {args.drift} pairs: error in "
+              "percentage points, mean |error| (worst)\n")
+        print("| metric | unaligned | aligned (registration + colour normalisation) |")
+        print("|---|---|---|")
+        for _, metric, _, _ in DRIFT_METRICS:
+            cells = []
+            for cond in ("unaligned", "aligned"):
+                e = np.array(errors[f"{cond}|{metric}"])
+                cells.append(f"{np.mean(np.abs(e)):.1f} ({e[np.argmax(np.abs(e))]:+.1f})")
+            print(f"| {metric} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from . import __version__
 from .io import ImageReadError, write_json
+from .photo import BaselinePhoto
 from .pipeline import Pipeline, PipelineError, load_pipeline
 from .tables import (
     change_table,
@@ -282,7 +283,7 @@ def _file_sha256(path: str | os.PathLike) -> str | None:
 
 
 def measure_one(path: str, out_dir: str, pipeline: Pipeline, px_per_mm: float | None,
-                stem: str) -> dict:
+                stem: str, options: dict | None = None) -> dict:
     """Measure one photo, never raising (the worker of :func:`measure_all`).
 
     Parameters
@@ -295,6 +296,9 @@ def measure_one(path: str, out_dir: str, pipeline: Pipeline, px_per_mm: float | 
     px_per_mm : float or None
     stem : str
         Its output folder name.
+    options : dict, optional
+        Keyword arguments of :func:`skinmetrics.photo.measure_photo` (``chart``,
+        ``baseline``, ``register``, ``px_per_mm_source``).
 
     Returns
     -------
@@ -307,7 +311,7 @@ def measure_one(path: str, out_dir: str, pipeline: Pipeline, px_per_mm: float | 
     try:
         from .photo import measure_photo
 
-        record = measure_photo(path, out_dir, pipeline, px_per_mm, stem=stem)
+        record = measure_photo(path, out_dir, pipeline, px_per_mm, stem=stem, **(options or {}))
     except Exception as exc:  # one bad photo never stops a batch
         if isinstance(exc, ImageReadError):
             message = _one_line(str(exc))
@@ -352,10 +356,30 @@ def _run_pool(tasks: dict[int, tuple], jobs: int, done: Callable[[int, dict], No
     return sorted(lost)
 
 
+def _baselines(plan: BatchPlan) -> dict[int, int]:
+    """Index of each follow-up photo -> index of its baseline photo (same patient and view)."""
+    photos = plan.visits.photos
+    base_day = {c.patient: c.baseline_day for c in plan.comparisons}
+    followed = {(c.patient, day) for c in plan.comparisons for _, day in c.visits}
+    by_key = {(p.patient, p.view, p.day): i for i, p in enumerate(photos)}
+    out = {}
+    for i, p in enumerate(photos):
+        if (p.patient, p.day) in followed:
+            j = by_key.get((p.patient, p.view, base_day[p.patient]))
+            if j is not None:
+                out[i] = j
+    return out
+
+
 def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None = None,
-                progress: Callable[[int, int, PhotoResult], None] | None = None
-                ) -> list[PhotoResult]:
+                progress: Callable[[int, int, PhotoResult], None] | None = None, *,
+                chart: str = "auto", register: bool = True) -> list[PhotoResult]:
     """Measure every photo of a plan into ``photos_dir/<stem>/``.
+
+    Baseline photos (and photos compared with nothing) are measured first; then each
+    follow-up photo, aligned to its baseline photo of the same patient and view (see
+    :func:`skinmetrics.photo.measure_photo`); a follow-up whose baseline failed is measured
+    unaligned.
 
     Parameters
     ----------
@@ -366,6 +390,10 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
         do not depend on it.
     progress : callable, optional
         Called as ``progress(done, total, result)`` after each photo.
+    chart : str
+        ``auto``, ``none`` or a corners JSON file (see :func:`skinmetrics.chart.calibrate`).
+    register : bool
+        Align follow-ups to their baseline.
 
     Returns
     -------
@@ -374,9 +402,19 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
     """
     photos = plan.visits.photos
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(photos)))
-    tasks = {i: (str(p.path), str(photos_dir), plan.pipeline, plan.scale(p), p.stem)
-             for i, p in enumerate(photos)}
+    baseline_of = _baselines(plan)
     results: dict[int, PhotoResult] = {}
+
+    def task(i: int) -> tuple:
+        p = photos[i]
+        options = {"chart": chart, "register": register,
+                   "px_per_mm_source": "manifest" if p.px_per_mm is not None else "flag"}
+        j = baseline_of.get(i)
+        if j is not None and results[j].status == "ok":
+            base = photos[j]
+            options["baseline"] = BaselinePhoto(
+                str(base.path), str(Path(photos_dir) / base.stem / "masks" / "roi.png"))
+        return (str(p.path), str(photos_dir), plan.pipeline, plan.scale(p), p.stem, options)
 
     def done(i: int, outcome: dict) -> None:
         results[i] = PhotoResult(photos[i], outcome["status"], outcome["message"],
@@ -384,11 +422,15 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
         if progress is not None:
             progress(len(results), len(photos), results[i])
 
-    if jobs == 1:
-        for i, args in tasks.items():
-            done(i, measure_one(*args))
-    else:
-        lost = _run_pool(tasks, jobs, done)
+    first = [i for i in range(len(photos)) if i not in baseline_of]
+    then = [i for i in range(len(photos)) if i in baseline_of]
+    for phase in (first, then):
+        tasks = {i: task(i) for i in phase}
+        if jobs == 1 or len(tasks) <= 1:
+            for i, args in tasks.items():
+                done(i, measure_one(*args))
+            continue
+        lost = _run_pool(tasks, min(jobs, len(tasks)), done)
         for i in lost:  # a worker crashed: retry each photo alone to find the culprit
             if _run_pool({i: tasks[i]}, 1, done):
                 name = photos[i].path.name
@@ -491,7 +533,10 @@ def _run_record(plan: BatchPlan, out: Path, results: Sequence[PhotoResult], warn
                     "visit": r.photo.visit, "day": r.photo.day, "view": r.photo.view,
                     "arm": r.photo.arm, "px_per_mm": plan.scale(r.photo), "sha256": r.sha256,
                     "status": r.status, "message": r.message,
-                    "seconds": round(r.seconds, 3)} for r in results],
+                    "seconds": round(r.seconds, 3),
+                    **{k: (r.record or {}).get(k) for k in ("scale_source", "calibration",
+                                                           "alignment")}}
+                   for r in results],
         "comparisons": [{"patient": c.patient, "baseline_visit": c.baseline_visit,
                          "baseline_day": c.baseline_day,
                          "visits": [{"visit": label, "day": day} for label, day in c.visits]}
@@ -507,7 +552,8 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
               jobs: int | None = None, px_per_mm: float | None = None, overwrite: bool = False,
               progress: Callable[[int, int, PhotoResult], None] | None = None,
               on_plan: Callable[[BatchPlan], None] | None = None,
-              argv: Sequence[str] | None = None) -> BatchResult:
+              argv: Sequence[str] | None = None, chart: str = "auto",
+              register: bool = True) -> BatchResult:
     """Measure a visit folder and write every result file (layout in the module text).
 
     Parameters
@@ -532,6 +578,11 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
         Called with the plan once it is checked, before measuring (to show warnings).
     argv : sequence of str, optional
         Command line recorded in run.json (default ``sys.argv``).
+    chart : str
+        ``auto`` (find a ColorChecker in each photo), ``none``, or a JSON file with the
+        chart's corners.
+    register : bool
+        Align follow-up photos to their baseline (registration, colour normalisation).
 
     Returns
     -------
@@ -560,7 +611,7 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     except OSError as exc:
         raise BatchError(f"cannot write to output folder '{out}' "
                          f"({exc.strerror or exc})") from exc
-    results = measure_all(plan, out / "photos", n_jobs, progress)
+    results = measure_all(plan, out / "photos", n_jobs, progress, chart=chart, register=register)
     tables = build_tables(plan, results)
     write_csv(out / "measurements.csv", tables["measurements"])
     write_csv(out / "change_from_baseline.csv", tables["change_from_baseline"])
@@ -571,7 +622,8 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     end = _now()
     options = {"pipeline": str(pipeline) if not isinstance(pipeline, Pipeline)
                else pipeline.source, "baseline": baseline, "compare": compare,
-               "px_per_mm": px_per_mm, "overwrite": overwrite}
+               "px_per_mm": px_per_mm, "overwrite": overwrite, "chart": chart,
+               "register": register}
     write_json(out / "run.json", _run_record(plan, out, results, warnings, start, end, n_jobs,
                                              argv, options))
     return BatchResult(plan, out, results, tables, warnings, start, end)

@@ -24,6 +24,9 @@ PipelineOpt = Annotated[str, typer.Option(
     "--pipeline", "-p", help="Built-in pipeline name (laser_recovery, acne) or a .toml path.")]
 PxPerMmOpt = Annotated[float | None, typer.Option(
     "--px-per-mm", min=1e-6, help="Image scale in pixels per mm; without it mm metrics are empty.")]
+ChartOpt = Annotated[str, typer.Option(
+    "--chart", help="Colour chart: auto (find a ColorChecker), none, or a JSON file with its "
+                    "corners {\"corners\": [[x,y] x4]} (TL, TR, BR, BL).")]
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -52,6 +55,7 @@ def measure(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("measured"),
     pipeline: PipelineOpt = "laser_recovery",
     px_per_mm: PxPerMmOpt = None,
+    chart: ChartOpt = "auto",
 ) -> None:
     """Measure photographs: OUT/<stem>/metrics.json, masks/*.png and overlay.jpg per photo."""
     from .photo import measure_photo
@@ -66,7 +70,7 @@ def measure(
     failed = 0
     for photo in photos:
         try:
-            rec = measure_photo(photo, out, pipe, px_per_mm)
+            rec = measure_photo(photo, out, pipe, px_per_mm, chart=chart)
         except ImageReadError as exc:
             failed += 1
             typer.echo(f"error: {exc}", err=True)
@@ -105,6 +109,9 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the results in a non-empty output folder.")] = False,
+    chart: ChartOpt = "auto",
+    no_register: Annotated[bool, typer.Option(
+        "--no-register", help="Do not align follow-up photos to the baseline.")] = False,
 ) -> None:
     """Measure a visit folder and report change from baseline (tables in OUT)."""
     from .batch import BatchError, ProgressBar, describe_plan, plan_batch, run_batch
@@ -131,7 +138,8 @@ def run(
         try:
             result = run_batch(visits, out, pipeline, baseline=baseline, compare=compare,
                                jobs=jobs, px_per_mm=px_per_mm, overwrite=overwrite,
-                               progress=bar, on_plan=show_plan)
+                               progress=bar, on_plan=show_plan, chart=chart,
+                               register=not no_register)
         except BatchError as exc:
             bar.stop()
             fail(str(exc))

@@ -8,24 +8,53 @@ Layout written for a photo ``<stem>.jpg`` into ``out_dir``::
 
 Masks are uint8, 0 outside and 255 inside, the size of the photo after EXIF orientation.
 A layer that the pipeline does not run writes no mask and no metrics.
+
+Before measuring, a photo is calibrated with the colour chart in its frame, when there is
+one (:func:`skinmetrics.chart.calibrate`: colour correction and physical scale; the chart's
+pixels are not skin), and a follow-up photo is aligned to its patient's baseline photo
+(:func:`skinmetrics.align.align_to_baseline`: registration and, without charts, colour
+normalisation). metrics.json records what was done.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from . import __version__
+from .align import align_to_baseline
+from .chart import calibrate
 from .io import decode_image, read_file_bytes, write_jpeg, write_json, write_png
 from .overlay import outline_overlay
-from .pipeline import Pipeline, measure_image
+from .pipeline import Pipeline, measure_image, skin_region
 
-__all__ = ["measure_photo"]
+__all__ = ["BaselinePhoto", "measure_photo"]
+
+
+@dataclass(frozen=True)
+class BaselinePhoto:
+    """The baseline a follow-up is aligned to: its photo and its measured skin region."""
+
+    path: str
+    roi_mask: str  # masks/roi.png written when the baseline was measured
+
+
+def _load_calibrated(path: Path, chart: str) -> tuple[bytes, np.ndarray, int, object]:
+    data = read_file_bytes(path)
+    srgb, bit_depth = decode_image(data, path.name)
+    cal = calibrate(srgb, chart)
+    return data, cal.apply(srgb), bit_depth, cal
 
 
 def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline: Pipeline,
-                  px_per_mm: float | None = None, stem: str | None = None) -> dict:
+                  px_per_mm: float | None = None, stem: str | None = None, *,
+                  px_per_mm_source: str = "flag", chart: str = "auto",
+                  baseline: BaselinePhoto | None = None, register: bool = True) -> dict:
     """Measure a photograph file and write its outputs under ``out_dir/<stem>/``.
 
     Parameters
@@ -36,9 +65,17 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         Parent folder of the photo's output folder.
     pipeline : Pipeline
     px_per_mm : float, optional
-        Scale; without it mm metrics are null.
+        Scale (used when no chart gives one); without any, mm metrics are null.
     stem : str, optional
         Output folder name (default: the file's stem).
+    px_per_mm_source : str
+        Where ``px_per_mm`` came from (``flag`` or ``manifest``), for the record.
+    chart : str
+        ``auto`` (find a ColorChecker), ``none``, or a JSON file with the chart's corners.
+    baseline : BaselinePhoto, optional
+        Align this follow-up photo to that baseline.
+    register : bool
+        With a baseline: register to it (else only the colour is left as it is).
 
     Returns
     -------
@@ -51,9 +88,27 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         The file cannot be read or decoded (nothing is written).
     """
     path = Path(path)
-    data = read_file_bytes(path)
-    srgb, bit_depth = decode_image(data, path.name)
-    result = measure_image(srgb, pipeline, px_per_mm)
+    data, srgb, bit_depth, cal = _load_calibrated(path, chart)
+    if cal.px_per_mm:
+        px_per_mm, px_per_mm_source = cal.px_per_mm, "chart"
+    elif not px_per_mm:
+        px_per_mm_source = "none"
+    region = None if cal.chart_mask is None else ~cal.chart_mask
+    alignment = None
+    if baseline is not None:
+        _, base_srgb, _, base_cal = _load_calibrated(Path(baseline.path), chart)
+        base_roi = cv2.imread(str(baseline.roi_mask), cv2.IMREAD_GRAYSCALE)
+        if base_roi is None or base_roi.shape != base_srgb.shape[:2]:
+            raise ValueError(f"{path.name}: the baseline's skin mask {baseline.roi_mask} is "
+                             "missing or does not match its photo")
+        alignment = align_to_baseline(
+            base_srgb, base_roi > 0, srgb, skin_region(srgb, pipeline, px_per_mm),
+            register_photos=register,
+            normalise_colour=not (cal.ccm is not None and base_cal.ccm is not None))
+        srgb = alignment.srgb
+        if alignment.region is not None:
+            region = alignment.region if region is None else region & alignment.region
+    result = measure_image(srgb, pipeline, px_per_mm, region=region)
     folder = Path(out_dir) / (stem or path.stem)
     for name, mask in result.masks.items():
         write_png(folder / "masks" / f"{name}.png", mask)
@@ -64,6 +119,9 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                   "width": int(srgb.shape[1]), "height": int(srgb.shape[0]),
                   "bit_depth": bit_depth},
         "px_per_mm": px_per_mm,
+        "scale_source": px_per_mm_source,
+        "calibration": cal.as_dict(),
+        "alignment": None if alignment is None else alignment.as_dict(),
         "pipeline": pipeline.as_dict(),
         "layers": sorted(result.masks),
         "metrics": result.metrics,

@@ -39,7 +39,7 @@ from .stages import erythema, microcrust, pigmentation, pore
 from .stages.base import Param, Scale
 
 __all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
-           "builtin_pipelines", "measure_image"]
+           "builtin_pipelines", "measure_image", "skin_region"]
 
 #: Stage name -> module (each has PARAMS, MASK and measure()).
 STAGES: dict[str, ModuleType] = {
@@ -197,7 +197,8 @@ def load_pipeline(name_or_path: str | Path) -> Pipeline:
 
 
 def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None,
-                  timings: dict[str, float] | None = None) -> Measurement:
+                  timings: dict[str, float] | None = None,
+                  region: np.ndarray | None = None) -> Measurement:
     """Measure one photograph with a pipeline.
 
     Parameters
@@ -211,6 +212,9 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         (area averaging): the smallest structures measured (0.05 mm) still span 1.5 px at
         30 px/mm, and the work falls with the square of the scale. Masks are returned at
         the photo's size (nearest neighbour) and px areas in the photo's own pixels.
+    region : (H, W) bool ndarray, optional
+        Where to measure: the skin region is limited to it (e.g. the baseline's skin mapped
+        into a follow-up photo, without a colour chart's pixels).
     timings : dict, optional
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
         colour conversions, each stage, ``upsample``).
@@ -223,16 +227,17 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         raise ValueError(f"px_per_mm must be positive (got {px_per_mm})")
     clock = _Clock(timings)
     height, width = srgb.shape[:2]
-    limit = pipeline.params["scale"]["max_px_per_mm"]
-    work, work_ppm = srgb, px_per_mm
-    if px_per_mm and px_per_mm > limit:  # finer than needed: measure a resampled copy
-        size = (max(1, round(width * limit / px_per_mm)), max(1, round(height * limit / px_per_mm)))
-        work = cv2.resize(np.asarray(srgb, np.float32), size, interpolation=cv2.INTER_AREA)
-        work_ppm = px_per_mm * size[0] / width
+    work, work_ppm = _working_copy(srgb, pipeline, px_per_mm)
+    if work is not srgb:
         clock.lap("resample")
     planes = ColourPlanes(work)  # colour conversions happen (once) where first needed
     scale = Scale(work_ppm, work_ppm or pipeline.params["scale"]["assumed_px_per_mm"])
     roi = roi_module.skin_mask(planes, pipeline.params["roi"], scale)
+    if region is not None:
+        if region.shape != (height, width):
+            raise ValueError(f"region is {region.shape}, the photo {(height, width)}")
+        roi &= region if work is srgb else cv2.resize(
+            region.view(np.uint8), roi.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
     roi_px = int(np.count_nonzero(roi))
     result = Measurement(masks={"roi": roi})
     result.metrics.update(roi_area_px=roi_px,
@@ -256,6 +261,30 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                         for k, m in result.masks.items()}
         clock.lap("upsample")
     return result
+
+
+def _working_copy(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None
+                  ) -> tuple[np.ndarray, float | None]:
+    """The photo at no finer than the pipeline's ``max_px_per_mm`` (area resampling)."""
+    height, width = srgb.shape[:2]
+    limit = pipeline.params["scale"]["max_px_per_mm"]
+    if not px_per_mm or px_per_mm <= limit:
+        return srgb, px_per_mm
+    size = (max(1, round(width * limit / px_per_mm)), max(1, round(height * limit / px_per_mm)))
+    work = cv2.resize(np.asarray(srgb, np.float32), size, interpolation=cv2.INTER_AREA)
+    return work, px_per_mm * size[0] / width
+
+
+def skin_region(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None
+                ) -> np.ndarray:
+    """The skin region (roi) of a photo alone, at the photo's size (see :func:`measure_image`
+    for the resampling of fine photos)."""
+    work, work_ppm = _working_copy(srgb, pipeline, px_per_mm)
+    scale = Scale(work_ppm, work_ppm or pipeline.params["scale"]["assumed_px_per_mm"])
+    roi = roi_module.skin_mask(ColourPlanes(work), pipeline.params["roi"], scale)
+    if work is srgb:
+        return roi
+    return cv2.resize(roi.view(np.uint8), srgb.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
 
 
 class _Clock:

@@ -45,6 +45,8 @@ __all__ = [
 ]
 
 LAYERS = ("erythema", "microcrust", "pore", "pigment")
+#: Extra canvas around a photo taken with a ``camera`` pose, as a fraction of its larger side.
+CAMERA_MARGIN = 0.08
 
 _BASE_OD = np.array([0.10, 0.17, 0.24])
 _BLOOD_OD = 0.12  # haemoglobin density of unaffected skin
@@ -77,6 +79,10 @@ class Phantom:
         Counts, areas (px, mm^2, % of roi) of every layer.
     params : dict
         The arguments the phantom was made with.
+    scene_to_image : (2, 3) ndarray or None
+        With a ``camera`` pose: the matrix from scene (canvas) pixels to photo pixels.
+    object_labels : dict of str -> (H, W) int32 ndarray
+        ``microcrust`` and ``pore`` label images (one label per drawn object, in the photo).
     """
 
     image: np.ndarray
@@ -85,6 +91,8 @@ class Phantom:
     px_per_mm: float
     truth: dict[str, float]
     params: dict = field(default_factory=dict)
+    scene_to_image: np.ndarray | None = None
+    object_labels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _smooth_field(rng, shape, sigma_px, amplitude):
@@ -140,6 +148,9 @@ def make_phantom(
     pigment: float = 1.0,
     capture_seed: int | None = None,
     jpeg_quality: int | None = 90,
+    camera: tuple[float, float, float, float] | None = None,
+    exposure_ev: float = 0.0,
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> Phantom:
     """Render a cheek close-up with exact ground-truth masks.
 
@@ -160,11 +171,24 @@ def make_phantom(
         Noise, illumination and hair of this capture (defaults to ``seed``).
     jpeg_quality : int or None
         JPEG quality of the returned image; None leaves it uncompressed.
+    camera : (shift_x, shift_y, rotation_deg, zoom), optional
+        Capture pose: the scene is rendered on a canvas larger than the photo by
+        :data:`CAMERA_MARGIN` on every side and the photo is cut from it, shifted by
+        ``shift_x``, ``shift_y`` (fractions of the photo's width and height), rotated by
+        ``rotation_deg`` and magnified by ``zoom`` about its centre. Visits of one patient
+        given a camera (even ``(0, 0, 0, 1)``) share the same scene; ``Phantom.scene_to_image``
+        holds the 2x3 matrix from canvas to photo pixels.
+    exposure_ev, white_balance : float, (float, float, float)
+        Exposure change in EV and per-channel (R, G, B) gains of this capture.
 
     Returns
     -------
     Phantom
     """
+    out_shape = shape
+    if camera is not None:
+        margin = int(round(CAMERA_MARGIN * max(shape)))
+        shape = (shape[0] + 2 * margin, shape[1] + 2 * margin)
     H, W = shape
     ppm = float(px_per_mm)
     rng = np.random.default_rng(seed)
@@ -306,7 +330,26 @@ def make_phantom(
     lin = lin + spec[..., None]
     # glare: where surface reflection adds more than 58 % (0.2 in log10) to the skin's own
     # light, its colour cannot be measured; such pixels (and clipped ones) are not roi
-    glare = (lin >= 1.0).any(axis=2) | (spec > 0.585 * diffuse_y)
+    glare = spec > 0.585 * diffuse_y
+
+    # capture pose, exposure and white balance
+    labels = {name: _object_labels(shape, objs) for name, objs in objects.items()}
+    scene_to_image = None
+    if camera is not None:
+        scene_to_image = _camera_matrix(shape, out_shape, camera)
+
+        def warp(a, nearest=False):
+            return cv2.warpAffine(a, scene_to_image, out_shape[::-1], flags=(
+                cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR),
+                borderMode=cv2.BORDER_REFLECT)
+
+        lin = warp(lin)
+        skin, glare = warp(skin.view(np.uint8), True) > 0, warp(glare.view(np.uint8), True) > 0
+        hair = warp(hair)
+        masks = {k: warp(v.view(np.uint8), True) > 0 for k, v in masks.items()}
+        labels = {k: warp(v, True) for k, v in labels.items()}
+    lin = lin * (2.0 ** exposure_ev) * np.asarray(white_balance, np.float32)
+    glare |= (lin >= 1.0).any(axis=2)
 
     # optics, sensor noise, encoding
     lin = cv2.GaussianBlur(lin, (0, 0), 0.6)
@@ -325,14 +368,39 @@ def make_phantom(
     roi = skin & (hair < 0.5) & ~glare
     masks = {k: v & roi for k, v in masks.items()}
     masks["roi"] = roi
-    params = dict(shape=list(shape), px_per_mm=ppm, skin_L=skin_L, seed=seed, erythema=erythema,
-                  microcrust=microcrust, pores=pores, pigment=pigment, capture_seed=capture_seed,
-                  jpeg_quality=jpeg_quality)
+    params = dict(shape=list(out_shape), px_per_mm=ppm, skin_L=skin_L, seed=seed,
+                  erythema=erythema, microcrust=microcrust, pores=pores, pigment=pigment,
+                  capture_seed=capture_seed, jpeg_quality=jpeg_quality,
+                  camera=None if camera is None else list(camera), exposure_ev=exposure_ev,
+                  white_balance=list(white_balance))
     # a crust or pore counts when at least half of it is visible skin (not under hair/glare)
-    counts = {name: sum(2 * int((inside & roi[sl]).sum()) >= int(inside.sum())
-                        for sl, inside in objs)
-              for name, objs in objects.items()}
-    return Phantom(img, jpeg, masks, ppm, _truth(masks, counts, ppm), params)
+    zoom2 = 1.0 if camera is None else camera[3] ** 2
+    counts = {}
+    for name, objs in objects.items():
+        visible = np.bincount(labels[name][roi], minlength=len(objs) + 1)[1:]
+        sizes = np.array([inside.sum() for _, inside in objs]) * zoom2
+        counts[name] = int(np.sum(2 * visible >= np.maximum(sizes, 1)))
+    return Phantom(img, jpeg, masks, ppm, _truth(masks, counts, ppm), params, scene_to_image,
+                   labels)
+
+
+def _object_labels(shape, objects) -> np.ndarray:
+    """Label image of drawn objects (1..N in drawing order; a later object wins overlaps)."""
+    labels = np.zeros(shape, np.int32)
+    for i, (sl, inside) in enumerate(objects, start=1):
+        labels[sl][inside] = i
+    return labels
+
+
+def _camera_matrix(scene_shape, out_shape, camera) -> np.ndarray:
+    """2x3 matrix taking scene (canvas) pixels to photo pixels for a capture pose."""
+    shift_x, shift_y, rotation_deg, zoom = camera
+    (sh, sw), (oh, ow) = scene_shape, out_shape
+    centre = ((sw - 1) / 2 + shift_x * ow, (sh - 1) / 2 + shift_y * oh)
+    m = cv2.getRotationMatrix2D(centre, rotation_deg, zoom)
+    m[0, 2] += (ow - 1) / 2 - centre[0]
+    m[1, 2] += (oh - 1) / 2 - centre[1]
+    return m
 
 
 def _truth(masks: dict[str, np.ndarray], counts: dict[str, int], ppm: float) -> dict[str, float]:

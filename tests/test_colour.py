@@ -17,6 +17,16 @@ def test_srgb_decoding_matches_iec_formula():
     assert c.srgb_to_linear(np.float32(0.5)) == pytest.approx(0.214041, abs=1e-5)
 
 
+def test_srgb_encoding_agrees_with_colour_science():
+    import colour
+
+    v = np.concatenate([np.linspace(0, 0.01, 200), np.linspace(0.01, 1, 2000)]).astype(np.float32)
+    np.testing.assert_allclose(c.linear_to_srgb(v), colour.cctf_encoding(v.astype(np.float64),
+                                                                          function="sRGB"),
+                               atol=2e-6)
+    np.testing.assert_allclose(c.srgb_to_linear(c.linear_to_srgb(v)), v, atol=2e-5)
+
+
 def test_lab_fast_path_agrees_with_colour_science():
     rng = np.random.default_rng(0)
     lin = c.srgb_to_linear(rng.random((64, 64, 3)).astype(np.float32))

@@ -1,0 +1,107 @@
+"""Same skin, same colour: a follow-up photo aligned to its patient's baseline photo.
+
+Two corrections, both computed from the two photos alone:
+
+* **Registration** (:func:`skinmetrics.register.register`): the follow-up is measured only
+  within the baseline's field of view mapped into the follow-up frame, so the same part of
+  the face is measured at every visit: skin that only one of the two photos shows is left
+  out of the follow-up. Hair, glare and shadow stay exclusions of each photo's own skin
+  region (they move between visits; excluding the baseline's hair from the follow-up would
+  remove skin that the follow-up does show).
+* **Colour normalisation without a chart**: exposure and white balance are per-channel gains
+  on linear RGB (von Kries). The gains that bring the follow-up's skin to the baseline's
+  are the per-channel medians of baseline / follow-up over registered skin
+  (:func:`skinmetrics.colour.channel_gains`). The median makes lesions that changed between
+  the visits (they cover a minority of the skin) count little; its limit is that a real
+  change of the colour of *all* the skin (a tan fading) is normalised away too. With a
+  colour chart in both photos the chart's calibration is used instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .colour import channel_gains, linear_to_srgb, srgb_to_linear
+from .register import Registration, overlap_mask, register, warp_to_followup
+
+__all__ = ["Alignment", "align_to_baseline"]
+
+
+@dataclass
+class Alignment:
+    """How a follow-up photo was aligned to its baseline.
+
+    Attributes
+    ----------
+    registration : Registration or None
+        None when registration was turned off.
+    region : (H, W) bool ndarray or None
+        Follow-up pixels to measure (the baseline's field of view mapped into the
+        follow-up); None when unregistered.
+    gains : (3,) ndarray or None
+        Linear-RGB gains applied to the follow-up (None when not normalised).
+    srgb : (H, W, 3) ndarray
+        The follow-up, colour-normalised when ``gains`` is set.
+    """
+
+    registration: Registration | None
+    region: np.ndarray | None
+    gains: np.ndarray | None
+    srgb: np.ndarray
+
+    def as_dict(self) -> dict:
+        """JSON-ready summary for metrics.json and run.json."""
+        reg = self.registration
+        return {
+            "registered": bool(reg is not None and reg.ok),
+            "registration": None if reg is None else reg.as_dict(),
+            "colour_gains": None if self.gains is None else [round(float(g), 5)
+                                                             for g in self.gains],
+        }
+
+
+def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
+                      followup_srgb: np.ndarray, followup_skin: np.ndarray, *,
+                      register_photos: bool = True, normalise_colour: bool = True
+                      ) -> Alignment:
+    """Register a follow-up to its baseline and normalise its colour to it.
+
+    Parameters
+    ----------
+    baseline_srgb, followup_srgb : (H, W, 3) ndarray
+        The two photos, sRGB in [0, 1] (after chart calibration, when there was one).
+    baseline_skin : (Hb, Wb) bool ndarray
+        The baseline's skin region (with the follow-up's, where the colour gains are taken
+        and where the registration looks for features).
+    followup_skin : (Hf, Wf) bool ndarray
+        A first skin region of the follow-up.
+    register_photos : bool
+        Register (else the follow-up is measured over its own skin region).
+    normalise_colour : bool
+        Apply the colour gains (turn off when both photos were chart-calibrated).
+
+    Returns
+    -------
+    Alignment
+        A failed registration gives ``region`` None (measured unregistered, flagged by
+        ``registration.ok``) and no colour gains.
+    """
+    if not register_photos:
+        return Alignment(None, None, None, followup_srgb)
+    cv2.setRNGSeed(0)  # RANSAC samples at random: the same photos must give the same result
+    reg = register(baseline_srgb, followup_srgb, mask_baseline=baseline_skin,
+                   mask_followup=followup_skin)
+    if not reg.ok:
+        return Alignment(reg, None, None, followup_srgb)
+    shape = followup_srgb.shape
+    region = overlap_mask(reg, baseline_srgb.shape, shape)
+    if not normalise_colour:
+        return Alignment(reg, region, None, followup_srgb)
+    linear = srgb_to_linear(followup_srgb)
+    reference = warp_to_followup(srgb_to_linear(baseline_srgb), reg, shape)
+    both_skin = warp_to_followup(baseline_skin, reg, shape) & followup_skin & region
+    gains = channel_gains(reference, linear, both_skin)
+    return Alignment(reg, region, gains, linear_to_srgb(linear * gains.astype(np.float32)))

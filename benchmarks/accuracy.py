@@ -120,19 +120,20 @@ def drift_scores(n_pairs: int, shape, ppm: float) -> dict[str, list[float]]:
             for name, pipe in pipes.items():
                 out = tmp / f"{name}{k}"
                 b = measure_photo(tmp / f"b{k}.jpg", out, pipe, ppm, chart="none")["metrics"]
-                ref = BaselinePhoto(str(tmp / f"b{k}.jpg"), str(out / f"b{k}" / "masks" /
-                                                                 "roi.png"))
-                runs = {"aligned": measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm, stem="fa",
-                                                 chart="none", baseline=ref)["metrics"],
-                        "unaligned": measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm,
-                                                   stem="fu", chart="none")["metrics"]}
+                ref = BaselinePhoto(str(tmp / f"b{k}.jpg"),
+                                    str(out / f"b{k}" / "masks" / "roi.png"), ppm)
+                aligned = measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm, stem="fa",
+                                        chart="none", baseline=ref)
+                runs = {"aligned": (aligned["baseline_metrics"] or b, aligned["metrics"]),
+                        "unaligned": (b, measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm,
+                                                       stem="fu", chart="none")["metrics"])}
                 for pipe_name, metric, layer, kind in DRIFT_METRICS:
                     if pipe_name != name:
                         continue
                     t0, t1 = _common_truth(base, follow, layer, kind)
                     truth = 100 * (t1 - t0) / t0
-                    for cond, m in runs.items():
-                        pct = 100 * (m[metric] - b[metric]) / b[metric]
+                    for cond, (m0, m1) in runs.items():
+                        pct = 100 * (m1[metric] - m0[metric]) / m0[metric]
                         errors.setdefault(f"{cond}|{metric}", []).append(pct - truth)
     return errors
 

@@ -3,11 +3,12 @@
 Two corrections, both computed from the two photos alone:
 
 * **Registration** (:func:`skinmetrics.register.register`): the follow-up is measured only
-  within the baseline's field of view mapped into the follow-up frame, so the same part of
-  the face is measured at every visit: skin that only one of the two photos shows is left
-  out of the follow-up. Hair, glare and shadow stay exclusions of each photo's own skin
-  region (they move between visits; excluding the baseline's hair from the follow-up would
-  remove skin that the follow-up does show).
+  within the baseline's field of view mapped into the follow-up frame, and for the
+  comparison the baseline is measured again within the follow-up's field of view mapped
+  into the baseline, so both sides of a change cover the same part of the face. Hair,
+  glare and shadow stay exclusions of each photo's own skin region (they move between
+  visits; excluding the baseline's hair from the follow-up would remove skin that the
+  follow-up does show).
 * **Colour normalisation without a chart**: exposure and white balance are per-channel gains
   on linear RGB (von Kries). The gains that bring the follow-up's skin to the baseline's
   are the per-channel medians of baseline / follow-up over registered skin
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from .colour import channel_gains, linear_to_srgb, srgb_to_linear
-from .register import Registration, overlap_mask, register, warp_to_followup
+from .register import Registration, overlap_mask, register, warp_to_baseline, warp_to_followup
 
 __all__ = ["Alignment", "align_to_baseline"]
 
@@ -41,6 +42,9 @@ class Alignment:
     region : (H, W) bool ndarray or None
         Follow-up pixels to measure (the baseline's field of view mapped into the
         follow-up); None when unregistered.
+    baseline_region : (Hb, Wb) bool ndarray or None
+        The baseline pixels the follow-up shows: where the baseline is measured for the
+        comparison with this follow-up.
     gains : (3,) ndarray or None
         Linear-RGB gains applied to the follow-up (None when not normalised).
     srgb : (H, W, 3) ndarray
@@ -49,6 +53,7 @@ class Alignment:
 
     registration: Registration | None
     region: np.ndarray | None
+    baseline_region: np.ndarray | None
     gains: np.ndarray | None
     srgb: np.ndarray
 
@@ -90,18 +95,20 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         ``registration.ok``) and no colour gains.
     """
     if not register_photos:
-        return Alignment(None, None, None, followup_srgb)
+        return Alignment(None, None, None, None, followup_srgb)
     cv2.setRNGSeed(0)  # RANSAC samples at random: the same photos must give the same result
     reg = register(baseline_srgb, followup_srgb, mask_baseline=baseline_skin,
                    mask_followup=followup_skin)
     if not reg.ok:
-        return Alignment(reg, None, None, followup_srgb)
+        return Alignment(reg, None, None, None, followup_srgb)
     shape = followup_srgb.shape
     region = overlap_mask(reg, baseline_srgb.shape, shape)
+    baseline_region = warp_to_baseline(np.ones(shape[:2], bool), reg, baseline_srgb.shape)
     if not normalise_colour:
-        return Alignment(reg, region, None, followup_srgb)
+        return Alignment(reg, region, baseline_region, None, followup_srgb)
     linear = srgb_to_linear(followup_srgb)
     reference = warp_to_followup(srgb_to_linear(baseline_srgb), reg, shape)
     both_skin = warp_to_followup(baseline_skin, reg, shape) & followup_skin & region
     gains = channel_gains(reference, linear, both_skin)
-    return Alignment(reg, region, gains, linear_to_srgb(linear * gains.astype(np.float32)))
+    return Alignment(reg, region, baseline_region, gains,
+                     linear_to_srgb(linear * gains.astype(np.float32)))

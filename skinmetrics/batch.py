@@ -413,7 +413,8 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
         if j is not None and results[j].status == "ok":
             base = photos[j]
             options["baseline"] = BaselinePhoto(
-                str(base.path), str(Path(photos_dir) / base.stem / "masks" / "roi.png"))
+                str(base.path), str(Path(photos_dir) / base.stem / "masks" / "roi.png"),
+                plan.scale(base))
         return (str(p.path), str(photos_dir), plan.pipeline, plan.scale(p), p.stem, options)
 
     def done(i: int, outcome: dict) -> None:
@@ -458,9 +459,12 @@ def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
                         "message": r.message, "metrics": rec.get("metrics") or {},
                         "units": rec.get("units") or {}})
     measurements = measurements_table(records)
-    changes = change_table(measurements, plan.comparisons)
+    paired = {(r.photo.patient, r.photo.day, r.photo.view, metric): value
+              for r in results if r.record and r.record.get("baseline_metrics")
+              for metric, value in r.record["baseline_metrics"].items()}
+    changes = change_table(measurements, plan.comparisons, paired)
     by_patient = {c.patient: c for c in plan.comparisons}
-    patients = {pid: patient_table(measurements, pid, by_patient.get(pid))
+    patients = {pid: patient_table(measurements, pid, by_patient.get(pid), paired)
                 for pid in plan.visits.patients}
     return {"measurements": measurements, "change_from_baseline": changes,
             "summary": summary_table(changes), "patients": patients}

@@ -42,6 +42,7 @@ class BaselinePhoto:
 
     path: str
     roi_mask: str  # masks/roi.png written when the baseline was measured
+    px_per_mm: float | None = None
 
 
 def _load_calibrated(path: Path, chart: str) -> tuple[bytes, np.ndarray, int, object]:
@@ -80,7 +81,9 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     Returns
     -------
     dict
-        The content written to metrics.json.
+        The content written to metrics.json. An aligned follow-up also holds
+        ``baseline_metrics``: the baseline measured over the part of it this follow-up
+        shows, the value its change from baseline is computed from.
 
     Raises
     ------
@@ -94,7 +97,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     elif not px_per_mm:
         px_per_mm_source = "none"
     region = None if cal.chart_mask is None else ~cal.chart_mask
-    alignment = None
+    alignment = paired_baseline = None
     if baseline is not None:
         _, base_srgb, _, base_cal = _load_calibrated(Path(baseline.path), chart)
         base_roi = cv2.imread(str(baseline.roi_mask), cv2.IMREAD_GRAYSCALE)
@@ -108,6 +111,12 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         srgb = alignment.srgb
         if alignment.region is not None:
             region = alignment.region if region is None else region & alignment.region
+            base_region = alignment.baseline_region
+            if base_cal.chart_mask is not None:
+                base_region = base_region & ~base_cal.chart_mask
+            paired_baseline = measure_image(base_srgb, pipeline,
+                                            base_cal.px_per_mm or baseline.px_per_mm,
+                                            region=base_region).metrics
     result = measure_image(srgb, pipeline, px_per_mm, region=region)
     folder = Path(out_dir) / (stem or path.stem)
     for name, mask in result.masks.items():
@@ -122,6 +131,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         "scale_source": px_per_mm_source,
         "calibration": cal.as_dict(),
         "alignment": None if alignment is None else alignment.as_dict(),
+        "baseline_metrics": paired_baseline,
         "pipeline": pipeline.as_dict(),
         "layers": sorted(result.masks),
         "metrics": result.metrics,

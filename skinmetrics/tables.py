@@ -174,8 +174,8 @@ def _index(measurements: pd.DataFrame):
     return values, photos
 
 
-def change_table(measurements: pd.DataFrame,
-                 comparisons: Iterable[Comparison]) -> pd.DataFrame:
+def change_table(measurements: pd.DataFrame, comparisons: Iterable[Comparison],
+                 paired_baselines: Mapping[tuple, float | None] | None = None) -> pd.DataFrame:
     """Change from baseline of every compared follow-up photo.
 
     Parameters
@@ -184,6 +184,10 @@ def change_table(measurements: pd.DataFrame,
         From :func:`measurements_table`.
     comparisons : iterable of Comparison
         Baseline and compared visits per patient (:func:`skinmetrics.visits.plan_comparisons`).
+    paired_baselines : mapping, optional
+        (patient, follow-up day, view, metric) -> the baseline's value measured over the
+        part of the baseline that this follow-up shows (registered photos); used instead
+        of the baseline photo's own value where given.
 
     Returns
     -------
@@ -191,7 +195,7 @@ def change_table(measurements: pd.DataFrame,
         Columns :data:`CHANGE_COLUMNS`; one row per patient, view, metric and compared visit
         at which the patient has a photo of that view (also when it failed: empty value),
         ordered by patient, view, metric, day. ``baseline_value`` is the same patient and
-        view at the baseline visit (NaN when missing).
+        view at the baseline visit (NaN when missing), or its paired value.
     """
     units = _metric_units(measurements)
     values, photos = _index(measurements)
@@ -202,12 +206,14 @@ def change_table(measurements: pd.DataFrame,
                        key=natural_key)
         for view in views:
             for metric, unit in units.items():
-                base = values.get((comp.patient, comp.baseline_day, view, metric), math.nan)
+                base_own = values.get((comp.patient, comp.baseline_day, view, metric), math.nan)
                 for label, day in sorted(comp.visits, key=lambda v: v[1]):
                     here = photos.get((comp.patient, day), {})
                     if view not in here:
                         continue
                     value = values.get((comp.patient, day, view, metric), math.nan)
+                    base = _paired(paired_baselines, (comp.patient, day, view, metric),
+                                   base_own)
                     arm = here[view][1] or base_photos.get(view, ("", ""))[1]
                     rows.append({
                         "patient": comp.patient, "view": view, "arm": arm, "metric": metric,
@@ -219,8 +225,17 @@ def change_table(measurements: pd.DataFrame,
     return _frame(rows, CHANGE_COLUMNS)
 
 
+def _paired(paired: Mapping[tuple, float | None] | None, key: tuple, own: float) -> float:
+    """The paired baseline value for ``key`` when there is one, else ``own``."""
+    if paired is None or key not in paired:
+        return own
+    return _number(paired[key])
+
+
 def patient_table(measurements: pd.DataFrame, patient: str,
-                  comparison: Comparison | None = None) -> pd.DataFrame:
+                  comparison: Comparison | None = None,
+                  paired_baselines: Mapping[tuple, float | None] | None = None
+                  ) -> pd.DataFrame:
     """One patient's wide table.
 
     Parameters
@@ -231,6 +246,8 @@ def patient_table(measurements: pd.DataFrame, patient: str,
     comparison : Comparison, optional
         The patient's baseline and compared visits; ``change`` and ``percent_change`` go from
         the baseline to the last compared visit (NaN without a comparison).
+    paired_baselines : mapping, optional
+        As in :func:`change_table` (the change uses the paired baseline value).
 
     Returns
     -------
@@ -261,7 +278,8 @@ def patient_table(measurements: pd.DataFrame, patient: str,
             row = {"view": view, "arm": arms[view], "metric": metric, "unit": unit}
             for day in days:
                 row[labels[day]] = values.get((patient, day, view, metric), math.nan)
-            base = values.get((patient, base_day, view, metric), math.nan)
+            base = _paired(paired_baselines, (patient, final_day, view, metric),
+                           values.get((patient, base_day, view, metric), math.nan))
             value = values.get((patient, final_day, view, metric), math.nan)
             row["change"] = value - base
             row["percent_change"] = percent_change(value, base)

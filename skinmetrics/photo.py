@@ -28,7 +28,7 @@ import numpy as np
 
 from . import __version__
 from .align import align_to_baseline
-from .chart import calibrate
+from .chart import Calibration, calibrate
 from .io import decode_image, read_file_bytes, write_jpeg, write_json, write_png
 from .overlay import outline_overlay
 from .pipeline import Pipeline, measure_image, skin_region
@@ -45,10 +45,11 @@ class BaselinePhoto:
     px_per_mm: float | None = None
 
 
-def _load_calibrated(path: Path, chart: str) -> tuple[bytes, np.ndarray, int, object]:
+def _load_calibrated(path: Path, chart: str, pipeline: Pipeline
+                     ) -> tuple[bytes, np.ndarray, int, Calibration]:
     data = read_file_bytes(path)
     srgb, bit_depth = decode_image(data, path.name)
-    cal = calibrate(srgb, chart)
+    cal = calibrate(srgb, chart, patch_pitch_mm=pipeline.params["scale"]["chart_patch_pitch_mm"])
     return data, cal.apply(srgb), bit_depth, cal
 
 
@@ -91,7 +92,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         The file cannot be read or decoded (nothing is written).
     """
     path = Path(path)
-    data, srgb, bit_depth, cal = _load_calibrated(path, chart)
+    data, srgb, bit_depth, cal = _load_calibrated(path, chart, pipeline)
     if cal.px_per_mm:
         px_per_mm, px_per_mm_source = cal.px_per_mm, "chart"
     elif not px_per_mm:
@@ -99,7 +100,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     region = None if cal.chart_mask is None else ~cal.chart_mask
     alignment = paired_baseline = None
     if baseline is not None:
-        _, base_srgb, _, base_cal = _load_calibrated(Path(baseline.path), chart)
+        _, base_srgb, _, base_cal = _load_calibrated(Path(baseline.path), chart, pipeline)
         base_roi = cv2.imread(str(baseline.roi_mask), cv2.IMREAD_GRAYSCALE)
         if base_roi is None or base_roi.shape != base_srgb.shape[:2]:
             raise ValueError(f"{path.name}: the baseline's skin mask {baseline.roi_mask} is "

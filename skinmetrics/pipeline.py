@@ -51,6 +51,7 @@ STAGES: dict[str, ModuleType] = {
 _SCALE_PARAMS = {
     "assumed_px_per_mm": Param(float, 1e-3, 1e5, "scale for mm size limits when unknown"),
     "max_px_per_mm": Param(float, 1.0, 1e5, "finer photos are measured resampled to this"),
+    "chart_patch_pitch_mm": Param(float, 0.1, 1000, "colour chart patch pitch, for px_per_mm"),
 }
 _TOP_KEYS = {"name", "description", "stages", "scale", "roi"} | set(STAGES)
 

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .colour import OD_HAEMOGLOBIN, OD_MELANIN, lab_to_linear, linear_to_lab_reference
+from .synthetic_chart import render_chart
 
 __all__ = [
     "Phantom",
@@ -47,6 +48,8 @@ __all__ = [
 LAYERS = ("erythema", "microcrust", "pore", "pigment")
 #: Extra canvas around a photo taken with a ``camera`` pose, as a fraction of its larger side.
 CAMERA_MARGIN = 0.08
+#: Patch pitch of a rendered chart as a multiple of its patch size (render_chart's gap).
+CHART_PITCH_FACTOR = 1.15
 
 _BASE_OD = np.array([0.10, 0.17, 0.24])
 _BLOOD_OD = 0.12  # haemoglobin density of unaffected skin
@@ -151,6 +154,7 @@ def make_phantom(
     camera: tuple[float, float, float, float] | None = None,
     exposure_ev: float = 0.0,
     white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    chart: tuple[float, float, float, float] | None = None,
 ) -> Phantom:
     """Render a cheek close-up with exact ground-truth masks.
 
@@ -180,6 +184,12 @@ def make_phantom(
         holds the 2x3 matrix from canvas to photo pixels.
     exposure_ev, white_balance : float, (float, float, float)
         Exposure change in EV and per-channel (R, G, B) gains of this capture.
+    chart : (x, y, patch_mm, angle_deg), optional
+        A ColorChecker (24 patches, :func:`skinmetrics.synthetic_chart.render_chart`) in
+        the field: its top-left corner at fractions ``x``, ``y`` of the scene, patches
+        ``patch_mm`` wide (pitch ``CHART_PITCH_FACTOR * patch_mm``), rotated by
+        ``angle_deg``. It lies in front of the skin and is lit like it; its pixels are not
+        skin. ``Phantom.masks["chart"]`` holds them.
 
     Returns
     -------
@@ -316,6 +326,15 @@ def make_phantom(
     hair_col = lab_to_linear(np.array([cap.uniform(12, 22), 3, 6], float)).clip(1e-4, 1)
     refl = refl * (1 - hair[..., None]) + hair[..., None] * hair_col.astype(np.float32)
 
+    # a colour chart held in the field (in front of skin and hair)
+    chart_mask = None
+    if chart is not None:
+        x_frac, y_frac, patch_mm, angle = chart
+        refl, chart_truth = render_chart(refl, (x_frac * W, y_frac * H), patch_mm * ppm, angle)
+        chart_mask = chart_truth.mask
+        skin &= ~chart_mask
+        hair[chart_mask] = 0
+
     # illumination: gradient, fall-off, specular highlight
     gy, gx = cap.normal(0, 1, 2)
     g = cap.uniform(0.2, 0.35) / np.hypot(gy, gx)
@@ -345,6 +364,8 @@ def make_phantom(
 
         lin = warp(lin)
         skin, glare = warp(skin.view(np.uint8), True) > 0, warp(glare.view(np.uint8), True) > 0
+        if chart_mask is not None:
+            chart_mask = warp(chart_mask.view(np.uint8), True) > 0
         hair = warp(hair)
         masks = {k: warp(v.view(np.uint8), True) > 0 for k, v in masks.items()}
         labels = {k: warp(v, True) for k, v in labels.items()}
@@ -368,11 +389,13 @@ def make_phantom(
     roi = skin & (hair < 0.5) & ~glare
     masks = {k: v & roi for k, v in masks.items()}
     masks["roi"] = roi
+    if chart_mask is not None:
+        masks["chart"] = chart_mask
     params = dict(shape=list(out_shape), px_per_mm=ppm, skin_L=skin_L, seed=seed,
                   erythema=erythema, microcrust=microcrust, pores=pores, pigment=pigment,
                   capture_seed=capture_seed, jpeg_quality=jpeg_quality,
                   camera=None if camera is None else list(camera), exposure_ev=exposure_ev,
-                  white_balance=list(white_balance))
+                  white_balance=list(white_balance), chart=None if chart is None else list(chart))
     # a crust or pore counts when at least half of it is visible skin (not under hair/glare)
     zoom2 = 1.0 if camera is None else camera[3] ** 2
     counts = {}

@@ -35,6 +35,17 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _check_chart(chart: str) -> None:
+    """A ``--chart`` that is not auto/none must be a readable corners file (else exit 2)."""
+    if chart not in ("auto", "none"):
+        from .chart import load_corners_json
+
+        try:
+            load_corners_json(chart)
+        except ValueError as exc:
+            fail(str(exc))
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"skinmetrics {__version__}")
@@ -64,6 +75,7 @@ def measure(
         pipe = load_pipeline(pipeline)
     except PipelineError as exc:
         fail(str(exc))
+    _check_chart(chart)
     stems = [p.stem for p in photos]
     if len(set(stems)) != len(stems):
         fail("two photos share a file name stem; their outputs would collide")
@@ -116,6 +128,7 @@ def run(
     """Measure a visit folder and report change from baseline (tables in OUT)."""
     from .batch import BatchError, ProgressBar, describe_plan, plan_batch, run_batch
 
+    _check_chart(chart)
     if dry_run:
         try:
             plan = plan_batch(visits, pipeline, baseline=baseline, compare=compare,

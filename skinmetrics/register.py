@@ -87,8 +87,10 @@ __all__ = [
     "corner_error",
 ]
 
-#: Smallest number of RANSAC inliers accepted.
-MIN_INLIERS = 15
+#: Smallest number of RANSAC inliers accepted. Few are enough when they agree on a
+#: similarity and the photos then correlate (``MIN_QUALITY``): dark skin whose crusts have
+#: shed between the visits keeps few stable features.
+MIN_INLIERS = 6
 #: Default quality (normalised cross-correlation of the band-passed images) below which the
 #: registration is declared failed.
 MIN_QUALITY = 0.15

@@ -12,8 +12,9 @@ after Tsumura et al. [4], smoothed over the skin that is not a small dark dot, s
 :func:`skinmetrics.filters.small_dots`) exceeds that of the surrounding unaffected skin,
 i.e. darker and yellower than their surroundings (hysteresis between ``threshold_low`` and
 ``threshold``, outlined at ``edge_fraction`` of the local peak excess,
-:func:`skinmetrics.filters.local_half_maximum`), and that are at least
-``min_diameter_mm`` across (smaller dark dots are pores or crusts):
+:func:`skinmetrics.filters.local_half_maximum`), that are at least ``min_diameter_mm``
+across (smaller dark dots are pores or crusts) and at least ``min_roundness`` round (thin
+strips along the edge of the skin region are not spots):
 
 * ``pigment_spot_count``, ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
 * ``pigment_spot_delta_L``: mean over spot pixels of (local unaffected-skin L* - L*), in L*
@@ -49,6 +50,7 @@ MASK = "pigment"
 PARAMS = {
     **EXCESS_PARAMS,
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),
+    "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a spot"),
 }
 
 
@@ -67,8 +69,10 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     labels, n = ndi.label(spots, structure=np.ones((3, 3)))
     if n == 0:
         return spots
+    shape = object_table(labels)
     keep = np.zeros(n + 1, bool)
-    keep[1:] = object_table(labels)["diameter_px"] >= min_diameter
+    keep[1:] = (shape["diameter_px"] >= min_diameter) & (
+        shape["roundness"] >= params["min_roundness"])
     return keep[labels]
 
 

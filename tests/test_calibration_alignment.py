@@ -1,0 +1,149 @@
+"""Same skin, same numbers: chart calibration, scale from the chart, visit alignment."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from skinmetrics.photo import BaselinePhoto, measure_photo
+from skinmetrics.pipeline import load_pipeline
+from skinmetrics.register import corner_error
+from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, make_phantom
+
+PPM = 25.0
+PATCH_MM = 2.5
+SHAPE = (800, 1200)
+
+
+@pytest.fixture(scope="module")
+def chart_pipeline():
+    pipe = load_pipeline("laser_recovery")
+    pipe.params["scale"]["chart_patch_pitch_mm"] = PATCH_MM * CHART_PITCH_FACTOR
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def chart_photos(tmp_path_factory):
+    """One scene with a chart, captured plainly and with an exposure and colour cast."""
+    folder = tmp_path_factory.mktemp("chart")
+    common = dict(seed=3, capture_seed=1, camera=(0, 0, 0, 1), chart=(0.55, 0.1, PATCH_MM, 5.0))
+    plain = make_phantom(SHAPE, PPM, 55.0, **common)
+    cast = make_phantom(SHAPE, PPM, 55.0, exposure_ev=-0.45, white_balance=(1.1, 1.0, 0.9),
+                        **common)
+    (folder / "plain.jpg").write_bytes(plain.jpeg)
+    (folder / "cast.jpg").write_bytes(cast.jpeg)
+    return folder, plain, cast
+
+
+def test_chart_calibrates_and_gives_the_scale(chart_photos, chart_pipeline, tmp_path):
+    folder, plain, _ = chart_photos
+    rec = measure_photo(folder / "plain.jpg", tmp_path, chart_pipeline, None)
+    cal = rec["calibration"]
+    assert cal["source"] == "chart"
+    assert cal["delta_e_mean"] < 2.0 and cal["n_patches_used"] >= 20
+    assert rec["scale_source"] == "chart"
+    assert rec["px_per_mm"] == pytest.approx(PPM, rel=0.02)
+    roi = cv2.imread(str(tmp_path / "plain" / "masks" / "roi.png"), cv2.IMREAD_GRAYSCALE) > 0
+    assert not (roi & plain.masks["chart"]).any()  # the chart is not skin
+    # a scale given by hand loses to the chart's
+    rec2 = measure_photo(folder / "plain.jpg", tmp_path, chart_pipeline, 10.0, stem="p2")
+    assert rec2["scale_source"] == "chart"
+
+
+def test_calibration_removes_a_colour_cast(chart_photos, chart_pipeline, tmp_path):
+    """Same skin photographed with -0.45 EV and a (1.1, 1, 0.9) cast: after calibration mean
+    ITA and a* agree within 1 unit; without it they do not."""
+    folder, _, _ = chart_photos
+    got = {}
+    for chart in ("auto", "none"):
+        for name in ("plain", "cast"):
+            rec = measure_photo(folder / f"{name}.jpg", tmp_path / chart, chart_pipeline, PPM,
+                                chart=chart)
+            got[chart, name] = rec["metrics"]
+    for key in ("ita_deg_mean", "a_star_mean"):
+        assert got["auto", "plain"][key] == pytest.approx(got["auto", "cast"][key], abs=1.0)
+        assert abs(got["none", "plain"][key] - got["none", "cast"][key]) > 1.0
+
+
+def test_small_clipped_or_absent_chart_is_no_crash(chart_pipeline, tmp_path):
+    cases = {"small": (0.7, 0.1, 0.6, 0.0), "clipped": (0.85, 0.1, PATCH_MM, 0.0), "absent": None}
+    for name, chart in cases.items():
+        ph = make_phantom((480, 640), PPM, 60.0, seed=4, camera=(0, 0, 0, 1), chart=chart)
+        (tmp_path / f"{name}.jpg").write_bytes(ph.jpeg)
+        rec = measure_photo(tmp_path / f"{name}.jpg", tmp_path, chart_pipeline, PPM)
+        assert rec["calibration"]["source"] == "none", name
+        assert rec["calibration"]["message"]
+        assert rec["scale_source"] == "flag" and rec["px_per_mm"] == PPM
+
+
+def test_follow_up_is_registered_and_colour_normalised(tmp_path):
+    pipe = load_pipeline("laser_recovery")
+    camera, ev, wb = (0.02, -0.015, 2.0, 1.02), 0.4, (0.92, 1.0, 1.08)
+    base = make_phantom((480, 640), PPM, 62.0, seed=21, capture_seed=0, camera=(0, 0, 0, 1))
+    follow = make_phantom((480, 640), PPM, 62.0, seed=21, capture_seed=28, camera=camera,
+                          exposure_ev=ev, white_balance=wb, **VISIT_COURSE[28])
+    (tmp_path / "b.jpg").write_bytes(base.jpeg)
+    (tmp_path / "f.jpg").write_bytes(follow.jpeg)
+    b = measure_photo(tmp_path / "b.jpg", tmp_path, pipe, PPM)
+    ref = BaselinePhoto(str(tmp_path / "b.jpg"), str(tmp_path / "b" / "masks" / "roi.png"), PPM)
+    rec = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, baseline=ref)
+    align = rec["alignment"]
+    assert align["registered"], align["registration"]["message"]
+    truth = base.scene_to_image @ np.vstack([cv2.invertAffineTransform(follow.scene_to_image),
+                                             [0, 0, 1]])
+    matrix = np.array(align["registration"]["matrix"])
+    assert corner_error(matrix, truth, (480, 640)) < 2.0
+    # the white balance is undone (the overall level also holds the per-capture illumination)
+    gains = np.array(align["colour_gains"])
+    expected = 1 / np.array(wb)
+    np.testing.assert_allclose(gains / gains[1], expected / expected[1], rtol=0.03)
+    assert 0.6 < gains[1] < 0.95  # the follow-up was exposed 0.4 EV brighter
+    # the baseline re-measured over the part the follow-up shows: less skin, same kind
+    assert rec["baseline_metrics"]["roi_area_px"] < b["metrics"]["roi_area_px"]
+    assert rec["baseline_metrics"]["microcrust_count"] <= b["metrics"]["microcrust_count"]
+    # unregistered on request
+    plain = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="u", baseline=ref,
+                          register=False)
+    assert plain["alignment"]["registration"] is None and plain["baseline_metrics"] is None
+    assert json.loads((tmp_path / "u" / "metrics.json").read_text())["alignment"] is not None
+
+
+def test_run_records_calibration_scale_and_alignment(tmp_path):
+    from typer.testing import CliRunner
+
+    from skinmetrics.cli import app
+    from skinmetrics.synthetic import write_visit_set
+
+    write_visit_set(tmp_path / "visits", patients=1, shape=(360, 480), px_per_mm=PPM,
+                    manifest=True)
+    runner = CliRunner()
+    for flags, registered in (([], True), (["--no-register"], False)):
+        out = tmp_path / ("reg" if registered else "noreg")
+        res = runner.invoke(app, ["run", str(tmp_path / "visits"), "--out", str(out), "-q",
+                                  "--jobs", "1", "--chart", "none", *flags])
+        assert res.exit_code == 0, res.output
+        photos = json.loads((out / "run.json").read_text())["photos"]
+        for p in photos:
+            assert p["scale_source"] == "manifest" and p["calibration"]["source"] == "none"
+            if p["day"] == 0:
+                assert p["alignment"] is None
+            else:
+                assert p["alignment"]["registered"] is registered
+
+
+def test_bad_chart_file_is_a_usage_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from skinmetrics.cli import app
+
+    bad = tmp_path / "corners.json"
+    bad.write_text('{"corners": [[0, 0], [1, 0]]}')
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(make_phantom((120, 160), PPM, 60.0, seed=1).jpeg)
+    res = CliRunner().invoke(app, ["measure", str(photo), "--chart", str(bad), "--out",
+                                   str(tmp_path / "o")])
+    assert res.exit_code == 2 and "corners.json" in res.output
+    assert res.output.strip().count("\n") == 0

@@ -12,8 +12,9 @@ With ``--drift N`` it also scores N baseline / day-28 pairs whose follow-up was 
 with drift (shift up to 3 % of the frame, rotation up to 3 degrees, distance +-3 %,
 exposure +-0.5 EV, white balance 0.9-1.1 per channel): the error (percentage points) of
 the percent change of erythema area, microcrust count, pore count and pigment spot area
-against the truth over the skin both photos show, measured with and without alignment
-(registration and colour normalisation).
+against the truth over the skin both photos show, measured without and with alignment
+(registration and colour normalisation), and on N more pairs (800x1200 px) that hold a
+ColorChecker in both photos, with chart calibration and registration.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 from skinmetrics.io import decode_image
 from skinmetrics.photo import BaselinePhoto, measure_photo
 from skinmetrics.pipeline import load_pipeline, measure_image
-from skinmetrics.synthetic import VISIT_COURSE, make_phantom
+from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, make_phantom
 
 TONES = (75.0, 62.0, 50.0, 40.0, 32.0)
 
@@ -98,9 +99,20 @@ def _common_truth(base, follow, layer: str, kind: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def drift_scores(n_pairs: int, shape, ppm: float) -> dict[str, list[float]]:
-    """Percent-change errors (pp) per condition and metric on drifted visit pairs."""
+def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False
+                 ) -> dict[str, list[float]]:
+    """Percent-change errors (pp) per condition and metric on drifted visit pairs.
+
+    Without ``chart``: conditions ``unaligned`` and ``aligned`` (registration and colour
+    normalisation). With ``chart`` both photos hold a ColorChecker: condition ``chart``
+    (chart calibration and registration).
+    """
     pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
+    card = None
+    if chart:
+        card = (0.55, 0.08, 2.5, 4.0)  # top-left x, y (fractions), patch mm, angle
+        for pipe in pipes.values():
+            pipe.params["scale"]["chart_patch_pitch_mm"] = card[2] * CHART_PITCH_FACTOR
     rng = np.random.default_rng(2026)
     errors: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,25 +120,29 @@ def drift_scores(n_pairs: int, shape, ppm: float) -> dict[str, list[float]]:
         for k in range(n_pairs):
             L = TONES[k % len(TONES)]
             seed = 500 + k
-            base = make_phantom(shape, ppm, L, seed=seed, capture_seed=0, camera=(0, 0, 0, 1))
+            base = make_phantom(shape, ppm, L, seed=seed, capture_seed=0, camera=(0, 0, 0, 1),
+                                chart=card)
             cam = (rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-3, 3),
                    rng.uniform(0.97, 1.03))
             follow = make_phantom(shape, ppm, L, seed=seed, capture_seed=28, camera=cam,
                                   exposure_ev=rng.uniform(-0.5, 0.5),
-                                  white_balance=tuple(rng.uniform(0.9, 1.1, 3)),
+                                  white_balance=tuple(rng.uniform(0.9, 1.1, 3)), chart=card,
                                   **VISIT_COURSE[28])
             (tmp / f"b{k}.jpg").write_bytes(base.jpeg)
             (tmp / f"f{k}.jpg").write_bytes(follow.jpeg)
+            mode = "auto" if chart else "none"
             for name, pipe in pipes.items():
                 out = tmp / f"{name}{k}"
-                b = measure_photo(tmp / f"b{k}.jpg", out, pipe, ppm, chart="none")["metrics"]
+                b = measure_photo(tmp / f"b{k}.jpg", out, pipe, ppm, chart=mode)["metrics"]
                 ref = BaselinePhoto(str(tmp / f"b{k}.jpg"),
                                     str(out / f"b{k}" / "masks" / "roi.png"), ppm)
                 aligned = measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm, stem="fa",
-                                        chart="none", baseline=ref)
-                runs = {"aligned": (aligned["baseline_metrics"] or b, aligned["metrics"]),
-                        "unaligned": (b, measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm,
-                                                       stem="fu", chart="none")["metrics"])}
+                                        chart=mode, baseline=ref)
+                runs = {("chart" if chart else "aligned"):
+                        (aligned["baseline_metrics"] or b, aligned["metrics"])}
+                if not chart:
+                    runs["unaligned"] = (b, measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm,
+                                                          stem="fu", chart=mode)["metrics"])
                 for pipe_name, metric, layer, kind in DRIFT_METRICS:
                     if pipe_name != name:
                         continue
@@ -176,13 +192,16 @@ def main() -> None:
 
     if args.drift:
         errors = drift_scores(args.drift, shape, args.px_per_mm)
-        print(f"\npercent change day 0 -> 28 with capture drift, {args.drift} pairs: error in "
-              "percentage points, mean |error| (worst)\n")
-        print("| metric | unaligned | aligned (registration + colour normalisation) |")
-        print("|---|---|---|")
+        errors.update(drift_scores(args.drift, (800, 1200), args.px_per_mm, chart=True))
+        print(f"\npercent change day 0 -> 28 with capture drift, {args.drift} pairs per "
+              "column: error in percentage points, mean |error| (worst)\n")
+        conds = {"unaligned": "unaligned", "aligned": "registration + colour normalisation",
+                 "chart": "chart calibration + registration"}
+        print("| metric | " + " | ".join(conds.values()) + " |")
+        print("|---" * (len(conds) + 1) + "|")
         for _, metric, _, _ in DRIFT_METRICS:
             cells = []
-            for cond in ("unaligned", "aligned"):
+            for cond in conds:
                 e = np.array(errors[f"{cond}|{metric}"])
                 cells.append(f"{np.mean(np.abs(e)):.1f} ({e[np.argmax(np.abs(e))]:+.1f})")
             print(f"| {metric} | " + " | ".join(cells) + " |")

@@ -43,6 +43,7 @@ __all__ = [
     "VISIT_COURSE",
     "write_visit_set",
     "LAYERS",
+    "capture",
 ]
 
 LAYERS = ("erythema", "microcrust", "pore", "pigment")
@@ -372,19 +373,7 @@ def make_phantom(
     lin = lin * (2.0 ** exposure_ev) * np.asarray(white_balance, np.float32)
     glare |= (lin >= 1.0).any(axis=2)
 
-    # optics, sensor noise, encoding
-    lin = cv2.GaussianBlur(lin, (0, 0), 0.6)
-    lin = lin + cap.standard_normal(lin.shape).astype(np.float32) * np.sqrt(
-        0.00015 * np.clip(lin, 0, 1) + 0.002 ** 2)
-    srgb = np.clip(lin, 0, 1)
-    srgb = np.where(srgb <= 0.0031308, 12.92 * srgb, 1.055 * np.power(srgb, 1 / 2.4) - 0.055)
-    img = np.round(srgb * 255).astype(np.uint8)
-    jpeg = None
-    if jpeg_quality is not None:
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
-        jpeg = buf.tobytes()
-        img = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    img, jpeg = capture(lin, cap, jpeg_quality)
 
     roi = skin & (hair < 0.5) & ~glare
     masks = {k: v & roi for k, v in masks.items()}
@@ -405,6 +394,40 @@ def make_phantom(
         counts[name] = int(np.sum(2 * visible >= np.maximum(sizes, 1)))
     return Phantom(img, jpeg, masks, ppm, _truth(masks, counts, ppm), params, scene_to_image,
                    labels)
+
+
+def capture(linear: np.ndarray, rng: np.random.Generator, jpeg_quality: int | None = 90
+            ) -> tuple[np.ndarray, bytes | None]:
+    """The camera: optical blur (Gaussian, sigma 0.6 px), signal-dependent sensor noise
+    (variance 0.00015 x + 0.002^2), the sRGB transfer function (IEC 61966-2-1), 8 bits and
+    JPEG.
+
+    Parameters
+    ----------
+    linear : (H, W, 3) float32 ndarray
+        Light reaching the sensor, linear RGB (1 = white).
+    rng : numpy Generator
+        Noise of this capture.
+    jpeg_quality : int or None
+        None leaves the image uncompressed.
+
+    Returns
+    -------
+    image : (H, W, 3) uint8 ndarray
+        sRGB, as decoded from the JPEG.
+    jpeg : bytes or None
+    """
+    lin = cv2.GaussianBlur(linear, (0, 0), 0.6)
+    lin = lin + rng.standard_normal(lin.shape).astype(np.float32) * np.sqrt(
+        0.00015 * np.clip(lin, 0, 1) + 0.002 ** 2)
+    srgb = np.clip(lin, 0, 1)
+    srgb = np.where(srgb <= 0.0031308, 12.92 * srgb, 1.055 * np.power(srgb, 1 / 2.4) - 0.055)
+    img = np.round(srgb * 255).astype(np.uint8)
+    if jpeg_quality is None:
+        return img, None
+    _, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                          [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), buf.tobytes()
 
 
 def _object_labels(shape, objects) -> np.ndarray:

@@ -18,7 +18,7 @@ from scipy import ndimage as ndi
 from skinmetrics import chart as ch
 from skinmetrics.colour import ita_degrees, lab_to_linear, linear_to_lab, srgb_to_linear
 from skinmetrics.io import decode_image
-from skinmetrics.synthetic import make_phantom
+from skinmetrics.synthetic import capture, make_phantom
 from skinmetrics.synthetic_chart import render_chart
 
 with warnings.catch_warnings():
@@ -40,18 +40,10 @@ def skin_surround(shape=SHAPE, seed=0, lab=(60.0, 14.0, 17.0)) -> np.ndarray:
 
 
 def photograph(linear, exposure=1.0, gains=(1.0, 1.0, 1.0), seed=1, quality=90) -> np.ndarray:
-    """Exposure, white balance, blur, noise, 8-bit sRGB, JPEG -> decoded sRGB in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    x = linear * np.float32(exposure) * np.asarray(gains, np.float32)
-    x = cv2.GaussianBlur(x, (0, 0), 0.6)
-    x = x + rng.standard_normal(x.shape).astype(np.float32) * np.sqrt(
-        0.00015 * np.clip(x, 0, 1) + 0.002 ** 2)
-    x = np.clip(x, 0, 1)
-    s = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-    img = np.round(s * 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return decode_image(buf.tobytes())[0]
+    """Exposure, white balance, then the phantom camera (blur, noise, 8-bit sRGB, JPEG)."""
+    x = (linear * np.float32(exposure) * np.asarray(gains, np.float32)).astype(np.float32)
+    _, jpeg = capture(x, np.random.default_rng(seed), quality)
+    return decode_image(jpeg)[0]
 
 
 def chart_width(truth) -> float:

@@ -623,6 +623,11 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
         write_csv(out / "patients" / f"{pid}.csv", table)
     write_csv(out / "summary.csv", tables["summary"])
     warnings = list(plan.warnings)
+    for r in results:
+        reg = ((r.record or {}).get("alignment") or {}).get("registration")
+        if reg is not None and not reg.get("ok"):
+            warnings.append(f"{r.photo.file}: not registered to its baseline "
+                            f"({reg.get('message')}); measured unregistered")
     end = _now()
     options = {"pipeline": str(pipeline) if not isinstance(pipeline, Pipeline)
                else pipeline.source, "baseline": baseline, "compare": compare,

@@ -156,6 +156,8 @@ def run(
         except BatchError as exc:
             bar.stop()
             fail(str(exc))
+    for warning in result.warnings[len(result.plan.warnings):]:
+        typer.echo(f"warning: {warning}", err=True)
     failed = result.failed
     n = len(result.results)
     typer.echo(f"{n} photo(s): {n - len(failed)} measured, {len(failed)} failed "

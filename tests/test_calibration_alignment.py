@@ -147,3 +147,23 @@ def test_bad_chart_file_is_a_usage_error(tmp_path):
                                    str(tmp_path / "o")])
     assert res.exit_code == 2 and "corners.json" in res.output
     assert res.output.strip().count("\n") == 0
+
+
+def test_failed_registration_is_a_warning_not_an_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from skinmetrics.cli import app
+
+    visits = tmp_path / "visits"
+    visits.mkdir()
+    (visits / "P01_day0.jpg").write_bytes(make_phantom((360, 480), PPM, 60.0, seed=1).jpeg)
+    (visits / "P01_day28.jpg").write_bytes(make_phantom((360, 480), PPM, 45.0, seed=99).jpeg)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(visits), "--out", str(out), "-q", "--jobs", "1",
+                                   "--px-per-mm", str(PPM)])
+    assert res.exit_code == 0, res.output
+    run = json.loads((out / "run.json").read_text())
+    follow = [p for p in run["photos"] if p["day"] == 28][0]
+    assert follow["status"] == "ok" and follow["alignment"]["registered"] is False
+    assert any("P01_day28.jpg: not registered" in w for w in run["warnings"])
+    assert "not registered" in res.output

@@ -97,8 +97,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         px_per_mm, px_per_mm_source = cal.px_per_mm, "chart"
     elif not px_per_mm:
         px_per_mm_source = "none"
-    region = None if cal.chart_mask is None else ~cal.chart_mask
-    alignment = paired_baseline = None
+    region = alignment = paired_baseline = None
     if baseline is not None:
         _, base_srgb, _, base_cal = _load_calibrated(Path(baseline.path), chart, pipeline)
         base_roi = cv2.imread(str(baseline.roi_mask), cv2.IMREAD_GRAYSCALE)
@@ -111,14 +110,12 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
             normalise_colour=not (cal.ccm is not None and base_cal.ccm is not None))
         srgb = alignment.srgb
         if alignment.region is not None:
-            region = alignment.region if region is None else region & alignment.region
-            base_region = alignment.baseline_region
-            if base_cal.chart_mask is not None:
-                base_region = base_region & ~base_cal.chart_mask
+            region = alignment.region
             paired_baseline = measure_image(base_srgb, pipeline,
                                             base_cal.px_per_mm or baseline.px_per_mm,
-                                            region=base_region).metrics
-    result = measure_image(srgb, pipeline, px_per_mm, region=region)
+                                            region=alignment.baseline_region,
+                                            not_skin=base_cal.chart_mask).metrics
+    result = measure_image(srgb, pipeline, px_per_mm, region=region, not_skin=cal.chart_mask)
     folder = Path(out_dir) / (stem or path.stem)
     for name, mask in result.masks.items():
         write_png(folder / "masks" / f"{name}.png", mask)

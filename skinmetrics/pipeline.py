@@ -199,7 +199,8 @@ def load_pipeline(name_or_path: str | Path) -> Pipeline:
 
 def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None,
                   timings: dict[str, float] | None = None,
-                  region: np.ndarray | None = None) -> Measurement:
+                  region: np.ndarray | None = None,
+                  not_skin: np.ndarray | None = None) -> Measurement:
     """Measure one photograph with a pipeline.
 
     Parameters
@@ -214,8 +215,11 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         30 px/mm, and the work falls with the square of the scale. Masks are returned at
         the photo's size (nearest neighbour) and px areas in the photo's own pixels.
     region : (H, W) bool ndarray, optional
-        Where to measure: the skin region is limited to it (e.g. the baseline's skin mapped
-        into a follow-up photo, without a colour chart's pixels).
+        Where to measure (e.g. the part of a follow-up photo its baseline also shows,
+        without a colour chart's pixels): lesions are found on the whole skin region, then
+        masks and metrics are limited to the skin inside ``region``.
+    not_skin : (H, W) bool ndarray, optional
+        Pixels that are never skin (a colour chart): left out of the skin region itself.
     timings : dict, optional
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
         colour conversions, each stage, ``upsample``).
@@ -234,20 +238,29 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     planes = ColourPlanes(work)  # colour conversions happen (once) where first needed
     scale = Scale(work_ppm, work_ppm or pipeline.params["scale"]["assumed_px_per_mm"])
     roi = roi_module.skin_mask(planes, pipeline.params["roi"], scale)
-    if region is not None:
-        if region.shape != (height, width):
-            raise ValueError(f"region is {region.shape}, the photo {(height, width)}")
-        roi &= region if work is srgb else cv2.resize(
-            region.view(np.uint8), roi.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-    roi_px = int(np.count_nonzero(roi))
-    result = Measurement(masks={"roi": roi})
+
+    def to_work(mask: np.ndarray | None) -> np.ndarray | None:
+        if mask is None or work is srgb:
+            return mask
+        return cv2.resize(mask.view(np.uint8), roi.shape[::-1],
+                          interpolation=cv2.INTER_NEAREST) > 0
+
+    for name, mask in (("region", region), ("not_skin", not_skin)):
+        if mask is not None and mask.shape != (height, width):
+            raise ValueError(f"{name} is {mask.shape}, the photo {(height, width)}")
+    region = to_work(region)
+    if not_skin is not None:
+        roi &= ~to_work(not_skin)
+    here = roi if region is None else roi & region
+    roi_px = int(np.count_nonzero(here))
+    result = Measurement(masks={"roi": here})
     result.metrics.update(roi_area_px=roi_px,
                           roi_area_mm2=roi_px / work_ppm**2 if work_ppm else None)
     result.units.update(roi_area_px="px", roi_area_mm2="mm2")
     clock.lap("roi")
     for name in pipeline.stages:
         module = STAGES[name]
-        out = module.measure(planes, roi, pipeline.params[name], scale)
+        out = module.measure(planes, roi, pipeline.params[name], scale, region)
         result.masks[module.MASK] = out.mask
         result.metrics.update(out.metrics)
         result.units.update(out.units)

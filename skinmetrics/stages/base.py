@@ -21,7 +21,8 @@ from ..filters import (
 )
 
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "density_excess",
-           "DARK_OBJECT_PARAMS", "dark_objects_with_redness", "keep_by_size_and_shape"]
+           "DARK_OBJECT_PARAMS", "dark_objects_with_redness", "keep_by_size_and_shape",
+           "restrict_labels"]
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,11 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
     found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
     return local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
                               params["edge_fraction"]), excess
+
+
+def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray:
+    """Objects of a label image cut to ``region`` (an object partly inside keeps its inside
+    part and still counts once), relabelled 1..N; unchanged without a region."""
+    if region is None:
+        return labels
+    return relabel_sequential(np.where(region, labels, 0))[0].astype(np.int32)

@@ -102,8 +102,14 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
 
 
 def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-            scale: Scale) -> StageResult:
-    """Erythema mask and metrics of one photograph."""
-    mask = erythema_mask(planes, roi, params, scale)
-    metrics, units = erythema_metrics(planes, roi, mask, scale.px_per_mm)
+            scale: Scale, region: np.ndarray | None = None) -> StageResult:
+    """Erythema mask and metrics of one photograph.
+
+    Lesions are found on the whole skin region ``roi``; with ``region`` the mask and the
+    metrics are then limited to ``roi & region`` (a lesion cut by the region's edge is
+    still found whole, then measured inside).
+    """
+    here = roi if region is None else roi & region
+    mask = erythema_mask(planes, roi, params, scale) & here
+    metrics, units = erythema_metrics(planes, here, mask, scale.px_per_mm)
     return StageResult(mask, metrics, units)

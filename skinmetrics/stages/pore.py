@@ -41,6 +41,7 @@ from .base import (
     StageResult,
     dark_objects_with_redness,
     keep_by_size_and_shape,
+    restrict_labels,
 )
 
 __all__ = ["PARAMS", "MASK", "pore_labels", "pore_metrics", "measure"]
@@ -98,8 +99,14 @@ def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None
 
 
 def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-            scale: Scale) -> StageResult:
-    """Pore mask and metrics of one photograph."""
-    labels = pore_labels(planes, roi, params, scale)
-    metrics, units = pore_metrics(roi, labels, scale.px_per_mm)
+            scale: Scale, region: np.ndarray | None = None) -> StageResult:
+    """Pore mask and metrics of one photograph.
+
+    Lesions are found on the whole skin region ``roi``; with ``region`` the mask and the
+    metrics are then limited to ``roi & region`` (a lesion cut by the region's edge is
+    still found whole, then measured inside).
+    """
+    labels = restrict_labels(pore_labels(planes, roi, params, scale), region)
+    metrics, units = pore_metrics(roi if region is None else roi & region, labels,
+                                  scale.px_per_mm)
     return StageResult(labels > 0, metrics, units)

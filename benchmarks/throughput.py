@@ -28,18 +28,27 @@ def child(path: str, pipeline_name: str, repeat: int, ppm: float) -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    from skinmetrics.chart import calibrate
     from skinmetrics.io import decode_image, write_jpeg, write_png
     from skinmetrics.overlay import outline_overlay
     from skinmetrics.pipeline import load_pipeline, measure_image
+    from skinmetrics.register import register
 
     pipe = load_pipeline(pipeline_name)
     data = Path(path).read_bytes()
+    photo = decode_image(data)[0]
+    h, w = photo.shape[:2]
+    shifted = cv2.getRotationMatrix2D((w / 2 + 60, h / 2 - 40), 2.0, 1.02)
+    followup = cv2.warpAffine(photo, shifted, (w, h), borderMode=cv2.BORDER_REFLECT)
     times: dict[str, list[float]] = {}
     for _ in range(repeat):
         run: dict[str, float] = {}
         t0 = time.perf_counter()
         srgb = decode_image(data)[0]
         run["decode JPEG"] = time.perf_counter() - t0
+        t_cal = time.perf_counter()
+        calibrate(srgb, "auto")
+        run["chart search (none in frame)"] = time.perf_counter() - t_cal
         result = measure_image(srgb, pipe, ppm, timings=run)
         t1 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
@@ -48,6 +57,9 @@ def child(path: str, pipeline_name: str, repeat: int, ppm: float) -> None:
             write_jpeg(Path(tmp) / "overlay.jpg", outline_overlay(srgb, result.masks))
         run["write masks + overlay"] = time.perf_counter() - t1
         run["total"] = time.perf_counter() - t0
+        t_reg = time.perf_counter()
+        register(srgb, followup)
+        run["registration to a baseline (extra, follow-ups)"] = time.perf_counter() - t_reg
         for k, v in run.items():
             times.setdefault(k, []).append(v)
     peak_mb = _peak_rss_mb()

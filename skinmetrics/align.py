@@ -80,7 +80,8 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         The two photos, sRGB in [0, 1] (after chart calibration, when there was one).
     baseline_skin : (Hb, Wb) bool ndarray
         The baseline's skin region (with the follow-up's, where the colour gains are taken
-        and where the registration looks for features).
+        and where the registration looks for features first; when that fails it looks over
+        the whole frames).
     followup_skin : (Hf, Wf) bool ndarray
         A first skin region of the follow-up.
     register_photos : bool
@@ -99,6 +100,9 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
     cv2.setRNGSeed(0)  # RANSAC samples at random: the same photos must give the same result
     reg = register(baseline_srgb, followup_srgb, mask_baseline=baseline_skin,
                    mask_followup=followup_skin)
+    if not reg.ok:  # the skin alone may hold too few stable features: use the whole frames
+        whole = register(baseline_srgb, followup_srgb)
+        reg = whole if whole.ok else reg
     if not reg.ok:
         return Alignment(reg, None, None, None, followup_srgb)
     shape = followup_srgb.shape

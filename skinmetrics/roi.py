@@ -10,7 +10,8 @@ can have a skin-like hue), then cleaned up:
 2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
 3. hair: thin dark lines, i.e. pixels whose black top-hat of the luminance density
    (disk ``hair_max_width_mm``) stays above ``hair_tophat`` under a line opening of
-   ``hair_min_length_mm`` in some direction (:func:`skinmetrics.filters.line_opening`).
+   ``hair_min_length_mm`` in one of 24 directions (:func:`skinmetrics.filters.line_opening`;
+   7.5 degrees apart, so that a one-pixel hair between two directions still holds it).
    Round dark objects (pores, crusts) and rows of them are shorter than the line and stay,
    faint thin hairs are found as well as dark ones;
 4. deep shadow and large dark openings (nostrils): regions much darker than the
@@ -129,7 +130,8 @@ def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -
     not_skin = _objects_where(blobs.astype(bool), "area_px", scale.px2(p["shadow_min_area_mm2"]))
     # hair: thin dark lines along which a segment of hair_min_length_mm fits
     thin = black_tophat_od(lum, scale.px(p["hair_max_width_mm"]))
-    not_skin |= line_opening(thin, scale.px(p["hair_min_length_mm"])) > p["hair_tophat"]
+    not_skin |= line_opening(thin, scale.px(p["hair_min_length_mm"]), n_angles=24) > p[
+        "hair_tophat"]
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
     not_skin |= lum < lum_ref - p["glare_od"]

@@ -4,10 +4,11 @@ processes), build the result tables and write them.
 Layout written into the output folder::
 
     photos/<stem>/metrics.json, masks/*.png, overlay.jpg   (skinmetrics.photo.measure_photo)
-    measurements.csv          one row per photo and metric
-    change_from_baseline.csv  one row per patient, view, metric and compared visit
+    measurements.csv          one row per photo, region and metric
+    change_from_baseline.csv  one row per patient, view, region, metric and compared visit
     patients/<patient>.csv    one wide table per patient
-    summary.csv               one row per view, arm, metric and follow-up visit
+    summary.csv               one row per view, region, arm, metric and follow-up visit
+    cohort_stats.csv          per arm, region, metric and follow-up visit; split-face pairs
     run.json                  provenance: versions, pipeline, command, photos, timing
 
 (columns in :mod:`skinmetrics.tables`). Every file is written atomically. A photo that cannot
@@ -45,7 +46,9 @@ from .io import ImageReadError, write_json
 from .photo import BaselinePhoto
 from .pipeline import Pipeline, PipelineError, load_pipeline
 from .tables import (
+    DEFAULT_REGION,
     change_table,
+    cohort_table,
     measurements_table,
     patient_table,
     summary_table,
@@ -76,7 +79,8 @@ __all__ = [
     "ProgressBar",
 ]
 
-OUTPUT_FILES = ("measurements.csv", "change_from_baseline.csv", "summary.csv", "run.json")
+OUTPUT_FILES = ("measurements.csv", "change_from_baseline.csv", "summary.csv",
+                "cohort_stats.csv", "run.json")
 _PHOTO_OUTPUTS = {"metrics.json", "masks", "overlay.jpg"}
 
 
@@ -150,7 +154,7 @@ class BatchResult:
     results : list of PhotoResult
         In the order of ``plan.visits.photos``.
     tables : dict of str -> DataFrame
-        ``measurements``, ``change_from_baseline``, ``summary`` and ``patients``
+        ``measurements``, ``change_from_baseline``, ``summary``, ``cohort`` and ``patients``
         ({patient: wide table}).
     warnings : list of str
     start_time, end_time : str
@@ -447,27 +451,37 @@ def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
     Returns
     -------
     dict
-        ``measurements``, ``change_from_baseline``, ``summary`` (DataFrames) and ``patients``
-        ({patient id: wide DataFrame}, every patient of the visit set).
+        ``measurements``, ``change_from_baseline``, ``summary``, ``cohort`` (DataFrames) and
+        ``patients`` ({patient id: wide DataFrame}, every patient of the visit set).
+
+    Notes
+    -----
+    A photo's record (metrics.json) may hold ``regions`` ({region: {metric: value}}) and
+    ``baseline_regions`` (the paired baseline per region); without them the photo has the one
+    region ``whole`` with ``metrics`` and ``baseline_metrics``.
     """
     records = []
+    paired = {}
     for r in results:
         p = r.photo
         rec = r.record or {}
         records.append({"patient": p.patient, "visit": p.visit, "day": p.day, "view": p.view,
                         "arm": p.arm, "photo": p.file, "status": r.status,
                         "message": r.message, "metrics": rec.get("metrics") or {},
-                        "units": rec.get("units") or {}})
+                        "regions": rec.get("regions"), "units": rec.get("units") or {}})
+        base_regions = rec.get("baseline_regions") or (
+            {DEFAULT_REGION: rec["baseline_metrics"]} if rec.get("baseline_metrics") else {})
+        paired.update({(p.patient, p.day, p.view, region, metric): value
+                       for region, values in base_regions.items()
+                       for metric, value in (values or {}).items()})
     measurements = measurements_table(records)
-    paired = {(r.photo.patient, r.photo.day, r.photo.view, metric): value
-              for r in results if r.record and r.record.get("baseline_metrics")
-              for metric, value in r.record["baseline_metrics"].items()}
     changes = change_table(measurements, plan.comparisons, paired)
     by_patient = {c.patient: c for c in plan.comparisons}
     patients = {pid: patient_table(measurements, pid, by_patient.get(pid), paired)
                 for pid in plan.visits.patients}
     return {"measurements": measurements, "change_from_baseline": changes,
-            "summary": summary_table(changes), "patients": patients}
+            "summary": summary_table(changes), "cohort": cohort_table(changes),
+            "patients": patients}
 
 
 def library_versions() -> dict[str, str]:
@@ -622,6 +636,7 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     for pid, table in tables["patients"].items():
         write_csv(out / "patients" / f"{pid}.csv", table)
     write_csv(out / "summary.csv", tables["summary"])
+    write_csv(out / "cohort_stats.csv", tables["cohort"])
     warnings = list(plan.warnings)
     for r in results:
         reg = ((r.record or {}).get("alignment") or {}).get("registration")

@@ -166,7 +166,8 @@ def run(
         reason = r.message.removeprefix(f"{r.photo.path.name}: ")
         typer.echo(f"  failed: {r.photo.file}: {reason}")
     typer.echo(f"results in {out}: measurements.csv, change_from_baseline.csv, summary.csv, "
-               f"patients/ ({len(result.tables['patients'])}), photos/, run.json")
+               f"cohort_stats.csv, patients/ ({len(result.tables['patients'])}), photos/, "
+               "run.json")
     raise typer.Exit(result.exit_code)
 
 

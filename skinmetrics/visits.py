@@ -34,11 +34,17 @@ Manifest
 --------
 A ``manifest.csv`` in the folder, when present, replaces the file names as the source of
 truth. Columns (header names in any case): ``path``, ``patient``, ``visit``, ``day`` and,
-optionally, ``view``, ``px_per_mm`` and ``arm`` (treatment arm of that photo's side). Paths
-are relative to the manifest (absolute paths are allowed); the ``day`` column gives the day
-number of the visit, so the visit labels may be anything (``V1``, ``screening``). Images in the
-folder that the manifest does not list are reported as not used. Any error (missing column,
-missing file, non-numeric day, ...) is a :class:`VisitError` naming the line.
+optionally, ``view``, ``px_per_mm``, ``arm`` (treatment arm of that photo's side),
+``arm_left`` and ``arm_right`` (split-face designs: treatment arm of the patient's left and
+right side). A photo whose view is ``left`` or ``left45`` gets ``arm_left``, one whose view is
+``right`` or ``right45`` gets ``arm_right`` (the patient's left and right, the clinical
+convention; views in any case); a non-empty ``arm`` wins over both. One patient's side (left,
+right, or otherwise the view itself) must have one arm (empty counts as an arm) at every
+visit. Paths are relative to the manifest (absolute paths are allowed); the ``day`` column
+gives the day number of the visit, so the visit labels may be anything (``V1``,
+``screening``). Images in the folder that the manifest does not list are reported as not
+used. Any error (missing column, missing file, non-numeric day, ...) is a
+:class:`VisitError` naming the line.
 """
 
 from __future__ import annotations
@@ -68,6 +74,8 @@ __all__ = [
     "parse_visit",
     "parse_view",
     "parse_name",
+    "photo_side",
+    "photo_arm",
     "read_manifest",
     "discover",
     "resolve_visit",
@@ -84,7 +92,9 @@ WEEK_DAYS = 7
 MONTH_DAYS = 28
 MANIFEST_NAME = "manifest.csv"
 _MANIFEST_REQUIRED = ("path", "patient", "visit", "day")
-_MANIFEST_OPTIONAL = ("view", "px_per_mm", "arm")
+_MANIFEST_OPTIONAL = ("view", "px_per_mm", "arm", "arm_left", "arm_right")
+#: Views that show the patient's left / right side (split-face ``arm_left`` / ``arm_right``).
+_SIDE_VIEWS = {"left": "left", "left45": "left", "right": "right", "right45": "right"}
 
 _PATIENT_RE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\Z")
 _VISIT_RE = re.compile(
@@ -97,9 +107,9 @@ _GRAMMAR = "<patient>_<visit>[_<view>]"
 # characters that cannot appear in an id used as a file name (patients/<patient>.csv)
 _UNSAFE_ID = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 # column names of the result tables: a visit label (a column of the patient table) cannot be one
-_RESERVED_LABELS = {"patient", "visit", "day", "view", "arm", "metric", "value", "unit", "photo",
-                    "status", "message", "baseline_visit", "baseline_day", "baseline_value",
-                    "change", "percent_change", "n", "percent_change_n"}
+_RESERVED_LABELS = {"patient", "visit", "day", "view", "region", "arm", "metric", "value", "unit",
+                    "photo", "status", "message", "baseline_visit", "baseline_day",
+                    "baseline_value", "change", "percent_change", "n", "percent_change_n"}
 
 
 class VisitError(ValueError):
@@ -123,7 +133,8 @@ class Photo:
     view : str
         ``""`` when the photo has no view.
     arm : str
-        Treatment arm (manifest only), else ``""``.
+        Treatment arm (manifest only: ``arm``, or ``arm_left`` / ``arm_right`` by the view's
+        side), else ``""``.
     px_per_mm : float or None
         Scale from the manifest, else None.
     stem : str
@@ -352,7 +363,7 @@ def read_manifest(path: str | os.PathLike) -> tuple[list[Photo], list[str]]:
     VisitError
         Unreadable file, missing column, missing or duplicate photo, empty patient or visit,
         non-numeric day, non-positive px_per_mm, one visit label with two days, or one
-        patient and view with two arms; the message names the manifest line.
+        patient's side (or view) with two arms; the message names the manifest line.
     """
     path = Path(path)
     name = path.name
@@ -381,6 +392,7 @@ def read_manifest(path: str | os.PathLike) -> tuple[list[Photo], list[str]]:
     col = {h: i for i, h in enumerate(header)}
     photos: list[Photo] = []
     seen_paths: dict[Path, int] = {}
+    side_arms: dict[tuple[str, str], tuple[str, int, str, str]] = {}
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
@@ -428,27 +440,64 @@ def read_manifest(path: str | os.PathLike) -> tuple[list[Photo], list[str]]:
             file = file_path.relative_to(path.parent).as_posix()
         except ValueError:
             file = file_path.as_posix()
-        photos.append(Photo(file_path, file, patient, visit, day, view, cell("arm"), px_per_mm))
+        arm = photo_arm(view, cell("arm"), cell("arm_left"), cell("arm_right"))
+        side = photo_side(view)
+        first = side_arms.setdefault((patient, side), (arm, line, rel, view))
+        if first[0] != arm:
+            what = f"{side} side" if side in ("left", "right") else f"view '{view}'"
+            raise VisitError(f"{where}: patient {patient} {what} has arm '{arm}' ({rel}, view "
+                             f"'{view}') but arm '{first[0]}' on line {first[1]} ({first[2]}, "
+                             f"view '{first[3]}')")
+        photos.append(Photo(file_path, file, patient, visit, day, view, arm, px_per_mm))
     if not photos:
         raise VisitError(f"{name}: lists no photos")
     _check_consistent(photos, name)
     return photos, warnings
 
 
+def photo_side(view: str) -> str:
+    """The patient's side a view shows: ``left`` (``left``, ``left45``), ``right`` (``right``,
+    ``right45``), any case; otherwise the view itself (``front``, ``""``)."""
+    return _SIDE_VIEWS.get(view.strip().lower(), view)
+
+
+def photo_arm(view: str, arm: str = "", arm_left: str = "", arm_right: str = "") -> str:
+    """A photo's treatment arm from the manifest cells.
+
+    Parameters
+    ----------
+    view : str
+        The photo's view.
+    arm : str
+        The per-photo ``arm`` cell; wins when not empty.
+    arm_left, arm_right : str
+        Arms of the patient's left and right side (split-face designs), used for views of
+        that side (:func:`photo_side`).
+
+    Returns
+    -------
+    str
+        ``""`` when no arm applies.
+    """
+    if arm.strip():
+        return arm.strip()
+    side = photo_side(view)
+    if side == "left":
+        return arm_left.strip()
+    if side == "right":
+        return arm_right.strip()
+    return ""
+
+
 def _check_consistent(photos: Sequence[Photo], source: str) -> None:
-    """One day per visit label and one arm per patient and view, within each patient."""
+    """One day per visit label within each patient (arms are checked while reading)."""
     days: dict[tuple[str, str], Photo] = {}
-    arms: dict[tuple[str, str], Photo] = {}
     for p in photos:
         first = days.setdefault((p.patient, p.visit), p)
         if first.day != p.day:
             raise VisitError(f"{source}: visit '{p.visit}' of patient {p.patient} has day "
                              f"{format_day(first.day)} ({first.file}) and day "
                              f"{format_day(p.day)} ({p.file})")
-        first = arms.setdefault((p.patient, p.view), p)
-        if first.arm != p.arm:
-            raise VisitError(f"{source}: patient {p.patient} view '{p.view}' has arm "
-                             f"'{first.arm}' ({first.file}) and arm '{p.arm}' ({p.file})")
 
 
 def _scan(root: Path, exclude: Sequence[Path]) -> tuple[list[Photo], list[tuple[str, str]]]:

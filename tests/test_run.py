@@ -95,8 +95,8 @@ def test_every_output_exists_with_its_columns(run_j1):
         assert sorted(p.name for p in (folder / "masks").iterdir()) == [
             "erythema.png", "microcrust.png", "pigment.png", "roi.png"]
     assert sorted(p.name for p in out.iterdir()) == [
-        "change_from_baseline.csv", "measurements.csv", "patients", "photos", "run.json",
-        "summary.csv"]
+        "change_from_baseline.csv", "cohort_stats.csv", "measurements.csv", "patients", "photos",
+        "run.json", "summary.csv"]
 
     meas = pd.read_csv(out / "measurements.csv", keep_default_na=False)
     assert list(meas.columns) == MEASUREMENT_COLUMNS
@@ -130,8 +130,8 @@ def test_every_output_exists_with_its_columns(run_j1):
 
     for p in PATIENTS:
         wide = pd.read_csv(out / "patients" / f"{p}.csv")
-        assert list(wide.columns) == ["view", "arm", "metric", "unit", "day0", "day14", "day28",
-                                      "change", "percent_change"]
+        assert list(wide.columns) == ["view", "region", "arm", "metric", "unit", "day0",
+                                      "day14", "day28", "change", "percent_change"]
         assert list(wide.metric) == names
         mine = change[(change.patient == p) & (change.day == 28)]
         np.testing.assert_allclose(wide.change, mine.change, rtol=1e-5)
@@ -290,7 +290,7 @@ def test_patient_without_baseline_and_no_scale(visit_set, tmp_path):
     change = pd.read_csv(out / "change_from_baseline.csv")
     assert set(change.patient) == {"P01"}
     p04 = pd.read_csv(out / "patients" / "P04.csv")
-    assert list(p04.columns)[4:6] == ["day14", "day28"] and p04.change.isna().all()
+    assert list(p04.columns)[5:7] == ["day14", "day28"] and p04.change.isna().all()
     # without a scale the mm metrics are rows with an empty value
     meas = pd.read_csv(out / "measurements.csv", keep_default_na=False)
     mm = meas[meas.metric.str.endswith("_mm2") | meas.metric.str.endswith("_mm")]

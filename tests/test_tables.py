@@ -19,6 +19,7 @@ from skinmetrics.tables import (
     measurements_table,
     patient_table,
     percent_change,
+    record_regions,
     summary_table,
     write_csv,
 )
@@ -89,10 +90,12 @@ def test_measurements_table(measurements):
     err = t[t.status == "error"]
     assert list(err.patient) == ["P02", "P10"]
     assert list(err.metric) == ["", ""] and err.value.isna().all()
+    assert list(err.region) == ["", ""]  # nothing measured: no region
     assert list(err.message) == ["P02_day14.jpg: truncated JPEG (no end-of-image marker)",
                                  "P10_day0.jpg: empty file (0 bytes)"]
     ok = t[t.status == "ok"]
     assert (ok.message == "").all()
+    assert set(ok.region) == {"whole"}  # a close-up has the one region "whole"
     row = ok[(ok.patient == "P01") & (ok.day == 14) & (ok.metric == "index")]
     assert len(row) == 1 and math.isnan(row.value.item()) and row.unit.item() == "EI"
     assert t.loc[(t.patient == "P01") & (t.day == 0) & (t.metric == "count"), "value"].item() == 4
@@ -133,6 +136,49 @@ def test_change_table_formula(changes):
     assert not np.isinf(t[["change", "percent_change"]].to_numpy(dtype=float)).any()
 
 
+def test_region_column_is_whole_in_every_table(measurements, changes):
+    assert set(changes.region) == {"whole"}
+    assert set(summary_table(changes).region) == {"whole"}
+    assert set(patient_table(measurements, "P01", COMPARISONS[1]).region) == {"whole"}
+    assert record_regions({"metrics": {"a": 1}}) == {"whole": {"a": 1}}
+
+
+def test_metrics_per_region():
+    """A face photo carries metrics per region: one row per region, change per region."""
+    def face(day, cheek, forehead, error=None):
+        r = rec("F1", f"day{day}", day, m(cheek + forehead, 1, 1.0), view="front",
+                error=error)
+        if not error:
+            r["regions"] = {"forehead": m(forehead, 1, 1.0), "cheek": m(cheek, 2, 2.0)}
+        return r
+
+    records = [face(28, 3.0, 8.0), face(0, 6.0, 10.0), face(14, 0, 0, error="bad file")]
+    t = measurements_table(records)
+    ok = t[t.status == "ok"]
+    assert list(zip(ok.day, ok.region, ok.metric, strict=True))[:4] == [
+        (0, "cheek", "area_mm2"), (0, "cheek", "count"), (0, "cheek", "index"),
+        (0, "forehead", "area_mm2")]
+    assert len(ok) == 2 * 2 * 3
+    comp = Comparison("F1", "day0", 0, (("day14", 14), ("day28", 28)))
+    c = change_table(t, [comp])
+    area = c[c.metric == "area_mm2"]
+    # the failed day14 photo still has a row per region (empty value)
+    assert list(zip(area.region, area.day, area.baseline_value, strict=True)) == [
+        ("cheek", 14, 6.0), ("cheek", 28, 6.0), ("forehead", 14, 10.0), ("forehead", 28, 10.0)]
+    assert list(area.percent_change.iloc[[1, 3]]) == [-50.0, -20.0]
+    assert area.value.iloc[[0, 2]].isna().all()
+    paired = change_table(t, [comp], {("F1", 28, "front", "cheek", "area_mm2"): 4.0})
+    assert paired[(paired.region == "cheek") & (paired.metric == "area_mm2")
+                  & (paired.day == 28)].baseline_value.item() == 4.0
+    wide = patient_table(t, "F1", comp)
+    assert list(zip(wide.region, wide.metric, strict=True))[2:4] == [("cheek", "index"),
+                                                                   ("forehead", "area_mm2")]
+    assert list(wide[wide.metric == "area_mm2"].change) == [-3.0, -2.0]
+    s = summary_table(c)
+    assert list(s[(s.metric == "area_mm2") & (s.visit == "day28")].region) == ["cheek",
+                                                                               "forehead"]
+
+
 def test_change_table_with_views_and_arms():
     records = [rec("S1", "day0", 0, m(4.0, 1, 1.0), view="left", arm="laser"),
                rec("S1", "day0", 0, m(2.0, 1, 1.0), view="right", arm="sham"),
@@ -148,8 +194,9 @@ def test_change_table_with_views_and_arms():
 def test_patient_table(measurements):
     comp = {c.patient: c for c in COMPARISONS}
     t = patient_table(measurements, "P01", comp["P01"])
-    assert list(t.columns) == ["view", "arm", "metric", "unit", "day0", "day14", "day28",
-                               "change", "percent_change"]
+    assert list(t.columns) == ["view", "region", "arm", "metric", "unit", "day0", "day14",
+                               "day28", "change", "percent_change"]
+    assert set(t.region) == {"whole"}
     assert list(t.metric) == ["area_mm2", "count", "index"]
     assert list(t.day0) == [10, 4, 2] and list(t.day28) == [5, 2, 1]
     assert t.day14.iloc[2] != t.day14.iloc[2]  # None -> NaN
@@ -160,7 +207,7 @@ def test_patient_table(measurements):
     assert list(t14.change[:2]) == [5, -4]
     # baseline photo failed: visit columns still there, change empty
     t10 = patient_table(measurements, "P10", comp["P10"])
-    assert list(t10.columns)[4:6] == ["day0", "day28"]
+    assert list(t10.columns)[5:7] == ["day0", "day28"]
     assert t10.day0.isna().all() and t10.change.isna().all()
     assert list(t10.day28) == [8, 3, 1.5]
     # no comparison (patient without baseline): no change
@@ -249,12 +296,12 @@ def test_csv_format(tmp_path, measurements, changes):
                                            table[col].to_numpy(float), rtol=1e-5,
                                            equal_nan=True)
     lines = csv_bytes(changes).decode().splitlines()
-    assert lines[1] == "P01,,,area_mm2,mm2,day0,0,day14,14,10,15,5,50"
-    assert "P02,,,area_mm2,mm2,day0,0,day28,28,0,3,3," in lines
+    assert lines[1] == "P01,,whole,,area_mm2,mm2,day0,0,day14,14,10,15,5,50"
+    assert "P02,,whole,,area_mm2,mm2,day0,0,day28,28,0,3,3," in lines
     m_lines = csv_bytes(measurements).decode().splitlines()
-    assert "P01,day0,0,,,count,4,count,P01_day0.jpg,ok," in m_lines
-    assert "P01,day14,14,,,index,,EI,P01_day14.jpg,ok," in m_lines
-    assert ("P10,day0,0,,,,,,P10_day0.jpg,error,P10_day0.jpg: empty file (0 bytes)"
+    assert "P01,day0,0,,whole,,count,4,count,P01_day0.jpg,ok," in m_lines
+    assert "P01,day14,14,,whole,,index,,EI,P01_day14.jpg,ok," in m_lines
+    assert ("P10,day0,0,,,,,,,P10_day0.jpg,error,P10_day0.jpg: empty file (0 bytes)"
             in m_lines)
 
 

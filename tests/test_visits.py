@@ -217,6 +217,36 @@ def test_manifest_minimal_columns_semicolons_and_bom(tmp_path):
     assert warnings == []
 
 
+def test_manifest_split_face_arms(tmp_path):
+    touch(tmp_path, "a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg", "f.jpg", "g.jpg")
+    write_manifest(tmp_path, "path,patient,visit,day,view,arm,arm_left,arm_right\n"
+                   "a.jpg,P1,V1,0,left,,treatment,control\n"
+                   "b.jpg,P1,V1,0,Right,,treatment,control\n"
+                   "c.jpg,P1,V2,28,LEFT45,,treatment,control\n"
+                   "d.jpg,P1,V2,28,right45,,treatment,control\n"
+                   "e.jpg,P1,V2,28,front,,treatment,control\n"
+                   "f.jpg,P2,V1,0,left,sham,treatment,control\n"
+                   "g.jpg,P2,V1,0,right,,control,treatment\n")
+    photos, _ = read_manifest(tmp_path / "manifest.csv")
+    assert [(p.file, p.view, p.arm) for p in photos] == [
+        ("a.jpg", "left", "treatment"), ("b.jpg", "Right", "control"),
+        ("c.jpg", "LEFT45", "treatment"), ("d.jpg", "right45", "control"),
+        ("e.jpg", "front", ""),                  # no side: no side arm
+        ("f.jpg", "left", "sham"),               # the per-photo arm wins
+        ("g.jpg", "right", "treatment")]
+
+
+def test_manifest_inconsistent_side_arm_names_both_lines(tmp_path):
+    touch(tmp_path, "x.jpg", "y.jpg")
+    write_manifest(tmp_path, "path,patient,visit,day,view,arm_left\n"
+                   "x.jpg,P1,V1,0,left,treatment\ny.jpg,P1,V2,3,left45,control\n")
+    with pytest.raises(VisitError) as info:
+        discover(tmp_path)
+    assert str(info.value) == (
+        "manifest.csv line 3: patient P1 left side has arm 'control' (y.jpg, view 'left45') "
+        "but arm 'treatment' on line 2 (x.jpg, view 'left')")
+
+
 @pytest.mark.parametrize("body, message", [
     ("path,patient,day\nx.jpg,P1,0\n", "missing column 'visit'"),
     ("path,patient,visit,day\nx.jpg,P1,V1,0\nnope.jpg,P1,V2,14\n", "line 3: photo 'nope.jpg' "
@@ -233,7 +263,12 @@ def test_manifest_minimal_columns_semicolons_and_bom(tmp_path):
     ("path,patient,visit,day\nx.jpg,P1,V1,0\ny.jpg,P1,V1,3\n", "visit 'V1' of patient P1 has "
                                                                "day 0"),
     ("path,patient,visit,day,view,arm\nx.jpg,P1,V1,0,left,A\ny.jpg,P1,V2,3,left,B\n",
-     "view 'left' has arm 'A'"),
+     "line 3: patient P1 left side has arm 'B'"),
+    ("path,patient,visit,day,view,arm\nx.jpg,P1,V1,0,front,A\ny.jpg,P1,V2,3,front,B\n",
+     "line 3: patient P1 view 'front' has arm 'B'"),
+    ("path,patient,visit,day,view,arm_left,arm_right\nx.jpg,P1,V1,0,left,treatment,control\n"
+     "y.jpg,P1,V2,3,left45,control,treatment\n",
+     "line 3: patient P1 left side has arm 'control'"),
     ("path,patient,visit,day\nx.jpg,P1,change,0\n", "line 2: visit label 'change' is reserved"),
     ("path,patient,visit,day\n", "lists no photos"),
     ("", "empty file"),

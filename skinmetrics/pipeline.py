@@ -38,7 +38,7 @@ from .colour import ColourPlanes
 from .stages import erythema, microcrust, pigmentation, pore
 from .stages.base import Param, Scale
 
-__all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
+__all__ = ["STAGES", "REGIONS", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
            "builtin_pipelines", "measure_image", "skin_region"]
 
 #: Stage name -> module (each has PARAMS, MASK and measure()).
@@ -53,7 +53,9 @@ _SCALE_PARAMS = {
     "max_px_per_mm": Param(float, 1.0, 1e5, "finer photos are measured resampled to this"),
     "chart_patch_pitch_mm": Param(float, 0.1, 1000, "colour chart patch pitch, for px_per_mm"),
 }
-_TOP_KEYS = {"name", "description", "stages", "scale", "roi"} | set(STAGES)
+_TOP_KEYS = {"name", "description", "stages", "regions", "scale", "roi"} | set(STAGES)
+#: Anatomical regions a pipeline may ask for in whole-face photos (skinmetrics.face).
+REGIONS = ("forehead", "left_cheek", "right_cheek", "nose", "chin")
 
 
 class PipelineError(ValueError):
@@ -69,6 +71,9 @@ class Pipeline:
     name, description : str
     stages : tuple of str
         Stage names, in order.
+    regions : tuple of str
+        Anatomical regions measured in whole-face photos (:data:`REGIONS`); close-ups and
+        photos without a face are measured as the one region ``whole``.
     params : dict
         Section name (``scale``, ``roi`` and each stage) -> {key: value}.
     source : str
@@ -80,11 +85,13 @@ class Pipeline:
     stages: tuple[str, ...]
     params: dict[str, dict]
     source: str = ""
+    regions: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         """Plain-data form, for metrics.json and run.json."""
         return {"name": self.name, "description": self.description,
-                "stages": list(self.stages), "params": self.params, "source": self.source}
+                "stages": list(self.stages), "regions": list(self.regions),
+                "params": self.params, "source": self.source}
 
 
 @dataclass
@@ -161,7 +168,13 @@ def parse_pipeline(data: Mapping, source: str) -> Pipeline:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise PipelineError(f"{source}: 'description' must be a string")
-    return Pipeline(data["name"], description, tuple(stages), params, source)
+    regions = data.get("regions", [])
+    if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+        raise PipelineError(f"{source}: 'regions' must be a list of region names")
+    for r in regions:
+        if r not in REGIONS:
+            raise PipelineError(f"{source}: unknown region '{r}' (known: {', '.join(REGIONS)})")
+    return Pipeline(data["name"], description, tuple(stages), params, source, tuple(regions))
 
 
 def load_pipeline(name_or_path: str | Path) -> Pipeline:

@@ -29,7 +29,7 @@ def test_every_parameter_has_a_comment():
     for name in builtin_pipelines():
         for line in _builtin_text(name).splitlines():
             if "=" in line and not line.lstrip().startswith("#") and not line.startswith(
-                    ("name", "description", "stages")):
+                    ("name", "description", "stages", "regions")):
                 assert "#" in line, f"{name}.toml: no comment on {line!r}"
 
 
@@ -66,6 +66,8 @@ def _broken(tmp_path, old, new):
     ("threshold = 0.07", "threshold = -1", r"\[erythema\]\.threshold must be >= 0"),
     ("assumed_px_per_mm = 25.0", "assumed_px_per_mm = 0", r"assumed_px_per_mm must be >="),
     ("[roi]", "[roi\n", r"invalid TOML"),
+    ('regions = ["left_cheek", "right_cheek"]', 'regions = ["left_ear"]',
+     r"unknown region 'left_ear'"),
 ])
 def test_bad_files_fail_in_one_line(tmp_path, old, new, message):
     path = _broken(tmp_path, old, new)

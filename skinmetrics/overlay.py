@@ -14,7 +14,7 @@ LAYER_COLOURS: dict[str, tuple[int, int, int]] = {
     "microcrust": (0, 158, 115),  # bluish green
     "pore": (204, 121, 167),      # reddish purple
     "pigment": (230, 159, 0),     # orange
-}
+}  # anatomical regions (region_*) are outlined in white
 
 
 def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
@@ -42,5 +42,6 @@ def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
     for name, mask in masks.items():
         m = mask.astype(np.uint8)
         edge = cv2.morphologyEx(m, cv2.MORPH_GRADIENT, kernel).astype(bool)
-        out[edge] = colours.get(name, (255, 255, 255))
+        out[edge] = colours.get(name, (255, 255, 255) if name.startswith("region_") else
+                                (255, 255, 255))
     return out

@@ -9,6 +9,11 @@ Layout written for a photo ``<stem>.jpg`` into ``out_dir``::
 Masks are uint8, 0 outside and 255 inside, the size of the photo after EXIF orientation.
 A layer that the pipeline does not run writes no mask and no metrics.
 
+A whole-face photo is also measured per anatomical region (the pipeline's ``regions``:
+forehead, cheeks, nose, chin from face landmarks, :mod:`skinmetrics.face`), written as
+``masks/region_<name>.png`` and ``regions`` in metrics.json; a photo without a face (a
+close-up) is the one region ``whole``.
+
 Before measuring, a photo is calibrated with the colour chart in its frame, when there is
 one (:func:`skinmetrics.chart.calibrate`: colour correction and physical scale; the chart's
 pixels are not skin), and a follow-up photo is aligned to its patient's baseline photo
@@ -29,6 +34,7 @@ import numpy as np
 from . import __version__
 from .align import align_to_baseline
 from .chart import Calibration, calibrate
+from .face import find_face, region_masks
 from .io import decode_image, read_file_bytes, write_jpeg, write_json, write_png
 from .overlay import outline_overlay
 from .pipeline import Pipeline, measure_image, skin_region
@@ -51,6 +57,32 @@ def _load_calibrated(path: Path, chart: str, pipeline: Pipeline
     srgb, bit_depth = decode_image(data, path.name)
     cal = calibrate(srgb, chart, patch_pitch_mm=pipeline.params["scale"]["chart_patch_pitch_mm"])
     return data, cal.apply(srgb), bit_depth, cal
+
+
+#: Mean adult interpupillary distance, mm (Dodgson N.A. Variation and extrema of human
+#: interpupillary distance. Proc SPIE 2004;5291:36-46: mean about 63 mm).
+FACE_IPD_MM = 63.0
+
+
+def _measure_regions(srgb, pipeline: Pipeline, px_per_mm, face, whole, region, chart_mask,
+                     size_ppm):
+    """Metrics per anatomical region of a face photo (None without a face): ``whole`` plus
+    each of the pipeline's regions found, and their masks (``region_<name>``)."""
+    if face is None:
+        return None, {}
+    skin = whole.masks["roi"]
+    masks = region_masks(face, skin.shape, skin=skin)
+    regions = {"whole": whole.metrics}
+    out = {}
+    for name in pipeline.regions:
+        mask = masks.get(name)
+        if mask is None or not mask.any():
+            continue
+        where = mask if region is None else mask & region
+        regions[name] = measure_image(srgb, pipeline, px_per_mm, region=where,
+                                      not_skin=chart_mask, size_px_per_mm=size_ppm).metrics
+        out[f"region_{name}"] = mask
+    return regions, out
 
 
 def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline: Pipeline,
@@ -115,11 +147,18 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                                             base_cal.px_per_mm or baseline.px_per_mm,
                                             region=alignment.baseline_region,
                                             not_skin=base_cal.chart_mask).metrics
-    result = measure_image(srgb, pipeline, px_per_mm, region=region, not_skin=cal.chart_mask)
+    face = find_face(srgb) if pipeline.regions else None
+    # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
+    size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
+    result = measure_image(srgb, pipeline, px_per_mm, region=region, not_skin=cal.chart_mask,
+                           size_px_per_mm=size_ppm)
+    regions, region_masks_out = _measure_regions(srgb, pipeline, px_per_mm, face, result, region,
+                                                 cal.chart_mask, size_ppm)
     folder = Path(out_dir) / (stem or path.stem)
-    for name, mask in result.masks.items():
+    for name, mask in {**result.masks, **region_masks_out}.items():
         write_png(folder / "masks" / f"{name}.png", mask)
-    write_jpeg(folder / "overlay.jpg", outline_overlay(srgb, result.masks))
+    write_jpeg(folder / "overlay.jpg", outline_overlay(srgb, {**result.masks,
+                                                              **region_masks_out}))
     record = {
         "skinmetrics_version": __version__,
         "photo": {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(),
@@ -130,6 +169,11 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         "calibration": cal.as_dict(),
         "alignment": None if alignment is None else alignment.as_dict(),
         "baseline_metrics": paired_baseline,
+        "face": None if face is None else {
+            "view": face.view, "detector": face.detector,
+            "asymmetry": round(float(face.asymmetry), 3),
+            "size_px_per_mm": None if size_ppm is None else round(size_ppm, 3)},
+        "regions": regions,
         "pipeline": pipeline.as_dict(),
         "layers": sorted(result.masks),
         "metrics": result.metrics,

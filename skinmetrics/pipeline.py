@@ -213,7 +213,8 @@ def load_pipeline(name_or_path: str | Path) -> Pipeline:
 def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None,
                   timings: dict[str, float] | None = None,
                   region: np.ndarray | None = None,
-                  not_skin: np.ndarray | None = None) -> Measurement:
+                  not_skin: np.ndarray | None = None,
+                  size_px_per_mm: float | None = None) -> Measurement:
     """Measure one photograph with a pipeline.
 
     Parameters
@@ -233,6 +234,9 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         masks and metrics are limited to the skin inside ``region``.
     not_skin : (H, W) bool ndarray, optional
         Pixels that are never skin (a colour chart): left out of the skin region itself.
+    size_px_per_mm : float, optional
+        Without ``px_per_mm``: an estimated scale used only to turn the pipeline's mm size
+        limits into pixels (e.g. from the face's eye distance); mm metrics stay None.
     timings : dict, optional
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
         colour conversions, each stage, ``upsample``).
@@ -249,7 +253,8 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     if work is not srgb:
         clock.lap("resample")
     planes = ColourPlanes(work)  # colour conversions happen (once) where first needed
-    scale = Scale(work_ppm, work_ppm or pipeline.params["scale"]["assumed_px_per_mm"])
+    scale = Scale(work_ppm, work_ppm or size_px_per_mm
+                  or pipeline.params["scale"]["assumed_px_per_mm"])
     roi = roi_module.skin_mask(planes, pipeline.params["roi"], scale)
 
     def to_work(mask: np.ndarray | None) -> np.ndarray | None:

@@ -130,3 +130,37 @@ def test_exposure_change_moves_little(phantoms):
     assert b["microcrust_count"] == pytest.approx(a["microcrust_count"], rel=0.1)
     assert b["erythema_area_mm2"] == pytest.approx(a["erythema_area_mm2"], rel=0.1)
     assert b["pigment_spot_area_mm2"] == pytest.approx(a["pigment_spot_area_mm2"], rel=0.15)
+
+
+def test_face_photo_is_measured_per_region(tmp_path):
+    """A whole-face photo: metrics per anatomical region of the pipeline, region masks."""
+    from skimage import data
+
+    pytest.importorskip("dlib")
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    rec = measure_photo_cli(photo, tmp_path / "out", "acne")
+    assert rec["face"]["view"] == "frontal"
+    assert set(rec["regions"]) == {"whole", "forehead", "left_cheek", "right_cheek", "nose",
+                                   "chin"}
+    roi = cv2.imread(str(tmp_path / "out" / "astronaut" / "masks" / "roi.png"), 0) > 0
+    for name in ("forehead", "left_cheek", "right_cheek", "nose", "chin"):
+        mask = cv2.imread(str(tmp_path / "out" / "astronaut" / "masks" /
+                              f"region_{name}.png"), 0) > 0
+        assert mask.any()
+        region_px = rec["regions"][name]["roi_area_px"]
+        assert 0 < region_px <= (mask & roi).sum() + 1  # measured skin lies in the region
+    assert rec["regions"]["whole"] == rec["metrics"]
+
+
+def test_close_up_is_the_one_region_whole(photos, tmp_path):
+    folder, _ = photos
+    rec = measure_photo_cli(folder / "cheek.jpg", tmp_path, "laser_recovery")
+    assert rec["face"] is None and rec["regions"] is None
+
+
+def measure_photo_cli(photo, out, pipeline):
+    res = runner.invoke(app, ["measure", str(photo), "--out", str(out), "--pipeline", pipeline,
+                              "--chart", "none"])
+    assert res.exit_code == 0, res.output
+    return json.loads((out / photo.stem / "metrics.json").read_text())

@@ -1,0 +1,165 @@
+"""Face detection, landmarks and anatomical regions (skinmetrics.face)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dlib")
+pytest.importorskip("face_recognition_models")
+skdata = pytest.importorskip("skimage.data")
+
+from skinmetrics.face import (  # noqa: E402
+    REGIONS,
+    exclusion_masks,
+    find_face,
+    region_masks,
+    region_polygons,
+)
+from skinmetrics.io import read_image  # noqa: E402
+from skinmetrics.synthetic import make_phantom  # noqa: E402
+
+ACNE04 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "acne04_valid"
+# Near-frontal ACNE04 validation photos (hand-labelled from thumbnails, file-name prefixes).
+FRONTAL = (
+    "levle0_117 levle0_213 levle0_228 levle0_257 levle0_319 levle0_353 levle0_360 levle0_362 "
+    "levle0_484 levle0_486 levle0_49 levle1_229 levle1_273 levle1_279 levle1_360 levle1_379 "
+    "levle1_391 levle1_428 levle1_433 levle1_434 levle1_458 levle1_464 levle1_476 levle1_505 "
+    "levle1_512 levle1_514 levle1_576 levle1_591 levle1_613 levle1_615 levle1_623 levle2_102 "
+    "levle2_118 levle2_39 levle2_86 levle2_88 levle3_106 levle3_114 levle3_116"
+).split()
+
+
+def centroid_x(mask: np.ndarray) -> float:
+    return float(np.nonzero(mask)[1].mean())
+
+
+def centroid_y(mask: np.ndarray) -> float:
+    return float(np.nonzero(mask)[0].mean())
+
+
+def assert_clean(face, shape) -> None:
+    """No region pixel inside the (undilated) eye, lip or nostril polygons."""
+    ex = exclusion_masks(face, shape)
+    bad = ex["eyes"] | ex["lips"] | ex["nostrils"]
+    assert bad.any()
+    for name, m in region_masks(face, shape).items():
+        assert not (m & bad).any(), name
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return skdata.astronaut().astype(np.float32) / 255.0
+
+
+@pytest.fixture(scope="module")
+def astro_face(astronaut):
+    return find_face(astronaut)
+
+
+def test_astronaut_face_and_regions(astronaut, astro_face):
+    f = astro_face
+    assert f is not None
+    assert f.landmarks.shape == (68, 2)
+    assert f.view == "frontal"
+    assert f.detector == "hog"
+    x0, y0, x1, y1 = f.box
+    assert 0 <= x0 < x1 <= astronaut.shape[1] and 0 <= y0 < y1 <= astronaut.shape[0]
+    assert set(region_polygons(f)) == set(REGIONS)
+    masks = region_masks(f, astronaut.shape)
+    assert set(masks) == set(REGIONS)
+    for name, m in masks.items():
+        assert m.shape == astronaut.shape[:2] and m.dtype == bool
+        assert m.sum() > 200, name
+    assert_clean(f, astronaut.shape)
+    # the regions are disjoint
+    total = sum(m.astype(int) for m in masks.values())
+    assert total.max() == 1
+    # patient's left cheek is on the image's right in an un-mirrored photo
+    assert centroid_x(masks["left_cheek"]) > f.landmarks[30, 0] > centroid_x(masks["right_cheek"])
+    p = f.landmarks
+    assert centroid_y(masks["forehead"]) < p[36:48, 1].min()
+    assert centroid_y(masks["chin"]) > p[48:60, 1].max()
+
+
+def test_skin_mask_and_margin(astronaut, astro_face):
+    shape = astronaut.shape
+    skin = np.zeros(shape[:2], bool)
+    skin[:, : shape[1] // 2] = True
+    masks = region_masks(astro_face, shape, skin=skin)
+    assert all(not m[:, shape[1] // 2 :].any() for m in masks.values())
+    wide = region_masks(astro_face, shape, margin_px=12)
+    narrow = region_masks(astro_face, shape, margin_px=0)
+    assert wide["nose"].sum() < narrow["nose"].sum()
+
+
+def test_mirrored_astronaut_swaps_sides(astronaut):
+    img = np.ascontiguousarray(astronaut[:, ::-1])
+    f = find_face(img, mirrored=True)
+    assert f is not None and f.view == "frontal"
+    masks = region_masks(f, img.shape)
+    assert centroid_x(masks["left_cheek"]) < f.landmarks[30, 0] < centroid_x(masks["right_cheek"])
+    assert_clean(f, img.shape)
+    # without the flag a mirrored photo cannot be told from an un-mirrored one
+    g = find_face(img)
+    masks = region_masks(g, img.shape)
+    assert centroid_x(masks["left_cheek"]) > g.landmarks[30, 0] > centroid_x(masks["right_cheek"])
+
+
+def test_mirror_permutation_is_an_involution():
+    from skinmetrics.face import MIRROR_68
+
+    assert sorted(MIRROR_68) == list(range(68))
+    assert (MIRROR_68[MIRROR_68] == np.arange(68)).all()
+
+
+def test_turned_face_view_and_hidden_cheek(astro_face):
+    # shift the nose tip towards the patient's right outline: the left side faces the camera
+    p = astro_face.landmarks.copy()
+    p[27:36, 0] -= 0.8 * (p[30, 0] - p[0:3, 0].mean())
+    from skinmetrics.face import Face, face_asymmetry
+
+    a = face_asymmetry(p)
+    f = Face(astro_face.box, p, "left", a, 1.0, "hog")
+    assert a > 0.6
+    assert "right_cheek" not in region_polygons(f) and "left_cheek" in region_polygons(f)
+
+
+@pytest.mark.parametrize(
+    "img",
+    [
+        make_phantom((240, 320), 25.0, 60.0, seed=1).image / 255.0,
+        np.random.default_rng(0).random((240, 320, 3), dtype=np.float32),
+        np.full((50, 60, 3), 0.5, np.float32),
+    ],
+    ids=["phantom", "noise", "flat"],
+)
+def test_no_face(img):
+    assert find_face(img) is None
+
+
+@pytest.mark.skipif(not ACNE04.is_dir(), reason="ACNE04 photos not available")
+def test_acne04_frontal_photos():
+    files = [
+        f for f in sorted((ACNE04 / "images").glob("*.jpg")) if f.name.split("_jpg")[0] in FRONTAL
+    ]
+    assert len(files) == len(FRONTAL)
+    found = 0
+    for path in files:
+        img = read_image(path)
+        img = img[0] if isinstance(img, tuple) else img
+        f = find_face(img)
+        if f is None:
+            continue
+        found += 1
+        assert f.landmarks.shape == (68, 2)
+        assert_clean(f, img.shape)
+        masks = region_masks(f, img.shape)
+        nose_x = f.landmarks[30, 0]
+        if masks.get("left_cheek") is not None and masks["left_cheek"].any():
+            assert centroid_x(masks["left_cheek"]) > nose_x, path.name
+        if masks.get("right_cheek") is not None and masks["right_cheek"].any():
+            assert centroid_x(masks["right_cheek"]) < nose_x, path.name
+    assert found >= 0.95 * len(files)

@@ -194,6 +194,7 @@ def test_split_face_run_end_to_end(tmp_path):
     folder = tmp_path / "study"
     folder.mkdir()
     lines = ["path,patient,visit,day,view,arm_left,arm_right"]
+    truth = {}
     for i in range(3):
         pid = f"S{i + 1}"
         left, right = ("treatment", "control") if i % 2 == 0 else ("control", "treatment")
@@ -201,10 +202,11 @@ def test_split_face_run_end_to_end(tmp_path):
             seed = 100 * i + (1 if side == "left" else 2)
             for day in (0, 28):
                 erythema = 1.0 if day == 0 else (0.4 if arm == "treatment" else 0.8)
-                ph = make_phantom((240, 320), 25.0, 60.0, seed=seed, capture_seed=seed + day,
+                ph = make_phantom((480, 640), 25.0, 60.0, seed=seed, capture_seed=seed + day,
                                   erythema=erythema)
                 name = f"{pid}_{side}_{day}.jpg"
                 (folder / name).write_bytes(ph.jpeg)
+                truth[pid, side, day] = ph.truth["erythema_area_mm2"]
                 lines.append(f"{name},{pid},day{day},{day},{side},{left},{right}")
     (folder / "manifest.csv").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
@@ -228,3 +230,10 @@ def test_split_face_run_end_to_end(tmp_path):
     assert means["treatment"] < means["control"] < 0
     meas = pd.read_csv(out / "measurements.csv", keep_default_na=False)
     assert set(meas.region) == {"whole"}
+    # every side's change row matches the phantom truth within 5 percentage points
+    changes = pd.read_csv(out / "change_from_baseline.csv")
+    rows = changes[changes.metric == "erythema_area_mm2"]
+    assert len(rows) == 6
+    for row in rows.itertuples():
+        true_pct = 100 * (truth[row.patient, row.view, 28] / truth[row.patient, row.view, 0] - 1)
+        assert abs(row.percent_change - true_pct) <= 5.0, (row.patient, row.view)

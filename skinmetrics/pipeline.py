@@ -35,10 +35,11 @@ import numpy as np
 
 from . import roi as roi_module
 from .colour import ColourPlanes
+from .face import REGIONS
 from .stages import erythema, microcrust, pigmentation, pore
 from .stages.base import Param, Scale
 
-__all__ = ["STAGES", "REGIONS", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
+__all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
            "builtin_pipelines", "measure_image", "skin_region"]
 
 #: Stage name -> module (each has PARAMS, MASK and measure()).
@@ -54,8 +55,7 @@ _SCALE_PARAMS = {
     "chart_patch_pitch_mm": Param(float, 0.1, 1000, "colour chart patch pitch, for px_per_mm"),
 }
 _TOP_KEYS = {"name", "description", "stages", "regions", "scale", "roi"} | set(STAGES)
-#: Anatomical regions a pipeline may ask for in whole-face photos (skinmetrics.face).
-REGIONS = ("forehead", "left_cheek", "right_cheek", "nose", "chin")
+
 
 
 class PipelineError(ValueError):

@@ -64,27 +64,6 @@ def _load_calibrated(path: Path, chart: str, pipeline: Pipeline
 FACE_IPD_MM = 63.0
 
 
-def _measure_regions(srgb, pipeline: Pipeline, px_per_mm, face, whole, region, chart_mask,
-                     size_ppm):
-    """Metrics per anatomical region of a face photo (None without a face): ``whole`` plus
-    each of the pipeline's regions found, and their masks (``region_<name>``)."""
-    if face is None:
-        return None, {}
-    skin = whole.masks["roi"]
-    masks = region_masks(face, skin.shape, skin=skin)
-    regions = {"whole": whole.metrics}
-    out = {}
-    for name in pipeline.regions:
-        mask = masks.get(name)
-        if mask is None or not mask.any():
-            continue
-        where = mask if region is None else mask & region
-        regions[name] = measure_image(srgb, pipeline, px_per_mm, region=where,
-                                      not_skin=chart_mask, size_px_per_mm=size_ppm).metrics
-        out[f"region_{name}"] = mask
-    return regions, out
-
-
 def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline: Pipeline,
                   px_per_mm: float | None = None, stem: str | None = None, *,
                   px_per_mm_source: str = "flag", chart: str = "auto",
@@ -150,10 +129,14 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     face = find_face(srgb) if pipeline.regions else None
     # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
     size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
+    areas = {}
+    if face is not None:  # the pipeline's regions that this face shows
+        polygons = region_masks(face, srgb.shape)
+        areas = {n: polygons[n] for n in pipeline.regions if n in polygons and polygons[n].any()}
     result = measure_image(srgb, pipeline, px_per_mm, region=region, not_skin=cal.chart_mask,
-                           size_px_per_mm=size_ppm)
-    regions, region_masks_out = _measure_regions(srgb, pipeline, px_per_mm, face, result, region,
-                                                 cal.chart_mask, size_ppm)
+                           size_px_per_mm=size_ppm, regions=areas)
+    regions = {"whole": result.metrics, **result.regions} if face is not None else None
+    region_masks_out = {f"region_{n}": m & result.masks["roi"] for n, m in areas.items()}
     folder = Path(out_dir) / (stem or path.stem)
     for name, mask in {**result.masks, **region_masks_out}.items():
         write_png(folder / "masks" / f"{name}.png", mask)

@@ -106,11 +106,14 @@ class Measurement:
     metrics : dict of str -> float, int or None
         None where a value cannot be measured (e.g. mm without scale).
     units : dict of str -> str
+    regions : dict of str -> dict
+        Metrics per requested region (see :func:`measure_image`'s ``regions``).
     """
 
     masks: dict[str, np.ndarray]
     metrics: dict[str, float | int | None] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
+    regions: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
 
 def builtin_pipelines() -> list[str]:
@@ -214,7 +217,8 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                   timings: dict[str, float] | None = None,
                   region: np.ndarray | None = None,
                   not_skin: np.ndarray | None = None,
-                  size_px_per_mm: float | None = None) -> Measurement:
+                  size_px_per_mm: float | None = None,
+                  regions: Mapping[str, np.ndarray] | None = None) -> Measurement:
     """Measure one photograph with a pipeline.
 
     Parameters
@@ -237,6 +241,10 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     size_px_per_mm : float, optional
         Without ``px_per_mm``: an estimated scale used only to turn the pipeline's mm size
         limits into pixels (e.g. from the face's eye distance); mm metrics stay None.
+    regions : mapping of str -> (H, W) bool ndarray, optional
+        Areas (anatomical regions) to report metrics for as well, in ``Measurement.regions``:
+        lesions are found once on the whole skin and summarised within each area (and
+        within ``region``).
     timings : dict, optional
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
         colour conversions, each stage, ``upsample``).
@@ -263,31 +271,42 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         return cv2.resize(mask.view(np.uint8), roi.shape[::-1],
                           interpolation=cv2.INTER_NEAREST) > 0
 
-    for name, mask in (("region", region), ("not_skin", not_skin)):
+    for name, mask in (("region", region), ("not_skin", not_skin), *(regions or {}).items()):
         if mask is not None and mask.shape != (height, width):
             raise ValueError(f"{name} is {mask.shape}, the photo {(height, width)}")
     region = to_work(region)
     if not_skin is not None:
         roi &= ~to_work(not_skin)
+    def roi_metrics(where: np.ndarray) -> dict:
+        px = int(np.count_nonzero(where))
+        return {"roi_area_px": px, "roi_area_mm2": px / work_ppm**2 if work_ppm else None}
+
     here = roi if region is None else roi & region
-    roi_px = int(np.count_nonzero(here))
     result = Measurement(masks={"roi": here})
-    result.metrics.update(roi_area_px=roi_px,
-                          roi_area_mm2=roi_px / work_ppm**2 if work_ppm else None)
+    result.metrics.update(roi_metrics(here))
     result.units.update(roi_area_px="px", roi_area_mm2="mm2")
+    areas = {name: to_work(mask) if region is None else to_work(mask) & region
+             for name, mask in (regions or {}).items()}
+    result.regions = {name: roi_metrics(roi & area) for name, area in areas.items()}
     clock.lap("roi")
     for name in pipeline.stages:
         module = STAGES[name]
-        out = module.measure(planes, roi, pipeline.params[name], scale, region)
+        params = pipeline.params[name]
+        found = module.detect(planes, roi, params, scale)  # once, on the whole skin
+        out = module.summarise(planes, roi, found, params, scale, region)
         result.masks[module.MASK] = out.mask
         result.metrics.update(out.metrics)
         result.units.update(out.units)
+        for area_name, area in areas.items():
+            result.regions[area_name].update(
+                module.summarise(planes, roi, found, params, scale, area).metrics)
         clock.lap(name)
     if work is not srgb:  # back to the photo's own pixels
         area_factor = (width * height) / (work.shape[0] * work.shape[1])
-        for key, unit in result.units.items():
-            if unit == "px" and result.metrics[key] is not None:
-                result.metrics[key] = round(result.metrics[key] * area_factor)
+        for metrics in (result.metrics, *result.regions.values()):
+            for key, unit in result.units.items():
+                if unit == "px" and metrics.get(key) is not None:
+                    metrics[key] = round(metrics[key] * area_factor)
         result.masks = {k: cv2.resize(m.view(np.uint8), (width, height),
                                       interpolation=cv2.INTER_NEAREST).astype(bool)
                         for k, m in result.masks.items()}

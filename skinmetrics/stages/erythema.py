@@ -50,7 +50,9 @@ from ..colour import ColourPlanes, erythema_index
 from ..filters import area_metrics, clean_mask
 from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
 
-__all__ = ["PARAMS", "MASK", "erythema_mask", "erythema_metrics", "measure"]
+__all__ = [
+    "PARAMS", "MASK", "erythema_mask", "erythema_metrics", "detect", "summarise", "measure"
+]
 
 MASK = "erythema"
 PARAMS = {
@@ -101,15 +103,24 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
     return metrics, units
 
 
-def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-            scale: Scale, region: np.ndarray | None = None) -> StageResult:
-    """Erythema mask and metrics of one photograph.
+def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+           scale: Scale) -> np.ndarray:
+    """The layer's lesions on the whole skin region (a mask or a label image)."""
+    return erythema_mask(planes, roi, params, scale)
 
-    Lesions are found on the whole skin region ``roi``; with ``region`` the mask and the
-    metrics are then limited to ``roi & region`` (a lesion cut by the region's edge is
-    still found whole, then measured inside).
-    """
+
+def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
+              params: Mapping[str, float], scale: Scale,
+              region: np.ndarray | None = None) -> StageResult:
+    """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
+    (a lesion cut by the region's edge was found whole and is measured inside)."""
     here = roi if region is None else roi & region
-    mask = erythema_mask(planes, roi, params, scale) & here
+    mask = found & here
     metrics, units = erythema_metrics(planes, here, mask, scale.px_per_mm)
     return StageResult(mask, metrics, units)
+
+
+def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+            scale: Scale, region: np.ndarray | None = None) -> StageResult:
+    """:func:`detect` on the whole skin, then :func:`summarise` within ``region``."""
+    return summarise(planes, roi, detect(planes, roi, params, scale), params, scale, region)

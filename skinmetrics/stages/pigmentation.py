@@ -44,7 +44,10 @@ from ..colour import ColourPlanes, ita_degrees, melanin_index
 from ..filters import area_metrics, clean_mask, local_reference, object_table
 from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
 
-__all__ = ["PARAMS", "MASK", "pigment_spot_mask", "pigmentation_metrics", "measure"]
+__all__ = [
+    "PARAMS", "MASK", "pigment_spot_mask", "pigmentation_metrics", "detect", "summarise",
+    "measure"
+]
 
 MASK = "pigment"
 PARAMS = {
@@ -111,16 +114,25 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     return metrics, units
 
 
-def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-            scale: Scale, region: np.ndarray | None = None) -> StageResult:
-    """Pigment-spot mask and pigmentation metrics of one photograph.
+def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+           scale: Scale) -> np.ndarray:
+    """The layer's lesions on the whole skin region (a mask or a label image)."""
+    return pigment_spot_mask(planes, roi, params, scale)
 
-    Lesions are found on the whole skin region ``roi``; with ``region`` the mask and the
-    metrics are then limited to ``roi & region`` (a lesion cut by the region's edge is
-    still found whole, then measured inside).
-    """
+
+def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
+              params: Mapping[str, float], scale: Scale,
+              region: np.ndarray | None = None) -> StageResult:
+    """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
+    (a lesion cut by the region's edge was found whole and is measured inside)."""
     here = roi if region is None else roi & region
-    mask = pigment_spot_mask(planes, roi, params, scale) & here
+    mask = found & here
     metrics, units = pigmentation_metrics(planes, here, mask, scale.px_per_mm,
                                           scale.px(params["reference_sigma_mm"]))
     return StageResult(mask, metrics, units)
+
+
+def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+            scale: Scale, region: np.ndarray | None = None) -> StageResult:
+    """:func:`detect` on the whole skin, then :func:`summarise` within ``region``."""
+    return summarise(planes, roi, detect(planes, roi, params, scale), params, scale, region)

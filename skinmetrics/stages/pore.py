@@ -44,7 +44,9 @@ from .base import (
     restrict_labels,
 )
 
-__all__ = ["PARAMS", "MASK", "pore_labels", "pore_metrics", "measure"]
+__all__ = [
+    "PARAMS", "MASK", "pore_labels", "pore_metrics", "detect", "summarise", "measure"
+]
 
 MASK = "pore"
 PARAMS = {
@@ -98,15 +100,24 @@ def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None
     return metrics, units
 
 
-def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-            scale: Scale, region: np.ndarray | None = None) -> StageResult:
-    """Pore mask and metrics of one photograph.
+def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+           scale: Scale) -> np.ndarray:
+    """The layer's lesions on the whole skin region (a mask or a label image)."""
+    return pore_labels(planes, roi, params, scale)
 
-    Lesions are found on the whole skin region ``roi``; with ``region`` the mask and the
-    metrics are then limited to ``roi & region`` (a lesion cut by the region's edge is
-    still found whole, then measured inside).
-    """
-    labels = restrict_labels(pore_labels(planes, roi, params, scale), region)
+
+def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
+              params: Mapping[str, float], scale: Scale,
+              region: np.ndarray | None = None) -> StageResult:
+    """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
+    (a lesion cut by the region's edge was found whole and is measured inside)."""
+    labels = restrict_labels(found, region)
     metrics, units = pore_metrics(roi if region is None else roi & region, labels,
                                   scale.px_per_mm)
     return StageResult(labels > 0, metrics, units)
+
+
+def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+            scale: Scale, region: np.ndarray | None = None) -> StageResult:
+    """:func:`detect` on the whole skin, then :func:`summarise` within ``region``."""
+    return summarise(planes, roi, detect(planes, roi, params, scale), params, scale, region)

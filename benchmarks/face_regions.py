@@ -13,6 +13,7 @@ a sample of the photos is written to ``benchmarks/output/face_regions.png``.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -23,22 +24,8 @@ from skinmetrics.face import exclusion_masks, find_face, region_masks
 from skinmetrics.io import read_image
 
 # Hand labels of the 283 ACNE04 validation photos (by file-name prefix, from thumbnails).
-FRONTAL = (
-    "levle0_117 levle0_213 levle0_228 levle0_257 levle0_319 levle0_353 levle0_360 levle0_362 "
-    "levle0_484 levle0_486 levle0_49 levle1_229 levle1_273 levle1_279 levle1_360 levle1_379 "
-    "levle1_391 levle1_428 levle1_433 levle1_434 levle1_458 levle1_464 levle1_476 levle1_505 "
-    "levle1_512 levle1_514 levle1_576 levle1_591 levle1_613 levle1_615 levle1_623 levle2_102 "
-    "levle2_118 levle2_39 levle2_86 levle2_88 levle3_106 levle3_114 levle3_116"
-).split()
-PROFILE = (
-    "levle0_170 levle0_26 levle0_458 levle0_86 levle1_122 levle1_124 levle1_18 levle1_28 "
-    "levle1_384 levle1_42 levle1_555 levle1_87 levle2_20 levle2_26"
-).split()
-CLOSEUP = (
-    "levle0_57 levle0_5 levle1_11 levle1_24 levle1_29 levle1_5 levle1_60 levle1_89 levle1_93 "
-    "levle2_19 levle2_25 levle2_5 levle2_7 levle3_141 levle3_20 levle3_26 levle3_40 levle3_54 "
-    "levle3_62 levle3_66 levle3_77 levle3_84 levle3_91 levle3_94"
-).split()
+_VIEWS = json.loads((Path(__file__).with_name("acne04_views.json")).read_text())
+FRONTAL, PROFILE, CLOSEUP = (set(_VIEWS[k]) for k in ("frontal", "profile", "closeup"))
 COLOURS = {  # BGR
     "forehead": (255, 160, 0),
     "left_cheek": (0, 200, 0),

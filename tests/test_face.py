@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +23,9 @@ from skinmetrics.io import read_image  # noqa: E402
 from skinmetrics.synthetic import make_phantom  # noqa: E402
 
 ACNE04 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "acne04_valid"
-# Near-frontal ACNE04 validation photos (hand-labelled from thumbnails, file-name prefixes).
-FRONTAL = (
-    "levle0_117 levle0_213 levle0_228 levle0_257 levle0_319 levle0_353 levle0_360 levle0_362 "
-    "levle0_484 levle0_486 levle0_49 levle1_229 levle1_273 levle1_279 levle1_360 levle1_379 "
-    "levle1_391 levle1_428 levle1_433 levle1_434 levle1_458 levle1_464 levle1_476 levle1_505 "
-    "levle1_512 levle1_514 levle1_576 levle1_591 levle1_613 levle1_615 levle1_623 levle2_102 "
-    "levle2_118 levle2_39 levle2_86 levle2_88 levle3_106 levle3_114 levle3_116"
-).split()
+# Near-frontal ACNE04 validation photos (hand labels shared with benchmarks/face_regions.py).
+FRONTAL = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" /
+                      "acne04_views.json").read_text())["frontal"]
 
 
 def centroid_x(mask: np.ndarray) -> float:

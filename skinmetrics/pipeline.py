@@ -42,7 +42,7 @@ from .stages.base import Param, Scale
 __all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
            "builtin_pipelines", "measure_image", "skin_region"]
 
-#: Stage name -> module (each has PARAMS, MASK and measure()).
+#: Stage name -> module (each has PARAMS, MASK, detect() and summarise()).
 STAGES: dict[str, ModuleType] = {
     "erythema": erythema,
     "microcrust": microcrust,

@@ -51,7 +51,7 @@ from ..filters import area_metrics, clean_mask
 from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
 
 __all__ = [
-    "PARAMS", "MASK", "erythema_mask", "erythema_metrics", "detect", "summarise", "measure"
+    "PARAMS", "MASK", "erythema_mask", "erythema_metrics", "detect", "summarise"
 ]
 
 MASK = "erythema"
@@ -119,8 +119,3 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
     metrics, units = erythema_metrics(planes, here, mask, scale.px_per_mm)
     return StageResult(mask, metrics, units)
 
-
-def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-            scale: Scale, region: np.ndarray | None = None) -> StageResult:
-    """:func:`detect` on the whole skin, then :func:`summarise` within ``region``."""
-    return summarise(planes, roi, detect(planes, roi, params, scale), params, scale, region)

@@ -49,7 +49,7 @@ from .base import (
 )
 
 __all__ = [
-    "PARAMS", "MASK", "microcrust_labels", "microcrust_metrics", "detect", "summarise", "measure"
+    "PARAMS", "MASK", "microcrust_labels", "microcrust_metrics", "detect", "summarise"
 ]
 
 MASK = "microcrust"
@@ -131,8 +131,3 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
                                         scale.px_per_mm)
     return StageResult(labels > 0, metrics, units)
 
-
-def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-            scale: Scale, region: np.ndarray | None = None) -> StageResult:
-    """:func:`detect` on the whole skin, then :func:`summarise` within ``region``."""
-    return summarise(planes, roi, detect(planes, roi, params, scale), params, scale, region)

@@ -45,8 +45,7 @@ from ..filters import area_metrics, clean_mask, local_reference, object_table
 from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
 
 __all__ = [
-    "PARAMS", "MASK", "pigment_spot_mask", "pigmentation_metrics", "detect", "summarise",
-    "measure"
+    "PARAMS", "MASK", "pigment_spot_mask", "pigmentation_metrics", "detect", "summarise"
 ]
 
 MASK = "pigment"
@@ -131,8 +130,3 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
                                           scale.px(params["reference_sigma_mm"]))
     return StageResult(mask, metrics, units)
 
-
-def measure(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-            scale: Scale, region: np.ndarray | None = None) -> StageResult:
-    """:func:`detect` on the whole skin, then :func:`summarise` within ``region``."""
-    return summarise(planes, roi, detect(planes, roi, params, scale), params, scale, region)

@@ -10,8 +10,10 @@ Layout written into the output folder::
     summary.csv               one row per view, region, arm, metric and follow-up visit
     cohort_stats.csv          per arm, region, metric and follow-up visit; split-face pairs
     run.json                  provenance: versions, pipeline, command, photos, timing
+    report.html               everything above for a person (skinmetrics.report)
 
-(columns in :mod:`skinmetrics.tables`). Every file is written atomically. A photo that cannot
+(columns in :mod:`skinmetrics.tables`). Every file is written atomically; report.html last,
+from the files written (a report that fails is a warning: the tables stay). A photo that cannot
 be measured (corrupt, truncated, empty, not an image, or any unexpected error) is reported with
 status ``error`` and a one-line message and never stops the batch. Problems with the request
 itself (missing folder, no photos, invalid pipeline or manifest, no baseline, an output folder
@@ -45,6 +47,7 @@ from . import __version__
 from .io import ImageReadError, write_json
 from .photo import BaselinePhoto
 from .pipeline import Pipeline, PipelineError, load_pipeline
+from .report import REPORT_FILE, write_report
 from .tables import (
     DEFAULT_REGION,
     change_table,
@@ -55,6 +58,7 @@ from .tables import (
     write_csv,
 )
 from .visits import (
+    REGION_SIDES,
     Comparison,
     Photo,
     VisitError,
@@ -62,6 +66,7 @@ from .visits import (
     discover,
     format_day,
     plan_comparisons,
+    region_arm,
 )
 
 __all__ = [
@@ -80,7 +85,7 @@ __all__ = [
 ]
 
 OUTPUT_FILES = ("measurements.csv", "change_from_baseline.csv", "summary.csv",
-                "cohort_stats.csv", "run.json")
+                "cohort_stats.csv", "run.json", REPORT_FILE)
 _PHOTO_OUTPUTS = {"metrics.json", "masks", "overlay.jpg"}
 
 
@@ -411,7 +416,7 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
 
     def task(i: int) -> tuple:
         p = photos[i]
-        options = {"chart": chart, "register": register,
+        options = {"chart": chart, "register": register, "view": p.view,
                    "px_per_mm_source": "manifest" if p.px_per_mm is not None else "flag"}
         j = baseline_of.get(i)
         if j is not None and results[j].status == "ok":
@@ -468,7 +473,8 @@ def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
         records.append({"patient": p.patient, "visit": p.visit, "day": p.day, "view": p.view,
                         "arm": p.arm, "photo": p.file, "status": r.status,
                         "message": r.message, "metrics": rec.get("metrics") or {},
-                        "regions": rec.get("regions"), "units": rec.get("units") or {}})
+                        "regions": rec.get("regions"), "units": rec.get("units") or {},
+                        "region_arms": {n: region_arm(p, n) for n in REGION_SIDES}})
         base_regions = rec.get("baseline_regions") or (
             {DEFAULT_REGION: rec["baseline_metrics"]} if rec.get("baseline_metrics") else {})
         paired.update({(p.patient, p.day, p.view, region, metric): value
@@ -638,18 +644,21 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     write_csv(out / "summary.csv", tables["summary"])
     write_csv(out / "cohort_stats.csv", tables["cohort"])
     warnings = list(plan.warnings)
-    for r in results:
-        reg = ((r.record or {}).get("alignment") or {}).get("registration")
-        if reg is not None and not reg.get("ok"):
-            warnings.append(f"{r.photo.file}: not registered to its baseline "
-                            f"({reg.get('message')}); measured unregistered")
+    warnings += [f"{r.photo.file}: {w}" for r in results
+                 for w in (r.record or {}).get("warnings", [])]
     end = _now()
     options = {"pipeline": str(pipeline) if not isinstance(pipeline, Pipeline)
                else pipeline.source, "baseline": baseline, "compare": compare,
                "px_per_mm": px_per_mm, "overwrite": overwrite, "chart": chart,
                "register": register}
-    write_json(out / "run.json", _run_record(plan, out, results, warnings, start, end, n_jobs,
-                                             argv, options))
+    record = _run_record(plan, out, results, warnings, start, end, n_jobs, argv, options)
+    write_json(out / "run.json", record)
+    try:
+        write_report(out)
+    except Exception as exc:  # the tables are written: a failed report must not lose them
+        (out / REPORT_FILE).unlink(missing_ok=True)  # nor leave an earlier run's report
+        warnings.append(_one_line(f"{REPORT_FILE} not written: {type(exc).__name__}: {exc}"))
+        write_json(out / "run.json", {**record, "warnings": warnings})
     return BatchResult(plan, out, results, tables, warnings, start, end)
 
 

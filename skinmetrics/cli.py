@@ -87,6 +87,8 @@ def measure(
             failed += 1
             typer.echo(f"error: {exc}", err=True)
             continue
+        for warning in rec["warnings"]:
+            typer.echo(f"warning: {photo.name}: {warning}", err=True)
         m = rec["metrics"]
         shown = ", ".join(f"{k}={_fmt(m[k])}" for k in (
             "erythema_area_pct", "microcrust_count", "pore_count", "pigment_spot_count") if k in m)
@@ -125,8 +127,10 @@ def run(
     no_register: Annotated[bool, typer.Option(
         "--no-register", help="Do not align follow-up photos to the baseline.")] = False,
 ) -> None:
-    """Measure a visit folder and report change from baseline (tables in OUT)."""
+    """Measure a visit folder and report change from baseline (tables and report.html in
+    OUT)."""
     from .batch import BatchError, ProgressBar, describe_plan, plan_batch, run_batch
+    from .report import REPORT_FILE
 
     _check_chart(chart)
     if dry_run:
@@ -168,7 +172,27 @@ def run(
     typer.echo(f"results in {out}: measurements.csv, change_from_baseline.csv, summary.csv, "
                f"cohort_stats.csv, patients/ ({len(result.tables['patients'])}), photos/, "
                "run.json")
+    if (out / REPORT_FILE).is_file():
+        typer.echo(f"report: {out / REPORT_FILE} (open it in a web browser)")
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Argument(
+        help="Results folder written by `skinmetrics run`.", show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Report file (default: RESULTS/report.html).",
+        show_default=False)] = None,
+) -> None:
+    """Rebuild report.html from a results folder, without measuring again."""
+    from .report import ReportError, write_report
+
+    try:
+        path = write_report(results, out)
+    except ReportError as exc:
+        fail(str(exc))
+    typer.echo(f"report: {path}")
 
 
 @app.command()

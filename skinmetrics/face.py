@@ -49,6 +49,7 @@ __all__ = [
     "Face",
     "REGIONS",
     "exclusion_masks",
+    "excluded_mask",
     "exclusion_polygons",
     "find_face",
     "region_masks",
@@ -416,6 +417,31 @@ def exclusion_masks(
     return {k: _dilate(_fill(v, hw), margin_px) for k, v in exclusion_polygons(face).items()}
 
 
+def excluded_mask(face: Face, shape: tuple[int, ...], margin_px: float | None = None
+                  ) -> np.ndarray:
+    """Union of the eyes, brows, lips and nostrils, each dilated by ``margin_px``.
+
+    Parameters
+    ----------
+    face : Face
+    shape : tuple
+        Image shape; only ``shape[:2]`` is used.
+    margin_px : float, optional
+        Exclusion margin in pixels; default :func:`default_margin` (0.08 IOD, ~5 mm).
+
+    Returns
+    -------
+    ndarray of bool, shape (H, W)
+        Pixels that are no region's skin (e.g. removed from a face photo's ``whole``).
+    """
+    hw = _shape2(shape)
+    excl = np.zeros(hw, bool)
+    for m in exclusion_masks(face, hw, default_margin(face) if margin_px is None
+                             else margin_px).values():
+        excl |= m
+    return excl
+
+
 def region_masks(
     face: Face,
     shape: tuple[int, ...],
@@ -444,12 +470,7 @@ def region_masks(
         One mask per visible region (see :func:`region_polygons`).
     """
     hw = _shape2(shape)
-    if margin_px is None:
-        margin_px = default_margin(face)
-    excl = np.zeros(hw, bool)
-    for m in exclusion_masks(face, hw, margin_px).values():
-        excl |= m
-    keep = ~excl
+    keep = ~excluded_mask(face, hw, margin_px)
     if skin is not None:
         keep &= np.asarray(skin, bool)
     polys = region_polygons(face)

@@ -34,12 +34,13 @@ import numpy as np
 from . import __version__
 from .align import align_to_baseline
 from .chart import Calibration, calibrate
-from .face import find_face, region_masks
+from .face import Face, excluded_mask, find_face, region_masks
 from .io import decode_image, read_file_bytes, write_jpeg, write_json, write_png
 from .overlay import outline_overlay
 from .pipeline import Pipeline, measure_image, skin_region
+from .register import warp_to_followup
 
-__all__ = ["BaselinePhoto", "measure_photo"]
+__all__ = ["BaselinePhoto", "FACE_VIEWS", "face_expected", "measure_photo"]
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,58 @@ def _load_calibrated(path: Path, chart: str, pipeline: Pipeline
 FACE_IPD_MM = 63.0
 
 
+#: Views in which the whole face is photographed (a face is expected; see
+#: :func:`face_expected`). ``left`` / ``right`` may be a profile or a cheek close-up.
+FACE_VIEWS = frozenset({"front", "left45", "right45"})
+
+
+def face_expected(view: str, shape: tuple[int, ...], px_per_mm: float | None,
+                  face_photo_min_mm: float) -> bool:
+    """Whether a photo shows a whole face (so that not finding one is worth a warning).
+
+    Parameters
+    ----------
+    view : str
+        The photo's view (manifest or file name; empty when not given).
+    shape : tuple
+        Image shape; ``shape[:2]`` is used.
+    px_per_mm : float or None
+        Scale of the photo.
+    face_photo_min_mm : float
+        Shorter side of the field of view, mm, from which a photo is a face photo (a
+        cheek close-up spans a few centimetres, an adult face about 14 x 20 cm).
+
+    Returns
+    -------
+    bool
+        True for the whole-face views (:data:`FACE_VIEWS`) and for photos whose known scale
+        gives a field of view at least ``face_photo_min_mm`` on its shorter side.
+    """
+    if view in FACE_VIEWS:
+        return True
+    return bool(px_per_mm) and min(shape[:2]) / px_per_mm >= face_photo_min_mm
+
+
+def _face_areas(face: Face | None, shape: tuple[int, ...], names: tuple[str, ...]
+                ) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """The pipeline's regions that a face shows, and its eyes, brows, lips and nostrils."""
+    if face is None:
+        return {}, None
+    masks = region_masks(face, shape)
+    return ({n: masks[n] for n in names if n in masks and masks[n].any()},
+            excluded_mask(face, shape))
+
+
+def _union(*masks: np.ndarray | None) -> np.ndarray | None:
+    given = [m for m in masks if m is not None]
+    return np.logical_or.reduce(given) if given else None
+
+
 def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline: Pipeline,
                   px_per_mm: float | None = None, stem: str | None = None, *,
                   px_per_mm_source: str = "flag", chart: str = "auto",
-                  baseline: BaselinePhoto | None = None, register: bool = True) -> dict:
+                  baseline: BaselinePhoto | None = None, register: bool = True,
+                  view: str = "") -> dict:
     """Measure a photograph file and write its outputs under ``out_dir/<stem>/``.
 
     Parameters
@@ -89,26 +138,42 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         Align this follow-up photo to that baseline.
     register : bool
         With a baseline: register to it (else only the colour is left as it is).
+    view : str
+        The photo's view (``front``, ``left45`` ...), to tell whether a face is expected
+        (:func:`face_expected`).
 
     Returns
     -------
     dict
         The content written to metrics.json. An aligned follow-up also holds
-        ``baseline_metrics``: the baseline measured over the part of it this follow-up
-        shows, the value its change from baseline is computed from.
+        ``baseline_metrics`` and ``baseline_regions``: the baseline measured over the part of
+        it this follow-up shows (per region), the values its change from baseline is
+        computed from. ``warnings`` lists what the reader should know (no face where one was
+        expected, a failed registration), one line each.
 
     Raises
     ------
     ImageReadError
         The file cannot be read or decoded (nothing is written).
+
+    Notes
+    -----
+    In a face photo the eyes, brows, lips and nostrils (with a margin) are not skin, in the
+    ``whole`` region too. A registered follow-up is measured in the baseline's regions mapped
+    into it by the registration (the same skin at every visit); the follow-up's own landmarks
+    give its regions when it is not registered or the baseline shows no face.
     """
     path = Path(path)
+    warnings: list[str] = []
     data, srgb, bit_depth, cal = _load_calibrated(path, chart, pipeline)
     if cal.px_per_mm:
         px_per_mm, px_per_mm_source = cal.px_per_mm, "chart"
     elif not px_per_mm:
         px_per_mm_source = "none"
-    region = alignment = paired_baseline = None
+    face = find_face(srgb) if pipeline.regions else None
+    areas, excluded = _face_areas(face, srgb.shape, pipeline.regions)
+    regions_source = "landmarks" if face is not None else None
+    region = alignment = paired = None
     if baseline is not None:
         _, base_srgb, _, base_cal = _load_calibrated(Path(baseline.path), chart, pipeline)
         base_roi = cv2.imread(str(baseline.roi_mask), cv2.IMREAD_GRAYSCALE)
@@ -120,22 +185,35 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
             register_photos=register,
             normalise_colour=not (cal.ccm is not None and base_cal.ccm is not None))
         srgb = alignment.srgb
+        reg = alignment.registration
+        if reg is not None and not reg.ok:
+            warnings.append(f"not registered to its baseline ({reg.message}); measured "
+                            "unregistered")
         if alignment.region is not None:
             region = alignment.region
-            paired_baseline = measure_image(base_srgb, pipeline,
-                                            base_cal.px_per_mm or baseline.px_per_mm,
-                                            region=alignment.baseline_region,
-                                            not_skin=base_cal.chart_mask).metrics
-    face = find_face(srgb) if pipeline.regions else None
+            base_face = find_face(base_srgb) if pipeline.regions else None
+            base_areas, base_excluded = _face_areas(base_face, base_srgb.shape,
+                                                    pipeline.regions)
+            if base_face is not None:  # the baseline's regions, mapped into this photo
+                mapped = {n: warp_to_followup(m, reg, srgb.shape) for n, m in base_areas.items()}
+                areas = {n: m for n, m in mapped.items() if m.any()}
+                regions_source = "baseline landmarks, registered"
+                if face is None:
+                    excluded = warp_to_followup(base_excluded, reg, srgb.shape)
+            paired = measure_image(base_srgb, pipeline, base_cal.px_per_mm or baseline.px_per_mm,
+                                   region=alignment.baseline_region,
+                                   not_skin=_union(base_cal.chart_mask, base_excluded),
+                                   regions=base_areas if base_face is not None else None)
+    if not areas and pipeline.regions and face_expected(
+            view, srgb.shape, px_per_mm, pipeline.params["scale"]["face_photo_min_mm"]):
+        warnings.append("no face found in a whole-face photo; measured over the whole skin "
+                        "region")
     # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
     size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
-    areas = {}
-    if face is not None:  # the pipeline's regions that this face shows
-        polygons = region_masks(face, srgb.shape)
-        areas = {n: polygons[n] for n in pipeline.regions if n in polygons and polygons[n].any()}
-    result = measure_image(srgb, pipeline, px_per_mm, region=region, not_skin=cal.chart_mask,
+    result = measure_image(srgb, pipeline, px_per_mm, region=region,
+                           not_skin=_union(cal.chart_mask, excluded),
                            size_px_per_mm=size_ppm, regions=areas)
-    regions = {"whole": result.metrics, **result.regions} if face is not None else None
+    regions = {"whole": result.metrics, **result.regions} if areas else None
     region_masks_out = {f"region_{n}": m & result.masks["roi"] for n, m in areas.items()}
     folder = Path(out_dir) / (stem or path.stem)
     for name, mask in {**result.masks, **region_masks_out}.items():
@@ -151,16 +229,20 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         "scale_source": px_per_mm_source,
         "calibration": cal.as_dict(),
         "alignment": None if alignment is None else alignment.as_dict(),
-        "baseline_metrics": paired_baseline,
+        "baseline_metrics": None if paired is None else paired.metrics,
+        "baseline_regions": (None if paired is None or not paired.regions
+                             else {"whole": paired.metrics, **paired.regions}),
         "face": None if face is None else {
             "view": face.view, "detector": face.detector,
             "asymmetry": round(float(face.asymmetry), 3),
             "size_px_per_mm": None if size_ppm is None else round(size_ppm, 3)},
+        "regions_source": regions_source if areas else None,
         "regions": regions,
         "pipeline": pipeline.as_dict(),
         "layers": sorted(result.masks),
         "metrics": result.metrics,
         "units": result.units,
+        "warnings": warnings,
     }
     write_json(folder / "metrics.json", record)
     return record

@@ -34,7 +34,14 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .colour import OD_HAEMOGLOBIN, OD_MELANIN, lab_to_linear, linear_to_lab_reference
+from .colour import (
+    OD_HAEMOGLOBIN,
+    OD_MELANIN,
+    lab_to_linear,
+    linear_to_lab_reference,
+    linear_to_srgb,
+    srgb_to_linear,
+)
 from .synthetic_chart import render_chart
 
 __all__ = [
@@ -44,6 +51,7 @@ __all__ = [
     "write_visit_set",
     "LAYERS",
     "capture",
+    "paint_erythema",
 ]
 
 LAYERS = ("erythema", "microcrust", "pore", "pigment")
@@ -394,6 +402,50 @@ def make_phantom(
         counts[name] = int(np.sum(2 * visible >= np.maximum(sizes, 1)))
     return Phantom(img, jpeg, masks, ppm, _truth(masks, counts, ppm), params, scene_to_image,
                    labels)
+
+
+def paint_erythema(srgb: np.ndarray, centres_px: list[tuple[float, float]],
+                   radii_px: list[float], density: float = 0.2, seed: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Add erythema patches to a photograph (e.g. a real face): a phantom on real skin.
+
+    Each patch is an irregular soft-edged blob of extra haemoglobin optical density, added
+    in linear RGB as a transmittance ``10 ** -(d * OD_HAEMOGLOBIN)`` (the model the phantoms
+    are rendered in); its inside is the truth.
+
+    Parameters
+    ----------
+    srgb : (H, W, 3) ndarray
+        sRGB photo, float in [0, 1].
+    centres_px : list of (row, col)
+        Patch centres, pixels.
+    radii_px : list of float
+        Mean patch radii, pixels (a radius below 1 px adds no patch).
+    density : float
+        Extra haemoglobin density inside a patch (the phantoms use 0.12-0.25).
+    seed : int
+        Seed of the patch outlines (the same seed gives the same shapes, scaled by radius).
+
+    Returns
+    -------
+    srgb : (H, W, 3) float32 ndarray
+    mask : (H, W) bool ndarray
+        Inside of the patches.
+    """
+    linear = srgb_to_linear(srgb)
+    hb = np.zeros(linear.shape[:2], np.float32)
+    mask = np.zeros(linear.shape[:2], bool)
+    rng = np.random.default_rng(seed)
+    for (cy, cx), r in zip(centres_px, radii_px, strict=True):
+        blob_rng = np.random.default_rng(rng.integers(1 << 31))
+        if r < 1:
+            continue
+        sl, (wy, wx) = _window(hb.shape, cy, cx, 1.6 * r + 4)
+        sd = _blob(wy, wx, cy, cx, r, blob_rng, 0.25)
+        hb[sl] += density * _soft_inside(sd, 0.1 * r)
+        mask[sl] |= sd < 0
+    absorb = 10.0 ** (-hb[..., None] * np.asarray(OD_HAEMOGLOBIN, np.float32))
+    return linear_to_srgb(linear * absorb), mask
 
 
 def capture(linear: np.ndarray, rng: np.random.Generator, jpeg_quality: int | None = 90

@@ -57,6 +57,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "COHORT_COLUMNS",
     "DEFAULT_REGION",
+    "REGION_GROUPS",
     "WILCOXON_MIN_N",
     "record_regions",
     "percent_change",
@@ -97,6 +98,9 @@ _PAIRED_STAT_COLUMNS = ["n_pairs", "mean_difference", "sd_difference", "ci95_low
 #: ``group`` statistics, then the ``paired`` comparison (cells of the other kind are empty).
 COHORT_COLUMNS = (["kind", "region", "metric", "unit", "visit", "day", "arm"]
                   + _GROUP_STAT_COLUMNS + ["arm_a", "arm_b", "quantity"] + _PAIRED_STAT_COLUMNS)
+#: Region groups of :func:`cohort_table`: the two cheeks are one group (pooled per patient;
+#: in a split-face design each cheek is one arm, compared within patients).
+REGION_GROUPS = {"left_cheek": "cheek", "right_cheek": "cheek"}
 #: Fewest non-zero paired differences with which the two-sided exact Wilcoxon signed-rank
 #: test can give p < 0.05 (with 5 the smallest p is 2 / 2^5 = 0.0625).
 WILCOXON_MIN_N = 6
@@ -172,8 +176,9 @@ def measurements_table(records: Iterable[Mapping],
         (file name relative to the visit folder), ``status`` (``"ok"`` or ``"error"``),
         ``message``, ``metrics`` ({name: value or None}), ``units`` ({name: unit}) and,
         optionally, ``regions`` ({region: {name: value or None}}; default
-        ``{"whole": metrics}``, see :func:`record_regions`). An errored photo has empty
-        ``metrics``.
+        ``{"whole": metrics}``, see :func:`record_regions`) and ``region_arms`` ({region:
+        arm}, where a region's arm is not the photo's, e.g. the cheeks of a split-face
+        whole-face photo). An errored photo has empty ``metrics``.
     metric_order : sequence of str, optional
         Metric order; default: order of first appearance over the records (the pipeline's).
 
@@ -196,11 +201,12 @@ def measurements_table(records: Iterable[Mapping],
                 "view": r.get("view") or "", "arm": r.get("arm") or "", "photo": r["photo"],
                 "status": r["status"], "message": r.get("message") or ""}
         units = r.get("units") or {}
+        arms = r.get("region_arms") or {}
         if r["status"] != "ok":
             rows.append({**base, "region": "", "metric": "", "value": None, "unit": ""})
             continue
-        rows += [{**base, "region": region, "metric": m, "value": metrics[m],
-                  "unit": units.get(m, "")}
+        rows += [{**base, "region": region, "arm": arms.get(region) or base["arm"],
+                  "metric": m, "value": metrics[m], "unit": units.get(m, "")}
                  for region, metrics in record_regions(r).items() for m in order if m in metrics]
     return _frame(rows, MEASUREMENT_COLUMNS)
 
@@ -216,16 +222,25 @@ def _metric_units(measurements: pd.DataFrame) -> dict[str, str]:
 
 def _index(measurements: pd.DataFrame):
     """Lookups of a measurements table: values per (patient, day, view, region, metric),
-    photos (label, arm) per patient/day/view, and the regions per patient/view."""
+    the visit label of the photo per patient/day/view, the regions per patient/view and the
+    arm per (patient, day, view, region)."""
     values: dict[tuple, float] = {}
-    photos: dict[tuple, dict[str, tuple[str, str]]] = defaultdict(dict)
+    photos: dict[tuple, dict[str, str]] = defaultdict(dict)
     regions: dict[tuple, set[str]] = defaultdict(set)
+    arms: dict[tuple, str] = {}
     for row in measurements.itertuples(index=False):
-        photos[(row.patient, row.day)].setdefault(row.view, (row.visit, row.arm))
+        photos[(row.patient, row.day)].setdefault(row.view, row.visit)
         if row.status == "ok" and row.metric:
             values[(row.patient, row.day, row.view, row.region, row.metric)] = _number(row.value)
             regions[(row.patient, row.view)].add(row.region)
-    return values, photos, regions
+            arms[(row.patient, row.day, row.view, row.region)] = row.arm
+    return values, photos, regions, arms
+
+
+def _region_arm(arms: Mapping[tuple, str], patient: str, days: Iterable, view: str,
+                region: str) -> str:
+    """The first non-empty arm of a patient's view and region over ``days``."""
+    return next((arms[k] for day in days if arms.get(k := (patient, day, view, region))), "")
 
 
 def _regions_of(regions: Mapping[tuple, set[str]], patient: str, view: str) -> list[str]:
@@ -259,23 +274,22 @@ def change_table(measurements: pd.DataFrame, comparisons: Iterable[Comparison],
         paired value. The regions of a view are those measured in any of its photos.
     """
     units = _metric_units(measurements)
-    values, photos, regions = _index(measurements)
+    values, photos, regions, arms = _index(measurements)
     rows = []
     for comp in sorted(comparisons, key=lambda c: natural_key(c.patient)):
-        base_photos = photos.get((comp.patient, comp.baseline_day), {})
         views = sorted({v for _, day in comp.visits for v in photos.get((comp.patient, day), {})},
                        key=natural_key)
         for view in views:
             for region in _regions_of(regions, comp.patient, view):
                 for metric, unit in units.items():
                     rows += _change_rows(comp, view, region, metric, unit, values, photos,
-                                         base_photos, paired_baselines)
+                                         arms, paired_baselines)
     return _frame(rows, CHANGE_COLUMNS)
 
 
 def _change_rows(comp: Comparison, view: str, region: str, metric: str, unit: str,
                  values: Mapping[tuple, float], photos: Mapping[tuple, dict],
-                 base_photos: Mapping[str, tuple[str, str]],
+                 arms: Mapping[tuple, str],
                  paired_baselines: Mapping[tuple, float | None] | None) -> list[dict]:
     """The change rows of one patient, view, region and metric (one per compared visit)."""
     base_own = values.get((comp.patient, comp.baseline_day, view, region, metric), math.nan)
@@ -286,7 +300,7 @@ def _change_rows(comp: Comparison, view: str, region: str, metric: str, unit: st
             continue
         value = values.get((comp.patient, day, view, region, metric), math.nan)
         base = _paired(paired_baselines, (comp.patient, day, view, region, metric), base_own)
-        arm = here[view][1] or base_photos.get(view, ("", ""))[1]
+        arm = _region_arm(arms, comp.patient, (day, comp.baseline_day), view, region)
         rows.append({
             "patient": comp.patient, "view": view, "region": region, "arm": arm,
             "metric": metric, "unit": unit, "baseline_visit": comp.baseline_visit,
@@ -331,18 +345,13 @@ def patient_table(measurements: pd.DataFrame, patient: str,
     """
     units = _metric_units(measurements)
     mine = measurements[measurements["patient"] == patient]
-    values, photos, regions = _index(mine)
+    values, photos, regions, region_arms = _index(mine)
     days = sorted(set(mine["day"]))
     labels = {}
     for day in days:
-        day_labels = {label for label, _ in photos[(patient, day)].values()}
+        day_labels = set(photos[(patient, day)].values())
         labels[day] = "/".join(sorted(day_labels, key=natural_key))
     views = sorted(set(mine["view"]), key=natural_key)
-    arms = {}
-    for view in views:
-        view_arms = [arm for day in days for v, (_, arm) in photos[(patient, day)].items()
-                     if v == view and arm]
-        arms[view] = view_arms[0] if view_arms else ""
     base_day = comparison.baseline_day if comparison else None
     final_day = comparison.visits[-1][1] if comparison and comparison.visits else None
     rows = []
@@ -350,8 +359,9 @@ def patient_table(measurements: pd.DataFrame, patient: str,
         for region in _regions_of(regions, patient, view):
             for metric, unit in units.items():
                 key = (view, region, metric)
-                row = {"view": view, "region": region, "arm": arms[view], "metric": metric,
-                       "unit": unit}
+                row = {"view": view, "region": region,
+                       "arm": _region_arm(region_arms, patient, days, view, region),
+                       "metric": metric, "unit": unit}
                 for day in days:
                     row[labels[day]] = values.get((patient, day, *key), math.nan)
                 base = _paired(paired_baselines, (patient, final_day, *key),
@@ -536,20 +546,21 @@ def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
         Columns :data:`COHORT_COLUMNS`, two kinds of rows told apart by ``kind``; the columns
         of the other kind are empty.
 
-        ``kind = "group"``: one row per region, metric, visit and ``arm`` (``""`` when the
-        photos have no arm), views pooled: a patient with several views in one arm counts
-        once, with the mean over those views. ``n`` counts the patients with a baseline and
-        a follow-up value; ``baseline_*``, ``value_*`` (follow-up) and ``change_*`` are the
-        mean and SD over them; ``percent_change_*`` over the patients with a percent change
-        (non-zero baseline). SDs use n - 1 and are empty for n < 2 (as in
+        ``kind = "group"``: one row per region group (:data:`REGION_GROUPS`: ``cheek`` for
+        both cheeks, else the region), metric, visit and ``arm`` (``""`` when the photos have
+        no arm), views and the regions of a group pooled: a patient with several views or
+        regions in one arm counts once, with the mean over them. ``n`` counts the patients
+        with a baseline and a follow-up value; ``baseline_*``, ``value_*`` (follow-up) and
+        ``change_*`` are the mean and SD over them; ``percent_change_*`` over the patients
+        with a percent change (non-zero baseline). SDs use n - 1 and are empty for n < 2 (as in
         :func:`summary_table`).
 
-        ``kind = "paired"``: only for split-face designs (some patient has photos in two
-        different arms at one visit, e.g. ``arm_left`` / ``arm_right`` in the manifest); for
-        each region, metric, visit, pair of arms (``arm_a``, ``arm_b``, ordered by
-        :func:`arm_pair`: ``treatment`` vs ``control``, else the other arm vs the
-        alphabetically first) and ``quantity`` (``change``, in the metric's unit, or
-        ``percent_change``, in percentage points): the per-patient difference
+        ``kind = "paired"``: only for split-face designs (some patient has photos or regions
+        in two different arms at one visit, e.g. ``arm_left`` / ``arm_right`` in the
+        manifest); for each region group holding either arm, metric, visit, pair of arms
+        (``arm_a``, ``arm_b``, ordered by :func:`arm_pair`: ``treatment`` vs ``control``,
+        else the other arm vs the alphabetically first) and ``quantity`` (``change``, in the
+        metric's unit, or ``percent_change``, in percentage points): the per-patient difference
         d = quantity(arm_a) - quantity(arm_b) over the patients with both, summarised by
         :func:`paired_statistics` (``n_pairs``, ``mean_difference``, ``sd_difference``,
         ``ci95_low``, ``ci95_high``, ``wilcoxon_p``, ``note``). A negative mean difference
@@ -563,7 +574,7 @@ def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
     pairs = _split_face_pairs(changes)
     groups: dict[tuple, list] = defaultdict(list)
     for row in changes.itertuples(index=False):
-        groups[(row.region, row.metric, row.visit)].append(row)
+        groups[(REGION_GROUPS.get(row.region, row.region), row.metric, row.visit)].append(row)
     rows = []
     for (region, metric, visit), members in groups.items():
         key = {"region": region, "metric": metric, "unit": members[0].unit, "visit": visit,
@@ -573,6 +584,8 @@ def cohort_table(changes: pd.DataFrame) -> pd.DataFrame:
             rows.append({**key, "kind": "group", "arm": arm, **_group_row(values[arm])})
         for arm_a, arm_b in pairs:
             a, b = values.get(arm_a, {}), values.get(arm_b, {})
+            if not (a or b):  # neither arm in this group (e.g. the forehead of a split face)
+                continue
             for quantity in ("change", "percent_change"):
                 d = [a[p][quantity] - b[p][quantity] for p in sorted(a, key=natural_key)
                      if p in b]

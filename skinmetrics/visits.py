@@ -38,11 +38,12 @@ optionally, ``view``, ``px_per_mm``, ``arm`` (treatment arm of that photo's side
 ``arm_left`` and ``arm_right`` (split-face designs: treatment arm of the patient's left and
 right side). A photo whose view is ``left`` or ``left45`` gets ``arm_left``, one whose view is
 ``right`` or ``right45`` gets ``arm_right`` (the patient's left and right, the clinical
-convention; views in any case); a non-empty ``arm`` wins over both. One patient's side (left,
-right, or otherwise the view itself) must have one arm (empty counts as an arm) at every
-visit. Paths are relative to the manifest (absolute paths are allowed); the ``day`` column
-gives the day number of the visit, so the visit labels may be anything (``V1``,
-``screening``). Images in the folder that the manifest does not list are reported as not
+convention; views in any case); a non-empty ``arm`` wins over both. In a whole-face photo
+the left and right cheek take ``arm_left`` and ``arm_right`` (:func:`region_arm`). One
+patient's side (left, right, or otherwise the view itself) must have one arm (empty counts as
+an arm) at every visit. Paths are relative to the manifest (absolute paths are allowed);
+the ``day`` column gives the day number of the visit, so the visit labels may be anything
+(``V1``, ``screening``). Images in the folder that the manifest does not list are reported as not
 used. Any error (missing column, missing file, non-numeric day, ...) is a
 :class:`VisitError` naming the line.
 """
@@ -76,6 +77,8 @@ __all__ = [
     "parse_name",
     "photo_side",
     "photo_arm",
+    "region_arm",
+    "REGION_SIDES",
     "read_manifest",
     "discover",
     "resolve_visit",
@@ -139,6 +142,10 @@ class Photo:
         Scale from the manifest, else None.
     stem : str
         Name of its output folder (unique within the set; set by :func:`discover`).
+    arm_left, arm_right : str
+        Arms of the patient's left and right side (manifest ``arm_left`` / ``arm_right``,
+        when no per-photo ``arm`` is given), for the cheeks of a whole-face photo
+        (:func:`region_arm`).
     """
 
     path: Path
@@ -150,6 +157,8 @@ class Photo:
     arm: str = ""
     px_per_mm: float | None = None
     stem: str = ""
+    arm_left: str = ""
+    arm_right: str = ""
 
 
 @dataclass(frozen=True)
@@ -441,14 +450,20 @@ def read_manifest(path: str | os.PathLike) -> tuple[list[Photo], list[str]]:
         except ValueError:
             file = file_path.as_posix()
         arm = photo_arm(view, cell("arm"), cell("arm_left"), cell("arm_right"))
+        sides = {"left": "", "right": ""} if cell("arm") else {
+            "left": cell("arm_left"), "right": cell("arm_right")}
         side = photo_side(view)
-        first = side_arms.setdefault((patient, side), (arm, line, rel, view))
-        if first[0] != arm:
-            what = f"{side} side" if side in ("left", "right") else f"view '{view}'"
-            raise VisitError(f"{where}: patient {patient} {what} has arm '{arm}' ({rel}, view "
-                             f"'{view}') but arm '{first[0]}' on line {first[1]} ({first[2]}, "
-                             f"view '{first[3]}')")
-        photos.append(Photo(file_path, file, patient, visit, day, view, arm, px_per_mm))
+        shown = {side: arm} if side in sides else {  # a front view shows both cheeks
+            side: arm, **{s: a for s, a in sides.items() if a}}
+        for side, side_arm in shown.items():
+            first = side_arms.setdefault((patient, side), (side_arm, line, rel, view))
+            if first[0] != side_arm:
+                what = f"{side} side" if side in ("left", "right") else f"view '{view}'"
+                raise VisitError(f"{where}: patient {patient} {what} has arm '{side_arm}' "
+                                 f"({rel}, view '{view}') but arm '{first[0]}' on line "
+                                 f"{first[1]} ({first[2]}, view '{first[3]}')")
+        photos.append(Photo(file_path, file, patient, visit, day, view, arm, px_per_mm,
+                            arm_left=sides["left"], arm_right=sides["right"]))
     if not photos:
         raise VisitError(f"{name}: lists no photos")
     _check_consistent(photos, name)
@@ -487,6 +502,32 @@ def photo_arm(view: str, arm: str = "", arm_left: str = "", arm_right: str = "")
     if side == "right":
         return arm_right.strip()
     return ""
+
+
+#: Region -> the side of the patient it lies on (for :func:`region_arm`).
+REGION_SIDES = {"left_cheek": "left", "right_cheek": "right"}
+
+
+def region_arm(photo: Photo, region: str) -> str:
+    """The treatment arm of one region of a photo.
+
+    A cheek of a split-face design takes its side's arm (``arm_left`` / ``arm_right``), so
+    that one whole-face photo holds both arms; every other region (and every region when
+    no side arms are given) takes the photo's ``arm``.
+
+    Parameters
+    ----------
+    photo : Photo
+    region : str
+        ``whole`` or an anatomical region (:data:`skinmetrics.face.REGIONS`).
+
+    Returns
+    -------
+    str
+    """
+    side = REGION_SIDES.get(region)
+    side_arm = {"left": photo.arm_left, "right": photo.arm_right}.get(side or "", "")
+    return side_arm or photo.arm
 
 
 def _check_consistent(photos: Sequence[Photo], source: str) -> None:

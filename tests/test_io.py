@@ -84,3 +84,16 @@ def test_write_json_is_strict(tmp_path):
         write_json(tmp_path / "b.json", {"x": float("nan")})
     assert not (tmp_path / "b.json").exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "a.json"]  # no temp file left behind
+
+
+def test_written_files_get_the_umask_permissions_not_0600(tmp_path):
+    import os
+
+    from skinmetrics.io import atomic_write_bytes
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    atomic_write_bytes(tmp_path / "a.csv", b"x")
+    assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (tmp_path / "a.csv").read_bytes() == b"x"
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -96,7 +96,7 @@ def test_every_output_exists_with_its_columns(run_j1):
             "erythema.png", "microcrust.png", "pigment.png", "roi.png"]
     assert sorted(p.name for p in out.iterdir()) == [
         "change_from_baseline.csv", "cohort_stats.csv", "measurements.csv", "patients", "photos",
-        "run.json", "summary.csv"]
+        "report.html", "run.json", "summary.csv"]
 
     meas = pd.read_csv(out / "measurements.csv", keep_default_na=False)
     assert list(meas.columns) == MEASUREMENT_COLUMNS

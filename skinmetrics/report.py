@@ -1,0 +1,932 @@
+"""Self-contained HTML report of a results folder (``report.html``).
+
+One file that opens offline (from a USB stick) and prints to PDF: overlay thumbnails and
+plots are embedded as ``data:`` URIs or inline SVG, nothing is loaded from elsewhere and no
+JavaScript is used. A thumbnail links to the full overlay file of the results folder
+(``photos/<stem>/overlay.jpg``). Sections:
+
+* **Run** - date, skinmetrics version, command, pipeline and its parameters, numbers of
+  patients and photos, every photo that could not be measured with its reason, warnings;
+* **Patients** - per patient and view, the overlays of the baseline and each follow-up side
+  by side; the patient's table (``patients/<id>.csv``: value per visit, change and percent
+  change) with a small trend plot per metric over days;
+* **Cohort** - ``summary.csv`` and ``cohort_stats.csv`` as tables, and per metric every
+  patient's course (thin lines) with the mean +/- SD (thick), per arm;
+* **Methods** - each metric's definition, formula and references (:data:`METHODS`), and
+  the definitions of change and of the statistics.
+
+The report is made from the files of a results folder alone, so it can be rebuilt without
+measuring again (``skinmetrics report results/``). Numbers are shown by
+:func:`format_value`; every number taken from a CSV file names its cell (``data-csv``,
+``data-row``, ``data-col`` attributes: file relative to the results folder, 0-based data
+row, column), so the report can be checked against the tables.
+
+Usable from Python::
+
+    from skinmetrics.report import write_report
+    write_report("results")  # results/report.html
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import os
+import shlex
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from PIL import Image, UnidentifiedImageError
+
+from . import __version__
+from .io import atomic_write_bytes
+from .overlay import LAYER_COLOURS
+from .tables import (
+    COHORT_COLUMNS,
+    MEASUREMENT_COLUMNS,
+    PATIENT_CHANGE_COLUMNS,
+    PATIENT_KEY_COLUMNS,
+    SUMMARY_COLUMNS,
+)
+from .visits import format_day, natural_key
+
+__all__ = [
+    "REPORT_FILE",
+    "RESULT_FILES",
+    "PALETTE",
+    "REFERENCES",
+    "METHODS",
+    "ReportError",
+    "MetricDefinition",
+    "Layer",
+    "Results",
+    "load_results",
+    "format_value",
+    "thumbnail_data_uri",
+    "sparkline_svg",
+    "course_figure",
+    "render_report",
+    "write_report",
+]
+
+REPORT_FILE = "report.html"
+#: Files that make a folder a results folder (written by :func:`skinmetrics.batch.run_batch`).
+RESULT_FILES = ("run.json", "measurements.csv", "summary.csv", "cohort_stats.csv")
+_PHOTO_KEYS = {"file", "stem", "patient", "visit", "day", "status"}
+#: Largest side of an overlay thumbnail (px) and its JPEG quality.
+THUMBNAIL_SIZE = 320
+THUMBNAIL_QUALITY = 70
+#: Okabe-Ito colour-blind-safe palette (Okabe & Ito 2008), yellow last (weak on white).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
+           "#F0E442")
+_MISSING = "\u2013"  # en dash
+_GROUP = "\u202f"  # narrow no-break space between groups of three digits
+
+
+class ReportError(ValueError):
+    """The report cannot be made (not a results folder, unwritable output; one line)."""
+
+
+# --- methods: what each metric is ------------------------------------------------------------
+
+#: Full citations, by the short key the metric definitions use.
+REFERENCES: dict[str, str] = {
+    "IEC 1999": "IEC 61966-2-1:1999, Multimedia systems and equipment - Colour measurement "
+                "and management - Part 2-1: Default RGB colour space - sRGB.",
+    "CIE 2004": "CIE 15:2004, Colorimetry, 3rd edition.",
+    "Tsumura 1999": "Tsumura N., Haneishi H., Miyake Y. Independent-component analysis of skin "
+                    "color image. J Opt Soc Am A 1999;16:2169-2176.",
+    "Jacques 1998": "Jacques S.L. Skin optics. Oregon Medical Laser Center News, 1998 "
+                    "(melanin absorption ~ lambda^-3.48).",
+    "Prahl 1999": "Prahl S. Optical absorption of hemoglobin. Oregon Medical Laser Center, 1999 "
+                  "(tabulated molar extinction coefficients of oxy- and deoxy-haemoglobin).",
+    "Xiao 2017": "Xiao K., Yates J.M., Zardawi F., et al. Characterising the variations in "
+                 "ethnic skin colours: a new calibrated data base for human skin. Skin Res "
+                 "Technol 2017;23:21-29.",
+    "Soille 2003": "Soille P. Morphological Image Analysis, 2nd ed. Springer 2003.",
+    "Diffey 1984": "Diffey B.L., Oliver R.J., Farr P.M. A portable instrument for quantifying "
+                   "erythema induced by ultraviolet radiation. Br J Dermatol "
+                   "1984;111:663-672.",
+    "Yamamoto 2008": "Yamamoto T., Takiwaki H., Arase S., Ohshima H. Derivation and clinical "
+                     "application of special imaging by means of digital cameras and Image J "
+                     "freeware for quantification of erythema and pigmentation. Skin Res "
+                     "Technol 2008;14:26-34.",
+    "Logger 2020": "Logger J.G.M., de Jong E.M.G.J., Driessen R.J.B., van Erp P.E.J. "
+                   "Evaluation of a simple image-based tool to quantify facial erythema in "
+                   "rosacea during treatment. Skin Res Technol 2020;26:804-812.",
+    "Beucher 1993": "Beucher S., Meyer F. The morphological approach to segmentation: the "
+                    "watershed transformation. In: Mathematical Morphology in Image "
+                    "Processing, 1993:433-481.",
+    "Chardon 1991": "Chardon A., Cretois I., Hourseau C. Skin colour typology and suntanning "
+                    "pathways. Int J Cosmet Sci 1991;13:191-208.",
+}
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    """What one metric is.
+
+    Attributes
+    ----------
+    name : str
+        As in the tables' ``metric`` column.
+    definition : str
+    formula : str
+    references : tuple of str
+        Keys of :data:`REFERENCES`.
+    """
+
+    name: str
+    definition: str
+    formula: str
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A measured layer: how it is found and the metrics it gives.
+
+    Attributes
+    ----------
+    name : str
+    title : str
+    method : str
+        How the layer is segmented or computed (as in README.md, "How each layer is
+        measured"); thresholds are the pipeline's parameters, listed in the report's run
+        section.
+    references : tuple of str
+        Keys of :data:`REFERENCES`.
+    metrics : tuple of MetricDefinition
+    """
+
+    name: str
+    title: str
+    method: str
+    references: tuple[str, ...]
+    metrics: tuple[MetricDefinition, ...] = ()
+
+
+def _area_definitions(prefix: str, what: str, suffixes: Sequence[str] = ("px", "mm2", "pct"),
+                      references: tuple[str, ...] = ()) -> tuple[MetricDefinition, ...]:
+    """The ``<prefix>_area_px``, ``_mm2`` and ``_pct`` definitions of a mask."""
+    forms = {
+        "px": (f"Area of {what} in the photo's pixels", f"number of pixels of the {what} mask"),
+        "mm2": (f"Area of {what}", f"{prefix}_area_px / px_per_mm^2 (empty without a scale)"),
+        "pct": (f"Share of the skin region covered by {what}",
+                f"100 * {prefix}_area_px / roi_area_px"),
+    }
+    return tuple(MetricDefinition(f"{prefix}_area_{s}", *forms[s], references)
+                 for s in suffixes)
+
+
+#: The method of every layer and the definition of every metric of the built-in stages.
+METHODS: tuple[Layer, ...] = (
+    Layer("colour", "Colour and chromophores",
+          "Photos are decoded (JPEG/PNG/TIFF, 8 or 16 bit, EXIF orientation applied), "
+          "calibrated from a colour chart when one is found, linearised with the sRGB "
+          "transfer function and converted to CIE XYZ and CIELAB (D65). The optical density "
+          "-log10(RGB) is split into melanin, haemoglobin and grey shading with fixed "
+          "absorption directions (melanin ~ lambda^-3.48, haemoglobin tabulated), a weighted "
+          "least-squares unmixing that trusts dark channels less. Every lesion is found "
+          "relative to the person's own surrounding skin (a local reference), so the same "
+          "thresholds hold from very light to dark skin.",
+          ("IEC 1999", "CIE 2004", "Tsumura 1999", "Jacques 1998", "Prahl 1999")),
+    Layer("roi", "Skin region (roi)",
+          "Pixels with the CIELAB hue angle and chroma of skin, not clipped and not far darker "
+          "than the photo's median skin; hair (thin dark lines along which a short segment "
+          "fits, grey line opening), large dark regions (nostrils, shadow) and glare are "
+          "removed; holes the size of lesions are kept. Every *_pct metric is a percentage "
+          "of this region.",
+          ("Xiao 2017", "Soille 2003"),
+          (MetricDefinition("roi_area_px", "Area of the skin region in the photo's pixels",
+                            "number of pixels of the roi mask", ("Xiao 2017",)),
+           MetricDefinition("roi_area_mm2", "Area of the skin region",
+                            "roi_area_px / px_per_mm^2 (empty without a scale)"))),
+    Layer("erythema", "Erythema",
+          "Haemoglobin-density excess over the surrounding unaffected skin (crusts and pores "
+          "filled in from around them), grown by hysteresis and outlined at a fraction of "
+          "each patch's local peak excess; small regions dropped.",
+          ("Tsumura 1999",),
+          (*_area_definitions("erythema", "erythema"),
+           MetricDefinition("erythema_index_mean", "Mean erythema index of the skin region",
+                            "EI = 100 * log10(R / G) on linear RGB, mean over the roi",
+                            ("Diffey 1984", "Yamamoto 2008")),
+           MetricDefinition("a_star_mean", "Mean CIELAB a* (redness) of the skin region",
+                            "mean of a* over the roi", ("CIE 2004",)),
+           MetricDefinition("delta_a_star", "Redness of the erythema against unaffected skin",
+                            "mean a* in the erythema mask - mean a* of the unaffected roi",
+                            ("Logger 2020",)))),
+    Layer("microcrust", "Microcrusts",
+          "Black top-hat of the luminance density -log10 Y; objects from peaks grown by "
+          "watershed and outlined at a fraction of their own peak; kept when red-brown "
+          "(erythema index above that of the skin around them); touching crusts split at "
+          "their waist (distance-transform watershed); kept within the pipeline's diameter "
+          "and roundness limits. No published automatic method exists.",
+          ("Soille 2003", "Diffey 1984", "Beucher 1993"),
+          (MetricDefinition("microcrust_count", "Number of microcrusts",
+                            "number of labelled crusts in the roi"),
+           *_area_definitions("microcrust", "microcrusts"),
+           MetricDefinition("microcrust_mean_diameter_mm",
+                            "Mean equivalent-circle diameter of the crusts",
+                            "mean of sqrt(4 * area_px / pi) / px_per_mm"))),
+    Layer("pore", "Pores",
+          "The dark-object detector of the microcrusts for grey openings: within the "
+          "pipeline's diameter and roundness limits, not red (erythema index excess at most "
+          "the pipeline's max_redness).",
+          ("Soille 2003", "Diffey 1984"),
+          (MetricDefinition("pore_count", "Number of pores", "number of labelled pores"),
+           MetricDefinition("pore_density_per_cm2", "Pores per cm^2 of the skin region",
+                            "pore_count / (roi_area_mm2 / 100)"),
+           *_area_definitions("pore", "pores", ("px", "pct")),
+           MetricDefinition("pore_mean_diameter_mm", "Mean equivalent-circle diameter of "
+                            "the pores", "mean of sqrt(4 * area_px / pi) / px_per_mm"))),
+    Layer("pigmentation", "Pigmentation",
+          "Skin colour indices of the whole skin region, and pigmented spots: melanin-density "
+          "excess over the surrounding skin (hysteresis, outlined at a fraction of the local "
+          "peak) at least the pipeline's min_diameter_mm across (smaller dots are pores or "
+          "crusts).",
+          ("Tsumura 1999",),
+          (MetricDefinition("melanin_index_mean", "Mean melanin index of the skin region",
+                            "MI = 100 * log10(1 / R) on linear RGB, mean over the roi",
+                            ("Diffey 1984", "Yamamoto 2008")),
+           MetricDefinition("ita_deg_mean", "Individual typology angle of the skin region",
+                            "ITA = atan2(L* - 50, b*) * 180 / pi of the roi's mean L*, b*",
+                            ("Chardon 1991",)),
+           MetricDefinition("pigment_spot_count", "Number of pigmented spots",
+                            "number of labelled spots"),
+           *_area_definitions("pigment_spot", "pigmented spots"),
+           MetricDefinition("pigment_spot_delta_L", "How much darker the spots are than "
+                            "the skin around them",
+                            "mean over spot pixels of (local unaffected-skin L* - L*)"),
+           MetricDefinition("pigmentation_index", "Pigmentation index (defined by "
+                            "skinmetrics): spot area weighted by the spots' darkness; a spot "
+                            "covering 1 % of the skin 10 L* darker than its surroundings "
+                            "gives 1",
+                            "PI = pigment_spot_area_pct * pigment_spot_delta_L / 10"))),
+)
+
+
+# --- loading a results folder ----------------------------------------------------------------
+
+@dataclass
+class Results:
+    """The files of a results folder, CSV cells as written (text; ``""`` when empty).
+
+    Attributes
+    ----------
+    folder : Path
+    run : dict
+        run.json.
+    measurements, summary, cohort : DataFrame
+        measurements.csv, summary.csv and cohort_stats.csv.
+    patients : dict of str -> DataFrame
+        ``patients/<id>.csv`` of every patient that has one.
+    """
+
+    folder: Path
+    run: dict
+    measurements: pd.DataFrame
+    summary: pd.DataFrame
+    cohort: pd.DataFrame
+    patients: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """A result table as text cells; it must have ``columns``."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {path} ({' '.join(str(exc).split())})") from exc
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ReportError(f"{path} has no column {', '.join(missing)} (not a table of this "
+                          "skinmetrics version)")
+    return frame
+
+
+def load_results(folder: str | os.PathLike) -> Results:
+    """Read a results folder written by :func:`skinmetrics.batch.run_batch`.
+
+    Parameters
+    ----------
+    folder : path-like
+
+    Returns
+    -------
+    Results
+
+    Raises
+    ------
+    ReportError
+        When the folder does not exist or lacks one of :data:`RESULT_FILES`, or a file
+        cannot be read or lacks the columns of :mod:`skinmetrics.tables`.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReportError(f"results folder '{folder}' does not exist")
+    missing = [name for name in RESULT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ReportError(f"'{folder}' is not a skinmetrics results folder (no "
+                          f"{', '.join(missing)})")
+    try:
+        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read {folder / 'run.json'} ({exc})") from exc
+    photos = run.get("photos") if isinstance(run, dict) else None
+    if not isinstance(photos, list) or not all(isinstance(p, dict) and _PHOTO_KEYS <= set(p)
+                                               for p in photos):
+        raise ReportError(f"'{folder / 'run.json'}' is not the run.json of skinmetrics run "
+                          f"(each photo needs {', '.join(sorted(_PHOTO_KEYS))})")
+    patients = {}
+    for pid in _patient_ids(run):
+        path = folder / "patients" / f"{pid}.csv"
+        if path.is_file():
+            patients[pid] = _read_csv(path, PATIENT_KEY_COLUMNS + PATIENT_CHANGE_COLUMNS)
+    return Results(folder, run, _read_csv(folder / "measurements.csv", MEASUREMENT_COLUMNS),
+                   _read_csv(folder / "summary.csv", SUMMARY_COLUMNS),
+                   _read_csv(folder / "cohort_stats.csv", COHORT_COLUMNS), patients)
+
+
+def _patient_ids(run: Mapping) -> list[str]:
+    return sorted({p["patient"] for p in run["photos"]}, key=natural_key)
+
+
+def _number(text: str) -> float:
+    """A CSV cell as float (NaN when empty)."""
+    return float(text) if text != "" else math.nan
+
+
+# --- numbers, images and plots ---------------------------------------------------------------
+
+def format_value(value: float, kind: str = "value") -> str:
+    """A number as the report shows it.
+
+    Parameters
+    ----------
+    value : float
+        NaN (or None) when missing.
+    kind : {"value", "percent", "count"}
+        ``value``: integral values in full, others with 4 significant digits and whole from
+        1000 on (``22.01``, ``0.1235``, ``1038``); ``percent`` (a % change, the unit is in
+        the column header): one decimal; ``count``: whole.
+
+    Returns
+    -------
+    str
+        No exponent; digits grouped by three with a narrow no-break space from 10 000 on;
+        an en dash when missing.
+    """
+    if value is None or not math.isfinite(value):
+        return _MISSING
+    if kind == "percent":
+        text = f"{value:.1f}"
+        return "0.0" if text == "-0.0" else text
+    if kind == "count" or float(value).is_integer() or abs(value) >= 1000:
+        whole = round(value)
+        return f"{whole:,}".replace(",", _GROUP) if abs(whole) >= 10000 else str(whole)
+    return np.format_float_positional(value, precision=4, unique=False, fractional=False,
+                                      trim="-")
+
+
+def _pretty_unit(unit: str) -> str:
+    """A table unit for display (``mm2`` as mm², ``1/cm2`` as /cm²)."""
+    return unit.replace("1/cm2", "/cm\u00b2").replace("mm2", "mm\u00b2")
+
+
+def thumbnail_data_uri(path: str | os.PathLike, size: int = THUMBNAIL_SIZE,
+                       quality: int = THUMBNAIL_QUALITY) -> str | None:
+    """A downscaled JPEG copy of an image as a ``data:`` URI.
+
+    Parameters
+    ----------
+    path : path-like
+        An image file (the overlay.jpg of a photo).
+    size : int
+        Largest side of the thumbnail, px (the aspect ratio is kept).
+    quality : int
+        JPEG quality.
+
+    Returns
+    -------
+    str or None
+        ``data:image/jpeg;base64,...``; None when the file is missing or not an image.
+    """
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, fast
+            thumb = im.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    thumb.save(buf, format="JPEG", quality=quality, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def sparkline_svg(days: Sequence[float], values: Sequence[float], width: int = 110,
+                  height: int = 28, colour: str = PALETTE[0]) -> str:
+    """A small trend plot of one metric over days, as inline SVG markup.
+
+    Parameters
+    ----------
+    days, values : sequence of float
+        One per visit, by day; NaN values are left out.
+    width, height : int
+        Size, px.
+    colour : str
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element: the course as a line with a dot per visit and a dashed line at
+        the first (baseline) value, scaled to the values' own range; ``""`` when no value is
+        known. Its ``<title>`` lists day and value.
+    """
+    pts = [(float(d), float(v)) for d, v in zip(days, values, strict=True) if math.isfinite(v)]
+    if not pts:
+        return ""
+    pad = 4.0
+    d0, d1 = min(float(d) for d in days), max(float(d) for d in days)
+    v0, v1 = min(v for _, v in pts), max(v for _, v in pts)
+
+    def xy(d: float, v: float) -> tuple[float, float]:
+        x = width / 2 if d1 == d0 else pad + (d - d0) / (d1 - d0) * (width - 2 * pad)
+        y = height / 2 if v1 == v0 else height - pad - (v - v0) / (v1 - v0) * (height - 2 * pad)
+        return round(x, 1), round(y, 1)
+
+    coords = [xy(d, v) for d, v in pts]
+    title = "; ".join(f"day {format_day(d)}: {format_value(v)}" for d, v in pts)
+    base_y = coords[0][1]
+    line = " ".join(f"{x},{y}" for x, y in coords)
+    dots = "".join(f'<circle cx="{x}" cy="{y}" r="2.2"/>' for x, y in coords)
+    return (f'<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" role="img">'
+            f"<title>{title}</title>"
+            f'<line x1="{pad}" y1="{base_y}" x2="{width - pad}" y2="{base_y}" stroke="#999" '
+            f'stroke-width="0.8" stroke-dasharray="2,2"/>'
+            f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
+            f'<g fill="{colour}">{dots}</g></svg>')
+
+
+def _svg_data_uri(fig: Figure) -> str:
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "skinmetrics"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def course_figure(courses: Mapping[str, Mapping[str, Mapping[str, Sequence[tuple]]]],
+                  unit: str) -> str:
+    """Every patient's course of one metric and the mean +/- SD per arm, as an SVG plot.
+
+    Parameters
+    ----------
+    courses : mapping
+        region -> arm (``""`` without arms) -> patient -> [(visit, day, value), ...] by day.
+    unit : str
+        The metric's unit (y axis).
+
+    Returns
+    -------
+    str
+        ``data:image/svg+xml;base64,...``: a panel per region; per arm a thin line per
+        patient and, thick, the mean +/- SD (n - 1) over the patients at each visit, drawn
+        at the visit's median day.
+    """
+    regions = sorted(courses, key=natural_key)
+    ncols = min(3, len(regions))
+    nrows = -(-len(regions) // ncols)
+    width, height = 3.4 * ncols + 0.4, 2.5 * nrows
+    fig = Figure(figsize=(width, height), dpi=100)
+    # fixed margins in inches: a layout engine would triple the time of a plot
+    fig.subplots_adjust(left=0.8 / width, right=1 - 0.15 / width, bottom=0.45 / height,
+                        top=1 - 0.3 / height, wspace=0.45, hspace=0.55)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    arms = sorted({a for by_arm in courses.values() for a in by_arm}, key=natural_key)
+    colours = {arm: PALETTE[i % len(PALETTE)] for i, arm in enumerate(arms)}
+    for ax, region in zip(axes, regions, strict=False):
+        by_arm = courses[region]
+        span = max((d for patients in by_arm.values() for course in patients.values()
+                    for _, d, _ in course), default=0) or 1
+        for k, arm in enumerate(sorted(by_arm, key=natural_key)):
+            patients = by_arm[arm]
+            lines = [np.array([(d, v) for _, d, v in c], dtype=float) for c in patients.values()]
+            ax.add_collection(LineCollection(lines, colors=colours[arm], linewidths=0.6,
+                                             alpha=min(0.4, max(0.1, 8 / len(lines)))))
+            days, mean, sd = _mean_course(patients.values())
+            dodge = (k - (len(by_arm) - 1) / 2) * 0.015 * span  # arms' error bars side by side
+            ax.errorbar(days + dodge, mean, yerr=sd, color=colours[arm], linewidth=2.4,
+                        marker="o", markersize=4, capsize=3,
+                        label=f"{arm or 'all patients'} (n = {len(patients)})")
+        ax.autoscale_view()
+        ax.set_title(region, fontsize=9)
+        ax.set_xlabel("day", fontsize=8)
+        ax.set_ylabel(_pretty_unit(unit), fontsize=8)
+        ax.locator_params(nbins=5)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, color="#dddddd", linewidth=0.5)
+        ax.legend(fontsize=7, frameon=False)
+    for ax in axes[len(regions):]:
+        ax.set_axis_off()
+    return _svg_data_uri(fig)
+
+
+def _mean_course(courses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median day, mean and SD (n - 1; 0 for one patient) of each visit over courses of
+    (visit, day, value), by day."""
+    days, values = defaultdict(list), defaultdict(list)
+    for course in courses:
+        for visit, day, value in course:
+            days[visit].append(day)
+            values[visit].append(value)
+    stats = sorted((float(np.median(days[v])), float(np.mean(values[v])),
+                    float(np.std(values[v], ddof=1)) if len(values[v]) > 1 else 0.0)
+                   for v in days)
+    return tuple(np.array(column) for column in zip(*stats, strict=True))
+
+
+# --- the page's sections ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a table cell: its text and the CSV cell it shows (file, row, column)."""
+
+    text: str
+    ref: tuple[str, int, str] | None = None
+
+
+def _num(csv: str, i: int, row: Mapping[str, str], col: str, kind: str = "value") -> Part:
+    return Part(format_value(_number(row[col]), kind), (csv, i, col))
+
+
+def _mean_sd(csv: str, i: int, row: Mapping[str, str], mean: str, sd: str,
+             kind: str = "value") -> list[Part]:
+    """``mean ± SD`` (the mean alone when there is no SD)."""
+    parts = [_num(csv, i, row, mean, kind)]
+    if row[sd] != "":
+        parts += [Part(" \u00b1 "), _num(csv, i, row, sd, kind)]
+    return parts
+
+
+def _stat(prefix: str, kind: str = "value"):
+    """Cell content: the ``<prefix>_mean ± <prefix>_sd`` columns."""
+    return lambda c, i, r: _mean_sd(c, i, r, f"{prefix}_mean", f"{prefix}_sd", kind)
+
+
+def _col(col: str, kind: str = "value"):
+    """Cell content: one number column."""
+    return lambda c, i, r: [_num(c, i, r, col, kind)]
+
+
+def _table(csv: str, frame: pd.DataFrame, columns: Sequence[tuple[str, object]]) -> dict:
+    """A table for the template: header texts and rows of cells.
+
+    ``columns`` are (header, content); content is a column name (text shown as it is) or a
+    function of (csv name, row number in the CSV, row) returning a list of :class:`Part`.
+    A cell is ``{"parts": [Part, ...], "num": bool, "column": str}`` (``column``: the CSV
+    column of a text cell, else ``""``).
+    """
+    rows = []
+    for i, row in zip(frame.index, frame.to_dict("records"), strict=True):
+        rows.append([{"parts": [Part(row[content])], "num": False, "column": content}
+                     if isinstance(content, str)
+                     else {"parts": content(csv, int(i), row), "num": True, "column": ""}
+                     for _, content in columns])
+    return {"header": [h for h, _ in columns], "rows": rows}
+
+
+def _used(frame: pd.DataFrame, column: str) -> bool:
+    """Whether some row has a value in a text column."""
+    return bool((frame[column] != "").any())
+
+
+def _with_pretty_units(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(unit=frame["unit"].map(_pretty_unit))
+
+
+def _stat_columns(frame: pd.DataFrame) -> list[tuple[str, object]]:
+    """Columns shared by summary.csv and the group rows of cohort_stats.csv (after the keys);
+    ``% n`` only when it differs from n somewhere (a zero baseline)."""
+    percent_n = [("% n", _col("percent_change_n", "count"))] if (
+        frame["percent_change_n"] != frame["n"]).any() else []
+    return [("metric", "metric"), ("unit", "unit"), ("visit", "visit"), ("day", _col("day")),
+            ("n", _col("n", "count")), ("baseline", _stat("baseline")),
+            ("follow-up", _stat("value")), ("change", _stat("change")), *percent_n,
+            ("% change", _stat("percent_change", "percent"))]
+
+
+def _summary_table(summary: pd.DataFrame) -> dict:
+    """summary.csv for the page (view and arm columns only when used)."""
+    keys = [c for c in ("view", "region", "arm") if c == "region" or _used(summary, c)]
+    columns = [(c, c) for c in keys] + _stat_columns(summary) + [
+        ("% median", _col("percent_change_median", "percent"))]
+    return _table("summary.csv", _with_pretty_units(summary), columns)
+
+
+def _group_table(cohort: pd.DataFrame) -> dict:
+    """The ``group`` rows of cohort_stats.csv."""
+    group = _with_pretty_units(cohort[cohort["kind"] == "group"])
+    keys = ["region"] + (["arm"] if _used(group, "arm") else [])
+    return _table("cohort_stats.csv", group, [(c, c) for c in keys] + _stat_columns(group))
+
+
+def _paired_table(cohort: pd.DataFrame) -> dict | None:
+    """The ``paired`` rows of cohort_stats.csv (split-face designs), None without any."""
+    paired = _with_pretty_units(cohort[cohort["kind"] == "paired"])
+    if not len(paired):
+        return None
+
+    def kind(r: Mapping[str, str]) -> str:
+        return "percent" if r["quantity"] == "percent_change" else "value"
+
+    def quantity(c: str, i: int, r: Mapping[str, str]) -> list[Part]:
+        return [Part("% change (pp)" if kind(r) == "percent" else f"change ({r['unit']})")]
+
+    def difference(c: str, i: int, r: Mapping[str, str]) -> list[Part]:
+        return _mean_sd(c, i, r, "mean_difference", "sd_difference", kind(r))
+
+    def interval(c: str, i: int, r: Mapping[str, str]) -> list[Part]:
+        return [Part("["), _num(c, i, r, "ci95_low", kind(r)), Part(", "),
+                _num(c, i, r, "ci95_high", kind(r)), Part("]")]
+
+    columns = [
+        ("region", "region"), ("metric", "metric"), ("visit", "visit"), ("arm a", "arm_a"),
+        ("arm b", "arm_b"), ("quantity (a \u2212 b)", quantity),
+        ("pairs", _col("n_pairs", "count")),
+        ("difference", difference), ("95 % CI", interval),
+        ("Wilcoxon p", _col("wilcoxon_p")), ("note", "note"),
+    ]
+    return _table("cohort_stats.csv", paired, columns)
+
+
+def _metric_units(measurements: pd.DataFrame) -> dict[str, str]:
+    """Metric -> unit, in the order of measurements.csv."""
+    units: dict[str, str] = {}
+    for metric, unit in zip(measurements["metric"], measurements["unit"], strict=True):
+        if metric and not units.get(metric):
+            units[metric] = unit
+    return units
+
+
+def _courses(measurements: pd.DataFrame) -> dict:
+    """metric -> region -> arm -> patient -> [(visit, day, value)] by day, a patient's views
+    in one arm averaged (as in cohort_stats.csv)."""
+    m = measurements[(measurements["status"] == "ok") & (measurements["metric"] != "")
+                     & (measurements["value"] != "")]
+    m = m.assign(value=m["value"].astype(float), day=m["day"].astype(float))
+    means = m.groupby(["metric", "region", "arm", "patient", "visit"], sort=False).agg(
+        day=("day", "first"), value=("value", "mean"))
+    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for (metric, region, arm, patient, visit), day, value in zip(
+            means.index, means["day"], means["value"], strict=True):
+        out[metric][region][arm].setdefault(patient, []).append((visit, day, value))
+    for by_region in out.values():
+        for by_arm in by_region.values():
+            for by_patient in by_arm.values():
+                for course in by_patient.values():
+                    course.sort(key=lambda t: t[1])
+    return out
+
+
+def _cohort_plots(results: Results) -> list[dict]:
+    units = _metric_units(results.measurements)
+    courses = _courses(results.measurements)
+    return [{"metric": metric, "unit": _pretty_unit(units[metric]),
+             "src": course_figure(courses[metric], units[metric])}
+            for metric in units if metric in courses]
+
+
+def _overlay_href(results: Results, stem: str, links_from: Path) -> str:
+    """Link from the report's folder to a photo's full overlay."""
+    target = os.path.relpath(results.folder / "photos" / stem / "overlay.jpg", links_from)
+    return quote(Path(target).as_posix())
+
+
+def _visit_days(photos: Sequence[Mapping]) -> dict[str, float]:
+    return {p["visit"]: p["day"] for p in photos}
+
+
+def _patient_table(results: Results, pid: str, days: Mapping[str, float]) -> dict | None:
+    """patients/<pid>.csv: rows grouped by view, region and arm, with a trend per row."""
+    frame = results.patients.get(pid)
+    if frame is None:
+        return None
+    csv = f"patients/{pid}.csv"
+    visits = [c for c in frame.columns
+              if c not in PATIENT_KEY_COLUMNS and c not in PATIENT_CHANGE_COLUMNS]
+    visit_days = [days.get(v.split("/")[0], math.nan) for v in visits]
+    groups: dict[tuple, list] = {}
+    for i, row in enumerate(frame.to_dict("records")):
+        cells = [_num(csv, i, row, v) for v in visits]
+        cells += [_num(csv, i, row, "change"), _num(csv, i, row, "percent_change", "percent")]
+        trend = sparkline_svg(visit_days, [_number(row[v]) for v in visits])
+        key = (row["view"], row["region"], row["arm"])
+        groups.setdefault(key, []).append({"metric": row["metric"],
+                                           "unit": _pretty_unit(row["unit"]),
+                                           "cells": cells, "trend": trend})
+    header = [f"{v} (day {format_day(d)})" if math.isfinite(d) else v
+              for v, d in zip(visits, visit_days, strict=True)]
+    return {"visits": header,
+            "groups": [{"title": " \u00b7 ".join(f"{k} {v}" for k, v in
+                                                 zip(("view", "region", "arm"), key, strict=True)
+                                                 if v),
+                        "rows": rows} for key, rows in groups.items()]}
+
+
+def _patient_section(results: Results, pid: str, anchor: str, links_from: Path) -> dict:
+    photos = sorted((p for p in results.run["photos"] if p["patient"] == pid),
+                    key=lambda p: (natural_key(p.get("view") or ""), p["day"]))
+    comparison = next((c for c in results.run.get("comparisons") or []
+                       if c["patient"] == pid), None)
+    baseline = comparison["baseline_visit"] if comparison else None
+    views: dict[str, list] = {}
+    for p in photos:
+        ok = p["status"] == "ok"
+        overlay = results.folder / "photos" / p["stem"] / "overlay.jpg"
+        views.setdefault(p.get("view") or "", []).append({
+            "visit": p["visit"], "day": format_day(p["day"]), "file": p["file"],
+            "arm": p.get("arm") or "", "role": "baseline" if p["visit"] == baseline else "",
+            "error": "" if ok else p.get("message") or "not measured",
+            "thumb": thumbnail_data_uri(overlay) if ok else None,
+            "href": _overlay_href(results, p["stem"], links_from) if ok else None})
+    follow = [f"{v['visit']} (day {format_day(v['day'])})"
+              for v in (comparison or {}).get("visits", [])]
+    return {"id": pid, "anchor": anchor,
+            "arms": sorted({p.get("arm") for p in photos if p.get("arm")}, key=natural_key),
+            "baseline": baseline, "compared": follow,
+            "views": [{"view": view, "photos": items} for view, items in views.items()],
+            "table": _patient_table(results, pid, _visit_days(photos))}
+
+
+def _calibration_text(cal: Mapping | None) -> str:
+    if not cal or cal.get("source") in (None, "none"):
+        return "none"
+    delta = cal.get("delta_e_mean")
+    return cal["source"] + ("" if delta is None else f", \u0394E00 {format_value(delta)}")
+
+
+def _alignment_text(alignment: Mapping | None) -> str:
+    if not alignment:
+        return "baseline" if alignment is None else "none"
+    reg = alignment.get("registration") or {}
+    if not alignment.get("registered"):
+        return "not registered: " + (reg.get("message") or "off")
+    quality = reg.get("quality")
+    return "registered" + ("" if quality is None else f", quality {format_value(quality)}")
+
+
+def _run_section(results: Results) -> dict:
+    run = results.run
+    photos = run["photos"]
+    pipeline = run.get("pipeline") or {}
+    params = pipeline.get("params") or {}
+    rows = [{"file": p["file"], "patient": p["patient"], "visit": p["visit"],
+             "day": format_day(p["day"]), "view": p.get("view") or "", "arm": p.get("arm") or "",
+             "scale": (_MISSING if p.get("px_per_mm") is None else
+                       f"{format_value(p['px_per_mm'])} ({p.get('scale_source') or '?'})"),
+             "calibration": _calibration_text(p.get("calibration")),
+             "alignment": _alignment_text(p.get("alignment")) if p["status"] == "ok" else "",
+             "status": p["status"]} for p in photos]
+    return {
+        "start": run.get("start_time") or "", "end": run.get("end_time") or "",
+        "version": run.get("skinmetrics_version") or "",
+        "command": shlex.join(run.get("command") or []),
+        "input": run.get("input") or "", "manifest": run.get("manifest") or "",
+        "options": run.get("options") or {},
+        "pipeline": {k: pipeline.get(k) or "" for k in ("name", "description", "source")},
+        "stages": pipeline.get("stages") or [], "regions": pipeline.get("regions") or [],
+        "params": [(section, ", ".join(f"{k} = {v}" for k, v in values.items()))
+                   for section, values in params.items()],
+        "n_patients": len(_patient_ids(run)), "n_photos": len(photos),
+        "n_measured": sum(p["status"] == "ok" for p in photos),
+        "n_failed": sum(p["status"] != "ok" for p in photos),
+        "n_comparisons": sum(len(c.get("visits") or []) for c in run.get("comparisons") or []),
+        "errors": [p for p in photos if p["status"] != "ok"],
+        "warnings": run.get("warnings") or [],
+        "unparseable": run.get("unparseable") or [],
+        "photos": rows, "versions": run.get("versions") or {},
+    }
+
+
+def _methods_section(results: Results) -> tuple[list[dict], list[dict]]:
+    """Layers with the metrics of the results (definition, unit, formula, references) and
+    the numbered references they cite."""
+    units = _metric_units(results.measurements)
+    numbers: dict[str, int] = {}
+
+    def cite(keys: Sequence[str]) -> list[int]:
+        return [numbers.setdefault(k, len(numbers) + 1) for k in keys]
+
+    layers, known = [], set()
+    for layer in METHODS:
+        present = [m for m in layer.metrics if m.name in units]
+        if layer.metrics and not present:
+            continue
+        refs = cite(layer.references)
+        metrics = [{"name": m.name, "unit": _pretty_unit(units[m.name]),
+                    "definition": m.definition, "formula": m.formula,
+                    "refs": cite(m.references)} for m in present]
+        known.update(m.name for m in present)
+        layers.append({"name": layer.name, "title": layer.title, "method": layer.method,
+                       "refs": refs, "metrics": metrics})
+    other = [{"name": m, "unit": _pretty_unit(u), "definition": "not documented in "
+              "skinmetrics.report.METHODS", "formula": "", "refs": []}
+             for m, u in units.items() if m not in known]
+    if other:
+        layers.append({"name": "other", "title": "Other metrics", "method": "",
+                       "refs": [], "metrics": other})
+    refs = [{"number": n, "key": k, "text": REFERENCES[k]} for k, n in numbers.items()]
+    return layers, refs
+
+
+def _overlay_legend(folder: Path) -> list[tuple[str, str]]:
+    """(layer, CSS colour) of the masks drawn on the overlays of a results folder."""
+    names = {p.stem for p in folder.glob("photos/*/masks/*.png")}
+    legend = [(n, "#{:02x}{:02x}{:02x}".format(*LAYER_COLOURS[n]))
+              for n in LAYER_COLOURS if n in names]
+    if any(n.startswith("region_") for n in names):
+        legend.append(("anatomical regions", "#ffffff"))
+    return legend
+
+
+def render_report(results: Results, links_from: str | os.PathLike | None = None) -> str:
+    """The report of a results folder as one HTML page.
+
+    Parameters
+    ----------
+    results : Results
+        From :func:`load_results`.
+    links_from : path-like, optional
+        Folder the page will be saved in (default: the results folder); the thumbnails'
+        links to the full overlay files are relative to it.
+
+    Returns
+    -------
+    str
+        The HTML text.
+    """
+    links_from = Path(links_from) if links_from is not None else results.folder
+    pids = _patient_ids(results.run)
+    layers, references = _methods_section(results)
+    template = files("skinmetrics").joinpath("templates", "report.html.j2")
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    page = env.from_string(template.read_text(encoding="utf-8"))
+    return page.render(
+        title=Path(results.run.get("input") or str(results.folder)).name,
+        generated=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        report_version=__version__,
+        run=_run_section(results),
+        patients=[_patient_section(results, pid, f"patient-{n}", links_from)
+                  for n, pid in enumerate(pids, 1)],
+        legend=_overlay_legend(results.folder),
+        summary=_summary_table(results.summary),
+        group=_group_table(results.cohort),
+        paired=_paired_table(results.cohort),
+        plots=_cohort_plots(results),
+        layers=layers, references=references,
+        palette=PALETTE,
+    )
+
+
+def write_report(folder: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Make the report of a results folder and write it atomically.
+
+    Parameters
+    ----------
+    folder : path-like
+        Results folder written by :func:`skinmetrics.batch.run_batch`.
+    out : path-like, optional
+        Report file (default ``<folder>/report.html``).
+
+    Returns
+    -------
+    Path
+        The report file.
+
+    Raises
+    ------
+    ReportError
+        Not a results folder (see :func:`load_results`), or the file cannot be written.
+    """
+    results = load_results(folder)
+    out = Path(out) if out is not None else results.folder / REPORT_FILE
+    html = render_report(results, out.parent)
+    try:
+        atomic_write_bytes(out, html.encode("utf-8"))
+    except OSError as exc:
+        raise ReportError(f"cannot write report '{out}' ({exc.strerror or exc})") from exc
+    return out

@@ -13,6 +13,11 @@ References
        reconstruction, hysteresis thresholding).
 .. [3] Beucher S., Meyer F. The morphological approach to segmentation: the watershed
        transformation. In: Mathematical Morphology in Image Processing, 1993:433-481.
+.. [4] Liu C., Szeliski R., Kang S.B., Zitnick C.L., Freeman W.T. Automatic estimation and
+       removal of noise from a single image. IEEE Trans Pattern Anal Mach Intell
+       2008;30:299-314 (noise level function).
+.. [5] Rousseeuw P.J., Croux C. Alternatives to the median absolute deviation. J Am Stat
+       Assoc 1993;88:1273-1283 (MAD x 1.4826 estimates a normal standard deviation).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ __all__ = [
     "clean_mask",
     "hysteresis",
     "h_maxima",
+    "noise_level",
     "line_opening",
     "local_half_maximum",
     "object_table",
@@ -298,9 +304,54 @@ def h_maxima(image: np.ndarray, h: float, support: np.ndarray | None = None) -> 
     return out if support is None else out & support
 
 
+def noise_level(values: np.ndarray, level: np.ndarray, weights: np.ndarray,
+                n_bins: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """Typical value and noise of ``values`` as a function of a brightness ``level``.
+
+    A noise level function [4]: the pixels of ``weights`` are put into ``n_bins`` bins of
+    equal count by their ``level``; in each bin the median of ``values`` and its spread,
+    1.4826 x the median absolute deviation (a standard deviation for normal noise,
+    robust to the few lesion pixels left among them [5]), are taken, and both are
+    interpolated linearly between the bins' median levels at every pixel. The noise of an
+    optical density grows as the skin gets darker (sensor noise relative to a smaller
+    signal), so it is estimated per brightness, from pixels of that brightness all over
+    the photo (at most about 200 000, taken at a regular stride), rather than from a
+    small neighbourhood.
+
+    Parameters
+    ----------
+    values : (H, W) ndarray
+        E.g. a top-hat.
+    level : (H, W) ndarray
+        Brightness that the noise depends on, e.g. the local luminance density.
+    weights : (H, W) bool ndarray
+        Pixels that show only noise (skin without objects).
+    n_bins : int
+
+    Returns
+    -------
+    typical, noise : (H, W) float32 ndarray
+    """
+    stride = max(1, int(np.count_nonzero(weights)) // 200_000)
+    v = np.asarray(values, dtype=np.float32)[weights][::stride]
+    x = np.asarray(level, dtype=np.float32)[weights][::stride]
+    shape = np.shape(values)
+    if v.size < 2 * n_bins:
+        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    order = np.argsort(x, kind="stable")
+    bins = np.array_split(order, n_bins)
+    centre = np.array([np.median(x[b]) for b in bins])
+    typical = np.array([np.median(v[b]) for b in bins])
+    noise = 1.4826 * np.array([np.median(np.abs(v[b] - t)) for b, t in zip(bins, typical,
+                                                                        strict=True)])
+    lv = np.asarray(level, dtype=np.float32)
+    return (np.interp(lv, centre, typical).astype(np.float32),
+            np.interp(lv, centre, noise).astype(np.float32))
+
+
 def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: float,
-                 high: float, fraction: float = 0.5, prominence: float | None = None
-                 ) -> np.ndarray:
+                 high: float, fraction: float = 0.5, prominence: float | None = None,
+                 min_snr: float = 0.0) -> np.ndarray:
     """Small dark objects in an optical density image, outlined at their half maximum.
 
     1. contrast: the black top-hat of the image (:func:`black_tophat_od`) with a disk of
@@ -309,9 +360,17 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
        ``high - low``) above the saddle to its neighbours grows by watershed (Beucher &
        Meyer [3]) over the contrast down to ``low`` (hysteresis that keeps neighbours
        apart, so a pore beside a crust stays a pore);
-    3. each object is then cut at ``fraction`` of its own peak contrast (0.5: the full width
+    3. noise: a peak must also stand ``min_snr`` noise standard deviations above the
+       typical top-hat of skin of its brightness (:func:`noise_level` over the skin outside
+       the objects, by the local density): on dark skin, in a dark spot or in an
+       under-exposed photo the top-hat of sensor noise alone reaches ``high``, and such
+       peaks are not objects;
+    4. each object is then cut at ``fraction`` of its own peak contrast (0.5: the full width
        at half maximum), which outlines a blurred object where its true edge is, whatever
-       its contrast, instead of where a fixed threshold happens to cross its blur.
+       its contrast, instead of where a fixed threshold happens to cross its blur; of the
+       cut, the connected part (8-connectivity) that holds the peak is the object: pixels
+       of its watershed region that the cut leaves apart from it are noise around it, not
+       more objects.
 
     Parameters
     ----------
@@ -326,6 +385,9 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         Edge level as a fraction of each object's peak.
     prominence : float, optional
         Height of a peak above the saddle to its neighbour for it to be an object.
+    min_snr : float
+        Height of a peak above the typical top-hat of the skin, in noise standard
+        deviations (0: no noise test).
 
     Returns
     -------
@@ -339,10 +401,23 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     if n == 0:
         return markers
     regions = watershed(-th, markers, mask=roi & (th > low))
+    index = np.arange(1, n + 1)
     peak = np.zeros(n + 1, np.float32)
-    peak[1:] = ndi.maximum(th, regions, np.arange(1, n + 1))
-    cut = (regions > 0) & (th >= fraction * peak[regions])
-    return np.where(cut, regions, 0).astype(np.int32)
+    peak[1:] = ndi.maximum(th, regions, index)
+    keep = np.ones(n + 1, bool)
+    if min_snr > 0:
+        skin = roi & (cv2.dilate((regions > 0).view(np.uint8), np.ones((3, 3), np.uint8)) == 0)
+        level = local_reference(density, skin, radius_px)
+        typical, noise = noise_level(th, level, skin)
+        at = tuple(np.array(ndi.maximum_position(th, regions, index)).T)
+        keep[1:] = peak[1:] >= typical[at] + min_snr * noise[at]
+    keep[0] = False
+    cut = keep[regions] & (th >= fraction * peak[regions])
+    parts = ndi.label(cut, structure=np.ones((3, 3)))[0]
+    holds_peak = np.zeros(int(parts.max()) + 1, bool)
+    holds_peak[parts[peaks]] = True
+    holds_peak[0] = False
+    return np.where(holds_peak[parts], regions, 0).astype(np.int32)
 
 
 def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -91,6 +91,7 @@ DARK_OBJECT_PARAMS = {
     "threshold_low": Param(float, 0.0, 5, "top-hat density to which an object grows"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the object's peak"),
     "min_prominence": Param(float, 0.0, 5, "peak height above the saddle to a neighbour"),
+    "min_snr": Param(float, 0.0, 100, "peak height above the skin's top-hat, in noise SDs"),
     "min_diameter_mm": Param(float, 0.0, 100, "smallest object (equivalent diameter), mm"),
     "max_diameter_mm": Param(float, 0.0, 100, "largest object (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio"),
@@ -101,8 +102,9 @@ def dark_objects_with_redness(planes: ColourPlanes, roi: np.ndarray,
                               params: Mapping[str, float], scale: Scale
                               ) -> tuple[np.ndarray, np.ndarray]:
     """Small dark objects (:func:`skinmetrics.filters.dark_objects` on the luminance density
-    -log10 Y) and how much redder each is than the skin around it: the mean erythema index
-    EI = 100 log10(R/G) excess (:func:`skinmetrics.filters.object_contrast`).
+    -log10 Y, with the noise test ``min_snr``) and how much redder each is than the skin
+    around it: the mean erythema index EI = 100 log10(R/G) excess
+    (:func:`skinmetrics.filters.object_contrast`).
 
     Returns
     -------
@@ -113,7 +115,7 @@ def dark_objects_with_redness(planes: ColourPlanes, roi: np.ndarray,
     radius = scale.px(params["tophat_radius_mm"])
     labels = dark_objects(planes.luminance_density, roi, radius, params["threshold_low"],
                           params["threshold"], params["edge_fraction"],
-                          params["min_prominence"])
+                          params["min_prominence"], params["min_snr"])
     if labels.max() == 0:
         return labels, np.zeros(0)
     return labels, object_contrast(labels, erythema_index(planes.linear), roi, radius)

@@ -6,7 +6,8 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
 
 1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the luminance
    density -log10 Y, with a disk wider than the largest crust (pores and crusts both
-   appear), each outlined at half its peak (:func:`skinmetrics.filters.dark_objects`);
+   appear), peaks that sensor noise could make left out (``min_snr``), each outlined at
+   half its peak (:func:`skinmetrics.filters.dark_objects`);
 2. crusts are the red-brown objects (dried blood and exudate): their mean erythema index
    EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that of the skin around them by at
    least ``min_redness`` (:func:`skinmetrics.filters.object_contrast`). Grey shadows

@@ -5,8 +5,11 @@ not redder or browner. Method:
 
 1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the luminance
    density -log10 Y (an exposure change only adds a constant to it and does not move the
-   top-hat), disk radius ``tophat_radius_mm`` (> the largest pore), each object outlined
-   at half its peak (:func:`skinmetrics.filters.dark_objects`);
+   top-hat), disk radius ``tophat_radius_mm`` (> the largest pore); a peak must also stand
+   ``min_snr`` noise standard deviations above the top-hat of skin as bright as its own
+   (on dark skin and in dark spots sensor noise alone reaches the threshold); each object
+   is outlined at half its peak, as the connected part around that peak
+   (:func:`skinmetrics.filters.dark_objects`);
 2. objects whose mean erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that
    of the skin around them by more than ``max_redness`` are red-brown (crusts, papules),
    not pores (:func:`skinmetrics.filters.object_contrast`);

@@ -1,6 +1,7 @@
 """Score every layer against phantom ground truth, by skin tone; prints Markdown tables.
 
-    python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25] [--drift 6]
+    python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25] [--drift 12]
+                                  [--drift-size 800x1200]
 
 For each skin tone (CIELAB L* of unaffected skin) and seed a phantom is rendered, written
 as JPEG, decoded and measured with both built-in pipelines at the known scale. Reported:
@@ -13,8 +14,9 @@ with drift (shift up to 3 % of the frame, rotation up to 3 degrees, distance +-3
 exposure +-0.5 EV, white balance 0.9-1.1 per channel): the error (percentage points) of
 the percent change of erythema area, microcrust count, pore count and pigment spot area
 against the truth over the skin both photos show, measured without and with alignment
-(registration and colour normalisation), and on N more pairs (800x1200 px) that hold a
-ColorChecker in both photos, with chart calibration and registration.
+(registration and colour normalisation), and on N more pairs that hold a ColorChecker in
+both photos, with chart calibration and registration. Drift pairs are ``--drift-size``
+(800x1200 px: 32 x 48 mm at 25 px/mm, a cheek close-up), with and without a chart.
 """
 
 from __future__ import annotations
@@ -160,8 +162,10 @@ def main() -> None:
     ap.add_argument("--size", default="480x640", help="HxW of each phantom")
     ap.add_argument("--px-per-mm", type=float, default=25.0)
     ap.add_argument("--drift", type=int, default=0, help="visit pairs with capture drift")
+    ap.add_argument("--drift-size", default="800x1200", help="HxW of each drift pair photo")
     args = ap.parse_args()
     shape = tuple(int(v) for v in args.size.split("x"))
+    drift_shape = tuple(int(v) for v in args.drift_size.split("x"))
     pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
     t0 = time.perf_counter()
     rows = {L: [score(L, 1000 * s + int(L), shape, args.px_per_mm, pipes)
@@ -191,10 +195,11 @@ def main() -> None:
 
 
     if args.drift:
-        errors = drift_scores(args.drift, shape, args.px_per_mm)
-        errors.update(drift_scores(args.drift, (800, 1200), args.px_per_mm, chart=True))
+        errors = drift_scores(args.drift, drift_shape, args.px_per_mm)
+        errors.update(drift_scores(args.drift, drift_shape, args.px_per_mm, chart=True))
         print(f"\npercent change day 0 -> 28 with capture drift, {args.drift} pairs per "
-              "column: error in percentage points, mean |error| (worst)\n")
+              f"column, {drift_shape[0]}x{drift_shape[1]} px: error in percentage points, "
+              "mean |error| (worst)\n")
         conds = {"unaligned": "unaligned", "aligned": "registration + colour normalisation",
                  "chart": "chart calibration + registration"}
         print("| metric | " + " | ".join(conds.values()) + " |")

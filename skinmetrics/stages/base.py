@@ -141,6 +141,7 @@ EXCESS_PARAMS = {
     "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the density map, mm"),
     "dot_radius_mm": Param(float, 0.01, 100, "dark dots narrower than this radius are ignored, mm"),
     "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
+    "dot_fraction": Param(float, 0.0, 1.0, "fraction of a dot's contrast its top-hat keeps"),
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
     "threshold": Param(float, 0.0, 5, "density excess that seeds a region"),
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
@@ -153,10 +154,12 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
                    params: Mapping[str, float], scale: Scale) -> tuple[np.ndarray, np.ndarray]:
     """Regions where a chromophore density exceeds that of the surrounding unaffected skin.
 
-    1. small dark dots (crusts, pores: :func:`skinmetrics.filters.small_dots` on the
-       luminance density) are left out and filled in from the skin around them while
-       ``density`` is smoothed, and the excess over the local unaffected-skin level is
-       taken (:func:`skinmetrics.filters.contrast_to_reference`);
+    1. small dark dots (crusts, pores narrower than ``dot_radius_mm``:
+       :func:`skinmetrics.filters.small_dots` on the luminance density, whose
+       ``dot_fraction`` rule keeps a spot a little wider than a dot whole) are left out and
+       filled in from the skin around them while ``density`` is smoothed, and the excess
+       over the local unaffected-skin level is taken
+       (:func:`skinmetrics.filters.contrast_to_reference`);
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
        within ``edge_radius_mm`` (:func:`skinmetrics.filters.local_half_maximum`).
@@ -168,7 +171,7 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
         Density minus the unaffected-skin level (OD units).
     """
     dots = small_dots(planes.luminance_density, scale.px(params["dot_radius_mm"]),
-                      params["dot_tophat"])
+                      params["dot_tophat"], params["dot_fraction"])
     excess = contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
                                    scale.px(params["reference_sigma_mm"]),
                                    params["threshold_low"], valid=~dots)

@@ -6,8 +6,9 @@ where a fixed a* cut does not:
 1. the haemoglobin density of every pixel is separated from melanin and shading
    (:func:`skinmetrics.colour.chromophore_densities`, after Tsumura et al. [4]) and
    smoothed over the skin that is not a small dark dot (crusts, pores: black top-hat of the
-   luminance density above ``dot_tophat`` with a disk of ``dot_radius_mm``), which is
-   filled in from around it, so that a field of crusts does not read as erythema;
+   luminance density above ``dot_tophat`` with a disk of ``dot_radius_mm``, holding at
+   least ``dot_fraction`` of the dot's contrast, :func:`skinmetrics.filters.small_dots`),
+   which is filled in from around it, so that a field of crusts does not read as erythema;
 2. the unaffected-skin level is the local mean haemoglobin density of skin that is not a
    candidate (:func:`skinmetrics.filters.local_reference`), re-estimated twice with the
    candidates left out, so large red patches do not raise their own reference;

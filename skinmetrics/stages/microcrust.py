@@ -14,7 +14,8 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
    (pores) have none; EI uses only the R and G channels, which stay reliable on dark skin
    where the blue channel is near the noise floor;
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
-   the distance transform, one marker per maximum at least ``split_depth_mm`` deep;
+   the distance transform, one marker per maximum at least ``split_depth_mm`` deep
+   (:func:`skinmetrics.filters.split_touching`);
 4. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
    round than ``min_roundness`` (fragments of hair) are dropped.
 
@@ -34,11 +35,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy import ndimage as ndi
-from skimage.segmentation import watershed
 
 from ..colour import ColourPlanes
-from ..filters import area_metrics, h_maxima, object_table
+from ..filters import area_metrics, object_table, split_touching
 from .base import (
     DARK_OBJECT_PARAMS,
     Param,
@@ -59,24 +58,6 @@ PARAMS = {
     "min_redness": Param(float, 0.0, 200, "objects need this EI excess over their surround"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
 }
-
-
-def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
-    """Split touching round objects at their waist [3].
-
-    Markers are the regional maxima of the Euclidean distance transform that stand at
-    least ``depth_px`` above the saddle joining them: two discs of radius r whose centres
-    are 0.9 x 2r apart have a waist 0.56 r shallower than their centres and are split; one
-    disc has a single maximum and is left whole.
-
-    Returns
-    -------
-    (H, W) int32 ndarray
-        Labels 1..N.
-    """
-    dist = ndi.distance_transform_edt(mask)
-    markers = ndi.label(h_maxima(dist, depth_px, mask), structure=np.ones((3, 3)))[0]
-    return watershed(-dist, markers, mask=mask).astype(np.int32)
 
 
 def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],

@@ -12,9 +12,11 @@ after Tsumura et al. [4], smoothed over the skin that is not a small dark dot, s
 :func:`skinmetrics.filters.small_dots`) exceeds that of the surrounding unaffected skin,
 i.e. darker and yellower than their surroundings (hysteresis between ``threshold_low`` and
 ``threshold``, outlined at ``edge_fraction`` of the local peak excess,
-:func:`skinmetrics.filters.local_half_maximum`), that are at least ``min_diameter_mm``
-across (smaller dark dots are pores or crusts) and at least ``min_roundness`` round (thin
-strips along the edge of the skin region are not spots):
+:func:`skinmetrics.filters.local_half_maximum`). Touching spots are split at their waist
+(``split_depth_mm``, :func:`skinmetrics.filters.split_touching`) and each part is kept when
+it is at least ``min_diameter_mm`` across (smaller dark dots are pores or crusts) and at
+least ``min_roundness`` round (thin strips along the edge of the skin region are not
+spots; a chain of touching round spots is not a strip):
 
 * ``pigment_spot_count``, ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
 * ``pigment_spot_delta_L``: mean over spot pixels of (local unaffected-skin L* - L*), in L*
@@ -41,7 +43,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes, ita_degrees, melanin_index
-from ..filters import area_metrics, clean_mask, local_reference, object_table
+from ..filters import area_metrics, clean_mask, local_reference, object_table, split_touching
 from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
 
 __all__ = [
@@ -53,6 +55,7 @@ PARAMS = {
     **EXCESS_PARAMS,
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a spot"),
+    "split_depth_mm": Param(float, 0.0, 100, "waist depth at which touching spots split, mm"),
 }
 
 
@@ -68,9 +71,10 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     spots, _ = density_excess(planes.densities[..., 0], planes, roi, params, scale)
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
-    labels, n = ndi.label(spots, structure=np.ones((3, 3)))
+    labels = split_touching(spots, scale.px(params["split_depth_mm"]))
+    n = int(labels.max())
     if n == 0:
-        return spots
+        return labels > 0
     shape = object_table(labels)
     keep = np.zeros(n + 1, bool)
     keep[1:] = (shape["diameter_px"] >= min_diameter) & (

@@ -1,0 +1,94 @@
+"""The shared image filters on synthetic arrays with known answers."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from skinmetrics.filters import dark_objects, h_maxima, noise_level, small_dots, split_touching
+
+PPM = 25.0  # px per mm of the drawn objects
+
+
+def _soft_disc(shape, centre, radius_px, edge_px, amplitude):
+    """A disc whose profile falls smoothly across its edge (logistic, 0.5 on the edge)."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    sd = np.hypot(yy - centre[0], xx - centre[1]) - radius_px
+    return amplitude / (1.0 + np.exp(np.clip(sd / edge_px * 4.0, -30, 30)))
+
+
+@pytest.mark.parametrize("fraction, spot_is_dot", [(0.8, False), (0.0, True)])
+def test_small_dots_keeps_a_spot_a_little_wider_than_a_dot(fraction, spot_is_dot):
+    """A 0.4 mm crust is a dot; a soft 0.6 mm pigmented spot is not, though the top-hat of
+    a 0.25 mm disk keeps its cap (the old rule, fraction 0, took its core for a dot)."""
+    shape = (80, 160)
+    density = (0.5 + _soft_disc(shape, (40, 40), 0.2 * PPM, 0.06 * PPM, 0.4)
+               + _soft_disc(shape, (40, 120), 0.3 * PPM, 0.15 * PPM, 0.3))
+    density = cv2.GaussianBlur(density, (0, 0), 0.6)
+    dots = small_dots(density, 0.25 * PPM, 0.1, fraction)
+    assert dots[40, 40] and dots[40, 45]
+    assert dots[40, 120] == spot_is_dot
+    assert not dots[5, 80]  # plain skin
+
+
+def test_noise_level_follows_the_brightness():
+    """Gaussian noise whose SD grows linearly with a level, plus 2 % outliers (lesion pixels):
+    the typical value and the noise SD are recovered per level within 6 %."""
+    rng = np.random.default_rng(1)
+    level = np.tile(np.linspace(0.2, 1.2, 400, dtype=np.float32), (400, 1))
+    sd = 0.01 + 0.03 * level
+    values = 0.05 + sd * rng.standard_normal(level.shape).astype(np.float32)
+    outliers = rng.uniform(size=level.shape) < 0.02
+    values[outliers] += 0.5
+    typical, noise = noise_level(values, level, np.ones(level.shape, bool))
+    inner = slice(40, 360)  # away from the first and last bin's centres
+    assert np.allclose(typical[:, inner], 0.05, atol=0.004)
+    assert np.allclose(noise[:, inner], sd[:, inner], rtol=0.06)
+
+
+def test_noise_level_with_too_few_pixels_is_zero():
+    values = np.ones((10, 10), np.float32)
+    typical, noise = noise_level(values, values, np.zeros((10, 10), bool))
+    assert not typical.any() and not noise.any()
+
+
+@pytest.mark.parametrize("min_snr", [6.0, 0.0])
+def test_dark_objects_noise_test(min_snr):
+    """Ten 0.3 mm dots of contrast 0.25 OD in camera-like noise (blurred, SD 0.018 OD) whose
+    top-hat alone reaches the seed threshold: with the noise test the ten dots are found and
+    at most one more object; without it dozens of noise peaks are objects too."""
+    rng = np.random.default_rng(3)
+    shape = (200, 300)
+    noise = cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), 0.6)
+    density = 0.6 + 0.018 * noise / noise.std()
+    centres = [(40 + 60 * (i // 5), 30 + 60 * (i % 5)) for i in range(10)]
+    for c in centres:
+        density += _soft_disc(shape, c, 0.15 * PPM, 0.05 * PPM, 0.25)
+    labels = dark_objects(density, np.ones(shape, bool), 0.4 * PPM, 0.06, 0.1, 0.5, 0.03,
+                          min_snr)
+    found = {int(labels[c]) for c in centres}
+    assert 0 not in found and len(found) == 10
+    n_objects = len(np.unique(labels)) - 1
+    assert n_objects <= 11 if min_snr else n_objects >= 30
+
+
+def test_h_maxima_joins_bumps_of_a_flat_ridge():
+    """A ridge 9 high with dips to 8 is one maximum for h = 3; two domes 9 high joined by a
+    saddle at 4 are two."""
+    ridge = np.zeros((20, 60), np.float32)
+    ridge[8:12, 5:55] = 9.0
+    ridge[8:12, 20] = ridge[8:12, 35] = 8.0
+    assert ndi.label(h_maxima(ridge, 3.0), structure=np.ones((3, 3)))[1] == 1
+    domes = ridge.copy()
+    domes[8:12, 28:30] = 4.0
+    assert ndi.label(h_maxima(domes, 3.0), structure=np.ones((3, 3)))[1] == 2
+
+
+def test_split_touching_splits_discs_not_a_band():
+    yy, xx = np.mgrid[0:60, 0:120]
+    discs = (np.hypot(yy - 30, xx - 40) < 15) | (np.hypot(yy - 30, xx - 67) < 15)
+    assert split_touching(discs, 4.0).max() == 2
+    band = (abs(yy - 30) < 7) & (xx > 10) & (xx < 110)
+    assert split_touching(band, 4.0).max() == 1

@@ -91,6 +91,7 @@ with warnings.catch_warnings():  # colour-science warns that matplotlib is absen
 __all__ = [
     "CLASSIC_PATCH_PITCH_MM",
     "PATCH_FRACTION",
+    "CARD_MARGIN_PITCH",
     "NOMINAL_BORDER",
     "PATCH_NAMES",
     "reference_linear_srgb",
@@ -117,8 +118,13 @@ __all__ = [
 CLASSIC_PATCH_PITCH_MM = 44.8
 #: Patch side / patch pitch of the Classic layout: 46 / 52.5 in ArgyllCMS's template [10].
 PATCH_FRACTION = 46.0 / 52.5
+#: Margin around a found card that is not skin either, as a fraction of its patch pitch: the
+#: card's dark edge blurs into the skin beside it (optics, JPEG), and a real card casts a
+#: shadow and shows its thickness; left in, that rim reads as a pigmented strip.
+CARD_MARGIN_PITCH = 0.1
 #: Card edge beyond the outer patch edges, in pitches, used when the card's edge cannot be
-#: seen (surround as dark as the card). Nominal; the edge is measured when visible.
+#: seen (surround as dark as the card), and the least border a side is given. Nominal; the
+#: edge is measured when visible.
 NOMINAL_BORDER = 0.25
 
 _REFERENCE_NAME = "ColorChecker24 - After November 2014"
@@ -486,7 +492,10 @@ def _measure_edges(lum: np.ndarray, h: np.ndarray, pitch_px: float) -> np.ndarra
     Luminance profiles are taken outwards from each side of the patch grid; the edge is
     where a profile first gets half way from the card's level (sampled in the gaps
     between patches) to the surround's. :data:`NOMINAL_BORDER` is used on a side whose
-    surround is as dark as the card or lies outside the image.
+    surround is as dark as the card or lies outside the image, and is the least border a
+    side is given: a card edge found closer to the patches is taken for the blur of a
+    patch (the card's pixels are left out of the skin, and a card pixel counted as skin
+    costs more than a skin pixel left out).
     """
     nominal = 0.5 * PATCH_FRACTION + NOMINAL_BORDER
     edges = np.full(4, nominal)
@@ -541,7 +550,7 @@ def _measure_edges(lum: np.ndarray, h: np.ndarray, pitch_px: float) -> np.ndarra
             t_edge = ts[k - 1] + np.clip(frac, 0, 1) * step
         else:
             t_edge = ts[0]
-        edges[i] = float(np.clip(t_edge, 0.5 * PATCH_FRACTION, 1.5))
+        edges[i] = float(np.clip(t_edge, nominal, 1.5))
     return edges
 
 
@@ -1128,7 +1137,9 @@ class Calibration:
     px_per_mm : float or None
         Image scale from the chart's patch pitch (valid in the chart's plane).
     chart_mask : (H, W) bool ndarray or None
-        The chart card's pixels, to leave out of the skin region.
+        The card's pixels and a margin of :data:`CARD_MARGIN_PITCH` patch pitches around
+        it, to leave out of the skin region; set whenever a card was found or given, also
+        when it could not be used for calibration.
     message : str
         One line for the report.
     detection : ChartDetection or None
@@ -1233,6 +1244,7 @@ def calibrate(
                    else chart)
         det = chart_from_corners(img, corners, patch_pitch_mm=patch_pitch_mm)
         source = "manual"
+    card = det.mask(img.shape[:2], dilate_px=CARD_MARGIN_PITCH * det.pitch_px)
     linear = srgb_to_linear(img)
     values, valid = sample_patches(linear, det)
     n = int(valid.sum())
@@ -1240,7 +1252,7 @@ def calibrate(
     if n < min_valid_patches:
         return Calibration("none", message=f"ColorChecker {where} but only {n} of 24 patches "
                            "usable (clipped, shaded or outside the frame); not calibrated",
-                           detection=det)
+                           chart_mask=card, detection=det)
     ref = reference_linear_srgb()
     ccm = fit_colour_correction(values, ref, valid, method=method, degree=degree)
     de_mean, de_max = calibration_quality(ccm.apply(values), ref, valid)
@@ -1248,10 +1260,9 @@ def calibrate(
         hint = "; check the corner order TL, TR, BR, BL" if source == "manual" else ""
         return Calibration("none", message=f"ColorChecker {where} but the colour fit is poor "
                            f"(mean dE00 {de_mean:.1f} > {max_delta_e:g}){hint}; not calibrated",
-                           detection=det)
+                           chart_mask=card, detection=det)
     fb = " (3x3 fallback)" if ccm.fallback else ""
     msg = (f"ColorChecker {where}: {n} of 24 patches, {ccm.method}{fb}, mean dE00 "
            f"{de_mean:.2f}, max {de_max:.2f}; {det.px_per_mm:.3f} px/mm at "
            f"{det.patch_pitch_mm:g} mm pitch")
-    return Calibration(source, ccm, de_mean, de_max, n, det.px_per_mm,
-                       det.mask(img.shape[:2]), msg, det)
+    return Calibration(source, ccm, de_mean, de_max, n, det.px_per_mm, card, msg, det)

@@ -68,6 +68,30 @@ def test_calibration_removes_a_colour_cast(chart_photos, chart_pipeline, tmp_pat
         assert abs(got["none", "plain"][key] - got["none", "cast"][key]) > 1.0
 
 
+def test_card_and_its_rim_are_not_skin(chart_pipeline, tmp_path):
+    """A card clipped by the top of a posed photo of dark skin (its border as dark as the
+    skin around): all its pixels and a rim of a tenth of a pitch around it are left out of
+    the skin, and no pigmented strip is drawn along its edge (the pigment area holds)."""
+    from scipy import ndimage as ndi
+
+    from skinmetrics.chart import CARD_MARGIN_PITCH, calibrate
+    from skinmetrics.io import decode_image
+
+    ph = make_phantom(SHAPE, PPM, 32.0, seed=504, capture_seed=28,
+                      camera=(0.018, 0.006, -0.93, 1.027), chart=(0.55, 0.08, PATCH_MM, 4.0),
+                      microcrust=0.08)
+    cal = calibrate(decode_image(ph.jpeg)[0], "auto",
+                    patch_pitch_mm=chart_pipeline.params["scale"]["chart_patch_pitch_mm"])
+    assert cal.source == "chart"
+    rim_px = CARD_MARGIN_PITCH * cal.detection.pitch_px
+    near = ndi.distance_transform_edt(~ph.masks["chart"]) <= rim_px - 1.5
+    assert not (near & ~cal.chart_mask).any()
+    (tmp_path / "card.jpg").write_bytes(ph.jpeg)
+    rec = measure_photo(tmp_path / "card.jpg", tmp_path, chart_pipeline, PPM)
+    assert rec["metrics"]["pigment_spot_area_mm2"] == pytest.approx(
+        ph.truth["pigment_area_mm2"], rel=0.10)
+
+
 def test_small_clipped_or_absent_chart_is_no_crash(chart_pipeline, tmp_path):
     cases = {"small": (0.7, 0.1, 0.6, 0.0), "clipped": (0.85, 0.1, PATCH_MM, 0.0), "absent": None}
     for name, chart in cases.items():

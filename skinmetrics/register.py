@@ -29,8 +29,12 @@ Method
    estimate. OpenCV's ECC has no similarity model, so for ``model='similarity'`` the affine ECC
    result (``MOTION_AFFINE``) is projected back onto the nearest similarity (least-squares
    fit to the affine's mapping of a grid of points over the overlap). The refinement is kept
-   only when it does not lower the correlation and does not move the frame by more than
-   2 % of its diagonal (a refinement that jumps is a wrong local optimum).
+   only when it does not lower the correlation, does not move the frame by more than
+   2 % of its diagonal (a refinement that jumps is a wrong local optimum) and keeps the
+   RANSAC inliers where they were matched: their median residual under the refined map
+   at most ``ECC_MAX_INLIER_RESIDUAL_PX`` at the feature scale (a keypoint is located to a
+   fraction of a pixel; on weakly textured skin the correlation is flat enough for ECC to
+   drift several pixels while gaining nothing).
 5. **Checks.** The registration fails (``ok`` False, one-line ``message``) when there are
    too few inlier matches, the transform is degenerate (not finite, reflected, sheared),
    the scale relative to the photos' size ratio lies outside 0.5-2, the overlap is below a
@@ -100,6 +104,9 @@ SCALE_RANGE = (0.5, 2.0)
 MIN_OVERLAP = 0.25
 #: Longest side of the images keypoints are detected on (work images are reduced to it).
 FEATURE_SIDE_PX = 800
+#: Largest median residual (px at the feature scale) of the RANSAC inliers under an ECC
+#: refinement for it to be kept (module text, step 4).
+ECC_MAX_INLIER_RESIDUAL_PX = 1.0
 #: Longest side of the images the ECC refinement runs on (work images are reduced to it).
 ECC_SIDE_PX = 1200
 #: ECC stops after this many iterations or when the correlation changes by less than ECC_EPS.
@@ -290,6 +297,12 @@ def _fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     b = float((p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]).sum()) / den
     lin = np.array([[a, -b], [b, a]])
     return np.hstack([lin, (md - lin @ ms)[:, None]])
+
+
+def _median_residual(matrix: np.ndarray, src: np.ndarray, dst: np.ndarray) -> float:
+    """Median distance (px) between ``matrix`` applied to ``src`` points and ``dst``."""
+    m = np.asarray(matrix, np.float64)
+    return float(np.median(np.hypot(*(src @ m[:, :2].T + m[:, 2] - dst).T)))
 
 
 def _degenerate(matrix: np.ndarray, model: str) -> str | None:
@@ -663,11 +676,15 @@ def register(
             if m_ecc is not None and _degenerate(m_ecc, model) is None:
                 jump = corner_error(m_ecc, m_fb, z_f.shape)
                 q_ecc = _quality(zs_b, zs_f, m_ecc, wmask_b, wmask_f)
-                if jump <= 0.02 * math.hypot(*z_f.shape) and q_ecc >= quality - 0.005:
+                keep = inl.ravel() > 0
+                residual = _median_residual(m_ecc, pf[keep], pb[keep]) * g
+                if (jump <= 0.02 * math.hypot(*z_f.shape) and q_ecc >= quality - 0.005
+                        and residual <= ECC_MAX_INLIER_RESIDUAL_PX):
                     m_fb, quality, ecc_value = m_ecc, q_ecc, rho
                 else:
                     notes.append(f"ECC refinement rejected (moved {jump:.1f} px, "
-                                 f"quality {quality:.3f} -> {q_ecc:.3f})")
+                                 f"quality {quality:.3f} -> {q_ecc:.3f}, inliers off by "
+                                 f"{residual:.1f} px)")
 
         # back to full resolution: follow-up full -> follow-up work -> baseline work -> full
         m_full = (np.linalg.inv(sb) @ _h(m_fb) @ sf)[:2]

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from skinmetrics.filters import dark_objects, h_maxima, noise_level, small_dots, split_touching
+from skinmetrics.filters import (
+    dark_objects,
+    h_maxima,
+    label_peaks,
+    noise_level,
+    small_dots,
+    split_touching,
+)
 
 PPM = 25.0  # px per mm of the drawn objects
 
@@ -42,7 +49,7 @@ def test_noise_level_follows_the_brightness():
     values = 0.05 + sd * rng.standard_normal(level.shape).astype(np.float32)
     outliers = rng.uniform(size=level.shape) < 0.02
     values[outliers] += 0.5
-    typical, noise = noise_level(values, level, np.ones(level.shape, bool))
+    typical, noise = noise_level(values, level, np.ones(level.shape, bool), level)
     inner = slice(40, 360)  # away from the first and last bin's centres
     assert np.allclose(typical[:, inner], 0.05, atol=0.004)
     assert np.allclose(noise[:, inner], sd[:, inner], rtol=0.06)
@@ -50,8 +57,8 @@ def test_noise_level_follows_the_brightness():
 
 def test_noise_level_with_too_few_pixels_is_zero():
     values = np.ones((10, 10), np.float32)
-    typical, noise = noise_level(values, values, np.zeros((10, 10), bool))
-    assert not typical.any() and not noise.any()
+    typical, noise = noise_level(values, values, np.zeros((10, 10), bool), values[:2])
+    assert typical.shape == (2, 10) and not typical.any() and not noise.any()
 
 
 @pytest.mark.parametrize("min_snr", [6.0, 0.0])
@@ -92,3 +99,18 @@ def test_split_touching_splits_discs_not_a_band():
     assert split_touching(discs, 4.0).max() == 2
     band = (abs(yy - 30) < 7) & (xx > 10) & (xx < 110)
     assert split_touching(band, 4.0).max() == 1
+
+
+def test_label_peaks_matches_scipy():
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal((50, 60)).astype(np.float32)
+    labels = ndi.label(rng.uniform(size=(50, 60)) < 0.3)[0]
+    labels[labels == 3] = 0  # a label without pixels
+    n = int(labels.max())
+    peak, where = label_peaks(values, labels, n)
+    index = np.arange(1, n + 1)
+    present = np.isin(index, labels)
+    expected = np.asarray(ndi.maximum(values, labels, index))
+    np.testing.assert_array_equal(peak[1:][present], expected[present].astype(np.float32))
+    assert peak[3] == 0 and where[3] == -1 and where[0] == -1
+    np.testing.assert_array_equal(values.ravel()[where[1:][present]], peak[1:][present])

@@ -12,11 +12,12 @@ after Tsumura et al. [4], smoothed over the skin that is not a small dark dot, s
 :func:`skinmetrics.filters.small_dots`) exceeds that of the surrounding unaffected skin,
 i.e. darker and yellower than their surroundings (hysteresis between ``threshold_low`` and
 ``threshold``, outlined at ``edge_fraction`` of the local peak excess,
-:func:`skinmetrics.filters.local_half_maximum`). Touching spots are split at their waist
-(``split_depth_mm``, :func:`skinmetrics.filters.split_touching`) and each part is kept when
-it is at least ``min_diameter_mm`` across (smaller dark dots are pores or crusts) and at
-least ``min_roundness`` round (thin strips along the edge of the skin region are not
-spots; a chain of touching round spots is not a strip):
+:func:`skinmetrics.filters.local_half_maximum`). A region is kept when it is at least
+``min_diameter_mm`` across (smaller dark dots are pores or crusts) and at least
+``min_roundness`` round (thin strips along the edge of the skin region are not spots); a
+region that is not round enough is split at its waists (``split_depth_mm``,
+:func:`skinmetrics.filters.split_touching`: touching round spots) and its parts that pass
+both tests are kept:
 
 * ``pigment_spot_count``, ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
 * ``pigment_spot_delta_L``: mean over spot pixels of (local unaffected-skin L* - L*), in L*
@@ -71,15 +72,26 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     spots, _ = density_excess(planes.densities[..., 0], planes, roi, params, scale)
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
-    labels = split_touching(spots, scale.px(params["split_depth_mm"]))
-    n = int(labels.max())
-    if n == 0:
-        return labels > 0
-    shape = object_table(labels)
-    keep = np.zeros(n + 1, bool)
-    keep[1:] = (shape["diameter_px"] >= min_diameter) & (
-        shape["roundness"] >= params["min_roundness"])
-    return keep[labels]
+
+    def spot_shaped(labels: np.ndarray) -> np.ndarray:
+        shape = object_table(labels)
+        keep = np.zeros(len(shape["area_px"]) + 1, bool)
+        keep[1:] = (shape["diameter_px"] >= min_diameter) & (
+            shape["roundness"] >= params["min_roundness"])
+        return keep
+
+    labels, _ = ndi.label(spots, structure=np.ones((3, 3)))
+    keep = spot_shaped(labels)
+    out = keep[labels]
+    # a region that is not round may be touching round spots: split it at its waists and
+    # keep the parts that are spots
+    for k, box in enumerate(ndi.find_objects(labels), start=1):
+        if box is None or keep[k] or np.count_nonzero(labels[box] == k) < min_diameter**2:
+            continue
+        region = np.pad(labels[box] == k, 1)  # background all round: true distances
+        parts = split_touching(region, scale.px(params["split_depth_mm"]))[1:-1, 1:-1]
+        out[box] |= spot_shaped(parts)[parts]
+    return out
 
 
 def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,

@@ -151,7 +151,7 @@ def contrast_to_reference(
 
 
 def small_dots(density: np.ndarray, radius_px: float, threshold: float,
-               fraction: float = 0.5) -> np.ndarray:
+               fraction: float = 0.8) -> np.ndarray:
     """Dark dots narrower than a disk of ``radius_px`` (crusts, pores, hair fringes).
 
     Pixels whose black top-hat (:func:`black_tophat_od`) exceeds ``threshold`` and keeps at
@@ -331,7 +331,8 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     Markers are the regional maxima of the Euclidean distance transform that stand at
     least ``depth_px`` above the saddle joining them: two discs of radius r whose centres
     are 0.9 x 2r apart have a waist 0.56 r shallower than their centres and are split; one
-    disc has a single maximum and is left whole.
+    disc has a single maximum and is left whole. An object narrower than ``2 depth_px``
+    everywhere has no such maximum and is left out (label 0).
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Score every layer against phantom ground truth, by skin tone; prints Markdown tables.
 
-    python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25] [--drift 12]
+    python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25] [--drift 20]
                                   [--drift-size 800x1200]
 
 For each skin tone (CIELAB L* of unaffected skin) and seed a phantom is rendered, written

@@ -85,11 +85,12 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     out = keep[labels]
     # a region that is not round may be touching round spots: split it at its waists and
     # keep the parts that are spots
+    depth = scale.px(params["split_depth_mm"])
     for k, box in enumerate(ndi.find_objects(labels), start=1):
         if box is None or keep[k] or np.count_nonzero(labels[box] == k) < min_diameter**2:
             continue
         region = np.pad(labels[box] == k, 1)  # background all round: true distances
-        parts = split_touching(region, scale.px(params["split_depth_mm"]))[1:-1, 1:-1]
+        parts = split_touching(region, depth)[1:-1, 1:-1]
         out[box] |= spot_shaped(parts)[parts]
     return out
 

@@ -110,6 +110,7 @@ def contrast_to_reference(
     exclude_above: float,
     valid: np.ndarray | None = None,
     iterations: int = 3,
+    margin_px: float = 0.0,
 ) -> np.ndarray:
     """``values`` minus the local level of the unaffected pixels of ``roi``.
 
@@ -117,8 +118,9 @@ def contrast_to_reference(
        only (normalised convolution [1]): details left out of ``valid`` (crusts, pores)
        are filled in from the skin around them instead of being smeared into it;
     2. the reference (:func:`local_reference`) is estimated ``iterations`` times, each time
-       leaving out the pixels whose contrast exceeds ``exclude_above``, so that a large
-       lesion does not raise its own reference.
+       leaving out the pixels whose contrast exceeds ``exclude_above`` and those within
+       ``margin_px`` of them, so that a large lesion does not raise its own reference,
+       nor does its soft skirt (the rim below ``exclude_above``).
 
     Parameters
     ----------
@@ -133,6 +135,10 @@ def contrast_to_reference(
         Contrast above which a pixel is not unaffected skin.
     valid : (H, W) bool ndarray, optional
         Pixels whose values are trusted (default: all).
+    iterations : int
+        Re-estimations of the reference.
+    margin_px : float
+        Half-side of the square window by which the excluded pixels are grown (0: none).
 
     Returns
     -------
@@ -144,9 +150,13 @@ def contrast_to_reference(
     elif smooth_px > 0:
         v = cv2.GaussianBlur(v, (0, 0), smooth_px)
     unaffected = roi if valid is None else roi & valid
+    side = 2 * int(round(margin_px)) + 1  # a square window: separable, fast
     for _ in range(iterations):
         contrast = v - local_reference(v, unaffected, sigma_px)
-        unaffected = roi & (contrast < exclude_above) & (True if valid is None else valid)
+        affected = (contrast >= exclude_above).view(np.uint8)
+        if side > 1:
+            affected = cv2.dilate(affected, np.ones((side, side), np.uint8))
+        unaffected = roi & (affected == 0) & (True if valid is None else valid)
     return contrast
 
 
@@ -217,7 +227,7 @@ def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
 
 
 def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,
-                       fraction: float = 0.5) -> np.ndarray:
+                       fraction: float = 0.5, ceiling: float = np.inf) -> np.ndarray:
     """Keep the pixels of ``mask`` whose contrast is at least ``fraction`` of the largest
     contrast of the mask within ``radius_px`` (a local full width at half maximum; the
     window is a square of half-side ``radius_px``).
@@ -225,12 +235,14 @@ def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,
     A lesion with a soft edge is then outlined where its own contrast has fallen to half,
     whatever its strength: a fixed threshold would draw a strong lesion too large and a
     faint one too small. Neighbouring lesions farther apart than ``radius_px`` do not
-    affect each other's edge.
+    affect each other's edge. A pixel whose contrast is at least ``ceiling`` is always
+    kept: a faint lesion overlapping a strong one is not cut at the strong one's half
+    maximum.
     """
     side = 2 * max(1, int(round(radius_px))) + 1  # a square window: separable, fast
     peak = cv2.dilate(np.where(mask, contrast, 0).astype(np.float32), np.ones((side, side),
                                                                             np.uint8))
-    return mask & (contrast >= fraction * peak)
+    return mask & (contrast >= np.minimum(fraction * peak, ceiling))
 
 
 def clean_mask(
@@ -238,6 +250,7 @@ def clean_mask(
     min_area_px: float = 0,
     max_hole_px: float = 0,
     within: np.ndarray | None = None,
+    bridge_px: float = 0,
 ) -> np.ndarray:
     """Remove objects smaller than ``min_area_px``, fill holes up to ``max_hole_px``.
 
@@ -251,6 +264,9 @@ def clean_mask(
         this many pixels are filled.
     within : (H, W) bool ndarray, optional
         The result is restricted to it (e.g. the skin region).
+    bridge_px : float
+        For the size test, regions joined by a closing with a square of half-side
+        ``bridge_px`` are one region (a lesion cut in pieces by hair keeps its pieces).
     """
     out = mask.astype(bool)
     if max_hole_px > 0:
@@ -266,12 +282,17 @@ def clean_mask(
     if within is not None:
         out &= within
     if min_area_px > 1:
-        lab, n = ndi.label(out, structure=np.ones((3, 3)))
+        joined = out
+        if bridge_px >= 1:
+            side = 2 * int(round(bridge_px)) + 1
+            joined = out | cv2.morphologyEx(out.view(np.uint8), cv2.MORPH_CLOSE,
+                                            np.ones((side, side), np.uint8)).view(bool)
+        lab, n = ndi.label(joined, structure=np.ones((3, 3)))
         if n:
-            sizes = np.bincount(lab.ravel())
+            sizes = np.bincount(lab[out], minlength=n + 1)
             keep = sizes >= min_area_px
             keep[0] = False
-            out = keep[lab]
+            out &= keep[lab]
     return out
 
 

@@ -8,9 +8,12 @@ import pytest
 from scipy import ndimage as ndi
 
 from skinmetrics.filters import (
+    clean_mask,
+    contrast_to_reference,
     dark_objects,
     h_maxima,
     label_peaks,
+    local_half_maximum,
     noise_level,
     small_dots,
     split_touching,
@@ -114,3 +117,47 @@ def test_label_peaks_matches_scipy():
     np.testing.assert_array_equal(peak[1:][present], expected[present].astype(np.float32))
     assert peak[3] == 0 and where[3] == -1 and where[0] == -1
     np.testing.assert_array_equal(values.ravel()[where[1:][present]], peak[1:][present])
+
+
+@pytest.mark.parametrize("margin_mm", [0.0, 0.5])
+def test_reference_leaves_out_a_lesions_skirt(margin_mm):
+    """A patch (radius 2 mm, soft 0.5 mm edge as erythema) with little skin around it (a
+    3.5 mm disc): the skirt below the exclusion level is a large part of that skin and
+    lowers the patch's contrast, unless the margin leaves it out of the reference."""
+    shape = (200, 300)
+    inside = _soft_disc(shape, (100, 150), 2.0 * PPM, 0.5 * PPM, 0.2)
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    roi = np.hypot(yy - 100, xx - 150) < 3.5 * PPM
+    contrast = contrast_to_reference(1.0 + inside, roi, 0.0, 4.0 * PPM, 0.05,
+                                     margin_px=margin_mm * PPM)
+    error = np.abs(contrast - inside)[100, 100:200].max()  # across the patch and its edge
+    if margin_mm:
+        assert error < 0.0005
+    else:
+        assert error > 0.004
+
+
+def test_local_half_maximum_ceiling_keeps_a_faint_overlapping_patch():
+    """A faint patch (0.12) overlapping a strong one (0.3): within the window of the strong
+    one's peak the faint part is below half of 0.3; a ceiling of 0.1 keeps it."""
+    contrast = np.zeros((60, 120), np.float32)
+    contrast[10:50, 10:110] = 0.12
+    contrast[10:50, 10:50] = 0.3
+    mask = contrast > 0
+    faint_near = np.s_[10:50, 50:60]
+    assert not local_half_maximum(contrast, mask, 15, 0.45)[faint_near].any()
+    kept = local_half_maximum(contrast, mask, 15, 0.45, ceiling=0.1)
+    np.testing.assert_array_equal(kept, mask)
+
+
+def test_clean_mask_bridge_keeps_pieces_of_a_lesion_cut_by_hair():
+    """A 20x30 px region cut in two by a 2 px line (hair): each piece (~280 px) is under the
+    size limit (400) alone, the bridged region is not."""
+    mask = np.zeros((50, 50), bool)
+    mask[10:30, 10:40] = True
+    mask[:, 24:26] = False
+    assert not clean_mask(mask, min_area_px=400).any()
+    np.testing.assert_array_equal(clean_mask(mask, min_area_px=400, bridge_px=2), mask)
+    lone = mask.copy()
+    lone[40:45, 40:45] = True  # a speck 15 px away is not bridged
+    assert not clean_mask(lone, min_area_px=400, bridge_px=2)[40:45, 40:45].any()

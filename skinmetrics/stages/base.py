@@ -143,10 +143,13 @@ EXCESS_PARAMS = {
     "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
     "dot_fraction": Param(float, 0.0, 1.0, "fraction of a dot's contrast its top-hat keeps"),
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
+    "reference_margin_mm": Param(float, 0.0, 100,
+                                 "skin this close to a region is not reference (its skirt), mm"),
     "threshold": Param(float, 0.0, 5, "density excess that seeds a region"),
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
     "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
+    "edge_ceiling": Param(float, 0.0, 1000, "excess that is always inside, whatever the peak"),
 }
 
 
@@ -158,11 +161,13 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
        :func:`skinmetrics.filters.small_dots` on the luminance density, whose
        ``dot_fraction`` rule keeps a spot a little wider than a dot whole) are left out and
        filled in from the skin around them while ``density`` is smoothed, and the excess
-       over the local unaffected-skin level is taken
+       over the local unaffected-skin level is taken, that level leaving out the candidates
+       and the skin within ``reference_margin_mm`` of them (their soft skirt)
        (:func:`skinmetrics.filters.contrast_to_reference`);
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
-       within ``edge_radius_mm`` (:func:`skinmetrics.filters.local_half_maximum`).
+       within ``edge_radius_mm``, an excess of ``edge_ceiling`` or more always being inside
+       (:func:`skinmetrics.filters.local_half_maximum`).
 
     Returns
     -------
@@ -174,10 +179,11 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
                       params["dot_tophat"], params["dot_fraction"])
     excess = contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
                                    scale.px(params["reference_sigma_mm"]),
-                                   params["threshold_low"], valid=~dots)
+                                   params["threshold_low"], valid=~dots,
+                                   margin_px=scale.px(params["reference_margin_mm"]))
     found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
     return local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
-                              params["edge_fraction"]), excess
+                              params["edge_fraction"], params["edge_ceiling"]), excess
 
 
 def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray:

@@ -11,13 +11,16 @@ where a fixed a* cut does not:
    which is filled in from around it, so that a field of crusts does not read as erythema;
 2. the unaffected-skin level is the local mean haemoglobin density of skin that is not a
    candidate (:func:`skinmetrics.filters.local_reference`), re-estimated twice with the
-   candidates left out, so large red patches do not raise their own reference;
+   candidates and the skin within ``reference_margin_mm`` of them left out, so large red
+   patches and their soft skirts do not raise their own reference;
 3. erythema is a haemoglobin-density excess above ``threshold`` grown by hysteresis down to
    ``threshold_low``, then outlined where the excess falls to ``edge_fraction`` of the
    local peak within ``edge_radius_mm`` (:func:`skinmetrics.filters.local_half_maximum`),
-   so that strong and faint patches are both drawn at their own half-maximum edge;
-   regions smaller than ``min_area_mm2`` are dropped and holes up to ``max_hole_mm2``
-   filled (size-aware clean-up).
+   so that strong and faint patches are both drawn at their own half-maximum edge; an
+   excess of ``edge_ceiling`` or more is always erythema (a faint patch overlapping a
+   strong one keeps its part beside the strong one); regions smaller than
+   ``min_area_mm2`` are dropped (the pieces of a patch cut by hair, closer than
+   ``dot_radius_mm``, count as one region) and holes up to ``max_hole_mm2`` filled.
 
 Intensity metrics (over the skin region unless stated):
 
@@ -83,7 +86,8 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
     """
     found, _ = density_excess(planes.densities[..., 1], planes, roi, params, scale)
     return clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
-                      max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi)
+                      max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi,
+                      bridge_px=scale.px(params["dot_radius_mm"]))
 
 
 def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,

@@ -87,7 +87,7 @@ def _common_truth(base, follow, layer: str, kind: str) -> tuple[float, float]:
     values = []
     for ph, to_b in ((base, None), (follow, warp)):
         roi = ph.masks["roi"] if to_b is None else to_b(ph.masks["roi"].view(np.uint8)) > 0
-        roi &= common
+        roi = roi & common  # not in place: the phantom keeps its truth
         if kind == "count":
             labels = ph.object_labels[layer]
             labels = labels if to_b is None else to_b(labels)

@@ -38,6 +38,7 @@ __all__ = [
     "object_means",
     "object_contrast",
     "black_tophat_od",
+    "bridge_gaps",
     "clean_mask",
     "hysteresis",
     "h_maxima",
@@ -245,6 +246,18 @@ def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,
     return mask & (contrast >= np.minimum(fraction * peak, ceiling))
 
 
+def bridge_gaps(mask: np.ndarray, half_side_px: float) -> np.ndarray:
+    """``mask`` with its gaps up to about ``2 half_side_px`` wide closed (a closing with a
+    square of that half-side): the pieces of a lesion cut by a hair become one region.
+    Unchanged for a half-side under one pixel."""
+    if half_side_px < 1:
+        return mask
+    side = 2 * int(round(half_side_px)) + 1
+    closed = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE, np.ones((side, side),
+                                                                           np.uint8))
+    return mask | closed.view(bool)
+
+
 def clean_mask(
     mask: np.ndarray,
     min_area_px: float = 0,
@@ -282,12 +295,7 @@ def clean_mask(
     if within is not None:
         out &= within
     if min_area_px > 1:
-        joined = out
-        if bridge_px >= 1:
-            side = 2 * int(round(bridge_px)) + 1
-            joined = out | cv2.morphologyEx(out.view(np.uint8), cv2.MORPH_CLOSE,
-                                            np.ones((side, side), np.uint8)).view(bool)
-        lab, n = ndi.label(joined, structure=np.ones((3, 3)))
+        lab, n = ndi.label(bridge_gaps(out, bridge_px), structure=np.ones((3, 3)))
         if n:
             sizes = np.bincount(lab[out], minlength=n + 1)
             keep = sizes >= min_area_px

@@ -63,6 +63,21 @@ def _load_calibrated(path: Path, chart: str, pipeline: Pipeline
 #: Mean adult interpupillary distance, mm (Dodgson N.A. Variation and extrema of human
 #: interpupillary distance. Proc SPIE 2004;5291:36-46: mean about 63 mm).
 FACE_IPD_MM = 63.0
+#: A face whose interocular distance at a known scale is outside this range (mm) is a false
+#: detection (e.g. in a skin close-up) and is ignored. Adults measure about 50-75 mm, children
+#: from about 40 mm (Dodgson 2004); the lower limit leaves room for a face turned away from
+#: the camera (the distance seen is foreshortened).
+FACE_IPD_RANGE_MM = (20.0, 90.0)
+
+
+def find_plausible_face(srgb: np.ndarray, px_per_mm: float | None) -> Face | None:
+    """:func:`skinmetrics.face.find_face`, ignoring a face whose interocular distance at a
+    known scale is outside :data:`FACE_IPD_RANGE_MM`."""
+    face = find_face(srgb)
+    if face is None or not px_per_mm:
+        return face
+    low, high = FACE_IPD_RANGE_MM
+    return face if low <= face.interocular / px_per_mm <= high else None
 
 
 #: Views in which the whole face is photographed (a face is expected; see
@@ -170,7 +185,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         px_per_mm, px_per_mm_source = cal.px_per_mm, "chart"
     elif not px_per_mm:
         px_per_mm_source = "none"
-    face = find_face(srgb) if pipeline.regions else None
+    face = find_plausible_face(srgb, px_per_mm) if pipeline.regions else None
     areas, excluded = _face_areas(face, srgb.shape, pipeline.regions)
     regions_source = "landmarks" if face is not None else None
     region = alignment = paired = None
@@ -191,7 +206,9 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                             "unregistered")
         if alignment.region is not None:
             region = alignment.region
-            base_face = find_face(base_srgb) if pipeline.regions else None
+            base_ppm = base_cal.px_per_mm or baseline.px_per_mm
+            base_face = (find_plausible_face(base_srgb, base_ppm) if pipeline.regions
+                         else None)
             base_areas, base_excluded = _face_areas(base_face, base_srgb.shape,
                                                     pipeline.regions)
             if base_face is not None:  # the baseline's regions, mapped into this photo
@@ -200,7 +217,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                 regions_source = "baseline landmarks, registered"
                 if face is None:
                     excluded = warp_to_followup(base_excluded, reg, srgb.shape)
-            paired = measure_image(base_srgb, pipeline, base_cal.px_per_mm or baseline.px_per_mm,
+            paired = measure_image(base_srgb, pipeline, base_ppm,
                                    region=alignment.baseline_region,
                                    not_skin=_union(base_cal.chart_mask, base_excluded),
                                    regions=base_areas if base_face is not None else None)

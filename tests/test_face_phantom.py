@@ -155,3 +155,23 @@ def test_no_face_where_one_was_expected_is_a_warning(tmp_path):
                                    str(tmp_path / "m"), "--px-per-mm", "400", "--chart", "none"])
     assert res.exit_code == 0  # 0.6 x 0.8 mm at 400 px/mm: a close-up, no warning
     assert "warning" not in res.output
+
+
+def test_a_face_of_impossible_size_at_a_known_scale_is_ignored(face_study):
+    """The HOG detector finds a 'face' with eyes 0.9 mm apart in one skin close-up phantom:
+    at its known scale (25 px/mm) it is ignored (its eyes and lips would otherwise be cut out
+    of the skin); the real face at its scale is kept."""
+    from skinmetrics.io import decode_image
+    from skinmetrics.photo import find_plausible_face
+
+    close_up = decode_image(make_phantom((800, 1200), 25.0, 62.0, seed=511, capture_seed=0,
+                                         camera=(0, 0, 0, 1)).jpeg)[0]
+    assert find_face(close_up) is not None  # the false detection this guards against
+    assert find_plausible_face(close_up, 25.0) is None
+    assert find_plausible_face(close_up, None) is not None  # no scale: nothing to judge by
+    face = face_study["face"]
+    from skimage import data
+
+    scene = cv2.resize(data.astronaut(), (SIDE, SIDE), interpolation=cv2.INTER_CUBIC)
+    kept = find_plausible_face(scene.astype(np.float32) / 255, face.interocular / 63.0)
+    assert kept is not None and kept.interocular == pytest.approx(face.interocular)

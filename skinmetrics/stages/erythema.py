@@ -19,8 +19,8 @@ where a fixed a* cut does not:
    so that strong and faint patches are both drawn at their own half-maximum edge; an
    excess of ``edge_ceiling`` or more is always erythema (a faint patch overlapping a
    strong one keeps its part beside the strong one); regions smaller than
-   ``min_area_mm2`` are dropped (the pieces of a patch cut by hair, closer than
-   ``dot_radius_mm``, count as one region) and holes up to ``max_hole_mm2`` filled.
+   ``min_area_mm2`` are dropped (the pieces of a patch cut by a hair, a gap up to about
+   twice ``dot_radius_mm``, count as one region) and holes up to ``max_hole_mm2`` filled.
 
 Intensity metrics (over the skin region unless stated):
 

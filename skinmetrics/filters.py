@@ -31,6 +31,7 @@ from skimage.segmentation import watershed
 
 __all__ = [
     "disk",
+    "square",
     "local_reference",
     "contrast_to_reference",
     "small_dots",
@@ -56,6 +57,13 @@ def disk(radius_px: float) -> np.ndarray:
     """Elliptical (disk) structuring element of the given radius in pixels (uint8)."""
     r = max(1, int(math.ceil(radius_px)))
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def square(half_side_px: float) -> np.ndarray:
+    """Square structuring element of half-side ``half_side_px`` (rounded) in pixels (uint8):
+    separable, so OpenCV's dilation with it is fast at any size."""
+    side = 2 * int(round(half_side_px)) + 1
+    return np.ones((side, side), np.uint8)
 
 
 def local_reference(
@@ -151,12 +159,11 @@ def contrast_to_reference(
     elif smooth_px > 0:
         v = cv2.GaussianBlur(v, (0, 0), smooth_px)
     unaffected = roi if valid is None else roi & valid
-    side = 2 * int(round(margin_px)) + 1  # a square window: separable, fast
     for _ in range(iterations):
         contrast = v - local_reference(v, unaffected, sigma_px)
         affected = (contrast >= exclude_above).view(np.uint8)
-        if side > 1:
-            affected = cv2.dilate(affected, np.ones((side, side), np.uint8))
+        if round(margin_px) >= 1:
+            affected = cv2.dilate(affected, square(margin_px))
         unaffected = roi & (affected == 0) & (True if valid is None else valid)
     return contrast
 
@@ -240,9 +247,8 @@ def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,
     kept: a faint lesion overlapping a strong one is not cut at the strong one's half
     maximum.
     """
-    side = 2 * max(1, int(round(radius_px))) + 1  # a square window: separable, fast
-    peak = cv2.dilate(np.where(mask, contrast, 0).astype(np.float32), np.ones((side, side),
-                                                                            np.uint8))
+    peak = cv2.dilate(np.where(mask, contrast, 0).astype(np.float32),
+                      square(max(1, round(radius_px))))
     return mask & (contrast >= np.minimum(fraction * peak, ceiling))
 
 
@@ -252,9 +258,7 @@ def bridge_gaps(mask: np.ndarray, half_side_px: float) -> np.ndarray:
     Unchanged for a half-side under one pixel."""
     if half_side_px < 1:
         return mask
-    side = 2 * int(round(half_side_px)) + 1
-    closed = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE, np.ones((side, side),
-                                                                           np.uint8))
+    closed = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE, square(half_side_px))
     return mask | closed.view(bool)
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "object_contrast",
     "black_tophat_od",
     "bridge_gaps",
+    "thin_parts",
     "clean_mask",
     "hysteresis",
     "h_maxima",
@@ -252,14 +253,27 @@ def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,
     return mask & (contrast >= np.minimum(fraction * peak, ceiling))
 
 
-def bridge_gaps(mask: np.ndarray, half_side_px: float) -> np.ndarray:
+def bridge_gaps(mask: np.ndarray, half_side_px: float,
+                through: np.ndarray | None = None) -> np.ndarray:
     """``mask`` with its gaps up to about ``2 half_side_px`` wide closed (a closing with a
     square of that half-side): the pieces of a lesion cut by a hair become one region.
-    Unchanged for a half-side under one pixel."""
+    With ``through``, only gaps of those pixels are closed. Unchanged for a half-side
+    under one pixel."""
     if half_side_px < 1:
         return mask
-    closed = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE, square(half_side_px))
-    return mask | closed.view(bool)
+    closed = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_CLOSE,
+                              square(half_side_px)).view(bool)
+    return mask | (closed if through is None else closed & through)
+
+
+def thin_parts(mask: np.ndarray, half_width_px: float) -> np.ndarray:
+    """The pixels of ``mask`` in parts narrower than about ``2 half_width_px`` (what an
+    opening with a disk of that radius removes): hair strands in the region left out of
+    the skin, not the background."""
+    if half_width_px < 1:
+        return mask
+    wide = cv2.morphologyEx(mask.view(np.uint8), cv2.MORPH_OPEN, disk(half_width_px))
+    return mask & ~wide.view(bool)
 
 
 def clean_mask(

@@ -264,7 +264,7 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     planes = ColourPlanes(work)  # colour conversions happen (once) where first needed
     scale = Scale(work_ppm, work_ppm or size_px_per_mm
                   or pipeline.params["scale"]["assumed_px_per_mm"])
-    roi = roi_module.skin_mask(planes, pipeline.params["roi"], scale)
+    roi, fringe = roi_module.skin_and_fringe(planes, pipeline.params["roi"], scale)
 
     def to_work(mask: np.ndarray | None) -> np.ndarray | None:
         if mask is None or work is srgb:
@@ -293,7 +293,7 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     for name in pipeline.stages:
         module = STAGES[name]
         params = pipeline.params[name]
-        found = module.detect(planes, roi, params, scale)  # once, on the whole skin
+        found = module.detect(planes, roi, params, scale, fringe)  # once, on the whole skin
         out = module.summarise(planes, roi, found, params, scale, region)
         result.masks[module.MASK] = out.mask
         result.metrics.update(out.metrics)

@@ -13,14 +13,20 @@ can have a skin-like hue), then cleaned up:
    ``hair_min_length_mm`` in one of 24 directions (:func:`skinmetrics.filters.line_opening`;
    7.5 degrees apart, so that a one-pixel hair between two directions still holds it).
    Round dark objects (pores, crusts) and rows of them are shorter than the line and stay,
-   faint thin hairs are found as well as dark ones;
+   faint thin hairs are found as well as dark ones. The strand itself, where that line
+   top-hat is at least ``hair_edge_fraction`` of its local peak (the strand's half
+   maximum), is removed; the rest of the line, the strand's blurred fringe, stays skin but
+   is returned as the *fringe*: skin whose colour is not trusted, which the stages leave
+   out of detection and fill in from the skin around (so that a hair across a spot takes
+   only the strand's own width from its area);
 4. deep shadow and large dark openings (nostrils): regions much darker than the
    surrounding skin (``L* < (1 - dark_fraction) * L*_ref``, ``L*_ref`` the local skin
    lightness), wider than a hair and larger than ``shadow_min_area_mm2``;
 5. glare: skin brighter than its surroundings by more than ``glare_od`` in luminance
    density (-log10 Y; 0.1 = 26 % brighter), where surface reflection hides the skin's
-   colour even before a channel clips. Hair, shadow and glare are removed together with a
-   margin of ``exclusion_margin_mm`` (their blurred fringe);
+   colour even before a channel clips. Shadow and glare are removed together with a
+   margin of ``exclusion_margin_mm`` (their blurred fringe), which is also added to the
+   hair's fringe;
 6. skin fragments smaller than ``min_region_mm2`` (skin-coloured specks of background)
    are dropped.
 
@@ -51,7 +57,7 @@ from .filters import (
 )
 from .stages.base import Param, Scale
 
-__all__ = ["PARAMS", "skin_mask", "clipped_mask"]
+__all__ = ["PARAMS", "skin_mask", "skin_and_fringe", "clipped_mask"]
 
 PARAMS = {
     "hue_min_deg": Param(float, -180, 180, "lowest CIELAB hue angle h_ab of skin"),
@@ -65,6 +71,8 @@ PARAMS = {
     "hair_min_length_mm": Param(float, 0.0, 1000, "dark objects longer than this are not skin, mm"),
     "hair_max_width_mm": Param(float, 0.0, 10, "widest hair strand, mm"),
     "hair_tophat": Param(float, 0.0, 5, "luminance density by which hair is darker than skin"),
+    "hair_edge_fraction": Param(float, 0.0, 1.0,
+                                "strand edge at this fraction of its peak top-hat"),
     "shadow_min_area_mm2": Param(float, 0.0, 1e6, "dark regions larger than this are shadow"),
     "glare_od": Param(float, 0.0, 5, "glare: luminance density this far below local skin"),
     "exclusion_margin_mm": Param(float, 0.0, 10, "margin removed around hair, shadow, glare, mm"),
@@ -91,7 +99,13 @@ def _objects_where(mask: np.ndarray, prop: str, minimum: float) -> np.ndarray:
 
 
 def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -> np.ndarray:
-    """Skin region of a photograph.
+    """Skin region of a photograph: the first result of :func:`skin_and_fringe`."""
+    return skin_and_fringe(planes, params, scale)[0]
+
+
+def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Scale
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Skin region of a photograph, and the part of it blurred by hair.
 
     Parameters
     ----------
@@ -104,8 +118,11 @@ def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -
 
     Returns
     -------
-    (H, W) bool ndarray
+    roi : (H, W) bool ndarray
         True on skin.
+    fringe : (H, W) bool ndarray
+        True on the skin of ``roi`` within the blurred fringe of a hair strand (see the
+        module text): measured over, but its colour is not trusted.
     """
     p = params
     lab = planes.lab
@@ -129,15 +146,20 @@ def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -
     blobs = cv2.morphologyEx(dark, cv2.MORPH_OPEN, disk(scale.px(p["hair_max_width_mm"]) / 2))
     not_skin = _objects_where(blobs.astype(bool), "area_px", scale.px2(p["shadow_min_area_mm2"]))
     # hair: thin dark lines along which a segment of hair_min_length_mm fits
-    thin = black_tophat_od(lum, scale.px(p["hair_max_width_mm"]))
-    not_skin |= line_opening(thin, scale.px(p["hair_min_length_mm"]), n_angles=24) > p[
-        "hair_tophat"]
+    hair_width = scale.px(p["hair_max_width_mm"])
+    line = line_opening(black_tophat_od(lum, hair_width),
+                        scale.px(p["hair_min_length_mm"]), n_angles=24)
+    hair = line > p["hair_tophat"]
+    peak = cv2.dilate(np.where(hair, line, 0).astype(np.float32), disk(hair_width))
+    strand = hair & (line >= p["hair_edge_fraction"] * peak)
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
     not_skin |= lum < lum_ref - p["glare_od"]
     if p["exclusion_margin_mm"] > 0:
-        not_skin = cv2.dilate(not_skin.view(np.uint8), disk(scale.px(p["exclusion_margin_mm"])))
-    skin &= ~not_skin.astype(bool)
+        margin = disk(scale.px(p["exclusion_margin_mm"]))
+        not_skin = cv2.dilate(not_skin.view(np.uint8), margin).view(bool)
+        hair = cv2.dilate(hair.view(np.uint8), margin).view(bool)
+    skin &= ~(not_skin | strand)
 
     lab_skin, n = ndi.label(skin)
     if n > 1:
@@ -146,4 +168,4 @@ def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -
         keep = sizes >= scale.px2(p["min_region_mm2"])
         keep[0] = False
         skin = keep[lab_skin]
-    return skin
+    return skin, hair & skin

@@ -8,6 +8,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from skinmetrics.filters import (
+    bridge_gaps,
     clean_mask,
     contrast_to_reference,
     dark_objects,
@@ -17,6 +18,7 @@ from skinmetrics.filters import (
     noise_level,
     small_dots,
     split_touching,
+    thin_parts,
 )
 
 PPM = 25.0  # px per mm of the drawn objects
@@ -161,3 +163,22 @@ def test_clean_mask_bridge_keeps_pieces_of_a_lesion_cut_by_hair():
     lone = mask.copy()
     lone[40:45, 40:45] = True  # a speck 15 px away is not bridged
     assert not clean_mask(lone, min_area_px=400, bridge_px=2)[40:45, 40:45].any()
+
+
+def test_thin_parts_and_bridge_through_them():
+    """What is left out of the skin: a 2 px strand is a thin part, an 8 px block is not; a
+    region cut by the strand is closed through it, and not through the block, which a
+    closing alone would also close."""
+    excluded = np.zeros((40, 80), bool)
+    excluded[:, 20:22] = True  # hair
+    excluded[:, 50:58] = True  # background
+    thin = thin_parts(excluded, 3)
+    np.testing.assert_array_equal(thin, excluded & (np.arange(80) < 30))
+    lesion = np.zeros_like(excluded)
+    lesion[10:30, 12:30] = True
+    lesion[10:30, 44:66] = True
+    lesion &= ~excluded
+    joined = bridge_gaps(lesion, 5, through=thin)
+    np.testing.assert_array_equal(joined[10:30, 20:22], True)
+    assert not joined[:, 50:58].any()
+    assert bridge_gaps(lesion, 5)[10:30, 50:58].all()

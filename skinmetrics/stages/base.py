@@ -99,12 +99,14 @@ DARK_OBJECT_PARAMS = {
 
 
 def dark_objects_with_redness(planes: ColourPlanes, roi: np.ndarray,
-                              params: Mapping[str, float], scale: Scale
+                              params: Mapping[str, float], scale: Scale,
+                              fringe: np.ndarray | None = None
                               ) -> tuple[np.ndarray, np.ndarray]:
     """Small dark objects (:func:`skinmetrics.filters.dark_objects` on the luminance density
     -log10 Y, with the noise test ``min_snr``) and how much redder each is than the skin
     around it: the mean erythema index EI = 100 log10(R/G) excess
-    (:func:`skinmetrics.filters.object_contrast`).
+    (:func:`skinmetrics.filters.object_contrast`). The ``fringe`` of a hair (darkened by
+    its blur) is not searched.
 
     Returns
     -------
@@ -113,6 +115,8 @@ def dark_objects_with_redness(planes: ColourPlanes, roi: np.ndarray,
         EI units; index i belongs to label i + 1.
     """
     radius = scale.px(params["tophat_radius_mm"])
+    if fringe is not None:
+        roi = roi & ~fringe
     labels = dark_objects(planes.luminance_density, roi, radius, params["threshold_low"],
                           params["threshold"], params["edge_fraction"],
                           params["min_prominence"], params["min_snr"])
@@ -154,13 +158,15 @@ EXCESS_PARAMS = {
 
 
 def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
-                   params: Mapping[str, float], scale: Scale) -> tuple[np.ndarray, np.ndarray]:
+                   params: Mapping[str, float], scale: Scale,
+                   fringe: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Regions where a chromophore density exceeds that of the surrounding unaffected skin.
 
     1. small dark dots (crusts, pores narrower than ``dot_radius_mm``:
        :func:`skinmetrics.filters.small_dots` on the luminance density, whose
-       ``dot_fraction`` rule keeps a spot a little wider than a dot whole) are left out and
-       filled in from the skin around them while ``density`` is smoothed, and the excess
+       ``dot_fraction`` rule keeps a spot a little wider than a dot whole) and the
+       ``fringe`` of a hair are left out and filled in from the skin around them while
+       ``density`` is smoothed, and the excess
        over the local unaffected-skin level is taken, that level leaving out the candidates
        and the skin within ``reference_margin_mm`` of them (their soft skirt)
        (:func:`skinmetrics.filters.contrast_to_reference`);
@@ -179,7 +185,8 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
                       params["dot_tophat"], params["dot_fraction"])
     excess = contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
                                    scale.px(params["reference_sigma_mm"]),
-                                   params["threshold_low"], valid=~dots,
+                                   params["threshold_low"],
+                                   valid=~dots if fringe is None else ~(dots | fringe),
                                    margin_px=scale.px(params["reference_margin_mm"]))
     found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
     return local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),

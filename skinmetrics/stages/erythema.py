@@ -8,7 +8,8 @@ where a fixed a* cut does not:
    smoothed over the skin that is not a small dark dot (crusts, pores: black top-hat of the
    luminance density above ``dot_tophat`` with a disk of ``dot_radius_mm``, holding at
    least ``dot_fraction`` of the dot's contrast, :func:`skinmetrics.filters.small_dots`),
-   which is filled in from around it, so that a field of crusts does not read as erythema;
+   which is filled in from around it, so that a field of crusts does not read as erythema
+   (so is the blurred fringe of a hair, :func:`skinmetrics.roi.skin_and_fringe`);
 2. the unaffected-skin level is the local mean haemoglobin density of skin that is not a
    candidate (:func:`skinmetrics.filters.local_reference`), re-estimated twice with the
    candidates and the skin within ``reference_margin_mm`` of them left out, so large red
@@ -67,7 +68,7 @@ PARAMS = {
 
 
 def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                  scale: Scale) -> np.ndarray:
+                  scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
     """Erythema segmentation (see the module text for the method).
 
     Parameters
@@ -78,13 +79,16 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
     params : mapping
         The ``[erythema]`` pipeline section (see :data:`PARAMS`).
     scale : Scale
+    fringe : (H, W) bool ndarray, optional
+        Skin blurred by a hair (:func:`skinmetrics.roi.skin_and_fringe`): its colour is
+        not used to detect lesions.
 
     Returns
     -------
     (H, W) bool ndarray
         True on erythema, always within ``roi``.
     """
-    found, _ = density_excess(planes.densities[..., 1], planes, roi, params, scale)
+    found, _ = density_excess(planes.densities[..., 1], planes, roi, params, scale, fringe)
     return clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
                       max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi,
                       bridge_px=scale.px(params["dot_radius_mm"]))
@@ -109,9 +113,10 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale) -> np.ndarray:
-    """The layer's lesions on the whole skin region (a mask or a label image)."""
-    return erythema_mask(planes, roi, params, scale)
+           scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+    """The layer's lesions on the whole skin region (a mask or a label image); ``fringe``:
+    skin blurred by a hair, not used to detect them."""
+    return erythema_mask(planes, roi, params, scale, fringe)
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

@@ -61,7 +61,7 @@ PARAMS = {
 
 
 def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                      scale: Scale) -> np.ndarray:
+                      scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
     """Label image of microcrusts (0 background, 1..N one per crust).
 
     Parameters
@@ -71,12 +71,15 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     params : mapping
         The ``[microcrust]`` pipeline section (see :data:`PARAMS`).
     scale : Scale
+    fringe : (H, W) bool ndarray, optional
+        Skin blurred by a hair (:func:`skinmetrics.roi.skin_and_fringe`): its colour is
+        not used to detect lesions.
 
     Returns
     -------
     (H, W) int32 ndarray
     """
-    labels, redness = dark_objects_with_redness(planes, roi, params, scale)
+    labels, redness = dark_objects_with_redness(planes, roi, params, scale, fringe)
     crusts = np.concatenate([[False], redness >= params["min_redness"]])[labels]
     labels = split_touching(crusts, scale.px(params["split_depth_mm"]))
     return keep_by_size_and_shape(labels, params, scale)
@@ -98,9 +101,10 @@ def microcrust_metrics(roi: np.ndarray, labels: np.ndarray,
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale) -> np.ndarray:
-    """The layer's lesions on the whole skin region (a mask or a label image)."""
-    return microcrust_labels(planes, roi, params, scale)
+           scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+    """The layer's lesions on the whole skin region (a mask or a label image); ``fringe``:
+    skin blurred by a hair, not used to detect them."""
+    return microcrust_labels(planes, roi, params, scale, fringe)
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

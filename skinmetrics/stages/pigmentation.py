@@ -8,18 +8,20 @@ Whole-region indices (over the skin region):
   et al. [3]) of the roi's mean L* and b*, as a colorimeter would read the region.
 
 Pigmented spots are regions whose melanin density (separated from haemoglobin and shading
-after Tsumura et al. [4], smoothed over the skin that is not a small dark dot, see
-:func:`skinmetrics.filters.small_dots`) exceeds that of the surrounding unaffected skin,
-i.e. darker and yellower than their surroundings (hysteresis between ``threshold_low`` and
-``threshold``, outlined at ``edge_fraction`` of the local peak excess,
-:func:`skinmetrics.filters.local_half_maximum`). A region is kept when it is at least
-``min_diameter_mm`` across (smaller dark dots are pores or crusts) and at least
-``min_roundness`` round (thin strips along the edge of the skin region are not spots); a
-region that is not round enough is split at its waists (``split_depth_mm``,
+after Tsumura et al. [4], smoothed over the skin that is neither a small dark dot, see
+:func:`skinmetrics.filters.small_dots`, nor a hair's blurred fringe) exceeds that of the
+surrounding unaffected skin, i.e. darker and yellower than their surroundings
+(hysteresis between ``threshold_low`` and ``threshold``, outlined at ``edge_fraction`` of
+the local peak excess, :func:`skinmetrics.filters.local_half_maximum`). A region is kept
+when it is at least ``min_diameter_mm`` across (smaller dark dots are pores or crusts)
+and at least ``min_roundness`` round (thin strips along the edge of the skin region are
+not spots; the pieces of a spot cut by a hair are tested as one spot); a region that is
+not round enough is split at its waists (``split_depth_mm``,
 :func:`skinmetrics.filters.split_touching`: touching round spots) and its parts that pass
 both tests are kept:
 
-* ``pigment_spot_count``, ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
+* ``pigment_spot_count`` (the pieces of a spot cut by a hair count once),
+  ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
 * ``pigment_spot_delta_L``: mean over spot pixels of (local unaffected-skin L* - L*), in L*
   units; how much darker the spots are;
 * ``pigmentation_index`` (PI), defined here as the spot area (% of roi) weighted by the
@@ -44,7 +46,15 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes, ita_degrees, melanin_index
-from ..filters import area_metrics, clean_mask, local_reference, object_table, split_touching
+from ..filters import (
+    area_metrics,
+    bridge_gaps,
+    clean_mask,
+    local_reference,
+    object_table,
+    split_touching,
+    thin_parts,
+)
 from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
 
 __all__ = [
@@ -61,17 +71,23 @@ PARAMS = {
 
 
 def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                      scale: Scale) -> np.ndarray:
-    """Pigmented-spot segmentation (see the module text for the method).
+                      scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+    """Pigmented-spot segmentation (see the module text for the method) on the skin
+    region ``roi``; the colour of the ``fringe`` of a hair is not used
+    (:func:`skinmetrics.roi.skin_and_fringe`).
 
     Returns
     -------
     (H, W) bool ndarray
         True on pigmented spots, within ``roi``.
     """
-    spots, _ = density_excess(planes.densities[..., 0], planes, roi, params, scale)
+    spots, _ = density_excess(planes.densities[..., 0], planes, roi, params, scale, fringe)
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
+    # a spot cut by a hair is tested whole: its pieces joined across the strand (a thin
+    # part of what is not skin; the background is wide), the strand then left out again
+    bridge = scale.px(params["dot_radius_mm"])
+    whole = bridge_gaps(spots, bridge, through=thin_parts(~roi, bridge))
 
     def spot_shaped(labels: np.ndarray) -> np.ndarray:
         shape = object_table(labels)
@@ -80,7 +96,7 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
             shape["roundness"] >= params["min_roundness"])
         return keep
 
-    labels, _ = ndi.label(spots, structure=np.ones((3, 3)))
+    labels, _ = ndi.label(whole, structure=np.ones((3, 3)))
     keep = spot_shaped(labels)
     out = keep[labels]
     # a region that is not round may be touching round spots: split it at its waists and
@@ -92,13 +108,14 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
         region = np.pad(labels[box] == k, 1)  # background all round: true distances
         parts = split_touching(region, depth)[1:-1, 1:-1]
         out[box] |= spot_shaped(parts)[parts]
-    return out
+    return out & spots
 
 
 def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
-                         px_per_mm: float | None, reference_sigma_px: float
-                         ) -> tuple[dict, dict]:
-    """Whole-region indices and spot metrics (see the module text)."""
+                         px_per_mm: float | None, reference_sigma_px: float,
+                         bridge_px: float = 0.0) -> tuple[dict, dict]:
+    """Whole-region indices and spot metrics (see the module text); the pieces of a spot
+    cut by a hair (gaps up to about ``2 bridge_px`` across what is not skin) count once."""
     roi_px = int(np.count_nonzero(roi))
     lab = planes.lab
     metrics: dict = {}
@@ -111,7 +128,8 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     else:
         metrics["melanin_index_mean"] = metrics["ita_deg_mean"] = None
     units.update(melanin_index_mean="MI (100 log10 1/R)", ita_deg_mean="degrees")
-    n = int(ndi.label(mask, structure=np.ones((3, 3)))[1])
+    whole = bridge_gaps(mask, bridge_px, through=thin_parts(~roi, bridge_px))
+    n = int(ndi.label(whole, structure=np.ones((3, 3)))[1])
     metrics["pigment_spot_count"] = n
     units["pigment_spot_count"] = "count"
     area, area_units = area_metrics("pigment_spot", mask, roi_px, px_per_mm)
@@ -131,9 +149,10 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale) -> np.ndarray:
-    """The layer's lesions on the whole skin region (a mask or a label image)."""
-    return pigment_spot_mask(planes, roi, params, scale)
+           scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+    """The layer's lesions on the whole skin region (a mask or a label image); ``fringe``:
+    skin blurred by a hair, not used to detect them."""
+    return pigment_spot_mask(planes, roi, params, scale, fringe)
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
@@ -144,6 +163,7 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
     here = roi if region is None else roi & region
     mask = found & here
     metrics, units = pigmentation_metrics(planes, here, mask, scale.px_per_mm,
-                                          scale.px(params["reference_sigma_mm"]))
+                                          scale.px(params["reference_sigma_mm"]),
+                                          scale.px(params["dot_radius_mm"]))
     return StageResult(mask, metrics, units)
 

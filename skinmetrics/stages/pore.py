@@ -59,7 +59,7 @@ PARAMS = {
 
 
 def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                scale: Scale) -> np.ndarray:
+                scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
     """Label image of pores (0 background, 1..N one per pore).
 
     Parameters
@@ -69,12 +69,15 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     params : mapping
         The ``[pore]`` pipeline section (see :data:`PARAMS`).
     scale : Scale
+    fringe : (H, W) bool ndarray, optional
+        Skin blurred by a hair (:func:`skinmetrics.roi.skin_and_fringe`): its colour is
+        not used to detect lesions.
 
     Returns
     -------
     (H, W) int32 ndarray
     """
-    labels, redness = dark_objects_with_redness(planes, roi, params, scale)
+    labels, redness = dark_objects_with_redness(planes, roi, params, scale, fringe)
     grey = np.concatenate([[False], redness <= params["max_redness"]])[labels]
     pores = keep_by_size_and_shape(np.where(grey, labels, 0), params, scale) > 0
     # pores lie apart: touching pieces are one pore
@@ -104,9 +107,10 @@ def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale) -> np.ndarray:
-    """The layer's lesions on the whole skin region (a mask or a label image)."""
-    return pore_labels(planes, roi, params, scale)
+           scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+    """The layer's lesions on the whole skin region (a mask or a label image); ``fringe``:
+    skin blurred by a hair, not used to detect them."""
+    return pore_labels(planes, roi, params, scale, fringe)
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

@@ -164,10 +164,11 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
 
     1. small dark dots (crusts, pores narrower than ``dot_radius_mm``:
        :func:`skinmetrics.filters.small_dots` on the luminance density, whose
-       ``dot_fraction`` rule keeps a spot a little wider than a dot whole) and the
-       ``fringe`` of a hair are left out and filled in from the skin around them while
-       ``density`` is smoothed, and the excess
-       over the local unaffected-skin level is taken, that level leaving out the candidates
+       ``dot_fraction`` rule keeps a spot a little wider than a dot whole), the
+       ``fringe`` of a hair and everything outside ``roi`` (a hair strand's own colour
+       would spread into the skin beside it) are left out and filled in from the skin
+       around while ``density`` is smoothed, and the excess over the local
+       unaffected-skin level is taken, that level leaving out the candidates
        and the skin within ``reference_margin_mm`` of them (their soft skirt)
        (:func:`skinmetrics.filters.contrast_to_reference`);
     2. hysteresis between ``threshold_low`` and ``threshold``;
@@ -186,7 +187,7 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
     excess = contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
                                    scale.px(params["reference_sigma_mm"]),
                                    params["threshold_low"],
-                                   valid=~dots if fringe is None else ~(dots | fringe),
+                                   valid=roi & ~(dots if fringe is None else dots | fringe),
                                    margin_px=scale.px(params["reference_margin_mm"]))
     found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
     return local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),

@@ -70,6 +70,13 @@ PARAMS = {
 }
 
 
+def _joined_across_hair(mask: np.ndarray, roi: np.ndarray, bridge_px: float) -> np.ndarray:
+    """``mask`` with the gaps up to about ``2 bridge_px`` wide closed where they are thin
+    parts of what is not skin (hair strands; the background is wide): the pieces of a spot
+    cut by a hair become one region."""
+    return bridge_gaps(mask, bridge_px, through=thin_parts(~roi, bridge_px))
+
+
 def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
                       scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
     """Pigmented-spot segmentation (see the module text for the method) on the skin
@@ -84,10 +91,8 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     spots, _ = density_excess(planes.densities[..., 0], planes, roi, params, scale, fringe)
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
-    # a spot cut by a hair is tested whole: its pieces joined across the strand (a thin
-    # part of what is not skin; the background is wide), the strand then left out again
-    bridge = scale.px(params["dot_radius_mm"])
-    whole = bridge_gaps(spots, bridge, through=thin_parts(~roi, bridge))
+    # a spot cut by a hair is tested whole, the strand then left out again
+    whole = _joined_across_hair(spots, roi, scale.px(params["dot_radius_mm"]))
 
     def spot_shaped(labels: np.ndarray) -> np.ndarray:
         shape = object_table(labels)
@@ -128,8 +133,7 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     else:
         metrics["melanin_index_mean"] = metrics["ita_deg_mean"] = None
     units.update(melanin_index_mean="MI (100 log10 1/R)", ita_deg_mean="degrees")
-    whole = bridge_gaps(mask, bridge_px, through=thin_parts(~roi, bridge_px))
-    n = int(ndi.label(whole, structure=np.ones((3, 3)))[1])
+    n = int(ndi.label(_joined_across_hair(mask, roi, bridge_px), structure=np.ones((3, 3)))[1])
     metrics["pigment_spot_count"] = n
     units["pigment_spot_count"] = "count"
     area, area_units = area_metrics("pigment_spot", mask, roi_px, px_per_mm)

@@ -152,6 +152,31 @@ def test_local_half_maximum_ceiling_keeps_a_faint_overlapping_patch():
     np.testing.assert_array_equal(kept, mask)
 
 
+def test_local_half_maximum_of_a_noisy_spot_is_not_drawn_tighter():
+    """A soft 2 mm spot (excess 0.2) under correlated noise (SD 0.03): the largest value
+    within the window rises with the noise, so the half-maximum outline tightens (about
+    -5 % of the area over 16 noise draws); a peak taken on the contrast smoothed by
+    0.1 mm brings the mean within 2 % of the noiseless outline."""
+    clean = _soft_disc((120, 120), (60, 60), 1.0 * PPM, 0.3 * PPM, 0.2)
+    sigma = 0.1 * PPM
+
+    def area(contrast, noise_sigma_px):
+        mask = local_half_maximum(contrast, contrast > 0.02, 0.5 * PPM, 0.45,
+                                  noise_sigma_px=noise_sigma_px)
+        labels, _ = ndi.label(mask)
+        return np.count_nonzero(labels == labels[60, 60])
+
+    errors = {0.0: [], sigma: []}
+    for seed in range(16):
+        noise = cv2.GaussianBlur(np.random.default_rng(seed).normal(0, 1, clean.shape)
+                                 .astype(np.float32), (0, 0), sigma)
+        noisy = clean + noise * (0.03 / noise.std())
+        for s in errors:
+            errors[s].append(area(noisy, s) / area(clean, s) - 1)
+    assert np.mean(errors[0.0]) < -0.035
+    assert abs(np.mean(errors[sigma])) < 0.02
+
+
 def test_clean_mask_bridge_keeps_pieces_of_a_lesion_cut_by_hair():
     """A 20x30 px region cut in two by a 2 px line (hair): each piece (~280 px) is under the
     size limit (400) alone, the bridged region is not."""

@@ -154,6 +154,8 @@ EXCESS_PARAMS = {
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
     "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
     "edge_ceiling": Param(float, 0.0, 1000, "excess that is always inside, whatever the peak"),
+    "peak_smooth_mm": Param(float, 0.0, 10,
+                            "Gaussian sigma smoothing the excess whose local peak is taken, mm"),
 }
 
 
@@ -173,8 +175,9 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
        (:func:`skinmetrics.filters.contrast_to_reference`);
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
-       within ``edge_radius_mm``, an excess of ``edge_ceiling`` or more always being inside
-       (:func:`skinmetrics.filters.local_half_maximum`).
+       within ``edge_radius_mm`` (taken on the excess smoothed by ``peak_smooth_mm``, so
+       that noise does not raise it), an excess of ``edge_ceiling`` or more always being
+       inside (:func:`skinmetrics.filters.local_half_maximum`).
 
     Returns
     -------
@@ -191,7 +194,8 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
                                    margin_px=scale.px(params["reference_margin_mm"]))
     found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
     return local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
-                              params["edge_fraction"], params["edge_ceiling"]), excess
+                              params["edge_fraction"], params["edge_ceiling"],
+                              scale.px(params["peak_smooth_mm"])), excess
 
 
 def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray:

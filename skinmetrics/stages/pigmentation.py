@@ -12,7 +12,9 @@ after Tsumura et al. [4], smoothed over the skin that is neither a small dark do
 :func:`skinmetrics.filters.small_dots`, nor a hair's blurred fringe) exceeds that of the
 surrounding unaffected skin, i.e. darker and yellower than their surroundings
 (hysteresis between ``threshold_low`` and ``threshold``, outlined at ``edge_fraction`` of
-the local peak excess, :func:`skinmetrics.filters.local_half_maximum`). A region is kept
+the local peak excess, that peak taken on the excess smoothed by ``peak_smooth_mm`` so that
+a noisier photo of the same spot is not outlined tighter,
+:func:`skinmetrics.filters.local_half_maximum`). A region is kept
 when it is at least ``min_diameter_mm`` across (smaller dark dots are pores or crusts)
 and at least ``min_roundness`` round (thin strips along the edge of the skin region are
 not spots; the pieces of a spot cut by a hair are tested as one spot); a region that is

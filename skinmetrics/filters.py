@@ -237,7 +237,7 @@ def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
 
 def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,
                        fraction: float = 0.5, ceiling: float = np.inf,
-                       noise_sigma_px: float = 0) -> np.ndarray:
+                       peak_sigma_px: float = 0) -> np.ndarray:
     """Keep the pixels of ``mask`` whose contrast is at least ``fraction`` of the largest
     contrast of the mask within ``radius_px`` (a local full width at half maximum; the
     window is a square of half-side ``radius_px``).
@@ -247,13 +247,13 @@ def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,
     faint one too small. Neighbouring lesions farther apart than ``radius_px`` do not
     affect each other's edge. A pixel whose contrast is at least ``ceiling`` is always
     kept: a faint lesion overlapping a strong one is not cut at the strong one's half
-    maximum. With ``noise_sigma_px`` the peak is taken on the contrast smoothed by a
+    maximum. With ``peak_sigma_px`` the peak is taken on the contrast smoothed by a
     Gaussian of that sigma: the largest value of a noisy map rises with its noise, so a
     noisier (e.g. under-exposed) photo of the same lesion would be outlined tighter.
     """
     level = contrast.astype(np.float32)
-    if noise_sigma_px > 0:
-        level = cv2.GaussianBlur(level, (0, 0), noise_sigma_px)
+    if peak_sigma_px > 0:
+        level = cv2.GaussianBlur(level, (0, 0), peak_sigma_px)
     peak = cv2.dilate(np.where(mask, level, 0), square(max(1, round(radius_px))))
     return mask & (contrast >= np.minimum(fraction * peak, ceiling))
 

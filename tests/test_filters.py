@@ -160,9 +160,9 @@ def test_local_half_maximum_of_a_noisy_spot_is_not_drawn_tighter():
     clean = _soft_disc((120, 120), (60, 60), 1.0 * PPM, 0.3 * PPM, 0.2)
     sigma = 0.1 * PPM
 
-    def area(contrast, noise_sigma_px):
+    def area(contrast, peak_sigma_px):
         mask = local_half_maximum(contrast, contrast > 0.02, 0.5 * PPM, 0.45,
-                                  noise_sigma_px=noise_sigma_px)
+                                  peak_sigma_px=peak_sigma_px)
         labels, _ = ndi.label(mask)
         return np.count_nonzero(labels == labels[60, 60])
 

@@ -15,8 +15,11 @@ exposure +-0.5 EV, white balance 0.9-1.1 per channel): the error (percentage poi
 the percent change of erythema area, microcrust count, pore count and pigment spot area
 against the truth over the skin both photos show, measured without and with alignment
 (registration and colour normalisation), and on N more pairs that hold a ColorChecker in
-both photos, with chart calibration and registration. Drift pairs are ``--drift-size``
-(800x1200 px: 32 x 48 mm at 25 px/mm, a cheek close-up), with and without a chart.
+both photos, with chart calibration and registration; and on those pairs with the
+follow-up captured without drift (the same pose, exposure and white balance as the
+baseline; only the capture noise, lighting gradient and highlight strength differ): the
+floor set by re-photographing alone. Drift pairs are ``--drift-size`` (800x1200 px:
+32 x 48 mm at 25 px/mm, a cheek close-up), with and without a chart.
 """
 
 from __future__ import annotations
@@ -101,13 +104,15 @@ def _common_truth(base, follow, layer: str, kind: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False
+def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False, drift: bool = True
                  ) -> dict[str, list[float]]:
     """Percent-change errors (pp) per condition and metric on drifted visit pairs.
 
     Without ``chart``: conditions ``unaligned`` and ``aligned`` (registration and colour
     normalisation). With ``chart`` both photos hold a ColorChecker: condition ``chart``
-    (chart calibration and registration).
+    (chart calibration and registration). Without ``drift`` the follow-up is captured
+    as the baseline was (pose, exposure, white balance; only its noise, lighting gradient
+    and highlight strength differ): condition ``nodrift``, the floor the others are compared with.
     """
     pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
     card = None
@@ -126,9 +131,11 @@ def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False
                                 chart=card)
             cam = (rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-3, 3),
                    rng.uniform(0.97, 1.03))
+            ev, wb = rng.uniform(-0.5, 0.5), tuple(rng.uniform(0.9, 1.1, 3))
+            if not drift:
+                cam, ev, wb = (0, 0, 0, 1), 0.0, (1.0, 1.0, 1.0)
             follow = make_phantom(shape, ppm, L, seed=seed, capture_seed=28, camera=cam,
-                                  exposure_ev=rng.uniform(-0.5, 0.5),
-                                  white_balance=tuple(rng.uniform(0.9, 1.1, 3)), chart=card,
+                                  exposure_ev=ev, white_balance=wb, chart=card,
                                   **VISIT_COURSE[28])
             (tmp / f"b{k}.jpg").write_bytes(base.jpeg)
             (tmp / f"f{k}.jpg").write_bytes(follow.jpeg)
@@ -140,7 +147,7 @@ def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False
                                     str(out / f"b{k}" / "masks" / "roi.png"), ppm)
                 aligned = measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm, stem="fa",
                                         chart=mode, baseline=ref)
-                runs = {("chart" if chart else "aligned"):
+                runs = {("aligned" if not chart else "chart" if drift else "nodrift"):
                         (aligned["baseline_metrics"] or b, aligned["metrics"])}
                 if not chart:
                     runs["unaligned"] = (b, measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm,
@@ -197,11 +204,14 @@ def main() -> None:
     if args.drift:
         errors = drift_scores(args.drift, drift_shape, args.px_per_mm)
         errors.update(drift_scores(args.drift, drift_shape, args.px_per_mm, chart=True))
+        errors.update(drift_scores(args.drift, drift_shape, args.px_per_mm, chart=True,
+                                   drift=False))
         print(f"\npercent change day 0 -> 28 with capture drift, {args.drift} pairs per "
               f"column, {drift_shape[0]}x{drift_shape[1]} px: error in percentage points, "
               "mean |error| (worst)\n")
         conds = {"unaligned": "unaligned", "aligned": "registration + colour normalisation",
-                 "chart": "chart calibration + registration"}
+                 "chart": "chart calibration + registration",
+                 "nodrift": "same, follow-up without drift"}
         print("| metric | " + " | ".join(conds.values()) + " |")
         print("|---" * (len(conds) + 1) + "|")
         for _, metric, _, _ in DRIFT_METRICS:

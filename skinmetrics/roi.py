@@ -75,7 +75,9 @@ PARAMS = {
                                 "strand edge at this fraction of its peak top-hat"),
     "shadow_min_area_mm2": Param(float, 0.0, 1e6, "dark regions larger than this are shadow"),
     "glare_od": Param(float, 0.0, 5, "glare: luminance density this far below local skin"),
-    "exclusion_margin_mm": Param(float, 0.0, 10, "margin removed around hair, shadow, glare, mm"),
+    "exclusion_margin_mm": Param(float, 0.0, 10,
+                                 "margin removed around shadow and glare, added to a hair's "
+                                 "fringe, mm"),
     "fill_hole_max_mm2": Param(float, 0.0, 1e6, "holes in skin up to this area are kept, mm2"),
     "open_radius_mm": Param(float, 0.0, 10, "opening radius removing skin-coloured specks, mm"),
     "min_region_mm2": Param(float, 0.0, 1e6, "skin parts smaller than this are dropped, mm2"),

@@ -113,6 +113,7 @@ def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False, drift: bo
     (chart calibration and registration). Without ``drift`` the follow-up is captured
     as the baseline was (pose, exposure, white balance; only its noise, lighting gradient
     and highlight strength differ): condition ``nodrift``, the floor the others are compared with.
+    A pair whose baseline (true or measured) is zero has no percent change: NaN.
     """
     pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
     card = None
@@ -156,10 +157,11 @@ def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False, drift: bo
                     if pipe_name != name:
                         continue
                     t0, t1 = _common_truth(base, follow, layer, kind)
-                    truth = 100 * (t1 - t0) / t0
                     for cond, (m0, m1) in runs.items():
-                        pct = 100 * (m1[metric] - m0[metric]) / m0[metric]
-                        errors.setdefault(f"{cond}|{metric}", []).append(pct - truth)
+                        # a change from nothing (no spot at baseline) has no percent
+                        error = (100 * (m1[metric] - m0[metric]) / m0[metric]
+                                 - 100 * (t1 - t0) / t0 if t0 and m0[metric] else np.nan)
+                        errors.setdefault(f"{cond}|{metric}", []).append(error)
     return errors
 
 
@@ -218,7 +220,9 @@ def main() -> None:
             cells = []
             for cond in conds:
                 e = np.array(errors[f"{cond}|{metric}"])
-                cells.append(f"{np.mean(np.abs(e)):.1f} ({e[np.argmax(np.abs(e))]:+.1f})")
+                undefined = f", {np.isnan(e).sum()} undefined" if np.isnan(e).any() else ""
+                cells.append(f"{np.nanmean(np.abs(e)):.1f} ({e[np.nanargmax(np.abs(e))]:+.1f})"
+                             + undefined)
             print(f"| {metric} | " + " | ".join(cells) + " |")
 
 

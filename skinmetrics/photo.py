@@ -39,6 +39,7 @@ from .io import decode_image, read_file_bytes, write_jpeg, write_json, write_png
 from .overlay import outline_overlay
 from .pipeline import Pipeline, measure_image, skin_region
 from .register import warp_to_followup
+from .roi import clipped_mask
 
 __all__ = ["BaselinePhoto", "FACE_VIEWS", "face_expected", "measure_photo"]
 
@@ -53,11 +54,16 @@ class BaselinePhoto:
 
 
 def _load_calibrated(path: Path, chart: str, pipeline: Pipeline
-                     ) -> tuple[bytes, np.ndarray, int, Calibration]:
+                     ) -> tuple[bytes, np.ndarray, int, Calibration, np.ndarray]:
+    """The photo's bytes, its calibrated sRGB, bit depth, calibration, and its clipped
+    pixels: clipping is found on the photo as taken, since a colour correction (or the
+    gains that bring a follow-up to its baseline) can move a clipped channel below the clip
+    level while its true value stays unknown."""
     data = read_file_bytes(path)
     srgb, bit_depth = decode_image(data, path.name)
     cal = calibrate(srgb, chart, patch_pitch_mm=pipeline.params["scale"]["chart_patch_pitch_mm"])
-    return data, cal.apply(srgb), bit_depth, cal
+    clipped = clipped_mask(srgb, pipeline.params["roi"]["clip_level"])
+    return data, cal.apply(srgb), bit_depth, cal, clipped
 
 
 #: Mean adult interpupillary distance, mm (Dodgson N.A. Variation and extrema of human
@@ -180,7 +186,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     """
     path = Path(path)
     warnings: list[str] = []
-    data, srgb, bit_depth, cal = _load_calibrated(path, chart, pipeline)
+    data, srgb, bit_depth, cal, clipped = _load_calibrated(path, chart, pipeline)
     if cal.px_per_mm:
         px_per_mm, px_per_mm_source = cal.px_per_mm, "chart"
     elif not px_per_mm:
@@ -190,13 +196,14 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     regions_source = "landmarks" if face is not None else None
     region = alignment = paired = None
     if baseline is not None:
-        _, base_srgb, _, base_cal = _load_calibrated(Path(baseline.path), chart, pipeline)
+        _, base_srgb, _, base_cal, base_clipped = _load_calibrated(Path(baseline.path),
+                                                                   chart, pipeline)
         base_roi = cv2.imread(str(baseline.roi_mask), cv2.IMREAD_GRAYSCALE)
         if base_roi is None or base_roi.shape != base_srgb.shape[:2]:
             raise ValueError(f"{path.name}: the baseline's skin mask {baseline.roi_mask} is "
                              "missing or does not match its photo")
         alignment = align_to_baseline(
-            base_srgb, base_roi > 0, srgb, skin_region(srgb, pipeline, px_per_mm),
+            base_srgb, base_roi > 0, srgb, skin_region(srgb, pipeline, px_per_mm) & ~clipped,
             register_photos=register,
             normalise_colour=not (cal.ccm is not None and base_cal.ccm is not None))
         srgb = alignment.srgb
@@ -219,7 +226,8 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                     excluded = warp_to_followup(base_excluded, reg, srgb.shape)
             paired = measure_image(base_srgb, pipeline, base_ppm,
                                    region=alignment.baseline_region,
-                                   not_skin=_union(base_cal.chart_mask, base_excluded),
+                                   not_skin=_union(base_cal.chart_mask, base_excluded,
+                                                   base_clipped),
                                    regions=base_areas if base_face is not None else None)
     if not areas and pipeline.regions and face_expected(
             view, srgb.shape, px_per_mm, pipeline.params["scale"]["face_photo_min_mm"]):
@@ -228,7 +236,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
     size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
     result = measure_image(srgb, pipeline, px_per_mm, region=region,
-                           not_skin=_union(cal.chart_mask, excluded),
+                           not_skin=_union(cal.chart_mask, excluded, clipped),
                            size_px_per_mm=size_ppm, regions=areas)
     regions = {"whole": result.metrics, **result.regions} if areas else None
     region_masks_out = {f"region_{n}": m & result.masks["roi"] for n, m in areas.items()}

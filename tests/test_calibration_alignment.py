@@ -68,6 +68,27 @@ def test_calibration_removes_a_colour_cast(chart_photos, chart_pipeline, tmp_pat
         assert abs(got["none", "plain"][key] - got["none", "cast"][key]) > 1.0
 
 
+def test_pixels_clipped_in_the_photo_stay_out_of_the_skin_after_calibration(chart_pipeline,
+                                                                             tmp_path):
+    """Light skin over-exposed by +0.4 EV under a warm cast: a third of the skin has a
+    channel clipped. The colour correction brings those channels below the clip level, but
+    their colour is still unknown: none of them is skin (before the clip was taken from the
+    photo as taken, 264 000 of them were)."""
+    from skinmetrics.io import decode_image
+
+    ph = make_phantom(SHAPE, PPM, 75.0, seed=3, capture_seed=1, camera=(0, 0, 0, 1),
+                      exposure_ev=0.4, white_balance=(1.08, 1.05, 1.1),
+                      chart=(0.55, 0.1, PATCH_MM, 5.0))
+    (tmp_path / "over.jpg").write_bytes(ph.jpeg)
+    rec = measure_photo(tmp_path / "over.jpg", tmp_path, chart_pipeline, PPM)
+    assert rec["calibration"]["source"] == "chart"
+    raw = decode_image(ph.jpeg)[0]
+    clipped = (raw >= chart_pipeline.params["roi"]["clip_level"]).any(axis=2)
+    roi = cv2.imread(str(tmp_path / "over" / "masks" / "roi.png"), cv2.IMREAD_GRAYSCALE) > 0
+    assert (clipped & ~ph.masks["chart"]).sum() > 0.3 * ph.masks["roi"].sum()
+    assert not (roi & clipped).any()
+
+
 def test_card_and_its_rim_are_not_skin(chart_pipeline, tmp_path):
     """A card clipped by the top of a posed photo of dark skin (its border as dark as the
     skin around): all its pixels and a rim of a tenth of a pitch around it are left out of

@@ -78,7 +78,8 @@ DRIFT_METRICS = (  # (pipeline, measured metric, truth layer, kind)
 
 
 def _common_truth(base, follow, layer: str, kind: str) -> tuple[float, float]:
-    """A layer's true value at baseline and follow-up over the skin both photos show."""
+    """A layer's true value at baseline and follow-up over the skin both photos show (skin,
+    not hair, glare or clipped, in both; in the baseline's frame)."""
     a = cv2.invertAffineTransform(follow.scene_to_image)  # follow-up -> scene
     to_base = base.scene_to_image @ np.vstack([a, [0, 0, 1]])  # follow-up -> baseline
     shape = base.masks["roi"].shape[::-1]
@@ -86,11 +87,9 @@ def _common_truth(base, follow, layer: str, kind: str) -> tuple[float, float]:
     def warp(x):
         return cv2.warpAffine(x, to_base, shape, flags=cv2.INTER_NEAREST)
 
-    common = warp(np.ones(follow.masks["roi"].shape, np.uint8)) > 0
+    roi = base.masks["roi"] & (warp(follow.masks["roi"].view(np.uint8)) > 0)
     values = []
     for ph, to_b in ((base, None), (follow, warp)):
-        roi = ph.masks["roi"] if to_b is None else to_b(ph.masks["roi"].view(np.uint8)) > 0
-        roi = roi & common  # not in place: the phantom keeps its truth
         if kind == "count":
             labels = ph.object_labels[layer]
             labels = labels if to_b is None else to_b(labels)

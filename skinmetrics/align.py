@@ -3,12 +3,13 @@
 Two corrections, both computed from the two photos alone:
 
 * **Registration** (:func:`skinmetrics.register.register`): the follow-up is measured only
-  within the baseline's field of view mapped into the follow-up frame, and for the
-  comparison the baseline is measured again within the follow-up's field of view mapped
-  into the baseline, so both sides of a change cover the same part of the face. Hair,
-  glare and shadow stay exclusions of each photo's own skin region (they move between
-  visits; excluding the baseline's hair from the follow-up would remove skin that the
-  follow-up does show).
+  within the baseline's skin region mapped into the follow-up frame, and for the
+  comparison the baseline is measured again within the follow-up's skin region mapped
+  into the baseline, so both sides of a change cover the same skin: what either photo
+  cannot measure (outside its frame, under a hair, glare, a clipped highlight, shadow,
+  the chart) is left out of both. A hair, a highlight or an over-exposed patch at one
+  visit only would otherwise take skin (and the lesions on it) from that visit alone, and
+  the change would count it as the skin's.
 * **Colour normalisation without a chart**: exposure and white balance are per-channel gains
   on linear RGB (von Kries). The gains that bring the follow-up's skin to the baseline's
   are the per-channel medians of baseline / follow-up over registered skin
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 
 from .colour import channel_gains, linear_to_srgb, srgb_to_linear
-from .register import Registration, overlap_mask, register, warp_to_baseline, warp_to_followup
+from .register import Registration, register, warp_to_baseline, warp_to_followup
 
 __all__ = ["Alignment", "align_to_baseline"]
 
@@ -40,11 +41,11 @@ class Alignment:
     registration : Registration or None
         None when registration was turned off.
     region : (H, W) bool ndarray or None
-        Follow-up pixels to measure (the baseline's field of view mapped into the
+        Follow-up pixels to measure (the baseline's skin region mapped into the
         follow-up); None when unregistered.
     baseline_region : (Hb, Wb) bool ndarray or None
-        The baseline pixels the follow-up shows: where the baseline is measured for the
-        comparison with this follow-up.
+        The baseline pixels that are skin in the follow-up: where the baseline is measured
+        for the comparison with this follow-up.
     gains : (3,) ndarray or None
         Linear-RGB gains applied to the follow-up (None when not normalised).
     srgb : (H, W, 3) ndarray
@@ -83,7 +84,7 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         and where the registration looks for features first; when that fails it looks over
         the whole frames).
     followup_skin : (Hf, Wf) bool ndarray
-        A first skin region of the follow-up.
+        A first skin region of the follow-up (without its clipped pixels and chart).
     register_photos : bool
         Register (else the follow-up is measured over its own skin region).
     normalise_colour : bool
@@ -106,13 +107,13 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
     if not reg.ok:
         return Alignment(reg, None, None, None, followup_srgb)
     shape = followup_srgb.shape
-    region = overlap_mask(reg, baseline_srgb.shape, shape)
-    baseline_region = warp_to_baseline(np.ones(shape[:2], bool), reg, baseline_srgb.shape)
+    region = warp_to_followup(baseline_skin, reg, shape)  # inside the baseline's frame too
+    baseline_region = warp_to_baseline(followup_skin, reg, baseline_srgb.shape)
     if not normalise_colour:
         return Alignment(reg, region, baseline_region, None, followup_srgb)
     linear = srgb_to_linear(followup_srgb)
     reference = warp_to_followup(srgb_to_linear(baseline_srgb), reg, shape)
-    both_skin = warp_to_followup(baseline_skin, reg, shape) & followup_skin & region
+    both_skin = followup_skin & region
     gains = channel_gains(reference, linear, both_skin)
     return Alignment(reg, region, baseline_region, gains,
                      linear_to_srgb(linear * gains.astype(np.float32)))

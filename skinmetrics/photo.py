@@ -203,7 +203,8 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
             raise ValueError(f"{path.name}: the baseline's skin mask {baseline.roi_mask} is "
                              "missing or does not match its photo")
         alignment = align_to_baseline(
-            base_srgb, base_roi > 0, srgb, skin_region(srgb, pipeline, px_per_mm) & ~clipped,
+            base_srgb, base_roi > 0, srgb,
+            skin_region(srgb, pipeline, px_per_mm) & ~_union(clipped, cal.chart_mask),
             register_photos=register,
             normalise_colour=not (cal.ccm is not None and base_cal.ccm is not None))
         srgb = alignment.srgb

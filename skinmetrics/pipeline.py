@@ -238,7 +238,8 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         without a colour chart's pixels): lesions are found on the whole skin region, then
         masks and metrics are limited to the skin inside ``region``.
     not_skin : (H, W) bool ndarray, optional
-        Pixels that are never skin (a colour chart): left out of the skin region itself.
+        Pixels that are never skin (a colour chart, pixels clipped in the photo as taken
+        before a colour correction): left out of the skin region itself.
     size_px_per_mm : float, optional
         Without ``px_per_mm``: an estimated scale used only to turn the pipeline's mm size
         limits into pixels (e.g. from the face's eye distance); mm metrics stay None.

@@ -154,6 +154,19 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     # the baseline re-measured over the part the follow-up shows: less skin, same kind
     assert rec["baseline_metrics"]["roi_area_px"] < b["metrics"]["roi_area_px"]
     assert rec["baseline_metrics"]["microcrust_count"] <= b["metrics"]["microcrust_count"]
+    # both are measured over the same skin: a hair (or glare) at one visit only is left out
+    # of the other visit too (the two visits' hairs lie elsewhere on the skin)
+    to_follow = np.linalg.inv(np.vstack([matrix, [0, 0, 1]]))[:2]
+    hair_b = cv2.imread(str(tmp_path / "b" / "masks" / "roi.png"), cv2.IMREAD_GRAYSCALE) == 0
+    hair_b_in_f = cv2.warpAffine(hair_b.view(np.uint8), to_follow, (640, 480),
+                                 flags=cv2.INTER_NEAREST) > 0
+    roi_f = cv2.imread(str(tmp_path / "f" / "masks" / "roi.png"), cv2.IMREAD_GRAYSCALE) > 0
+    inner = cv2.erode(hair_b_in_f.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert inner.any() and not (roi_f & inner).any()
+    # ... and the same skin area (the follow-up, 2 % closer, shows it on 4 % more pixels)
+    area_ratio = abs(np.linalg.det(matrix[:2, :2]))  # baseline px per follow-up px
+    assert (rec["baseline_metrics"]["roi_area_px"]
+            == pytest.approx(area_ratio * rec["metrics"]["roi_area_px"], rel=0.01))
     # unregistered on request
     plain = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="u", baseline=ref,
                           register=False)

@@ -20,7 +20,13 @@ and at least ``min_roundness`` round (thin strips along the edge of the skin reg
 not spots; the pieces of a spot cut by a hair are tested as one spot); a region that is
 not round enough is split at its waists (``split_depth_mm``,
 :func:`skinmetrics.filters.split_touching`: touching round spots) and its parts that pass
-both tests are kept:
+both tests are kept. A spot must also stand out from the skin just around it: its mean
+excess over that skin (Gaussian-weighted at ``surround_mm``,
+:func:`skinmetrics.filters.object_contrast`) is at least ``min_contrast``. The excess is
+taken over a reference 3 mm wide, which cannot follow skin that is evenly a little darker
+over a millimetre or two (at the edge of the skin region, on dark skin, under
+the skin's own mottling); a speck of texture on such skin reaches the seed threshold
+without being darker than the skin beside it:
 
 * ``pigment_spot_count`` (the pieces of a spot cut by a hair count once),
   ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
@@ -53,6 +59,7 @@ from ..filters import (
     bridge_gaps,
     clean_mask,
     local_reference,
+    object_contrast,
     object_table,
     split_touching,
     thin_parts,
@@ -69,6 +76,9 @@ PARAMS = {
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a spot"),
     "split_depth_mm": Param(float, 0.0, 100, "waist depth at which touching spots split, mm"),
+    "min_contrast": Param(float, 0.0, 5,
+                          "smallest mean excess of a spot over the skin just around it"),
+    "surround_mm": Param(float, 0.01, 100, "scale of the skin just around a spot, mm"),
 }
 
 
@@ -90,7 +100,8 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     (H, W) bool ndarray
         True on pigmented spots, within ``roi``.
     """
-    spots, _ = density_excess(planes.densities[..., 0], planes, roi, params, scale, fringe)
+    spots, excess = density_excess(planes.densities[..., 0], planes, roi, params, scale,
+                                   fringe)
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
     # a spot cut by a hair is tested whole, the strand then left out again
@@ -115,7 +126,14 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
         region = np.pad(labels[box] == k, 1)  # background all round: true distances
         parts = split_touching(region, depth)[1:-1, 1:-1]
         out[box] |= spot_shaped(parts)[parts]
-    return out & spots
+    out &= spots
+    # and darker than the skin just around it
+    labels, n = ndi.label(out, structure=np.ones((3, 3)))
+    if n == 0:
+        return out
+    surround = roi if fringe is None else roi & ~fringe
+    contrast = object_contrast(labels, excess, surround, scale.px(params["surround_mm"]))
+    return np.r_[False, contrast >= params["min_contrast"]][labels]
 
 
 def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,

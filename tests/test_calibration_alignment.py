@@ -174,6 +174,26 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     assert json.loads((tmp_path / "u" / "metrics.json").read_text())["alignment"] is not None
 
 
+def test_an_over_exposed_follow_up_without_its_crusts_registers():
+    """Light skin, day 28 of a laser course (92 % of the crusts gone) photographed +0.39 EV
+    under a warm cast: a channel clips on a third of the frame. The baseline's strongest
+    features are its crusts; keeping only the 2500 strongest per photo left 11 matches and
+    no registration. The known drift is recovered."""
+    from skinmetrics.io import decode_image
+    from skinmetrics.register import register
+
+    camera = (0.0154, -0.0198, -2.3034, 1.0118)
+    base = make_phantom(SHAPE, PPM, 75.0, seed=535, capture_seed=0, camera=(0, 0, 0, 1))
+    follow = make_phantom(SHAPE, PPM, 75.0, seed=535, capture_seed=28, camera=camera,
+                          exposure_ev=0.388, white_balance=(1.076, 1.048, 1.097),
+                          **VISIT_COURSE[28])
+    reg = register(decode_image(base.jpeg)[0], decode_image(follow.jpeg)[0])
+    assert reg.ok, reg.message
+    truth = base.scene_to_image @ np.vstack([cv2.invertAffineTransform(follow.scene_to_image),
+                                             [0, 0, 1]])
+    assert corner_error(reg.matrix, truth, SHAPE) < 2.0
+
+
 def test_run_records_calibration_scale_and_alignment(tmp_path):
     from typer.testing import CliRunner
 

@@ -22,7 +22,7 @@ not round enough is split at its waists (``split_depth_mm``,
 :func:`skinmetrics.filters.split_touching`: touching round spots) and its parts that pass
 both tests are kept. A spot must also stand out from the skin just around it: its mean
 excess over that skin (Gaussian-weighted at ``surround_mm``,
-:func:`skinmetrics.filters.object_contrast`) is at least ``min_contrast``. The excess is
+:func:`skinmetrics.filters.object_contrast`) is at least ``min_contrast`` (OD). The excess is
 taken over a reference 3 mm wide, which cannot follow skin that is evenly a little darker
 over a millimetre or two (at the edge of the skin region, on dark skin, under
 the skin's own mottling); a speck of texture on such skin reaches the seed threshold
@@ -76,9 +76,10 @@ PARAMS = {
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a spot"),
     "split_depth_mm": Param(float, 0.0, 100, "waist depth at which touching spots split, mm"),
-    "min_contrast": Param(float, 0.0, 5,
-                          "smallest mean excess of a spot over the skin just around it"),
-    "surround_mm": Param(float, 0.01, 100, "scale of the skin just around a spot, mm"),
+    "min_contrast": Param(float, 0.0, 5, "smallest mean melanin density excess (OD) of a "
+                          "spot over the skin just around it"),
+    "surround_mm": Param(float, 0.01, 100,
+                         "Gaussian sigma of the skin just around a spot, mm"),
 }
 
 

@@ -31,13 +31,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from skinmetrics.io import decode_image
 from skinmetrics.photo import BaselinePhoto, measure_photo
 from skinmetrics.pipeline import load_pipeline, measure_image
-from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, make_phantom
+from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, common_truth, make_phantom
 
 TONES = (75.0, 62.0, 50.0, 40.0, 32.0)
 
@@ -75,32 +74,6 @@ DRIFT_METRICS = (  # (pipeline, measured metric, truth layer, kind)
     ("acne", "pore_count", "pore", "count"),
     ("laser_recovery", "pigment_spot_area_pct", "pigment", "pct"),
 )
-
-
-def _common_truth(base, follow, layer: str, kind: str) -> tuple[float, float]:
-    """A layer's true value at baseline and follow-up over the skin both photos show (skin,
-    not hair, glare or clipped, in both; in the baseline's frame)."""
-    a = cv2.invertAffineTransform(follow.scene_to_image)  # follow-up -> scene
-    to_base = base.scene_to_image @ np.vstack([a, [0, 0, 1]])  # follow-up -> baseline
-    shape = base.masks["roi"].shape[::-1]
-
-    def warp(x):
-        return cv2.warpAffine(x, to_base, shape, flags=cv2.INTER_NEAREST)
-
-    roi = base.masks["roi"] & (warp(follow.masks["roi"].view(np.uint8)) > 0)
-    values = []
-    for ph, to_b in ((base, None), (follow, warp)):
-        if kind == "count":
-            labels = ph.object_labels[layer]
-            labels = labels if to_b is None else to_b(labels)
-            inside = np.bincount(labels[roi], minlength=labels.max() + 1)[1:]
-            total = np.bincount(labels.ravel(), minlength=labels.max() + 1)[1:]
-            values.append(float(np.sum((total > 0) & (2 * inside >= total))))
-            continue
-        mask = ph.masks[layer] if to_b is None else to_b(ph.masks[layer].view(np.uint8)) > 0
-        area = float((mask & roi).sum())
-        values.append(100 * area / roi.sum() if kind == "pct" else area)
-    return values[0], values[1]
 
 
 def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False, drift: bool = True
@@ -155,7 +128,7 @@ def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False, drift: bo
                 for pipe_name, metric, layer, kind in DRIFT_METRICS:
                     if pipe_name != name:
                         continue
-                    t0, t1 = _common_truth(base, follow, layer, kind)
+                    t0, t1 = common_truth(base, follow, layer, kind)
                     for cond, (m0, m1) in runs.items():
                         # a change from nothing (no spot at baseline) has no percent
                         error = (100 * (m1[metric] - m0[metric]) / m0[metric]

@@ -4,8 +4,9 @@ Two corrections, both computed from the two photos alone:
 
 * **Registration** (:func:`skinmetrics.register.register`): the follow-up is measured only
   within the baseline's skin region mapped into the follow-up frame, and for the
-  comparison the baseline is measured again within the follow-up's skin region mapped
-  into the baseline, so both sides of a change cover the same skin: what either photo
+  comparison the baseline is measured again within the skin the follow-up was measured
+  over, mapped into the baseline (:func:`skinmetrics.photo.measure_photo`), so both sides
+  of a change cover the same skin: what either photo
   cannot measure (outside its frame, under a hair, glare, a clipped highlight, shadow,
   the chart) is left out of both. A hair, a highlight or an over-exposed patch at one
   visit only would otherwise take skin (and the lesions on it) from that visit alone, and
@@ -27,7 +28,7 @@ import cv2
 import numpy as np
 
 from .colour import channel_gains, linear_to_srgb, srgb_to_linear
-from .register import Registration, register, warp_to_baseline, warp_to_followup
+from .register import Registration, register, warp_to_followup
 
 __all__ = ["Alignment", "align_to_baseline"]
 
@@ -43,9 +44,6 @@ class Alignment:
     region : (H, W) bool ndarray or None
         Follow-up pixels to measure (the baseline's skin region mapped into the
         follow-up); None when unregistered.
-    baseline_region : (Hb, Wb) bool ndarray or None
-        The baseline pixels that are skin in the follow-up: where the baseline is measured
-        for the comparison with this follow-up.
     gains : (3,) ndarray or None
         Linear-RGB gains applied to the follow-up (None when not normalised).
     srgb : (H, W, 3) ndarray
@@ -54,7 +52,6 @@ class Alignment:
 
     registration: Registration | None
     region: np.ndarray | None
-    baseline_region: np.ndarray | None
     gains: np.ndarray | None
     srgb: np.ndarray
 
@@ -97,7 +94,7 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         ``registration.ok``) and no colour gains.
     """
     if not register_photos:
-        return Alignment(None, None, None, None, followup_srgb)
+        return Alignment(None, None, None, followup_srgb)
     cv2.setRNGSeed(0)  # RANSAC samples at random: the same photos must give the same result
     reg = register(baseline_srgb, followup_srgb, mask_baseline=baseline_skin,
                    mask_followup=followup_skin)
@@ -105,15 +102,14 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         whole = register(baseline_srgb, followup_srgb)
         reg = whole if whole.ok else reg
     if not reg.ok:
-        return Alignment(reg, None, None, None, followup_srgb)
+        return Alignment(reg, None, None, followup_srgb)
     shape = followup_srgb.shape
     region = warp_to_followup(baseline_skin, reg, shape)  # inside the baseline's frame too
-    baseline_region = warp_to_baseline(followup_skin, reg, baseline_srgb.shape)
     if not normalise_colour:
-        return Alignment(reg, region, baseline_region, None, followup_srgb)
+        return Alignment(reg, region, None, followup_srgb)
     linear = srgb_to_linear(followup_srgb)
     reference = warp_to_followup(srgb_to_linear(baseline_srgb), reg, shape)
     both_skin = followup_skin & region
     gains = channel_gains(reference, linear, both_skin)
-    return Alignment(reg, region, baseline_region, gains,
+    return Alignment(reg, region, gains,
                      linear_to_srgb(linear * gains.astype(np.float32)))

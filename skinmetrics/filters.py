@@ -186,15 +186,26 @@ def small_dots(density: np.ndarray, radius_px: float, threshold: float,
     return cv2.dilate(dots.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
-def black_tophat_od(density: np.ndarray, radius_px: float) -> np.ndarray:
+def black_tophat_od(density: np.ndarray, radius_px: float,
+                    skin: np.ndarray | None = None) -> np.ndarray:
     """Black top-hat of an image expressed as optical density [2].
 
     Dark structures are *high* density, so the black top-hat of the image is the white
     top-hat of the density: ``density - opening(density)``. Structures narrower than the
     disk of ``radius_px`` remain; the slowly varying skin level (and any exposure offset,
     which is additive in density) is removed.
+
+    With ``skin``, a pixel outside it that is brighter than the skin around (glare, a
+    clipped highlight) is taken at the skin's local level (:func:`local_reference`, sigma
+    ``radius_px``) before the opening: a highlight would lower the opening of the skin
+    beside it and give the skin along its edge the contrast of a dark rim. Darker pixels
+    outside (background, hair, shadow) are left as they are: they belong to the dark
+    structures the opening measures the skin's level against.
     """
     d = np.ascontiguousarray(density, dtype=np.float32)
+    if skin is not None and not skin.all():
+        level = local_reference(d, skin, radius_px)
+        d = np.where(skin | (d >= level), d, level)
     return cv2.morphologyEx(d, cv2.MORPH_TOPHAT, disk(radius_px))
 
 
@@ -476,7 +487,8 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     """Small dark objects in an optical density image, outlined at their half maximum.
 
     1. contrast: the black top-hat of the image (:func:`black_tophat_od`) with a disk of
-       ``radius_px``: lesions wider than the disk (pigmented spots) and shading vanish;
+       ``radius_px``, highlights outside ``roi`` taken at the skin's level: lesions wider
+       than the disk (pigmented spots) and shading vanish;
     2. objects: every peak above ``high`` that stands at least ``prominence`` (default
        ``high - low``) above the saddle to its neighbours grows by watershed (Beucher &
        Meyer [3]) over the contrast down to ``low`` (hysteresis that keeps neighbours
@@ -515,7 +527,7 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     (H, W) int32 ndarray
         Labels 1..N, 0 elsewhere (a label may be missing where its object was cut away).
     """
-    th = black_tophat_od(density, radius_px)
+    th = black_tophat_od(density, radius_px, roi)
     h = high - low if prominence is None else prominence
     peaks = h_maxima(th, h, roi & (th > low)) & (th > high)
     markers, n = ndi.label(peaks, structure=np.ones((3, 3)))

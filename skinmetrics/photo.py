@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -38,7 +39,7 @@ from .face import Face, excluded_mask, find_face, region_masks
 from .io import decode_image, read_file_bytes, write_jpeg, write_json, write_png
 from .overlay import outline_overlay
 from .pipeline import Pipeline, measure_image, skin_region
-from .register import warp_to_followup
+from .register import warp_to_baseline, warp_to_followup
 from .roi import clipped_mask
 
 __all__ = ["BaselinePhoto", "FACE_VIEWS", "face_expected", "measure_photo"]
@@ -194,7 +195,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     face = find_plausible_face(srgb, px_per_mm) if pipeline.regions else None
     areas, excluded = _face_areas(face, srgb.shape, pipeline.regions)
     regions_source = "landmarks" if face is not None else None
-    region = alignment = paired = None
+    region = alignment = paired = measure_baseline = None
     if baseline is not None:
         _, base_srgb, _, base_cal, base_clipped = _load_calibrated(Path(baseline.path),
                                                                    chart, pipeline)
@@ -204,7 +205,8 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                              "missing or does not match its photo")
         alignment = align_to_baseline(
             base_srgb, base_roi > 0, srgb,
-            skin_region(srgb, pipeline, px_per_mm) & ~_union(clipped, cal.chart_mask),
+            skin_region(srgb, pipeline, px_per_mm,
+                        not_skin=_union(clipped, cal.chart_mask, excluded)),
             register_photos=register,
             normalise_colour=not (cal.ccm is not None and base_cal.ccm is not None))
         srgb = alignment.srgb
@@ -214,6 +216,10 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                             "unregistered")
         if alignment.region is not None:
             region = alignment.region
+            lost = np.count_nonzero(region & clipped) / max(np.count_nonzero(region), 1)
+            if lost > pipeline.params["roi"]["clipped_warning_fraction"]:
+                warnings.append(f"over-exposed: {100 * lost:.0f} % of the baseline's skin is "
+                                "clipped in this photo; compared over the rest")
             base_ppm = base_cal.px_per_mm or baseline.px_per_mm
             base_face = (find_plausible_face(base_srgb, base_ppm) if pipeline.regions
                          else None)
@@ -225,11 +231,11 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                 regions_source = "baseline landmarks, registered"
                 if face is None:
                     excluded = warp_to_followup(base_excluded, reg, srgb.shape)
-            paired = measure_image(base_srgb, pipeline, base_ppm,
-                                   region=alignment.baseline_region,
-                                   not_skin=_union(base_cal.chart_mask, base_excluded,
-                                                   base_clipped),
-                                   regions=base_areas if base_face is not None else None)
+            # measured once the follow-up's skin is known (below)
+            measure_baseline = partial(
+                measure_image, base_srgb, pipeline, base_ppm,
+                not_skin=_union(base_cal.chart_mask, base_excluded, base_clipped),
+                regions=base_areas if base_face is not None else None)
     if not areas and pipeline.regions and face_expected(
             view, srgb.shape, px_per_mm, pipeline.params["scale"]["face_photo_min_mm"]):
         warnings.append("no face found in a whole-face photo; measured over the whole skin "
@@ -239,6 +245,10 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     result = measure_image(srgb, pipeline, px_per_mm, region=region,
                            not_skin=_union(cal.chart_mask, excluded, clipped),
                            size_px_per_mm=size_ppm, regions=areas)
+    if measure_baseline is not None:  # the baseline over the skin this follow-up measured
+        paired = measure_baseline(region=warp_to_baseline(result.masks["roi"],
+                                                          alignment.registration,
+                                                          base_srgb.shape))
     regions = {"whole": result.metrics, **result.regions} if areas else None
     region_masks_out = {f"region_{n}": m & result.masks["roi"] for n, m in areas.items()}
     folder = Path(out_dir) / (stem or path.stem)

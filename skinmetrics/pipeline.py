@@ -239,7 +239,8 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         masks and metrics are limited to the skin inside ``region``.
     not_skin : (H, W) bool ndarray, optional
         Pixels that are never skin (a colour chart, pixels clipped in the photo as taken
-        before a colour correction): left out of the skin region itself.
+        before a colour correction): left out of the skin region as clipped pixels are
+        (:func:`skinmetrics.roi.skin_and_fringe`).
     size_px_per_mm : float, optional
         Without ``px_per_mm``: an estimated scale used only to turn the pipeline's mm size
         limits into pixels (e.g. from the face's eye distance); mm metrics stay None.
@@ -265,20 +266,17 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     planes = ColourPlanes(work)  # colour conversions happen (once) where first needed
     scale = Scale(work_ppm, work_ppm or size_px_per_mm
                   or pipeline.params["scale"]["assumed_px_per_mm"])
-    roi, fringe = roi_module.skin_and_fringe(planes, pipeline.params["roi"], scale)
 
     def to_work(mask: np.ndarray | None) -> np.ndarray | None:
-        if mask is None or work is srgb:
-            return mask
-        return cv2.resize(mask.view(np.uint8), roi.shape[::-1],
-                          interpolation=cv2.INTER_NEAREST) > 0
+        return mask if work is srgb else _resized(mask, work.shape)
 
     for name, mask in (("region", region), ("not_skin", not_skin), *(regions or {}).items()):
         if mask is not None and mask.shape != (height, width):
             raise ValueError(f"{name} is {mask.shape}, the photo {(height, width)}")
     region = to_work(region)
-    if not_skin is not None:
-        roi &= ~to_work(not_skin)
+    roi, fringe = roi_module.skin_and_fringe(planes, pipeline.params["roi"], scale,
+                                             to_work(not_skin))
+
     def roi_metrics(where: np.ndarray) -> dict:
         px = int(np.count_nonzero(where))
         return {"roi_area_px": px, "roi_area_mm2": px / work_ppm**2 if work_ppm else None}
@@ -309,9 +307,7 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
             for key, unit in result.units.items():
                 if unit == "px" and metrics.get(key) is not None:
                     metrics[key] = round(metrics[key] * area_factor)
-        result.masks = {k: cv2.resize(m.view(np.uint8), (width, height),
-                                      interpolation=cv2.INTER_NEAREST).astype(bool)
-                        for k, m in result.masks.items()}
+        result.masks = {k: _resized(m, srgb.shape) for k, m in result.masks.items()}
         clock.lap("upsample")
     return result
 
@@ -328,16 +324,23 @@ def _working_copy(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None
     return work, px_per_mm * size[0] / width
 
 
-def skin_region(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None
-                ) -> np.ndarray:
+def skin_region(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None,
+                not_skin: np.ndarray | None = None) -> np.ndarray:
     """The skin region (roi) of a photo alone, at the photo's size (see :func:`measure_image`
-    for the resampling of fine photos)."""
+    for the resampling of fine photos and ``not_skin``)."""
     work, work_ppm = _working_copy(srgb, pipeline, px_per_mm)
     scale = Scale(work_ppm, work_ppm or pipeline.params["scale"]["assumed_px_per_mm"])
-    roi = roi_module.skin_mask(ColourPlanes(work), pipeline.params["roi"], scale)
-    if work is srgb:
-        return roi
-    return cv2.resize(roi.view(np.uint8), srgb.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    same = work is srgb
+    roi = roi_module.skin_mask(ColourPlanes(work), pipeline.params["roi"], scale,
+                               not_skin if same else _resized(not_skin, work.shape))
+    return roi if same else _resized(roi, srgb.shape)
+
+
+def _resized(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A mask resampled (nearest neighbour) to ``shape`` (H, W, ...); None stays None."""
+    if mask is None:
+        return None
+    return cv2.resize(mask.view(np.uint8), shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
 
 
 class _Clock:

@@ -6,7 +6,11 @@ backgrounds; Xiao et al. 2017) and a lightness of at least ``lightness_min`` and
 ``lightness_min_fraction`` of the photo's median skin L* (dark backdrops and deep shadow
 can have a skin-like hue), then cleaned up:
 
-1. clipped highlights (any sRGB channel at the clip level) are removed: their colour is lost;
+1. clipped highlights (any sRGB channel at the clip level, or clipped in the photo as taken
+   before a colour correction: ``not_skin``) are removed before the rest: their colour is
+   lost, and where noise takes a channel over the clip level only here and there, the
+   skin between the clipped pixels is no more trustworthy (it is what the noise left
+   below) and goes with them (``open_radius_mm``);
 2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
 3. hair: thin dark lines, i.e. pixels whose black top-hat of the luminance density
    (disk ``hair_max_width_mm``) stays above ``hair_tophat`` under a line opening of
@@ -78,6 +82,9 @@ PARAMS = {
     "exclusion_margin_mm": Param(float, 0.0, 10,
                                  "margin removed around shadow and glare, added to a hair's "
                                  "fringe, mm"),
+    "clipped_warning_fraction": Param(float, 0.0, 1.0,
+                                      "warn when this fraction of the compared skin is "
+                                      "clipped in a follow-up"),
     "fill_hole_max_mm2": Param(float, 0.0, 1e6, "holes in skin up to this area are kept, mm2"),
     "open_radius_mm": Param(float, 0.0, 10, "opening radius removing skin-coloured specks, mm"),
     "min_region_mm2": Param(float, 0.0, 1e6, "skin parts smaller than this are dropped, mm2"),
@@ -100,13 +107,14 @@ def _objects_where(mask: np.ndarray, prop: str, minimum: float) -> np.ndarray:
     return big[labels]
 
 
-def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale) -> np.ndarray:
+def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale,
+              not_skin: np.ndarray | None = None) -> np.ndarray:
     """Skin region of a photograph: the first result of :func:`skin_and_fringe`."""
-    return skin_and_fringe(planes, params, scale)[0]
+    return skin_and_fringe(planes, params, scale, not_skin)[0]
 
 
-def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Scale
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Scale,
+                    not_skin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Skin region of a photograph, and the part of it blurred by hair.
 
     Parameters
@@ -117,6 +125,11 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
         The ``[roi]`` section of a pipeline (see :data:`PARAMS`).
     scale : Scale
         Turns the mm sizes into pixels.
+    not_skin : (H, W) bool ndarray, optional
+        Pixels known not to be skin (clipped in the photo as taken, before a colour
+        correction brought them below the clip level; a colour chart): left out as clipped
+        pixels are, before the clean-up, so that a photo gives the same skin region before
+        and after its colour correction.
 
     Returns
     -------
@@ -132,6 +145,8 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     hue = np.degrees(np.arctan2(b, a))
     chroma = np.hypot(a, b)
     clipped = clipped_mask(planes.srgb, p["clip_level"])
+    if not_skin is not None:
+        clipped |= not_skin
     colour_ok = ((hue >= p["hue_min_deg"]) & (hue <= p["hue_max_deg"])
                  & (chroma >= p["chroma_min"]) & (L >= p["lightness_min"]) & ~clipped)
     if colour_ok.any():  # far darker than the typical skin of this photo: shadow, backdrop

@@ -51,6 +51,7 @@ __all__ = [
     "write_visit_set",
     "LAYERS",
     "capture",
+    "common_truth",
     "paint_erythema",
 ]
 
@@ -516,6 +517,51 @@ def _truth(masks: dict[str, np.ndarray], counts: dict[str, int], ppm: float) -> 
         out[f"{name}_area_mm2"] = area / ppm**2
         out[f"{name}_area_pct"] = 100.0 * area / max(roi_px, 1)
     return out
+
+
+def common_truth(base: Phantom, follow: Phantom, layer: str, kind: str
+                 ) -> tuple[float, float]:
+    """A layer's true value in two captures of one scene, over the skin both show.
+
+    The follow-up's truth is mapped into the baseline's frame with the two capture poses;
+    the skin both show is ``roi`` (not hair, background, glare or clipped) in both.
+
+    Parameters
+    ----------
+    base, follow : Phantom
+        Two captures of the same scene: the same ``seed``, both rendered with a ``camera``
+        pose (``(0, 0, 0, 1)`` for none), which sets their ``scene_to_image``.
+    layer : str
+        One of :data:`LAYERS`.
+    kind : str
+        ``count`` (objects at least half inside that skin, as ``truth`` counts them),
+        ``area`` (px, in the baseline's frame) or ``pct`` (% of that skin).
+
+    Returns
+    -------
+    baseline, follow_up : float
+    """
+    to_scene = np.vstack([cv2.invertAffineTransform(follow.scene_to_image), [0, 0, 1]])
+    to_base = base.scene_to_image @ to_scene  # follow-up -> baseline
+
+    def warp(x: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(x, to_base, base.masks["roi"].shape[::-1],
+                              flags=cv2.INTER_NEAREST)
+
+    roi = base.masks["roi"] & (warp(follow.masks["roi"].view(np.uint8)) > 0)
+    values = []
+    for ph, to_b in ((base, None), (follow, warp)):
+        if kind == "count":
+            labels = ph.object_labels[layer]
+            labels = labels if to_b is None else to_b(labels)
+            inside = np.bincount(labels[roi], minlength=labels.max() + 1)[1:]
+            total = np.bincount(labels.ravel(), minlength=labels.max() + 1)[1:]
+            values.append(float(np.sum((total > 0) & (2 * inside >= total))))
+            continue
+        mask = ph.masks[layer] if to_b is None else to_b(ph.masks[layer].view(np.uint8)) > 0
+        area = float((mask & roi).sum())
+        values.append(100 * area / roi.sum() if kind == "pct" else area)
+    return values[0], values[1]
 
 
 def write_visit_set(

@@ -11,7 +11,7 @@ import pytest
 from skinmetrics.photo import BaselinePhoto, measure_photo
 from skinmetrics.pipeline import load_pipeline
 from skinmetrics.register import corner_error
-from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, make_phantom
+from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, common_truth, make_phantom
 
 PPM = 25.0
 PATCH_MM = 2.5
@@ -142,6 +142,7 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     rec = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, baseline=ref)
     align = rec["alignment"]
     assert align["registered"], align["registration"]["message"]
+    assert rec["warnings"] == []  # 0.4 EV brighter, but not over-exposed
     truth = base.scene_to_image @ np.vstack([cv2.invertAffineTransform(follow.scene_to_image),
                                              [0, 0, 1]])
     matrix = np.array(align["registration"]["matrix"])
@@ -174,24 +175,65 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     assert json.loads((tmp_path / "u" / "metrics.json").read_text())["alignment"] is not None
 
 
-def test_an_over_exposed_follow_up_without_its_crusts_registers():
+@pytest.fixture(scope="module")
+def over_exposed_pair(tmp_path_factory):
     """Light skin, day 28 of a laser course (92 % of the crusts gone) photographed +0.39 EV
-    under a warm cast: a channel clips on a third of the frame. The baseline's strongest
-    features are its crusts; keeping only the 2500 strongest per photo left 11 matches and
-    no registration. The known drift is recovered."""
+    under a warm cast: a channel clips on a third of the frame."""
+    folder = tmp_path_factory.mktemp("over_exposed")
+    base = make_phantom(SHAPE, PPM, 75.0, seed=535, capture_seed=0, camera=(0, 0, 0, 1))
+    follow = make_phantom(SHAPE, PPM, 75.0, seed=535, capture_seed=28,
+                          camera=(0.0154, -0.0198, -2.3034, 1.0118), exposure_ev=0.388,
+                          white_balance=(1.076, 1.048, 1.097), **VISIT_COURSE[28])
+    (folder / "b.jpg").write_bytes(base.jpeg)
+    (folder / "f.jpg").write_bytes(follow.jpeg)
+    return folder, base, follow
+
+
+def test_an_over_exposed_follow_up_without_its_crusts_registers(over_exposed_pair):
+    """The baseline's strongest features are its crusts; keeping only the 2500 strongest
+    per photo left 11 matches and no registration. The known drift is recovered."""
     from skinmetrics.io import decode_image
     from skinmetrics.register import register
 
-    camera = (0.0154, -0.0198, -2.3034, 1.0118)
-    base = make_phantom(SHAPE, PPM, 75.0, seed=535, capture_seed=0, camera=(0, 0, 0, 1))
-    follow = make_phantom(SHAPE, PPM, 75.0, seed=535, capture_seed=28, camera=camera,
-                          exposure_ev=0.388, white_balance=(1.076, 1.048, 1.097),
-                          **VISIT_COURSE[28])
+    _, base, follow = over_exposed_pair
     reg = register(decode_image(base.jpeg)[0], decode_image(follow.jpeg)[0])
     assert reg.ok, reg.message
     truth = base.scene_to_image @ np.vstack([cv2.invertAffineTransform(follow.scene_to_image),
                                              [0, 0, 1]])
     assert corner_error(reg.matrix, truth, SHAPE) < 2.0
+
+
+@pytest.mark.parametrize("pipeline,metric,layer,kind", [
+    ("acne", "pore_count", "pore", "count"),
+    ("laser_recovery", "erythema_area_mm2", "erythema", "area"),
+])
+def test_an_over_exposed_follow_up_is_compared_over_the_same_skin(over_exposed_pair, pipeline,
+                                                                  metric, layer, kind):
+    """Near the clip level noise takes a channel over it only here and there: that skin is
+    left out with the clipped pixels, before and after the colour gains alike, and the
+    baseline is measured over exactly the skin the follow-up was. When the follow-up's skin
+    region was found again after the gains (which bring clipped pixels below the clip
+    level), it held a fifth more skin than the baseline was compared over: specks of skin
+    between clipped pixels, dark beside them, counted as pores (+111 % where the truth is
+    +23 %). With the clip level at 252 of 255 instead of 254 the erythema left out with
+    it changed differently from the rest (+7 pp)."""
+    folder, base, follow = over_exposed_pair
+    pipe = load_pipeline(pipeline)
+    out = folder / pipeline
+    measure_photo(folder / "b.jpg", out, pipe, PPM)
+    ref = BaselinePhoto(str(folder / "b.jpg"), str(out / "b" / "masks" / "roi.png"), PPM)
+    rec = measure_photo(folder / "f.jpg", out, pipe, PPM, baseline=ref)
+    matrix = np.array(rec["alignment"]["registration"]["matrix"])
+    m0, m1 = rec["baseline_metrics"], rec["metrics"]
+    # what clips is out, and not much more (the phantom's truth: what clips before the noise)
+    assert 0.75 < m1["roi_area_px"] / follow.truth["roi_area_px"] < 1.0
+    [warning] = rec["warnings"]  # and the reader is told
+    assert warning.startswith("over-exposed: ") and 25 <= int(warning.split()[1]) <= 45
+    assert m0["roi_area_px"] == pytest.approx(abs(np.linalg.det(matrix[:2, :2]))
+                                              * m1["roi_area_px"], rel=0.01)
+    t0, t1 = common_truth(base, follow, layer, kind)
+    change = 100 * (m1[metric] - m0[metric]) / m0[metric]
+    assert change == pytest.approx(100 * (t1 - t0) / t0, abs=5.0)
 
 
 def test_run_records_calibration_scale_and_alignment(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from skinmetrics.filters import (
+    black_tophat_od,
     bridge_gaps,
     clean_mask,
     contrast_to_reference,
@@ -207,3 +208,24 @@ def test_thin_parts_and_bridge_through_them():
     np.testing.assert_array_equal(joined[10:30, 20:22], True)
     assert not joined[:, 50:58].any()
     assert bridge_gaps(lesion, 5)[10:30, 50:58].all()
+
+
+def test_tophat_gives_skin_between_highlights_no_dark_contrast():
+    """Skin at 0.5 OD in a 4 px gap between two highlights at 0.1 OD (outside the skin
+    region: glare, or a channel clipped here and there) and a dark dot 0.2 OD above the
+    skin beside them: no disk of the opening fits in the gap, so without the skin region
+    the gap looks as dark as a pore."""
+    yy, xx = np.mgrid[:80, :80]
+    density = np.full((80, 80), 0.5, np.float32)
+    glare = (np.hypot(yy - 40, xx - 24) < 12) | (np.hypot(yy - 40, xx - 52) < 12)
+    density[glare] = 0.1
+    dot = np.hypot(yy - 20, xx - 38) < 2.5
+    density[dot] = 0.7
+    skin = ~glare
+    gap = skin & (np.abs(xx - 38) <= 2) & (np.abs(yy - 40) <= 3)
+    assert gap.sum() >= 20
+    plain = black_tophat_od(density, 6.0)
+    assert plain[gap].max() > 0.35
+    th = black_tophat_od(density, 6.0, skin)
+    assert th[gap].max() < 0.02
+    assert th[dot].max() == pytest.approx(0.2, abs=0.02)  # the dot keeps its own contrast

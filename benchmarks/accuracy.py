@@ -1,7 +1,7 @@
 """Score every layer against phantom ground truth, by skin tone; prints Markdown tables.
 
-    python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25] [--drift 20]
-                                  [--drift-size 800x1200]
+    python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25] [--drift 40]
+                                  [--drift-size 800x1200] [--jobs N] [--per-pair]
 
 For each skin tone (CIELAB L* of unaffected skin) and seed a phantom is rendered, written
 as JPEG, decoded and measured with both built-in pipelines at the known scale. Reported:
@@ -17,18 +17,23 @@ against the truth over the skin both photos show, measured without and with alig
 (registration and colour normalisation), and on N more pairs that hold a ColorChecker in
 both photos, with chart calibration and registration; and on those pairs with the
 follow-up captured without drift (the same pose, exposure and white balance as the
-baseline; only the capture noise, lighting gradient and highlight strength differ): the
+baseline; only the capture differs): the
 floor set by re-photographing alone. Drift pairs are ``--drift-size`` (800x1200 px:
-32 x 48 mm at 25 px/mm, a cheek close-up), with and without a chart.
+32 x 48 mm at 25 px/mm, a cheek close-up), with and without a chart; each photo is its
+own capture (noise, lighting gradient, highlight, hairs). ``--per-pair`` also prints
+every pair's errors; ``--jobs`` measures pairs in that many processes (default: all CPUs).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -76,65 +81,72 @@ DRIFT_METRICS = (  # (pipeline, measured metric, truth layer, kind)
 )
 
 
-def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False, drift: bool = True
-                 ) -> dict[str, list[float]]:
-    """Percent-change errors (pp) per condition and metric on drifted visit pairs.
-
-    Without ``chart``: conditions ``unaligned`` and ``aligned`` (registration and colour
-    normalisation). With ``chart`` both photos hold a ColorChecker: condition ``chart``
-    (chart calibration and registration). Without ``drift`` the follow-up is captured
-    as the baseline was (pose, exposure, white balance; only its noise, lighting gradient
-    and highlight strength differ): condition ``nodrift``, the floor the others are compared with.
-    A pair whose baseline (true or measured) is zero has no percent change: NaN.
-    """
+def _drift_pair(k: int, pose, shape, ppm: float, chart: bool, drift: bool
+                ) -> dict[str, float]:
+    """The errors (pp) of pair ``k`` per ``condition|metric`` (see :func:`drift_scores`)."""
     pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
     card = None
     if chart:
         card = (0.55, 0.08, 2.5, 4.0)  # top-left x, y (fractions), patch mm, angle
         for pipe in pipes.values():
             pipe.params["scale"]["chart_patch_pitch_mm"] = card[2] * CHART_PITCH_FACTOR
-    rng = np.random.default_rng(2026)
-    errors: dict[str, list[float]] = {}
+    cam, ev, wb = pose if drift else ((0, 0, 0, 1), 0.0, (1.0, 1.0, 1.0))
+    L, seed = TONES[k % len(TONES)], 500 + k
+    # every capture its own: noise, lighting gradient, highlight, hairs
+    base = make_phantom(shape, ppm, L, seed=seed, capture_seed=1000 + k, camera=(0, 0, 0, 1),
+                        chart=card)
+    follow = make_phantom(shape, ppm, L, seed=seed, capture_seed=2000 + k, camera=cam,
+                          exposure_ev=ev, white_balance=wb, chart=card, **VISIT_COURSE[28])
+    mode = "auto" if chart else "none"
+    errors = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for k in range(n_pairs):
-            L = TONES[k % len(TONES)]
-            seed = 500 + k
-            base = make_phantom(shape, ppm, L, seed=seed, capture_seed=0, camera=(0, 0, 0, 1),
-                                chart=card)
-            cam = (rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-3, 3),
-                   rng.uniform(0.97, 1.03))
-            ev, wb = rng.uniform(-0.5, 0.5), tuple(rng.uniform(0.9, 1.1, 3))
-            if not drift:
-                cam, ev, wb = (0, 0, 0, 1), 0.0, (1.0, 1.0, 1.0)
-            follow = make_phantom(shape, ppm, L, seed=seed, capture_seed=28, camera=cam,
-                                  exposure_ev=ev, white_balance=wb, chart=card,
-                                  **VISIT_COURSE[28])
-            (tmp / f"b{k}.jpg").write_bytes(base.jpeg)
-            (tmp / f"f{k}.jpg").write_bytes(follow.jpeg)
-            mode = "auto" if chart else "none"
-            for name, pipe in pipes.items():
-                out = tmp / f"{name}{k}"
-                b = measure_photo(tmp / f"b{k}.jpg", out, pipe, ppm, chart=mode)["metrics"]
-                ref = BaselinePhoto(str(tmp / f"b{k}.jpg"),
-                                    str(out / f"b{k}" / "masks" / "roi.png"), ppm)
-                aligned = measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm, stem="fa",
-                                        chart=mode, baseline=ref)
-                runs = {("aligned" if not chart else "chart" if drift else "nodrift"):
-                        (aligned["baseline_metrics"] or b, aligned["metrics"])}
-                if not chart:
-                    runs["unaligned"] = (b, measure_photo(tmp / f"f{k}.jpg", out, pipe, ppm,
-                                                          stem="fu", chart=mode)["metrics"])
-                for pipe_name, metric, layer, kind in DRIFT_METRICS:
-                    if pipe_name != name:
-                        continue
-                    t0, t1 = common_truth(base, follow, layer, kind)
-                    for cond, (m0, m1) in runs.items():
-                        # a change from nothing (no spot at baseline) has no percent
-                        error = (100 * (m1[metric] - m0[metric]) / m0[metric]
-                                 - 100 * (t1 - t0) / t0 if t0 and m0[metric] else np.nan)
-                        errors.setdefault(f"{cond}|{metric}", []).append(error)
+        (tmp / "b.jpg").write_bytes(base.jpeg)
+        (tmp / "f.jpg").write_bytes(follow.jpeg)
+        for name, pipe in pipes.items():
+            out = tmp / name
+            b = measure_photo(tmp / "b.jpg", out, pipe, ppm, chart=mode)["metrics"]
+            ref = BaselinePhoto(str(tmp / "b.jpg"), str(out / "b" / "masks" / "roi.png"), ppm)
+            aligned = measure_photo(tmp / "f.jpg", out, pipe, ppm, stem="fa", chart=mode,
+                                    baseline=ref)
+            runs = {("aligned" if not chart else "chart" if drift else "nodrift"):
+                    (aligned["baseline_metrics"] or b, aligned["metrics"])}
+            if not chart:
+                runs["unaligned"] = (b, measure_photo(tmp / "f.jpg", out, pipe, ppm, stem="fu",
+                                                      chart=mode)["metrics"])
+            for pipe_name, metric, layer, kind in DRIFT_METRICS:
+                if pipe_name != name:
+                    continue
+                t0, t1 = common_truth(base, follow, layer, kind)
+                for cond, (m0, m1) in runs.items():
+                    # a change from nothing (no spot at baseline) has no percent
+                    errors[f"{cond}|{metric}"] = (
+                        100 * (m1[metric] - m0[metric]) / m0[metric] - 100 * (t1 - t0) / t0
+                        if t0 and m0[metric] else np.nan)
     return errors
+
+
+def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False, drift: bool = True,
+                 jobs: int = 1) -> list[dict[str, float]]:
+    """Percent-change errors (pp) per pair, condition and metric on drifted visit pairs.
+
+    Without ``chart``: conditions ``unaligned`` and ``aligned`` (registration and colour
+    normalisation). With ``chart`` both photos hold a ColorChecker: condition ``chart``
+    (chart calibration and registration). Without ``drift`` the follow-up is captured
+    as the baseline was (pose, exposure, white balance; only the capture differs: its
+    noise, lighting gradient, highlight and hairs): condition ``nodrift``, the floor the
+    others are compared with. A pair whose baseline (true or measured) is zero has no
+    percent change: NaN. Pairs are measured in ``jobs`` processes.
+    """
+    rng = np.random.default_rng(2026)
+    poses = [((rng.uniform(-0.03, 0.03), rng.uniform(-0.03, 0.03), rng.uniform(-3, 3),
+               rng.uniform(0.97, 1.03)), rng.uniform(-0.5, 0.5), tuple(rng.uniform(0.9, 1.1, 3)))
+             for _ in range(n_pairs)]
+    pair = partial(_drift_pair, shape=shape, ppm=ppm, chart=chart, drift=drift)
+    if jobs == 1:
+        return [pair(k, pose) for k, pose in enumerate(poses)]
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(pair, range(n_pairs), poses))
 
 
 def main() -> None:
@@ -144,6 +156,9 @@ def main() -> None:
     ap.add_argument("--px-per-mm", type=float, default=25.0)
     ap.add_argument("--drift", type=int, default=0, help="visit pairs with capture drift")
     ap.add_argument("--drift-size", default="800x1200", help="HxW of each drift pair photo")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="processes measuring drift pairs")
+    ap.add_argument("--per-pair", action="store_true", help="also print every drift pair")
     args = ap.parse_args()
     shape = tuple(int(v) for v in args.size.split("x"))
     drift_shape = tuple(int(v) for v in args.drift_size.split("x"))
@@ -176,13 +191,15 @@ def main() -> None:
 
 
     if args.drift:
-        errors = drift_scores(args.drift, drift_shape, args.px_per_mm)
-        errors.update(drift_scores(args.drift, drift_shape, args.px_per_mm, chart=True))
-        errors.update(drift_scores(args.drift, drift_shape, args.px_per_mm, chart=True,
-                                   drift=False))
+        t0 = time.perf_counter()
+        pairs = [{**a, **c, **n} for a, c, n in zip(
+            *(drift_scores(args.drift, drift_shape, args.px_per_mm, chart=chart, drift=drift,
+                           jobs=args.jobs)
+              for chart, drift in ((False, True), (True, True), (True, False))), strict=True)]
+        errors = {key: [p[key] for p in pairs] for key in pairs[0]}
         print(f"\npercent change day 0 -> 28 with capture drift, {args.drift} pairs per "
-              f"column, {drift_shape[0]}x{drift_shape[1]} px: error in percentage points, "
-              "mean |error| (worst)\n")
+              f"column, {drift_shape[0]}x{drift_shape[1]} px ({time.perf_counter() - t0:.0f} s):"
+              " error in percentage points, mean |error| (worst)\n")
         conds = {"unaligned": "unaligned", "aligned": "registration + colour normalisation",
                  "chart": "chart calibration + registration",
                  "nodrift": "same, follow-up without drift"}
@@ -196,6 +213,13 @@ def main() -> None:
                 cells.append(f"{np.nanmean(np.abs(e)):.1f} ({e[np.nanargmax(np.abs(e))]:+.1f})"
                              + undefined)
             print(f"| {metric} | " + " | ".join(cells) + " |")
+        if args.per_pair:
+            keys = [f"{cond}|{metric}" for _, metric, _, _ in DRIFT_METRICS for cond in conds]
+            print("\n| pair | skin L* | " + " | ".join(k.replace("|", " ") for k in keys) + " |")
+            print("|---" * (len(keys) + 2) + "|")
+            for k, p in enumerate(pairs):
+                print(f"| {k} | {TONES[k % len(TONES)]} | "
+                      + " | ".join(f"{p[key]:+.1f}" for key in keys) + " |")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ backgrounds; Xiao et al. 2017) and a lightness of at least ``lightness_min`` and
 ``lightness_min_fraction`` of the photo's median skin L* (dark backdrops and deep shadow
 can have a skin-like hue), then cleaned up:
 
-1. clipped highlights (any sRGB channel at the clip level, or clipped in the photo as taken
-   before a colour correction: ``not_skin``) are removed before the rest: their colour is
-   lost, and where noise takes a channel over the clip level only here and there, the
-   skin between the clipped pixels is no more trustworthy (it is what the noise left
-   below) and goes with them (``open_radius_mm``);
+1. clipped highlights (any sRGB channel at the clip level) and ``not_skin`` (pixels clipped
+   in the photo as taken, before a colour correction; a chart; face features) are removed
+   before the rest: their colour is lost or not skin's. Where noise takes a channel over
+   the clip level only here and there, the skin between the clipped pixels is no more
+   trustworthy (it is what the noise left below) and goes with them (``open_radius_mm``);
 2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
 3. hair: thin dark lines, i.e. pixels whose black top-hat of the luminance density
    (disk ``hair_max_width_mm``) stays above ``hair_tophat`` under a line opening of

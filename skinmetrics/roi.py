@@ -127,7 +127,8 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
         Turns the mm sizes into pixels.
     not_skin : (H, W) bool ndarray, optional
         Pixels known not to be skin (clipped in the photo as taken, before a colour
-        correction brought them below the clip level; a colour chart): left out as clipped
+        correction brought them below the clip level; a colour chart; face features such as
+        eyes and lips): left out as clipped
         pixels are, before the clean-up, so that a photo gives the same skin region before
         and after its colour correction.
 

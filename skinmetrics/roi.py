@@ -19,10 +19,13 @@ can have a skin-like hue), then cleaned up:
    Round dark objects (pores, crusts) and rows of them are shorter than the line and stay,
    faint thin hairs are found as well as dark ones. The strand itself, where that line
    top-hat is at least ``hair_edge_fraction`` of its local peak (the strand's half
-   maximum), is removed; the rest of the line, the strand's blurred fringe, stays skin but
-   is returned as the *fringe*: skin whose colour is not trusted, which the stages leave
-   out of detection and fill in from the skin around (so that a hair across a spot takes
-   only the strand's own width from its area);
+   maximum), is removed. Where a thin hair runs across pixel boundaries it is fainter, a
+   row of dark beads that would be taken for pores: there the strand is followed along
+   the line top-hat down to ``hair_tophat_low`` (hysteresis from the parts above
+   ``hair_tophat``) and removed as well. The rest of the line above ``hair_tophat``, the
+   strand's blurred fringe, stays skin but is returned as the *fringe*: skin whose colour
+   is not trusted, which the stages leave out of detection and fill in from the skin
+   around (so that a hair across a spot takes only the strand's own width from its area);
 4. deep shadow and large dark openings (nostrils): regions much darker than the
    surrounding skin (``L* < (1 - dark_fraction) * L*_ref``, ``L*_ref`` the local skin
    lightness), wider than a hair and larger than ``shadow_min_area_mm2``;
@@ -55,6 +58,7 @@ from .filters import (
     black_tophat_od,
     clean_mask,
     disk,
+    hysteresis,
     line_opening,
     local_reference,
     object_table,
@@ -75,6 +79,7 @@ PARAMS = {
     "hair_min_length_mm": Param(float, 0.0, 1000, "dark objects longer than this are not skin, mm"),
     "hair_max_width_mm": Param(float, 0.0, 10, "widest hair strand, mm"),
     "hair_tophat": Param(float, 0.0, 5, "luminance density by which hair is darker than skin"),
+    "hair_tophat_low": Param(float, 0.0, 5, "line top-hat to which a hair strand is followed"),
     "hair_edge_fraction": Param(float, 0.0, 1.0,
                                 "strand edge at this fraction of its peak top-hat"),
     "shadow_min_area_mm2": Param(float, 0.0, 1e6, "dark regions larger than this are shadow"),
@@ -168,8 +173,9 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     line = line_opening(black_tophat_od(lum, hair_width),
                         scale.px(p["hair_min_length_mm"]), n_angles=24)
     hair = line > p["hair_tophat"]
-    peak = cv2.dilate(np.where(hair, line, 0).astype(np.float32), disk(hair_width))
-    strand = hair & (line >= p["hair_edge_fraction"] * peak)
+    followed = hysteresis(line, p["hair_tophat_low"], p["hair_tophat"])
+    peak = cv2.dilate(np.where(followed, line, 0).astype(np.float32), disk(hair_width))
+    strand = followed & (line >= p["hair_edge_fraction"] * peak)
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
     not_skin |= lum < lum_ref - p["glare_od"]

@@ -40,7 +40,8 @@ from .io import decode_image, read_file_bytes, write_jpeg, write_json, write_png
 from .overlay import outline_overlay
 from .pipeline import Pipeline, measure_image, skin_region
 from .register import warp_to_baseline, warp_to_followup
-from .roi import clipped_mask
+from .roi import clipped_mask, clipped_skin_fraction
+from .stages.base import Scale
 
 __all__ = ["BaselinePhoto", "FACE_VIEWS", "face_expected", "measure_photo"]
 
@@ -134,6 +135,23 @@ def _union(*masks: np.ndarray | None) -> np.ndarray | None:
     return np.logical_or.reduce(given) if given else None
 
 
+def _clipped_share(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray,
+                   chart_mask: np.ndarray | None, region: np.ndarray | None,
+                   pipeline: Pipeline, px_per_mm: float | None) -> float:
+    """The share of the skin that clipped pixels hide: of the compared ``region`` (the
+    baseline's skin mapped into a follow-up), else of the photo's own skin
+    (:func:`skinmetrics.roi.clipped_skin_fraction`, not the chart's pixels)."""
+    if region is not None:
+        return np.count_nonzero(region & clipped) / max(np.count_nonzero(region), 1)
+    if chart_mask is not None:
+        clipped = clipped & ~chart_mask
+    limit = pipeline.params["roi"]["clipped_warning_fraction"]
+    if np.count_nonzero(clipped) * (1.0 - limit) <= limit * np.count_nonzero(roi):
+        return 0.0  # too few clipped pixels to reach the warning, whatever they are
+    scale = Scale(px_per_mm, px_per_mm or pipeline.params["scale"]["assumed_px_per_mm"])
+    return clipped_skin_fraction(srgb, roi, clipped, pipeline.params["roi"], scale)
+
+
 def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline: Pipeline,
                   px_per_mm: float | None = None, stem: str | None = None, *,
                   px_per_mm_source: str = "flag", chart: str = "auto",
@@ -216,10 +234,6 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                             "unregistered")
         if alignment.region is not None:
             region = alignment.region
-            lost = np.count_nonzero(region & clipped) / max(np.count_nonzero(region), 1)
-            if lost > pipeline.params["roi"]["clipped_warning_fraction"]:
-                warnings.append(f"over-exposed: {100 * lost:.0f} % of the baseline's skin is "
-                                "clipped in this photo; compared over the rest")
             base_ppm = base_cal.px_per_mm or baseline.px_per_mm
             base_face = (find_plausible_face(base_srgb, base_ppm) if pipeline.regions
                          else None)
@@ -245,6 +259,13 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     result = measure_image(srgb, pipeline, px_per_mm, region=region,
                            not_skin=_union(cal.chart_mask, excluded, clipped),
                            size_px_per_mm=size_ppm, regions=areas)
+    lost = _clipped_share(srgb, result.masks["roi"], clipped, cal.chart_mask, region,
+                          pipeline, px_per_mm or size_ppm)
+    if lost > pipeline.params["roi"]["clipped_warning_fraction"]:
+        whose, then = (("the skin", "measured") if region is None
+                       else ("the baseline's skin", "compared"))
+        warnings.append(f"over-exposed: {100 * lost:.0f} % of {whose} is clipped in this "
+                        f"photo; {then} over the rest")
     if measure_baseline is not None:  # the baseline over the skin this follow-up measured
         paired = measure_baseline(region=warp_to_baseline(result.masks["roi"],
                                                           alignment.registration,

@@ -53,7 +53,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .colour import ColourPlanes
+from .colour import ColourPlanes, linear_to_lab, srgb_to_linear
 from .filters import (
     black_tophat_od,
     clean_mask,
@@ -65,7 +65,7 @@ from .filters import (
 )
 from .stages.base import Param, Scale
 
-__all__ = ["PARAMS", "skin_mask", "skin_and_fringe", "clipped_mask"]
+__all__ = ["PARAMS", "skin_mask", "skin_and_fringe", "clipped_mask", "clipped_skin_fraction"]
 
 PARAMS = {
     "hue_min_deg": Param(float, -180, 180, "lowest CIELAB hue angle h_ab of skin"),
@@ -88,8 +88,8 @@ PARAMS = {
                                  "margin removed around shadow and glare, added to a hair's "
                                  "fringe, mm"),
     "clipped_warning_fraction": Param(float, 0.0, 1.0,
-                                      "warn when this fraction of the compared skin is "
-                                      "clipped in a follow-up"),
+                                      "warn when this fraction of the skin (of a "
+                                      "follow-up: of the compared skin) is clipped"),
     "fill_hole_max_mm2": Param(float, 0.0, 1e6, "holes in skin up to this area are kept, mm2"),
     "open_radius_mm": Param(float, 0.0, 10, "opening radius removing skin-coloured specks, mm"),
     "min_region_mm2": Param(float, 0.0, 1e6, "skin parts smaller than this are dropped, mm2"),
@@ -99,6 +99,61 @@ PARAMS = {
 def clipped_mask(srgb: np.ndarray, clip_level: float) -> np.ndarray:
     """Pixels with any sRGB channel at or above ``clip_level`` (their colour is unknown)."""
     return (srgb >= clip_level).any(axis=2)
+
+
+def _skin_coloured(lab: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
+    """Pixels whose CIELAB hue angle, chroma and lightness are skin's (see the module text;
+    the lightness relative to the photo's typical skin is not tested here)."""
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    hue = np.degrees(np.arctan2(b, a))
+    return ((hue >= params["hue_min_deg"]) & (hue <= params["hue_max_deg"])
+            & (np.hypot(a, b) >= params["chroma_min"]) & (L >= params["lightness_min"]))
+
+
+def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray,
+                          params: Mapping[str, float], scale: Scale) -> float:
+    """Share of a photo's skin that is lost to clipping (over-exposure).
+
+    Parameters
+    ----------
+    srgb : (H, W, 3) ndarray
+        The photo (sRGB in [0, 1], after any colour correction).
+    roi : (H, W) bool ndarray
+        Its skin region (:func:`skin_mask`), which leaves clipped pixels out.
+    clipped : (H, W) bool ndarray
+        Pixels clipped in the photo as taken (:func:`clipped_mask`).
+    params : mapping
+        The ``[roi]`` section of a pipeline.
+    scale : Scale
+        Turns the mm sizes into pixels.
+
+    Returns
+    -------
+    float
+        Clipped skin / all skin. Clipped skin: the clipped pixels whose colour is still
+        skin's (with one or two channels at the clip level skin keeps its hue; a white
+        backdrop or a highlight clipped in every channel has no chroma), joined to the skin
+        region (within ``open_radius_mm`` and ``exclusion_margin_mm`` of it: the skin
+        between clipped pixels and the glare margin around them are left out of it too).
+        All skin: ``roi`` and the clipped skin, the gaps between them (that skin left out)
+        closed. 0 when no pixel is clipped.
+    """
+    roi_px = int(np.count_nonzero(roi))
+    if not clipped.any() or roi_px == 0:
+        return 0.0
+    coloured = np.zeros_like(clipped)
+    rgb = np.ascontiguousarray(srgb[clipped], dtype=np.float32)[:, None, :]
+    coloured[clipped] = _skin_coloured(linear_to_lab(srgb_to_linear(rgb))[:, 0], params)
+    reach = scale.px(params["open_radius_mm"] + params["exclusion_margin_mm"]) + 1.0
+    near = cv2.dilate(roi.view(np.uint8), disk(reach))
+    labels, _ = ndi.label(coloured | near.view(bool), structure=np.ones((3, 3)))
+    joined = np.zeros(labels.max() + 1, bool)
+    joined[np.unique(labels[roi])] = True
+    joined[0] = False
+    lost = coloured & joined[labels] & ~roi
+    # the skin left out between and around clipped pixels was skin too
+    whole = cv2.morphologyEx((roi | lost).view(np.uint8), cv2.MORPH_CLOSE, disk(reach))
+    return int(np.count_nonzero(lost)) / max(int(np.count_nonzero(whole)), roi_px)
 
 
 def _objects_where(mask: np.ndarray, prop: str, minimum: float) -> np.ndarray:
@@ -146,15 +201,11 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
         module text): measured over, but its colour is not trusted.
     """
     p = params
-    lab = planes.lab
-    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    hue = np.degrees(np.arctan2(b, a))
-    chroma = np.hypot(a, b)
+    L = planes.lab[..., 0]
     clipped = clipped_mask(planes.srgb, p["clip_level"])
     if not_skin is not None:
         clipped |= not_skin
-    colour_ok = ((hue >= p["hue_min_deg"]) & (hue <= p["hue_max_deg"])
-                 & (chroma >= p["chroma_min"]) & (L >= p["lightness_min"]) & ~clipped)
+    colour_ok = _skin_coloured(planes.lab, p) & ~clipped
     if colour_ok.any():  # far darker than the typical skin of this photo: shadow, backdrop
         colour_ok &= L >= p["lightness_min_fraction"] * float(np.median(L[colour_ok]))
     if p["open_radius_mm"] > 0:

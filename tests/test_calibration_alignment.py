@@ -292,3 +292,33 @@ def test_failed_registration_is_a_warning_not_an_error(tmp_path):
     assert follow["status"] == "ok" and follow["alignment"]["registered"] is False
     assert any("P01_day28.jpg: not registered" in w for w in run["warnings"])
     assert "not registered" in res.output
+
+
+def test_an_over_exposed_photo_measured_alone_is_flagged(over_exposed_pair, tmp_path):
+    """A photo measured over its own skin (a baseline, or a follow-up that is not
+    registered) is told how much of its skin clipping hides: the pixels clipped in a channel
+    that keep skin's hue, joined to the skin region. The truth: the share of the phantom's
+    skin (its roi when the same scene and pose are taken without the over-exposure and the
+    cast) clipped in the photo. A properly exposed photo, and the same with a white backdrop
+    clipped in every channel over 30 % of the frame, get no warning."""
+    from skinmetrics.io import decode_image
+
+    folder, base, follow = over_exposed_pair
+    pipe = load_pipeline("acne")
+    rec = measure_photo(folder / "f.jpg", tmp_path, pipe, PPM)
+    clipped = (decode_image(follow.jpeg)[0] >= pipe.params["roi"]["clip_level"]).any(axis=2)
+    skin = make_phantom(SHAPE, PPM, 75.0, seed=535, capture_seed=28,
+                        camera=follow.params["camera"], **VISIT_COURSE[28]).masks["roi"]
+    truth = 100 * np.count_nonzero(clipped & skin) / skin.sum()
+    assert truth > 20
+    [warning] = rec["warnings"]
+    assert warning.startswith("over-exposed: ") and warning.endswith(
+        "% of the skin is clipped in this photo; measured over the rest")
+    assert int(warning.split()[1]) == pytest.approx(truth, abs=3)
+
+    assert measure_photo(folder / "b.jpg", tmp_path, pipe, PPM)["warnings"] == []
+    backdrop = decode_image(base.jpeg)[0].copy()
+    backdrop[:, : int(0.3 * SHAPE[1])] = 1.0
+    bgr = cv2.cvtColor((255 * backdrop).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(str(tmp_path / "backdrop.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert measure_photo(tmp_path / "backdrop.jpg", tmp_path, pipe, PPM)["warnings"] == []

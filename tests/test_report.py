@@ -206,7 +206,7 @@ def test_every_patient_visit_metric_and_error_appears(study):
     # the run
     run_text = doc.by_id("run").text()
     for fact in ("laser_recovery", run["skinmetrics_version"], run["start_time"],
-                 run["end_time"], str(run["n_photos"]), "min_redness = 9.0"):
+                 run["end_time"], str(run["n_photos"]), "min_redness = 12.0"):
         assert fact in run_text
     assert "treatment" in doc.by_id("cohort").text() and doc.by_id("cohort-paired")
 

@@ -121,6 +121,7 @@ def contrast_to_reference(
     valid: np.ndarray | None = None,
     iterations: int = 3,
     margin_px: float = 0.0,
+    exclude_below: float | None = None,
 ) -> np.ndarray:
     """``values`` minus the local level of the unaffected pixels of ``roi``.
 
@@ -130,7 +131,9 @@ def contrast_to_reference(
     2. the reference (:func:`local_reference`) is estimated ``iterations`` times, each time
        leaving out the pixels whose contrast exceeds ``exclude_above`` and those within
        ``margin_px`` of them, so that a large lesion does not raise its own reference,
-       nor does its soft skirt (the rim below ``exclude_above``).
+       nor does its soft skirt (the rim below ``exclude_above``); with ``exclude_below``
+       also the pixels whose contrast is ``-exclude_below`` or less (skin lightened by a
+       specular highlight's skirt would pull the reference down beside it).
 
     Parameters
     ----------
@@ -149,6 +152,8 @@ def contrast_to_reference(
         Re-estimations of the reference.
     margin_px : float
         Half-side of the square window by which the excluded pixels are grown (0: none).
+    exclude_below : float, optional
+        Contrast deficit at or beyond which a pixel is not unaffected skin (None: none).
 
     Returns
     -------
@@ -162,7 +167,10 @@ def contrast_to_reference(
     unaffected = roi if valid is None else roi & valid
     for _ in range(iterations):
         contrast = v - local_reference(v, unaffected, sigma_px)
-        affected = (contrast >= exclude_above).view(np.uint8)
+        affected = contrast >= exclude_above
+        if exclude_below is not None:
+            affected |= contrast <= -exclude_below
+        affected = affected.view(np.uint8)
         if round(margin_px) >= 1:
             affected = cv2.dilate(affected, square(margin_px))
         unaffected = roi & (affected == 0) & (True if valid is None else valid)

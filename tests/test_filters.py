@@ -140,6 +140,23 @@ def test_reference_leaves_out_a_lesions_skirt(margin_mm):
         assert error > 0.004
 
 
+@pytest.mark.parametrize("exclude_below", [None, 0.15])
+def test_reference_leaves_out_skin_lightened_beside_it(exclude_below):
+    """Skin lightened by a highlight's skirt (a 1.5 mm disc, 0.3 OD less dense) pulls the
+    3 mm reference down beside it, so the even skin there reads 0.03 OD in excess (with
+    the skin's own texture on top, a false spot); left out of the reference, it reads none."""
+    shape = (200, 300)
+    lighter = _soft_disc(shape, (100, 150), 1.5 * PPM, 0.15 * PPM, 0.3)
+    roi = np.ones(shape, bool)
+    contrast = contrast_to_reference(1.0 - lighter, roi, 0.0, 3.0 * PPM, 0.08,
+                                     exclude_below=exclude_below)
+    beside = contrast[100, 150 + round(1.8 * PPM):150 + round(3 * PPM)]
+    if exclude_below is None:
+        assert beside.max() > 0.025
+    else:
+        assert np.abs(beside).max() < 0.005
+
+
 def test_local_half_maximum_ceiling_keeps_a_faint_overlapping_patch():
     """A faint patch (0.12) overlapping a strong one (0.3): within the window of the strong
     one's peak the faint part is below half of 0.3; a ceiling of 0.1 keeps it."""

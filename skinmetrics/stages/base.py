@@ -149,6 +149,8 @@ EXCESS_PARAMS = {
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
     "reference_margin_mm": Param(float, 0.0, 100,
                                  "skin this close to a region is not reference (its skirt), mm"),
+    "reference_below": Param(float, 0.0, 5,
+                             "density this far below the reference is not reference (5: none)"),
     "threshold": Param(float, 0.0, 5, "density excess that seeds a region"),
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
@@ -171,7 +173,8 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
        would spread into the skin beside it) are left out and filled in from the skin
        around while ``density`` is smoothed, and the excess over the local
        unaffected-skin level is taken, that level leaving out the candidates
-       and the skin within ``reference_margin_mm`` of them (their soft skirt)
+       and the skin within ``reference_margin_mm`` of them (their soft skirt), and
+       the skin ``reference_below`` or more below it (lightened by a highlight's skirt)
        (:func:`skinmetrics.filters.contrast_to_reference`);
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
@@ -191,7 +194,8 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
                                    scale.px(params["reference_sigma_mm"]),
                                    params["threshold_low"],
                                    valid=roi & ~(dots if fringe is None else dots | fringe),
-                                   margin_px=scale.px(params["reference_margin_mm"]))
+                                   margin_px=scale.px(params["reference_margin_mm"]),
+                                   exclude_below=params["reference_below"])
     found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
     return local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
                               params["edge_fraction"], params["edge_ceiling"],

@@ -43,6 +43,7 @@ __all__ = [
     "thin_parts",
     "clean_mask",
     "hysteresis",
+    "keep_seeded",
     "h_maxima",
     "split_touching",
     "noise_level",
@@ -242,16 +243,21 @@ def _line_kernel(length_px: float, angle: float) -> np.ndarray:
     return k
 
 
-def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Pixels above ``low`` connected to a pixel above ``high`` (8-connectivity) [2]."""
-    lowm = score > low
-    lab, n = ndi.label(lowm, structure=np.ones((3, 3)))
+def keep_seeded(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The connected regions of ``mask`` (8-connectivity) that hold a pixel of ``seeds``
+    (morphological reconstruction by dilation [2])."""
+    lab, n = ndi.label(mask, structure=np.ones((3, 3)))
     if n == 0:
-        return lowm
+        return mask.astype(bool)
     keep = np.zeros(n + 1, bool)
-    keep[np.unique(lab[score > high])] = True
+    keep[np.unique(lab[seeds & mask])] = True
     keep[0] = False
     return keep[lab]
+
+
+def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Pixels above ``low`` connected to a pixel above ``high`` (8-connectivity) [2]."""
+    return keep_seeded(score > low, score > high)
 
 
 def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,

@@ -22,14 +22,9 @@ from skinmetrics.filters import (
     thin_parts,
 )
 
+from .conftest import soft_disc
+
 PPM = 25.0  # px per mm of the drawn objects
-
-
-def _soft_disc(shape, centre, radius_px, edge_px, amplitude):
-    """A disc whose profile falls smoothly across its edge (logistic, 0.5 on the edge)."""
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
-    sd = np.hypot(yy - centre[0], xx - centre[1]) - radius_px
-    return amplitude / (1.0 + np.exp(np.clip(sd / edge_px * 4.0, -30, 30)))
 
 
 @pytest.mark.parametrize("fraction, spot_is_dot", [(0.8, False), (0.0, True)])
@@ -37,8 +32,8 @@ def test_small_dots_keeps_a_spot_a_little_wider_than_a_dot(fraction, spot_is_dot
     """A 0.4 mm crust is a dot; a soft 0.6 mm pigmented spot is not, though the top-hat of
     a 0.25 mm disk keeps its cap (the old rule, fraction 0, took its core for a dot)."""
     shape = (80, 160)
-    density = (0.5 + _soft_disc(shape, (40, 40), 0.2 * PPM, 0.06 * PPM, 0.4)
-               + _soft_disc(shape, (40, 120), 0.3 * PPM, 0.15 * PPM, 0.3))
+    density = (0.5 + soft_disc(shape, (40, 40), 0.2 * PPM, 0.06 * PPM, 0.4)
+               + soft_disc(shape, (40, 120), 0.3 * PPM, 0.15 * PPM, 0.3))
     density = cv2.GaussianBlur(density, (0, 0), 0.6)
     dots = small_dots(density, 0.25 * PPM, 0.1, fraction)
     assert dots[40, 40] and dots[40, 45]
@@ -78,7 +73,7 @@ def test_dark_objects_noise_test(min_snr):
     density = 0.6 + 0.018 * noise / noise.std()
     centres = [(40 + 60 * (i // 5), 30 + 60 * (i % 5)) for i in range(10)]
     for c in centres:
-        density += _soft_disc(shape, c, 0.15 * PPM, 0.05 * PPM, 0.25)
+        density += soft_disc(shape, c, 0.15 * PPM, 0.05 * PPM, 0.25)
     labels = dark_objects(density, np.ones(shape, bool), 0.4 * PPM, 0.06, 0.1, 0.5, 0.03,
                           min_snr)
     found = {int(labels[c]) for c in centres}
@@ -128,7 +123,7 @@ def test_reference_leaves_out_a_lesions_skirt(margin_mm):
     3.5 mm disc): the skirt below the exclusion level is a large part of that skin and
     lowers the patch's contrast, unless the margin leaves it out of the reference."""
     shape = (200, 300)
-    inside = _soft_disc(shape, (100, 150), 2.0 * PPM, 0.5 * PPM, 0.2)
+    inside = soft_disc(shape, (100, 150), 2.0 * PPM, 0.5 * PPM, 0.2)
     yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
     roi = np.hypot(yy - 100, xx - 150) < 3.5 * PPM
     contrast = contrast_to_reference(1.0 + inside, roi, 0.0, 4.0 * PPM, 0.05,
@@ -146,7 +141,7 @@ def test_reference_leaves_out_skin_lightened_beside_it(exclude_below):
     3 mm reference down beside it, so the even skin there reads 0.03 OD in excess (with
     the skin's own texture on top, a false spot); left out of the reference, it reads none."""
     shape = (200, 300)
-    lighter = _soft_disc(shape, (100, 150), 1.5 * PPM, 0.15 * PPM, 0.3)
+    lighter = soft_disc(shape, (100, 150), 1.5 * PPM, 0.15 * PPM, 0.3)
     roi = np.ones(shape, bool)
     contrast = contrast_to_reference(1.0 - lighter, roi, 0.0, 3.0 * PPM, 0.08,
                                      exclude_below=exclude_below)
@@ -175,7 +170,7 @@ def test_local_half_maximum_of_a_noisy_spot_is_not_drawn_tighter():
     within the window rises with the noise, so the half-maximum outline tightens (about
     -5 % of the area over 16 noise draws); a peak taken on the contrast smoothed by
     0.1 mm brings the mean within 2 % of the noiseless outline."""
-    clean = _soft_disc((120, 120), (60, 60), 1.0 * PPM, 0.3 * PPM, 0.2)
+    clean = soft_disc((120, 120), (60, 60), 1.0 * PPM, 0.3 * PPM, 0.2)
     sigma = 0.1 * PPM
 
     def area(contrast, peak_sigma_px):

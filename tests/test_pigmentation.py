@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from skinmetrics.colour import OD_HAEMOGLOBIN, OD_MELANIN, linear_to_srgb
 from skinmetrics.pipeline import load_pipeline, measure_image
 
-from .conftest import PX_PER_MM, dice
+from .conftest import PX_PER_MM, dice, plain_skin_photo, soft_disc
 
 SHAPE = (300, 400)
 
@@ -18,26 +17,15 @@ SHAPE = (300, 400)
 def _skin_with_spots(spots: list[tuple[float, float, float]], melanin: float = 0.35,
                      seed: int = 0, hair: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """sRGB skin (melanin 0.45, blood 0.12 OD, camera noise) with soft round spots of extra
-    melanin ``(row, col, radius_mm)`` and, optionally, a dark hair of that coverage (0-1)
-    over them; returns the photo and the spots' inside."""
-    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]].astype(np.float32)
+    """Plain skin (:func:`plain_skin_photo`) with soft round spots of ``melanin`` extra
+    melanin ``(row, col, radius_mm)``; returns the photo and the spots' inside."""
     extra = np.zeros(SHAPE, np.float32)
     inside = np.zeros(SHAPE, bool)
     for cy, cx, r_mm in spots:
-        sd = np.hypot(yy - cy, xx - cx) - r_mm * PX_PER_MM
-        extra = np.maximum(extra, 1 / (1 + np.exp(np.clip(sd / (0.15 * PX_PER_MM) * 4, -30, 30))))
-        inside |= sd < 0
-    od = (np.array([0.10, 0.17, 0.24]) + (0.45 + melanin * extra[..., None]) * OD_MELANIN
-          + 0.12 * OD_HAEMOGLOBIN)
-    reflectance = (0.8 * 10.0 ** -od).astype(np.float32)
-    if hair is not None:
-        reflectance = reflectance * (1 - hair[..., None]) + 0.02 * hair[..., None]
-    linear = cv2.GaussianBlur(reflectance, (0, 0), 0.6)
-    rng = np.random.default_rng(seed)
-    linear += rng.standard_normal(linear.shape).astype(np.float32) * np.sqrt(
-        0.00015 * linear + 0.002**2)
-    return np.round(linear_to_srgb(np.clip(linear, 0, 1)) * 255) / 255, inside
+        disc = soft_disc(SHAPE, (cy, cx), r_mm * PX_PER_MM, 0.15 * PX_PER_MM)
+        extra = np.maximum(extra, disc)
+        inside |= disc > 0.5
+    return plain_skin_photo(SHAPE, melanin * extra, seed=seed, hair=hair), inside
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,15 @@ from ..filters import (
     contrast_to_reference,
     dark_objects,
     hysteresis,
+    keep_seeded,
     local_half_maximum,
     object_contrast,
     object_table,
     small_dots,
 )
 
-__all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "density_excess",
+__all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
+           "crosstalk",
            "DARK_OBJECT_PARAMS", "dark_objects_with_redness", "keep_by_size_and_shape",
            "restrict_labels"]
 
@@ -161,26 +163,37 @@ EXCESS_PARAMS = {
 }
 
 
-def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
-                   params: Mapping[str, float], scale: Scale,
-                   fringe: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def trusted_skin(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+                 scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+    """The skin of ``roi`` whose colour the density maps may use: not a small dark dot
+    (crusts, pores narrower than ``dot_radius_mm``: :func:`skinmetrics.filters.small_dots`
+    on the luminance density, whose ``dot_fraction`` rule keeps a spot a little wider
+    than a dot whole) and not the ``fringe`` of a hair (a hair strand's own colour would
+    spread into the skin beside it)."""
+    dots = small_dots(planes.luminance_density, scale.px(params["dot_radius_mm"]),
+                      params["dot_tophat"], params["dot_fraction"])
+    return roi & ~(dots if fringe is None else dots | fringe)
+
+
+def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
+                   params: Mapping[str, float], scale: Scale
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Regions where a chromophore density exceeds that of the surrounding unaffected skin.
 
-    1. small dark dots (crusts, pores narrower than ``dot_radius_mm``:
-       :func:`skinmetrics.filters.small_dots` on the luminance density, whose
-       ``dot_fraction`` rule keeps a spot a little wider than a dot whole), the
-       ``fringe`` of a hair and everything outside ``roi`` (a hair strand's own colour
-       would spread into the skin beside it) are left out and filled in from the skin
-       around while ``density`` is smoothed, and the excess over the local
-       unaffected-skin level is taken, that level leaving out the candidates
-       and the skin within ``reference_margin_mm`` of them (their soft skirt), and
-       the skin ``reference_below`` or more below it (lightened by a highlight's skirt)
-       (:func:`skinmetrics.filters.contrast_to_reference`);
+    1. the skin that is not ``trusted`` (:func:`trusted_skin`) and everything outside
+       ``roi`` are left out and filled in from the skin around while ``density`` is
+       smoothed, and the excess over the local unaffected-skin level is taken, that level
+       leaving out the candidates and the skin within ``reference_margin_mm`` of them
+       (their soft skirt), and the skin ``reference_below`` or more below it (lightened by
+       a highlight's skirt) (:func:`skinmetrics.filters.contrast_to_reference`);
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
        within ``edge_radius_mm`` (taken on the excess smoothed by ``peak_smooth_mm``, so
        that noise does not raise it), an excess of ``edge_ceiling`` or more always being
-       inside (:func:`skinmetrics.filters.local_half_maximum`).
+       inside (:func:`skinmetrics.filters.local_half_maximum`);
+    4. a part of a region that this outline cuts off and that holds no seed of its own
+       (excess above ``threshold``) is dropped: hysteresis grew the region into it along a
+       faint ridge (the skin's mottling beside a lesion).
 
     Returns
     -------
@@ -188,18 +201,51 @@ def density_excess(density: np.ndarray, planes: ColourPlanes, roi: np.ndarray,
     excess : (H, W) float32 ndarray
         Density minus the unaffected-skin level (OD units).
     """
-    dots = small_dots(planes.luminance_density, scale.px(params["dot_radius_mm"]),
-                      params["dot_tophat"], params["dot_fraction"])
     excess = contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
                                    scale.px(params["reference_sigma_mm"]),
-                                   params["threshold_low"],
-                                   valid=roi & ~(dots if fringe is None else dots | fringe),
+                                   params["threshold_low"], valid=trusted,
                                    margin_px=scale.px(params["reference_margin_mm"]),
                                    exclude_below=params["reference_below"])
     found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
-    return local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
-                              params["edge_fraction"], params["edge_ceiling"],
-                              scale.px(params["peak_smooth_mm"])), excess
+    outlined = local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
+                                  params["edge_fraction"], params["edge_ceiling"],
+                                  scale.px(params["peak_smooth_mm"]))
+    return keep_seeded(outlined, excess > params["threshold"]), excess
+
+
+def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
+              trusted: np.ndarray, params: Mapping[str, float], scale: Scale) -> float:
+    """How much excess ``density`` this photo reads per unit excess of another chromophore
+    ``source``: the median ratio of the two excesses over the skin where ``source`` stands
+    out by ``crosstalk_from`` or more and ``density``'s excess is at most ``crosstalk_max``
+    times as large (the most crosstalk measured: where it is larger, a lesion of
+    ``density`` overlaps); 0 on less than ``crosstalk_min_mm2`` of such skin.
+
+    The unmixing of :func:`skinmetrics.colour.chromophore_densities` is exact only for
+    its nominal melanin and haemoglobin spectra; a person's (and a camera's) differ, and
+    the difference reads as a fraction of one chromophore in the other: a brown spot on
+    dark skin as erythema. Tsumura et al. estimate the chromophore vectors per image
+    (independent-component analysis); this estimates the one term that matters for a
+    lesion layer, the leak of ``source`` into ``density``, from the photo's own lesions
+    of ``source``. The median keeps the estimate where a real lesion of ``density``
+    overlaps a minority of them.
+
+    Returns
+    -------
+    float
+        Excess of ``density`` per unit excess of ``source`` (subtract it times ``source``).
+    """
+    smooth, sigma = scale.px(params["smooth_mm"]), scale.px(params["reference_sigma_mm"])
+    lead = contrast_to_reference(source, roi, smooth, sigma, params["crosstalk_from"],
+                                 valid=trusted)
+    read = contrast_to_reference(density, roi, smooth, sigma, params["threshold_low"],
+                                 valid=trusted,
+                                 margin_px=scale.px(params["reference_margin_mm"]))
+    where = (trusted & (lead >= params["crosstalk_from"])
+             & (np.abs(read) <= params["crosstalk_max"] * lead))
+    if np.count_nonzero(where) < max(scale.px2(params["crosstalk_min_mm2"]), 1):
+        return 0.0
+    return float(np.median(read[where] / lead[where]))
 
 
 def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray:

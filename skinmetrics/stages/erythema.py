@@ -10,16 +10,26 @@ where a fixed a* cut does not:
    least ``dot_fraction`` of the dot's contrast, :func:`skinmetrics.filters.small_dots`),
    which is filled in from around it, so that a field of crusts does not read as erythema
    (so is the blurred fringe of a hair, :func:`skinmetrics.roi.skin_and_fringe`);
-2. the unaffected-skin level is the local mean haemoglobin density of skin that is not a
+2. the photo's melanin crosstalk is taken out: the unmixing is exact only for its nominal
+   spectra, and a person's and a camera's differ, so a brown spot reads a fraction of its
+   melanin as haemoglobin (on dark skin, erythema). That fraction is measured on the
+   photo's own pigmented spots (melanin excess of ``crosstalk_from`` or more, where the
+   haemoglobin excess is at most ``crosstalk_max`` times it: no patch there), the median
+   ratio of the two excesses, and that times the melanin density subtracted
+   (:func:`skinmetrics.stages.base.crosstalk`; Tsumura et al. [4] estimate the chromophore
+   vectors per image); nothing is taken out on less than ``crosstalk_min_mm2`` of spots;
+3. the unaffected-skin level is the local mean haemoglobin density of skin that is not a
    candidate (:func:`skinmetrics.filters.local_reference`), re-estimated twice with the
    candidates and the skin within ``reference_margin_mm`` of them left out, so large red
    patches and their soft skirts do not raise their own reference;
-3. erythema is a haemoglobin-density excess above ``threshold`` grown by hysteresis down to
+4. erythema is a haemoglobin-density excess above ``threshold`` grown by hysteresis down to
    ``threshold_low``, then outlined where the excess falls to ``edge_fraction`` of the
    local peak within ``edge_radius_mm`` (:func:`skinmetrics.filters.local_half_maximum`),
    so that strong and faint patches are both drawn at their own half-maximum edge; an
    excess of ``edge_ceiling`` or more is always erythema (a faint patch overlapping a
-   strong one keeps its part beside the strong one); regions smaller than
+   strong one keeps its part beside the strong one); a part this outline cuts off with no
+   excess above ``threshold`` of its own is dropped (hysteresis grew the patch into it
+   along a faint ridge of mottling); regions smaller than
    ``min_area_mm2`` are dropped (the pieces of a patch cut by a hair, a gap up to about
    twice ``dot_radius_mm``, count as one region) and holes up to ``max_hole_mm2`` filled.
 
@@ -53,7 +63,15 @@ import numpy as np
 
 from ..colour import ColourPlanes, erythema_index
 from ..filters import area_metrics, clean_mask
-from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
+from .base import (
+    EXCESS_PARAMS,
+    Param,
+    Scale,
+    StageResult,
+    crosstalk,
+    density_excess,
+    trusted_skin,
+)
 
 __all__ = [
     "PARAMS", "MASK", "erythema_mask", "erythema_metrics", "detect", "summarise"
@@ -62,6 +80,11 @@ __all__ = [
 MASK = "erythema"
 PARAMS = {
     **EXCESS_PARAMS,
+    "crosstalk_from": Param(float, 0.0, 5, "melanin excess (OD) from which skin is a pigmented "
+                            "spot whose haemoglobin reading measures the melanin crosstalk"),
+    "crosstalk_max": Param(float, 0.0, 1.0, "largest crosstalk measured (haemoglobin per unit "
+                           "melanin excess); skin reading more holds erythema"),
+    "crosstalk_min_mm2": Param(float, 0.0, 1e6, "least area of such spots to measure it, mm2"),
     "min_area_mm2": Param(float, 0.0, 1e6, "smallest erythema region kept, mm2"),
     "max_hole_mm2": Param(float, 0.0, 1e6, "holes in erythema up to this area are filled, mm2"),
 }
@@ -88,7 +111,10 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
     (H, W) bool ndarray
         True on erythema, always within ``roi``.
     """
-    found, _ = density_excess(planes.densities[..., 1], planes, roi, params, scale, fringe)
+    trusted = trusted_skin(planes, roi, params, scale, fringe)
+    melanin, blood = planes.densities[..., 0], planes.densities[..., 1]
+    leak = crosstalk(blood, melanin, roi, trusted, params, scale)
+    found, _ = density_excess(blood - np.float32(leak) * melanin, roi, trusted, params, scale)
     return clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
                       max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi,
                       bridge_px=scale.px(params["dot_radius_mm"]))

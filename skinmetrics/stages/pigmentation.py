@@ -67,7 +67,7 @@ from ..filters import (
     split_touching,
     thin_parts,
 )
-from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess
+from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess, trusted_skin
 
 __all__ = [
     "PARAMS", "MASK", "pigment_spot_mask", "pigmentation_metrics", "detect", "summarise"
@@ -104,8 +104,9 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     (H, W) bool ndarray
         True on pigmented spots, within ``roi``.
     """
-    spots, excess = density_excess(planes.densities[..., 0], planes, roi, params, scale,
-                                   fringe)
+    spots, excess = density_excess(planes.densities[..., 0], roi,
+                                   trusted_skin(planes, roi, params, scale, fringe), params,
+                                   scale)
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
     # a spot cut by a hair is tested whole, the strand then left out again

@@ -238,12 +238,15 @@ def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
     smooth, sigma = scale.px(params["smooth_mm"]), scale.px(params["reference_sigma_mm"])
     lead = contrast_to_reference(source, roi, smooth, sigma, params["crosstalk_from"],
                                  valid=trusted)
+    least = max(scale.px2(params["crosstalk_min_mm2"]), 1)
+    where = trusted & (lead >= params["crosstalk_from"])
+    if np.count_nonzero(where) < least:  # too few spots: the density's map is not needed
+        return 0.0
     read = contrast_to_reference(density, roi, smooth, sigma, params["threshold_low"],
                                  valid=trusted,
                                  margin_px=scale.px(params["reference_margin_mm"]))
-    where = (trusted & (lead >= params["crosstalk_from"])
-             & (np.abs(read) <= params["crosstalk_max"] * lead))
-    if np.count_nonzero(where) < max(scale.px2(params["crosstalk_min_mm2"]), 1):
+    where &= np.abs(read) <= params["crosstalk_max"] * lead
+    if np.count_nonzero(where) < least:
         return 0.0
     return float(np.median(read[where] / lead[where]))
 

@@ -224,11 +224,11 @@ def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
     The unmixing of :func:`skinmetrics.colour.chromophore_densities` is exact only for
     its nominal melanin and haemoglobin spectra; a person's (and a camera's) differ, and
     the difference reads as a fraction of one chromophore in the other: a brown spot on
-    dark skin as erythema. Tsumura et al. estimate the chromophore vectors per image
-    (independent-component analysis); this estimates the one term that matters for a
-    lesion layer, the leak of ``source`` into ``density``, from the photo's own lesions
-    of ``source``. The median keeps the estimate where a real lesion of ``density``
-    overlaps a minority of them.
+    dark skin as erythema. Tsumura et al. (J Opt Soc Am A 1999;16:2169-2176) estimate the
+    chromophore vectors per image (independent-component analysis); this estimates the
+    one term that matters for a lesion layer, the leak of ``source`` into ``density``,
+    from the photo's own lesions of ``source``. The median keeps the estimate where a
+    real lesion of ``density`` overlaps a minority of them.
 
     Returns
     -------

@@ -105,8 +105,10 @@ def _drift_pair(k: int, pose, shape, ppm: float, chart: bool, drift: bool
         (tmp / "f.jpg").write_bytes(follow.jpeg)
         for name, pipe in pipes.items():
             out = tmp / name
-            b = measure_photo(tmp / "b.jpg", out, pipe, ppm, chart=mode)["metrics"]
-            ref = BaselinePhoto(str(tmp / "b.jpg"), str(out / "b" / "masks" / "roi.png"), ppm)
+            b = measure_photo(tmp / "b.jpg", out, pipe, ppm, chart=mode)
+            ref = BaselinePhoto(str(tmp / "b.jpg"), str(out / "b" / "masks" / "roi.png"), ppm,
+                                b["estimates"])
+            b = b["metrics"]
             aligned = measure_photo(tmp / "f.jpg", out, pipe, ppm, stem="fa", chart=mode,
                                     baseline=ref)
             runs = {("aligned" if not chart else "chart" if drift else "nodrift"):

@@ -423,7 +423,7 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
             base = photos[j]
             options["baseline"] = BaselinePhoto(
                 str(base.path), str(Path(photos_dir) / base.stem / "masks" / "roi.png"),
-                plan.scale(base))
+                plan.scale(base), (results[j].record or {}).get("estimates"))
         return (str(p.path), str(photos_dir), plan.pipeline, plan.scale(p), p.stem, options)
 
     def done(i: int, outcome: dict) -> None:
@@ -559,7 +559,8 @@ def _run_record(plan: BatchPlan, out: Path, results: Sequence[PhotoResult], warn
                     "status": r.status, "message": r.message,
                     "seconds": round(r.seconds, 3),
                     **{k: (r.record or {}).get(k) for k in ("scale_source", "calibration",
-                                                           "alignment")}}
+                                                           "alignment", "estimates",
+                                                           "estimates_source")}}
                    for r in results],
         "comparisons": [{"patient": c.patient, "baseline_visit": c.baseline_visit,
                          "baseline_day": c.baseline_day,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -48,11 +49,14 @@ __all__ = ["BaselinePhoto", "FACE_VIEWS", "face_expected", "measure_photo"]
 
 @dataclass(frozen=True)
 class BaselinePhoto:
-    """The baseline a follow-up is aligned to: its photo and its measured skin region."""
+    """The baseline a follow-up is aligned to: its photo, its measured skin region and the
+    values its stages estimated from it (metrics.json ``estimates``), which a follow-up
+    whose colour is brought to the baseline's is measured with too."""
 
     path: str
     roi_mask: str  # masks/roi.png written when the baseline was measured
     px_per_mm: float | None = None
+    estimates: Mapping[str, Mapping[str, float | None]] | None = None
 
 
 def _load_calibrated(path: Path, chart: str, pipeline: Pipeline
@@ -202,6 +206,12 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     ``whole`` region too. A registered follow-up is measured in the baseline's regions mapped
     into it by the registration (the same skin at every visit); the follow-up's own landmarks
     give its regions when it is not registered or the baseline shows no face.
+
+    A follow-up whose colour is the baseline's (both chart-calibrated, or normalised to it)
+    is measured with the baseline's ``estimates`` (a stage's photo-specific values, e.g. the
+    erythema layer's melanin crosstalk), and so is the baseline over its part; a value the
+    baseline could not measure is the follow-up's own, for both. ``estimates_source`` says
+    which (``baseline`` or ``photo``).
     """
     path = Path(path)
     warnings: list[str] = []
@@ -256,9 +266,13 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                         "region")
     # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
     size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
+    given = None
+    if alignment is not None and (alignment.gains is not None
+                                  or cal.ccm is not None and base_cal.ccm is not None):
+        given = baseline.estimates  # the same colours: the same skin, unmixed the same way
     result = measure_image(srgb, pipeline, px_per_mm, region=region,
                            not_skin=_union(cal.chart_mask, excluded, clipped),
-                           size_px_per_mm=size_ppm, regions=areas)
+                           size_px_per_mm=size_ppm, regions=areas, estimates=given)
     lost = _clipped_share(srgb, result.masks["roi"], clipped, cal.chart_mask, region,
                           pipeline, px_per_mm or size_ppm)
     if lost > pipeline.params["roi"]["clipped_warning_fraction"]:
@@ -269,7 +283,8 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     if measure_baseline is not None:  # the baseline over the skin this follow-up measured
         paired = measure_baseline(region=warp_to_baseline(result.masks["roi"],
                                                           alignment.registration,
-                                                          base_srgb.shape))
+                                                          base_srgb.shape),
+                                  estimates=result.estimates)
     regions = {"whole": result.metrics, **result.regions} if areas else None
     region_masks_out = {f"region_{n}": m & result.masks["roi"] for n, m in areas.items()}
     folder = Path(out_dir) / (stem or path.stem)
@@ -299,6 +314,10 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         "layers": sorted(result.masks),
         "metrics": result.metrics,
         "units": result.units,
+        "estimates": result.estimates,
+        "estimates_source": {stage: {k: "baseline" if (given or {}).get(stage, {}).get(k)
+                                     is not None else "photo" for k in values}
+                             for stage, values in result.estimates.items()},
         "warnings": warnings,
     }
     write_json(folder / "metrics.json", record)

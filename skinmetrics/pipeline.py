@@ -42,7 +42,9 @@ from .stages.base import Param, Scale
 __all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
            "builtin_pipelines", "measure_image", "skin_region"]
 
-#: Stage name -> module (each has PARAMS, MASK, detect() and summarise()).
+#: Stage name -> module (each has PARAMS, MASK, detect() and summarise()). ``detect`` returns
+#: the lesions and the values it estimated from the photo ({name: value}; it takes each
+#: as a keyword argument, to use instead of estimating it: see :func:`measure_image`).
 STAGES: dict[str, ModuleType] = {
     "erythema": erythema,
     "microcrust": microcrust,
@@ -109,12 +111,17 @@ class Measurement:
     units : dict of str -> str
     regions : dict of str -> dict
         Metrics per requested region (see :func:`measure_image`'s ``regions``).
+    estimates : dict of str -> dict
+        Per stage, the values it estimated from the photo or was given (e.g. ``erythema``:
+        ``melanin_crosstalk``, haemoglobin OD read per OD of melanin; None: not
+        measurable, nothing taken out).
     """
 
     masks: dict[str, np.ndarray]
     metrics: dict[str, float | int | None] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     regions: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    estimates: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 def builtin_pipelines() -> list[str]:
@@ -219,7 +226,9 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                   region: np.ndarray | None = None,
                   not_skin: np.ndarray | None = None,
                   size_px_per_mm: float | None = None,
-                  regions: Mapping[str, np.ndarray] | None = None) -> Measurement:
+                  regions: Mapping[str, np.ndarray] | None = None,
+                  estimates: Mapping[str, Mapping[str, float | None]] | None = None
+                  ) -> Measurement:
     """Measure one photograph with a pipeline.
 
     Parameters
@@ -248,6 +257,10 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         Areas (anatomical regions) to report metrics for as well, in ``Measurement.regions``:
         lesions are found once on the whole skin and summarised within each area (and
         within ``region``).
+    estimates : mapping of str -> mapping, optional
+        Per stage, values to use instead of estimating them from this photo (a
+        :attr:`Measurement.estimates` of the patient's baseline: the same skin measured
+        the same way at every visit); a None value is estimated.
     timings : dict, optional
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
         colour conversions, each stage, ``upsample``).
@@ -292,7 +305,10 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     for name in pipeline.stages:
         module = STAGES[name]
         params = pipeline.params[name]
-        found = module.detect(planes, roi, params, scale, fringe)  # once, on the whole skin
+        given = (estimates or {}).get(name, {})
+        found, used = module.detect(planes, roi, params, scale, fringe, **given)  # whole skin
+        if used:
+            result.estimates[name] = used
         out = module.summarise(planes, roi, found, params, scale, region)
         result.masks[module.MASK] = out.mask
         result.metrics.update(out.metrics)

@@ -138,7 +138,8 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     (tmp_path / "b.jpg").write_bytes(base.jpeg)
     (tmp_path / "f.jpg").write_bytes(follow.jpeg)
     b = measure_photo(tmp_path / "b.jpg", tmp_path, pipe, PPM)
-    ref = BaselinePhoto(str(tmp_path / "b.jpg"), str(tmp_path / "b" / "masks" / "roi.png"), PPM)
+    ref = BaselinePhoto(str(tmp_path / "b.jpg"), str(tmp_path / "b" / "masks" / "roi.png"), PPM,
+                        b["estimates"])
     rec = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, baseline=ref)
     align = rec["alignment"]
     assert align["registered"], align["registration"]["message"]
@@ -168,11 +169,28 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     area_ratio = abs(np.linalg.det(matrix[:2, :2]))  # baseline px per follow-up px
     assert (rec["baseline_metrics"]["roi_area_px"]
             == pytest.approx(area_ratio * rec["metrics"]["roi_area_px"], rel=0.01))
-    # unregistered on request
+    # the colour normalised to the baseline's, its melanin crosstalk is the baseline's too
+    # (measured on the baseline's spots: 0.11; on the follow-up's own: 0.14)
+    crosstalk = b["estimates"]["erythema"]["melanin_crosstalk"]
+    assert b["estimates_source"] == {"erythema": {"melanin_crosstalk": "photo"}}
+    assert rec["estimates"] == b["estimates"]
+    assert rec["estimates_source"] == {"erythema": {"melanin_crosstalk": "baseline"}}
+    # unregistered on request: no colour normalisation either, so the photo's own crosstalk
     plain = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="u", baseline=ref,
                           register=False)
     assert plain["alignment"]["registration"] is None and plain["baseline_metrics"] is None
     assert json.loads((tmp_path / "u" / "metrics.json").read_text())["alignment"] is not None
+    assert plain["estimates_source"] == {"erythema": {"melanin_crosstalk": "photo"}}
+    own = plain["estimates"]["erythema"]["melanin_crosstalk"]
+    assert abs(own - crosstalk) > 0.02
+    # a crosstalk the baseline could not measure is the follow-up's own, for both visits
+    unknown = BaselinePhoto(ref.path, ref.roi_mask, PPM,
+                            {"erythema": {"melanin_crosstalk": None}})
+    alone = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="n", baseline=unknown)
+    assert alone["estimates_source"] == {"erythema": {"melanin_crosstalk": "photo"}}
+    assert alone["estimates"]["erythema"]["melanin_crosstalk"] != crosstalk
+    assert alone["baseline_metrics"]["erythema_area_mm2"] != rec["baseline_metrics"][
+        "erythema_area_mm2"]
 
 
 @pytest.fixture(scope="module")
@@ -251,12 +269,18 @@ def test_run_records_calibration_scale_and_alignment(tmp_path):
                                   "--jobs", "1", "--chart", "none", *flags])
         assert res.exit_code == 0, res.output
         photos = json.loads((out / "run.json").read_text())["photos"]
+        [base_estimates] = [p["estimates"] for p in photos if p["day"] == 0]
+        assert base_estimates["erythema"]["melanin_crosstalk"] is not None
         for p in photos:
             assert p["scale_source"] == "manifest" and p["calibration"]["source"] == "none"
             if p["day"] == 0:
                 assert p["alignment"] is None
             else:
                 assert p["alignment"]["registered"] is registered
+                # normalised to the baseline's colour, measured with its crosstalk
+                source = "baseline" if registered else "photo"
+                assert p["estimates_source"] == {"erythema": {"melanin_crosstalk": source}}
+                assert (p["estimates"] == base_estimates) is registered
 
 
 def test_bad_chart_file_is_a_usage_error(tmp_path):

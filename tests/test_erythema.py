@@ -47,3 +47,33 @@ def test_a_brown_spot_is_no_erythema_whatever_its_spectrum(leak):
     found = measure_image(photo, laser, PX_PER_MM).masks["erythema"]
     assert not found[:160].any()
     assert dice(found, patch > 0.5) == pytest.approx(1.0, abs=0.03)
+
+
+def test_a_given_crosstalk_is_the_one_taken_out():
+    """The crosstalk measured on the photo's spots is the phantom's (0.3 OD of haemoglobin
+    per OD of melanin); one given (a follow-up is given its baseline's) replaces it: given
+    0, the spots read 0.09 OD of haemoglobin and are erythema; a None is measured."""
+    laser = load_pipeline("laser_recovery")
+    spots = [soft_disc(SHAPE, c, 1.0 * PX_PER_MM, 0.15 * PX_PER_MM) for c in
+             ((80, 90), (80, 310), (220, 270))]
+    melanin = 0.3 * np.maximum.reduce(spots)
+    photo = plain_skin_photo(SHAPE, melanin, 0.3 * melanin)
+    spot_px = np.maximum.reduce(spots) > 0.5
+    own = measure_image(photo, laser, PX_PER_MM)
+    assert own.estimates["erythema"]["melanin_crosstalk"] == pytest.approx(0.3, abs=0.05)
+    assert not own.masks["erythema"].any()
+    unset = measure_image(photo, laser, PX_PER_MM,
+                          estimates={"erythema": {"melanin_crosstalk": None}})
+    assert unset.estimates == own.estimates
+    none = measure_image(photo, laser, PX_PER_MM,
+                         estimates={"erythema": {"melanin_crosstalk": 0.0}})
+    assert none.estimates["erythema"]["melanin_crosstalk"] == 0.0
+    assert dice(none.masks["erythema"], spot_px) > 0.8
+
+
+def test_plain_skin_has_no_measurable_crosstalk():
+    """Without pigmented spots there is nothing to measure the crosstalk on: None, and
+    none is taken out."""
+    found = measure_image(plain_skin_photo(SHAPE), load_pipeline("laser_recovery"), PX_PER_MM)
+    assert found.estimates == {"erythema": {"melanin_crosstalk": None}}
+    assert not found.masks["erythema"].any()

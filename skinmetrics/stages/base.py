@@ -214,12 +214,14 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
 
 
 def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
-              trusted: np.ndarray, params: Mapping[str, float], scale: Scale) -> float:
+              trusted: np.ndarray, params: Mapping[str, float], scale: Scale
+              ) -> float | None:
     """How much excess ``density`` this photo reads per unit excess of another chromophore
     ``source``: the median ratio of the two excesses over the skin where ``source`` stands
     out by ``crosstalk_from`` or more and ``density``'s excess is at most ``crosstalk_max``
     times as large (the most crosstalk measured: where it is larger, a lesion of
-    ``density`` overlaps); 0 on less than ``crosstalk_min_mm2`` of such skin.
+    ``density`` overlaps); None (not measurable) on less than ``crosstalk_min_mm2`` of
+    such skin.
 
     The unmixing of :func:`skinmetrics.colour.chromophore_densities` is exact only for
     its nominal melanin and haemoglobin spectra; a person's (and a camera's) differ, and
@@ -232,7 +234,7 @@ def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
 
     Returns
     -------
-    float
+    float or None
         Excess of ``density`` per unit excess of ``source`` (subtract it times ``source``).
     """
     smooth, sigma = scale.px(params["smooth_mm"]), scale.px(params["reference_sigma_mm"])
@@ -241,13 +243,13 @@ def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
     least = max(scale.px2(params["crosstalk_min_mm2"]), 1)
     where = trusted & (lead >= params["crosstalk_from"])
     if np.count_nonzero(where) < least:  # too few spots: the density's map is not needed
-        return 0.0
+        return None
     read = contrast_to_reference(density, roi, smooth, sigma, params["threshold_low"],
                                  valid=trusted,
                                  margin_px=scale.px(params["reference_margin_mm"]))
     where &= np.abs(read) <= params["crosstalk_max"] * lead
     if np.count_nonzero(where) < least:
-        return 0.0
+        return None
     return float(np.median(read[where] / lead[where]))
 
 

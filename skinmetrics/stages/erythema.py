@@ -17,7 +17,12 @@ where a fixed a* cut does not:
    haemoglobin excess is at most ``crosstalk_max`` times it: no patch there), the median
    ratio of the two excesses, and that times the melanin density subtracted
    (:func:`skinmetrics.stages.base.crosstalk`; Tsumura et al. [4] estimate the chromophore
-   vectors per image); nothing is taken out on less than ``crosstalk_min_mm2`` of spots;
+   vectors per image); nothing is taken out on less than ``crosstalk_min_mm2`` of spots.
+   It is a property of the person's skin (and of the camera, which calibration or the
+   colour normalisation to the baseline takes out), so a follow-up aligned to its baseline
+   is given the baseline's (:func:`skinmetrics.pipeline.measure_image`'s ``estimates``):
+   the same skin unmixed the same way at every visit, without the few-hundredths scatter
+   of an estimate from each photo's own spots;
 3. the unaffected-skin level is the local mean haemoglobin density of skin that is not a
    candidate (:func:`skinmetrics.filters.local_reference`), re-estimated twice with the
    candidates and the skin within ``reference_margin_mm`` of them left out, so large red
@@ -91,7 +96,8 @@ PARAMS = {
 
 
 def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                  scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+                  scale: Scale, fringe: np.ndarray | None = None,
+                  melanin_crosstalk: float | None = None) -> tuple[np.ndarray, float | None]:
     """Erythema segmentation (see the module text for the method).
 
     Parameters
@@ -105,19 +111,30 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
     fringe : (H, W) bool ndarray, optional
         Skin blurred by a hair (:func:`skinmetrics.roi.skin_and_fringe`): its colour is
         not used to detect lesions.
+    melanin_crosstalk : float, optional
+        Haemoglobin excess (OD) read per OD of melanin excess, to take out (e.g. the one
+        measured on the patient's baseline); without it, measured on this photo's spots.
 
     Returns
     -------
-    (H, W) bool ndarray
+    mask : (H, W) bool ndarray
         True on erythema, always within ``roi``.
+    melanin_crosstalk : float or None
+        The crosstalk taken out: the one given, else the photo's
+        (:func:`skinmetrics.stages.base.crosstalk`); None when neither was measurable
+        (none taken out).
     """
     trusted = trusted_skin(planes, roi, params, scale, fringe)
     melanin, blood = planes.densities[..., 0], planes.densities[..., 1]
-    leak = crosstalk(blood, melanin, roi, trusted, params, scale)
-    found, _ = density_excess(blood - np.float32(leak) * melanin, roi, trusted, params, scale)
-    return clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
+    if melanin_crosstalk is None:
+        melanin_crosstalk = crosstalk(blood, melanin, roi, trusted, params, scale)
+    if melanin_crosstalk:
+        blood = blood - np.float32(melanin_crosstalk) * melanin
+    found, _ = density_excess(blood, roi, trusted, params, scale)
+    mask = clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
                       max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi,
                       bridge_px=scale.px(params["dot_radius_mm"]))
+    return mask, melanin_crosstalk
 
 
 def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
@@ -139,10 +156,14 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
-    """The layer's lesions on the whole skin region (a mask or a label image); ``fringe``:
-    skin blurred by a hair, not used to detect them."""
-    return erythema_mask(planes, roi, params, scale, fringe)
+           scale: Scale, fringe: np.ndarray | None = None,
+           melanin_crosstalk: float | None = None
+           ) -> tuple[np.ndarray, dict[str, float | None]]:
+    """The layer's lesions on the whole skin region and the values estimated from the photo
+    (``melanin_crosstalk``; given, it is used instead); ``fringe``: skin blurred by a hair,
+    not used to detect them."""
+    mask, used = erythema_mask(planes, roi, params, scale, fringe, melanin_crosstalk)
+    return mask, {"melanin_crosstalk": used}
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

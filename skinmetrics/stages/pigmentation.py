@@ -178,10 +178,12 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
-    """The layer's lesions on the whole skin region (a mask or a label image); ``fringe``:
-    skin blurred by a hair, not used to detect them."""
-    return pigment_spot_mask(planes, roi, params, scale, fringe)
+           scale: Scale, fringe: np.ndarray | None = None
+           ) -> tuple[np.ndarray, dict[str, float | None]]:
+    """The layer's lesions on the whole skin region (a mask or a label image) and the values
+    estimated from the photo (none); ``fringe``: skin blurred by a hair, not used to detect
+    them."""
+    return pigment_spot_mask(planes, roi, params, scale, fringe), {}
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

@@ -107,10 +107,12 @@ def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
-    """The layer's lesions on the whole skin region (a mask or a label image); ``fringe``:
-    skin blurred by a hair, not used to detect them."""
-    return pore_labels(planes, roi, params, scale, fringe)
+           scale: Scale, fringe: np.ndarray | None = None
+           ) -> tuple[np.ndarray, dict[str, float | None]]:
+    """The layer's lesions on the whole skin region (a mask or a label image) and the values
+    estimated from the photo (none); ``fringe``: skin blurred by a hair, not used to detect
+    them."""
+    return pore_labels(planes, roi, params, scale, fringe), {}
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

@@ -788,6 +788,14 @@ def _alignment_text(alignment: Mapping | None) -> str:
     return "registered" + ("" if quality is None else f", quality {format_value(quality)}")
 
 
+def _estimates_text(estimates: Mapping | None, sources: Mapping | None) -> str:
+    """The values the layers estimated from a photo, each with where it came from."""
+    parts = [f"{name.replace('_', ' ')} {format_value(value)} "
+             f"({((sources or {}).get(stage) or {}).get(name, '?')})"
+             for stage, values in (estimates or {}).items() for name, value in values.items()]
+    return "; ".join(parts) or _MISSING
+
+
 def _run_section(results: Results) -> dict:
     run = results.run
     photos = run["photos"]
@@ -799,6 +807,8 @@ def _run_section(results: Results) -> dict:
                        f"{format_value(p['px_per_mm'])} ({p.get('scale_source') or '?'})"),
              "calibration": _calibration_text(p.get("calibration")),
              "alignment": _alignment_text(p.get("alignment")) if p["status"] == "ok" else "",
+             "estimates": (_estimates_text(p.get("estimates"), p.get("estimates_source"))
+                           if p["status"] == "ok" else ""),
              "status": p["status"]} for p in photos]
     return {
         "start": run.get("start_time") or "", "end": run.get("end_time") or "",

@@ -211,6 +211,30 @@ def test_every_patient_visit_metric_and_error_appears(study):
     assert "treatment" in doc.by_id("cohort").text() and doc.by_id("cohort-paired")
 
 
+def test_each_photos_estimates_and_their_source_are_shown(study):
+    """The run section lists, per measured photo, the erythema layer's melanin crosstalk:
+    a baseline's own, and for its aligned follow-up the same value, from the baseline."""
+    out, _ = study
+    doc = parse(out / "report.html")
+    run = json.loads((out / "run.json").read_text())
+    [table] = [t for t in doc.iter("table")
+               if "melanin crosstalk" in "".join(c.text() for c in t.iter("caption"))]
+    header = [th.text() for th in table.iter("th")]
+    rows = {cells[0]: dict(zip(header, cells, strict=True)) for cells in
+            ([td.text() for td in tr.iter("td")] for tr in table.iter("tr")) if cells}
+    for photo in run["photos"]:
+        shown = rows[photo["file"]]["estimates"]
+        if photo["status"] != "ok":
+            assert shown == ""
+            continue
+        value = photo["estimates"]["erythema"]["melanin_crosstalk"]
+        source = "photo" if photo["day"] == 0 or photo["patient"] == "P09" else "baseline"
+        assert photo["estimates_source"]["erythema"]["melanin_crosstalk"] == source
+        assert shown == f"melanin crosstalk {format_value(value)} ({source})"
+    by_file = {p["file"]: p["estimates"] for p in run["photos"]}
+    assert by_file["S1_left_day28.jpg"] == by_file["S1_left_day00.jpg"]
+
+
 def test_numbers_shown_equal_the_csv_values(study):
     out, _ = study
     shown = check_numbers(out)

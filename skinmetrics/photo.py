@@ -223,7 +223,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     face = find_plausible_face(srgb, px_per_mm) if pipeline.regions else None
     areas, excluded = _face_areas(face, srgb.shape, pipeline.regions)
     regions_source = "landmarks" if face is not None else None
-    region = alignment = paired = measure_baseline = None
+    region = alignment = paired = measure_baseline = given = None
     if baseline is not None:
         _, base_srgb, _, base_cal, base_clipped = _load_calibrated(Path(baseline.path),
                                                                    chart, pipeline)
@@ -231,13 +231,15 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
         if base_roi is None or base_roi.shape != base_srgb.shape[:2]:
             raise ValueError(f"{path.name}: the baseline's skin mask {baseline.roi_mask} is "
                              "missing or does not match its photo")
+        both_charted = cal.ccm is not None and base_cal.ccm is not None
         alignment = align_to_baseline(
             base_srgb, base_roi > 0, srgb,
             skin_region(srgb, pipeline, px_per_mm,
                         not_skin=_union(clipped, cal.chart_mask, excluded)),
-            register_photos=register,
-            normalise_colour=not (cal.ccm is not None and base_cal.ccm is not None))
+            register_photos=register, normalise_colour=not both_charted)
         srgb = alignment.srgb
+        if both_charted or alignment.gains is not None:  # the same colours: the same skin,
+            given = baseline.estimates                  # unmixed the same way
         reg = alignment.registration
         if reg is not None and not reg.ok:
             warnings.append(f"not registered to its baseline ({reg.message}); measured "
@@ -266,10 +268,6 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                         "region")
     # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
     size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
-    given = None
-    if alignment is not None and (alignment.gains is not None
-                                  or cal.ccm is not None and base_cal.ccm is not None):
-        given = baseline.estimates  # the same colours: the same skin, unmixed the same way
     result = measure_image(srgb, pipeline, px_per_mm, region=region,
                            not_skin=_union(cal.chart_mask, excluded, clipped),
                            size_px_per_mm=size_ppm, regions=areas, estimates=given)

@@ -312,6 +312,7 @@ def clean_mask(
     max_hole_px: float = 0,
     within: np.ndarray | None = None,
     bridge_px: float = 0,
+    keep_frame_cut: bool = False,
 ) -> np.ndarray:
     """Remove objects smaller than ``min_area_px``, fill holes up to ``max_hole_px``.
 
@@ -328,16 +329,17 @@ def clean_mask(
     bridge_px : float
         For the size test, regions joined by a closing with a square of half-side
         ``bridge_px`` are one region (a lesion cut in pieces by hair keeps its pieces).
+    keep_frame_cut : bool
+        Regions touching the image's edge are kept whatever their size: the frame cut
+        them, and how large they are beyond it is not known.
     """
     out = mask.astype(bool)
     if max_hole_px > 0:
         holes_lab, n = ndi.label(~out)
         if n:
             sizes = np.bincount(holes_lab.ravel())
-            border = np.unique(np.concatenate([holes_lab[0], holes_lab[-1], holes_lab[:, 0],
-                                               holes_lab[:, -1]]))
             fill = sizes <= max_hole_px
-            fill[border] = False
+            fill[_on_frame(holes_lab)] = False
             fill[0] = False
             out |= fill[holes_lab]
     if within is not None:
@@ -347,9 +349,16 @@ def clean_mask(
         if n:
             sizes = np.bincount(lab[out], minlength=n + 1)
             keep = sizes >= min_area_px
+            if keep_frame_cut:
+                keep[_on_frame(lab)] = True
             keep[0] = False
             out &= keep[lab]
     return out
+
+
+def _on_frame(labels: np.ndarray) -> np.ndarray:
+    """The labels found on the image's outermost rows and columns."""
+    return np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
 
 
 def h_maxima(image: np.ndarray, h: float, support: np.ndarray | None = None) -> np.ndarray:

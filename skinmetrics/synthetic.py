@@ -519,12 +519,13 @@ def _truth(masks: dict[str, np.ndarray], counts: dict[str, int], ppm: float) -> 
     return out
 
 
-def common_truth(base: Phantom, follow: Phantom, layer: str, kind: str
-                 ) -> tuple[float, float]:
+def common_truth(base: Phantom, follow: Phantom, layer: str, kind: str,
+                 compared: np.ndarray | None = None) -> tuple[float, float]:
     """A layer's true value in two captures of one scene, over the skin both show.
 
     The follow-up's truth is mapped into the baseline's frame with the two capture poses;
-    the skin both show is ``roi`` (not hair, background, glare or clipped) in both.
+    the skin both show is ``roi`` (not hair, background, glare or clipped) in both, and
+    within ``compared`` when it is given.
 
     Parameters
     ----------
@@ -536,6 +537,9 @@ def common_truth(base: Phantom, follow: Phantom, layer: str, kind: str
     kind : str
         ``count`` (objects at least half inside that skin, as ``truth`` counts them),
         ``area`` (px, in the baseline's frame) or ``pct`` (% of that skin).
+    compared : (H, W) bool ndarray, optional
+        Skin in the follow-up's frame to which the comparison is restricted (e.g. the skin
+        a measurement compared, ``masks/roi.png`` of an aligned follow-up).
 
     Returns
     -------
@@ -548,7 +552,8 @@ def common_truth(base: Phantom, follow: Phantom, layer: str, kind: str
         return cv2.warpAffine(x, to_base, base.masks["roi"].shape[::-1],
                               flags=cv2.INTER_NEAREST)
 
-    roi = base.masks["roi"] & (warp(follow.masks["roi"].view(np.uint8)) > 0)
+    skin = follow.masks["roi"] if compared is None else follow.masks["roi"] & compared
+    roi = base.masks["roi"] & (warp(skin.view(np.uint8)) > 0)
     values = []
     for ph, to_b in ((base, None), (follow, warp)):
         if kind == "count":

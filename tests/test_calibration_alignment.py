@@ -221,12 +221,13 @@ def test_an_over_exposed_follow_up_without_its_crusts_registers(over_exposed_pai
     assert corner_error(reg.matrix, truth, SHAPE) < 2.0
 
 
-@pytest.mark.parametrize("pipeline,metric,layer,kind", [
-    ("acne", "pore_count", "pore", "count"),
-    ("laser_recovery", "erythema_area_mm2", "erythema", "area"),
+@pytest.mark.parametrize("pipeline,metric,layer,kind,tolerance", [
+    ("acne", "pore_count", "pore", "count", 5.0),
+    ("laser_recovery", "erythema_area_mm2", "erythema", "area", 2.0),
 ])
 def test_an_over_exposed_follow_up_is_compared_over_the_same_skin(over_exposed_pair, pipeline,
-                                                                  metric, layer, kind):
+                                                                  metric, layer, kind,
+                                                                  tolerance):
     """Near the clip level noise takes a channel over it only here and there: that skin is
     left out with the clipped pixels, before and after the colour gains alike, and the
     baseline is measured over exactly the skin the follow-up was. When the follow-up's skin
@@ -234,7 +235,11 @@ def test_an_over_exposed_follow_up_is_compared_over_the_same_skin(over_exposed_p
     level), it held a fifth more skin than the baseline was compared over: specks of skin
     between clipped pixels, dark beside them, counted as pores (+111 % where the truth is
     +23 %). With the clip level at 252 of 255 instead of 254 the erythema left out with
-    it changed differently from the rest (+7 pp)."""
+    it changed differently from the rest (+7 pp).
+
+    The change is right over the skin compared (measured 2026-12-04: pores -4.7,
+    erythema +1.5 points), and leaving out what clips moves the true change by less than
+    5 points (pores +1.3, erythema +4.2: skin that healed is brighter and clips first)."""
     folder, base, follow = over_exposed_pair
     pipe = load_pipeline(pipeline)
     out = folder / pipeline
@@ -249,9 +254,12 @@ def test_an_over_exposed_follow_up_is_compared_over_the_same_skin(over_exposed_p
     assert warning.startswith("over-exposed: ") and 25 <= int(warning.split()[1]) <= 45
     assert m0["roi_area_px"] == pytest.approx(abs(np.linalg.det(matrix[:2, :2]))
                                               * m1["roi_area_px"], rel=0.01)
-    t0, t1 = common_truth(base, follow, layer, kind)
+    compared = cv2.imread(str(out / "f" / "masks" / "roi.png"), cv2.IMREAD_GRAYSCALE) > 0
+    t0, t1 = common_truth(base, follow, layer, kind, compared=compared)
+    c0, c1 = common_truth(base, follow, layer, kind)
     change = 100 * (m1[metric] - m0[metric]) / m0[metric]
-    assert change == pytest.approx(100 * (t1 - t0) / t0, abs=5.0)
+    assert change == pytest.approx(100 * (t1 - t0) / t0, abs=tolerance)
+    assert 100 * (t1 - t0) / t0 == pytest.approx(100 * (c1 - c0) / c0, abs=5.0)
 
 
 def test_run_records_calibration_scale_and_alignment(tmp_path):

@@ -36,7 +36,8 @@ where a fixed a* cut does not:
    excess above ``threshold`` of its own is dropped (hysteresis grew the patch into it
    along a faint ridge of mottling); regions smaller than
    ``min_area_mm2`` are dropped (the pieces of a patch cut by a hair, a gap up to about
-   twice ``dot_radius_mm``, count as one region) and holes up to ``max_hole_mm2`` filled.
+   twice ``dot_radius_mm``, count as one region; a region the frame cuts is kept, as its
+   size beyond the frame is not known) and holes up to ``max_hole_mm2`` filled.
 
 Intensity metrics (over the skin region unless stated):
 
@@ -133,7 +134,7 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
     found, _ = density_excess(blood, roi, trusted, params, scale)
     mask = clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
                       max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi,
-                      bridge_px=scale.px(params["dot_radius_mm"]))
+                      bridge_px=scale.px(params["dot_radius_mm"]), keep_frame_cut=True)
     return mask, melanin_crosstalk
 
 

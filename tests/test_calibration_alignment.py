@@ -239,8 +239,8 @@ def test_an_over_exposed_follow_up_is_compared_over_the_same_skin(over_exposed_p
 
     Over the skin compared the change is within ``tolerance`` of the truth (measured
     2026-12-04: pores -4.7, erythema +1.5 points), and leaving out what clips moves the
-    true change by less than 5 points (pores +1.3, erythema +4.2: skin that healed is
-    brighter and clips first)."""
+    true change by less than 5 points (pores +1.3, erythema +4.2: the erythema in the
+    clipped skin fell more than the rest)."""
     folder, base, follow = over_exposed_pair
     pipe = load_pipeline(pipeline)
     out = folder / pipeline

@@ -125,10 +125,12 @@ def _drift_pair(k: int, pose, shape, ppm: float, chart: bool, drift: bool
             for pipe_name, metric, layer, kind in DRIFT_METRICS:
                 if pipe_name != name:
                     continue
-                truths = {c: common_truth(base, follow, layer, kind) for c in runs}
-                truths[f"{cond} compared"] = common_truth(base, follow, layer, kind, compared)
-                for c, (t0, t1) in truths.items():
-                    m0, m1 = runs[c.split()[0]]
+                # label: (the run it scores, the truth it is scored against)
+                truths = {c: (c, common_truth(base, follow, layer, kind)) for c in runs}
+                truths[f"{cond} compared"] = (cond, common_truth(base, follow, layer, kind,
+                                                                 compared))
+                for c, (run, (t0, t1)) in truths.items():
+                    m0, m1 = runs[run]
                     # a change from nothing (no spot at baseline) has no percent
                     errors[f"{c}|{metric}"] = (
                         100 * (m1[metric] - m0[metric]) / m0[metric] - 100 * (t1 - t0) / t0

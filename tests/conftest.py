@@ -48,12 +48,6 @@ def plain_skin_photo(shape: tuple[int, int], extra_melanin: np.ndarray | float =
     return np.round(linear_to_srgb(np.clip(linear, 0, 1)) * 255) / 255
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice coefficient 2|A and B| / (|A| + |B|)."""
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
-
-
 @pytest.fixture(scope="session")
 def phantoms():
     """One phantom per skin tone, decoded from its JPEG as a user's photo would be."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .conftest import TONES, dice
+from skinmetrics.scoring import dice
+
+from .conftest import TONES
 
 TONE_NAMES = list(TONES)
 

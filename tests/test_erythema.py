@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from skinmetrics.pipeline import load_pipeline, measure_image
+from skinmetrics.scoring import dice
 
-from .conftest import PX_PER_MM, dice, plain_skin_photo, soft_disc
+from .conftest import PX_PER_MM, plain_skin_photo, soft_disc
 
 SHAPE = (300, 400)
 

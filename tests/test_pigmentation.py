@@ -8,8 +8,9 @@ import pytest
 from scipy import ndimage as ndi
 
 from skinmetrics.pipeline import load_pipeline, measure_image
+from skinmetrics.scoring import dice
 
-from .conftest import PX_PER_MM, dice, plain_skin_photo, soft_disc
+from .conftest import PX_PER_MM, plain_skin_photo, soft_disc
 
 SHAPE = (300, 400)
 

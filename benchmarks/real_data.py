@@ -1,0 +1,290 @@
+"""Score skinmetrics on the real labelled photos in ../shared/data; prints dated Markdown tables.
+
+    python benchmarks/real_data.py [--data ../shared/data] [--only {pores,pad,pairs,acne}]
+                                   [--limit N]
+
+Every score stands beside a trivial baseline measured in the same run on the same photos.
+The photos are third-party research data (see each folder's SOURCE.txt); they are read
+from ``--data`` and never copied into the project.
+
+* ``pores`` (porenet_left_half: one face half, expert pixel labels of pores and a region of
+  interest): the ``pore`` mask of the acne pipeline at 12.5 px/mm (the face's eye distance
+  suggests 12-13) scored by one-to-one centroid matching within 6 px inside the ROI
+  (:func:`skinmetrics.scoring.match_objects`): precision, recall, F1 on the whole half and
+  on its top and bottom halves (rows). Baseline: black top-hat of the green channel (disk
+  of radius 4 px), Otsu's threshold [1] of the top-hat inside the ROI, 8-connected
+  components of 2-80 px.
+* ``pad`` (pad_ufes20_body single: smartphone close-ups of body lesions with expert lesion
+  masks [2]): Dice [3] of the lesion mask against the expert mask, per class: pigmented
+  (NEV, SEK, MEL) -> the ``pigment`` mask, red (ACK) -> the ``erythema`` mask, of both
+  built-in pipelines. The scale is unknown: no px_per_mm is passed (the pipelines'
+  ``assumed_px_per_mm`` sizes the filters). Baseline: Otsu's threshold over the whole
+  image of CIELAB L* (pigmented: darker is lesion) or a* (red: higher is lesion), all
+  pixels past the threshold and the largest 8-connected component alone.
+* ``pairs`` (pad_ufes20_body pair: 30 lesions photographed twice, 300 x 300): agreement of
+  each lesion's measures between its two captures: lesion area as % of the image (acne
+  pipeline; pigment mask for NEV, SEK, MEL, erythema mask for ACK, BCC, SCC; and the
+  Otsu baseline of ``pad``, all pixels) and the mean melanin index MI = 100 log10(1/R) and
+  erythema index EI = 100 log10(R/G) [4] on linear RGB inside the expert mask. Per measure:
+  median absolute difference between the captures and the within-lesion coefficient of
+  variation (root mean square over lesions of SD / mean of the two captures [5]).
+* ``acne`` (acne04_valid with the Acne04-v2 expert lesion circles, 640 x 640 faces at
+  about 4 px/mm, measured at 4 px/mm with the acne pipeline): over the skin region, the
+  fraction of lesion-ellipse pixels inside the erythema mask divided by the fraction of the
+  other skin pixels (enrichment; 1 = no better than chance), and the mean EI inside the
+  ellipses minus that of the other skin (the contrast the photos offer, the same for every
+  method). Baseline: Otsu's threshold of a* over the same skin region.
+
+References
+----------
+.. [1] Otsu N. A threshold selection method from gray-level histograms. IEEE Trans Syst
+       Man Cybern 1979;9:62-66.
+.. [2] Pacheco A. G. C. et al. PAD-UFES-20: a skin lesion dataset composed of patient data
+       and clinical images collected from smartphones. Data in Brief 2020;32:106221.
+.. [3] Dice L. R. Measures of the amount of ecologic association between species.
+       Ecology 1945;26:297-302.
+.. [4] Diffey B. L., Oliver R. J., Farr P. M. A portable instrument for quantifying
+       erythema induced by ultraviolet radiation. Br J Dermatol 1984;111:663-672.
+.. [5] Bland J. M., Altman D. G. Measurement error proportional to the mean. BMJ
+       1996;313:106.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage.filters import threshold_otsu
+
+from skinmetrics.colour import erythema_index, linear_to_lab, melanin_index, srgb_to_linear
+from skinmetrics.io import read_image
+from skinmetrics.pipeline import load_pipeline, measure_image
+from skinmetrics.scoring import dice, match_objects
+
+PIGMENTED = ("NEV", "SEK", "MEL")
+RED = ("ACK", "BCC", "SCC")
+PIPELINES = ("laser_recovery", "acne")
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A label image as a bool mask (any non-zero value)."""
+    image = read_image(path)
+    return (image.max(axis=-1) if image.ndim == 3 else image) > 0
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 8-connected component of ``mask`` (empty stays empty)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask.copy()
+    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def otsu_lesion(srgb: np.ndarray, pigmented: bool, where: np.ndarray | None = None) -> np.ndarray:
+    """Otsu's threshold of L* (pigmented: below is lesion) or a* (red: above is lesion)
+    over ``where`` (whole image without it)."""
+    lab = linear_to_lab(srgb_to_linear(srgb))
+    plane = lab[..., 0] if pigmented else lab[..., 1]
+    values = plane if where is None else plane[where]
+    level = threshold_otsu(values)
+    mask = plane < level if pigmented else plane > level
+    return mask if where is None else mask & where
+
+
+def tophat_pores(srgb: np.ndarray, roi: np.ndarray, radius_px: int = 4,
+                 min_px: int = 2, max_px: int = 80) -> np.ndarray:
+    """Baseline pores: black top-hat of the green channel (disk of ``radius_px``), Otsu's
+    threshold inside ``roi``, 8-connected components of ``min_px``-``max_px`` pixels."""
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1,) * 2)
+    tophat = cv2.morphologyEx(np.ascontiguousarray(srgb[..., 1]), cv2.MORPH_BLACKHAT, disk)
+    mask = (tophat > threshold_otsu(tophat[roi])) & roi
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA]
+    keep = (area >= min_px) & (area <= max_px)
+    keep[0] = False
+    return keep[labels]
+
+
+def pores(data: Path, limit: int | None) -> None:
+    folder = data / "porenet_left_half"
+    srgb = read_image(folder / "face_left_half.png")
+    label = read_mask(folder / "pore_label_left_half.png")
+    roi = read_mask(folder / "roi_left_half.png")
+    start = time.perf_counter()
+    found = measure_image(srgb, load_pipeline("acne"), px_per_mm=12.5).masks["pore"]
+    seconds = time.perf_counter() - start
+    baseline = tophat_pores(srgb, roi)
+    rows = np.arange(roi.shape[0])[:, None]
+    folds = {"whole half": roi, "top half (rows < 900)": roi & (rows < roi.shape[0] // 2),
+             "bottom half (rows >= 900)": roi & (rows >= roi.shape[0] // 2)}
+    print("\n### Pores: porenet_left_half (acne pipeline, 12.5 px/mm; centroid match within 6 px"
+          f" inside the ROI; {seconds:.1f} s)\n")
+    print("| part | labelled pores | method | found | precision | recall | F1 |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    for part, where in folds.items():
+        for method, mask in (("skinmetrics", found), ("black top-hat + Otsu (baseline)", baseline)):
+            m = match_objects(mask, label, 6, where)
+            print(f"| {part} | {m.truth} | {method} | {m.found} | {m.precision:.2f} | "
+                  f"{m.recall:.2f} | {m.f1:.2f} |")
+
+
+def pad_rows(data: Path, subset: str, limit: int | None) -> list[dict]:
+    """index.csv rows of one subset (the first ``limit`` of each class, or lesion pairs)."""
+    with open(data / "pad_ufes20_body" / "index.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["subset"] == subset]
+    if limit is None:
+        return rows
+    kept, count = [], defaultdict(int)
+    for r in rows:
+        key = r["diagnostic"] in PIGMENTED if subset == "single" else r["lesion_id"]
+        if subset == "single" and count[key] < limit:
+            kept.append(r)
+            count[key] += 1
+        elif subset == "pair" and (len({k["lesion_id"] for k in kept}) < limit
+                                   or r["lesion_id"] in {k["lesion_id"] for k in kept}):
+            kept.append(r)
+    return kept
+
+
+def pad(data: Path, limit: int | None) -> None:
+    folder = data / "pad_ufes20_body"
+    pipelines = {name: load_pipeline(name) for name in PIPELINES}
+    scores: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for r in pad_rows(data, "single", limit):
+        srgb = read_image(folder / r["img_file"])
+        truth = read_mask(folder / r["mask_file"])
+        pigmented = r["diagnostic"] in PIGMENTED
+        kind = "pigmented (NEV, SEK, MEL)" if pigmented else "red (ACK)"
+        layer = "pigment" if pigmented else "erythema"
+        for name, pipeline in pipelines.items():
+            mask = measure_image(srgb, pipeline).masks[layer]
+            scores[kind, f"skinmetrics {name}: {layer} mask"].append(dice(mask, truth))
+        otsu = otsu_lesion(srgb, pigmented)
+        plane = "L*" if pigmented else "a*"
+        scores[kind, f"Otsu on {plane}, all (baseline)"].append(dice(otsu, truth))
+        scores[kind, f"Otsu on {plane}, largest component (baseline)"].append(
+            dice(largest_component(otsu), truth))
+    print("\n### Lesions: pad_ufes20_body single (Dice vs the expert lesion mask; scale not given:"
+          " no px_per_mm, the pipelines' assumed 25 px/mm sizes their filters)\n")
+    print("| class | photos | method | mean Dice | median Dice |")
+    print("|---|---:|---|---:|---:|")
+    for (kind, method), values in scores.items():
+        print(f"| {kind} | {len(values)} | {method} | {np.mean(values):.2f} | "
+              f"{np.median(values):.2f} |")
+
+
+def pairs(data: Path, limit: int | None) -> None:
+    folder = data / "pad_ufes20_body"
+    pipeline = load_pipeline("acne")
+    measures: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in pad_rows(data, "pair", limit):
+        srgb = read_image(folder / r["img_file"])
+        truth = read_mask(folder / r["mask_file"])
+        pigmented = r["diagnostic"] in PIGMENTED
+        lesion = f"{r['patient_id']}_{r['lesion_id']}"
+        mask = measure_image(srgb, pipeline).masks["pigment" if pigmented else "erythema"]
+        linear = srgb_to_linear(srgb)
+        values = {
+            "lesion area, skinmetrics acne (% of image)": 100.0 * mask.mean(),
+            "lesion area, Otsu all (baseline, % of image)":
+                100.0 * otsu_lesion(srgb, pigmented).mean(),
+            "mean MI inside the expert mask": float(melanin_index(linear)[truth].mean()),
+            "mean EI inside the expert mask": float(erythema_index(linear)[truth].mean()),
+        }
+        for name, value in values.items():
+            measures[name][lesion].append(value)
+    n = len(next(iter(measures.values()), {}))
+    print(f"\n### Repeat captures: pad_ufes20_body pairs ({n} lesions x 2 captures, 300 x 300;"
+          " pigment mask for NEV, SEK, MEL, erythema mask for ACK, BCC, SCC)\n")
+    print("| measure | median of the two captures' mean | median absolute difference |"
+          " within-lesion CV |")
+    print("|---|---:|---:|---:|")
+    for name, per_lesion in measures.items():
+        a, b = np.array([v[:2] for v in per_lesion.values() if len(v) >= 2]).T
+        mean = (a + b) / 2
+        sd = np.abs(a - b) / np.sqrt(2)
+        cv = np.sqrt(np.mean(np.divide(sd, mean, out=np.zeros_like(sd), where=mean != 0) ** 2))
+        print(f"| {name} | {np.median(mean):.2f} | {np.median(np.abs(a - b)):.2f} | "
+              f"{100 * cv:.0f} % |")
+
+
+def ellipses(shape: tuple[int, int], lesions: list[dict]) -> np.ndarray:
+    """Mask of the expert lesion ellipses (centre cx, cy; semi-axes rx, ry; px)."""
+    mask = np.zeros(shape, np.uint8)
+    for les in lesions:
+        cv2.ellipse(mask, (round(les["cx"]), round(les["cy"])),
+                    (max(1, round(les["rx"])), max(1, round(les["ry"]))), 0, 0, 360, 1, -1)
+    return mask > 0
+
+
+def acne(data: Path, limit: int | None) -> None:
+    folder = data / "acne04_valid"
+    with open(folder / "acne04v2_circles_640.json") as f:
+        entries = [e for e in json.load(f)["images"] if e["split"] == "valid" and e["lesions"]]
+    entries = entries[:limit]
+    pipeline = load_pipeline("acne")
+    ratios: dict[str, list[float]] = defaultdict(list)
+    pooled: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(4))
+    contrast = []
+    for e in entries:
+        srgb = read_image(folder / "images" / e["file_name"])
+        result = measure_image(srgb, pipeline, px_per_mm=4.0)
+        skin = result.masks["roi"]
+        lesion = ellipses(skin.shape, e["lesions"]) & skin
+        other = skin & ~lesion
+        if not lesion.any() or not other.any():
+            continue
+        ei = erythema_index(srgb_to_linear(srgb))
+        contrast.append(float(ei[lesion].mean() - ei[other].mean()))
+        for method, red in (("skinmetrics acne: erythema mask", result.masks["erythema"]),
+                            ("Otsu on a* over the skin (baseline)",
+                             otsu_lesion(srgb, False, skin))):
+            counts = np.array([np.count_nonzero(red & lesion), np.count_nonzero(lesion),
+                               np.count_nonzero(red & other), np.count_nonzero(other)])
+            pooled[method] += counts
+            inside, outside = counts[0] / counts[1], counts[2] / counts[3]
+            ratios[method].append(inside / outside if outside else np.inf)
+    print(f"\n### Redness at acne lesions: acne04_valid ({len(contrast)} faces with expert lesion"
+          " circles; acne pipeline at 4 px/mm; over its skin region)\n")
+    print("| method | lesion pixels marked | other skin marked | pooled enrichment |"
+          " median per-face enrichment |")
+    print("|---|---:|---:|---:|---:|")
+    for method, c in pooled.items():
+        inside, outside = c[0] / c[1], c[2] / c[3]
+        print(f"| {method} | {100 * inside:.1f} % | {100 * outside:.1f} % | "
+              f"{inside / outside:.2f} | {np.median(ratios[method]):.2f} |")
+    print("\nMean EI inside the lesion ellipses minus the other skin: median"
+          f" {np.median(contrast):.2f}, mean {np.mean(contrast):.2f} (EI units;"
+          f" {np.mean(np.array(contrast) > 0) * 100:.0f} %"
+          " of faces positive).")
+
+
+SETS = {"pores": pores, "pad": pad, "pairs": pairs, "acne": acne}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path,
+                        default=Path(__file__).resolve().parents[1].parent / "shared" / "data",
+                        help="folder holding the real data sets (default ../shared/data)")
+    parser.add_argument("--only", choices=sorted(SETS), action="append",
+                        help="run only this set (repeatable)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="at most N photos per class (pad), lesions (pairs) or faces (acne)")
+    args = parser.parse_args()
+    print(f"## skinmetrics on real labelled photos, {date.today().isoformat()}")
+    for name in args.only or SETS:
+        start = time.perf_counter()
+        SETS[name](args.data, args.limit)
+        print(f"\n({name}: {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

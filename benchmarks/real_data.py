@@ -20,20 +20,23 @@ from ``--data`` and never copied into the project.
   built-in pipelines. The scale is unknown: no px_per_mm is passed (the pipelines'
   ``assumed_px_per_mm`` sizes the filters). Baseline: Otsu's threshold over the whole
   image of CIELAB L* (pigmented: darker is lesion) or a* (red: higher is lesion), all
-  pixels past the threshold and the largest 8-connected component alone.
+  pixels past the threshold and the largest 8-connected component alone. Also the share of
+  the expert lesion mask inside each pipeline's skin region.
 * ``pairs`` (pad_ufes20_body pair: 30 lesions photographed twice, 300 x 300): agreement of
   each lesion's measures between its two captures: lesion area as % of the image (acne
   pipeline; pigment mask for NEV, SEK, MEL, erythema mask for ACK, BCC, SCC; and the
   Otsu baseline of ``pad``, all pixels) and the mean melanin index MI = 100 log10(1/R) and
-  erythema index EI = 100 log10(R/G) [4] on linear RGB inside the expert mask. Per measure:
-  median absolute difference between the captures and the within-lesion coefficient of
-  variation (root mean square over lesions of SD / mean of the two captures [5]).
+  erythema index EI = 100 log10(R/G) [4] on linear RGB inside the expert mask. Per class
+  and measure: median absolute difference between the captures and the within-lesion
+  coefficient of variation (root mean square over lesions of SD / mean of the two
+  captures [5]; none for EI, an index that crosses 0).
 * ``acne`` (acne04_valid with the Acne04-v2 expert lesion circles, 640 x 640 faces at
   about 4 px/mm, measured at 4 px/mm with the acne pipeline): over the skin region, the
   fraction of lesion-ellipse pixels inside the erythema mask divided by the fraction of the
   other skin pixels (enrichment; 1 = no better than chance), and the mean EI inside the
   ellipses minus that of the other skin (the contrast the photos offer, the same for every
-  method). Baseline: Otsu's threshold of a* over the same skin region.
+  method). Baseline: Otsu's threshold of a* over the same skin region. Also the share of
+  expert lesion centres inside the skin region.
 
 References
 ----------
@@ -157,6 +160,7 @@ def pad(data: Path, limit: int | None) -> None:
     folder = data / "pad_ufes20_body"
     pipelines = {name: load_pipeline(name) for name in PIPELINES}
     scores: dict[tuple[str, str], list[float]] = defaultdict(list)
+    in_skin: dict[str, list[float]] = defaultdict(list)
     for r in pad_rows(data, "single", limit):
         srgb = read_image(folder / r["img_file"])
         truth = read_mask(folder / r["mask_file"])
@@ -164,8 +168,10 @@ def pad(data: Path, limit: int | None) -> None:
         kind = "pigmented (NEV, SEK, MEL)" if pigmented else "red (ACK)"
         layer = "pigment" if pigmented else "erythema"
         for name, pipeline in pipelines.items():
-            mask = measure_image(srgb, pipeline).masks[layer]
-            scores[kind, f"skinmetrics {name}: {layer} mask"].append(dice(mask, truth))
+            masks = measure_image(srgb, pipeline).masks
+            scores[kind, f"skinmetrics {name}: {layer} mask"].append(dice(masks[layer], truth))
+            in_skin[f"{kind}, {name}"].append(np.count_nonzero(masks["roi"] & truth)
+                                              / max(np.count_nonzero(truth), 1))
         otsu = otsu_lesion(srgb, pigmented)
         plane = "L*" if pigmented else "a*"
         scores[kind, f"Otsu on {plane}, all (baseline)"].append(dice(otsu, truth))
@@ -178,41 +184,49 @@ def pad(data: Path, limit: int | None) -> None:
     for (kind, method), values in scores.items():
         print(f"| {kind} | {len(values)} | {method} | {np.mean(values):.2f} | "
               f"{np.median(values):.2f} |")
+    print("\nShare of the expert lesion mask inside the skin region (mean, minimum): "
+          + "; ".join(f"{k} {np.mean(v):.2f}, {np.min(v):.2f}" for k, v in in_skin.items())
+          + ".")
 
 
 def pairs(data: Path, limit: int | None) -> None:
     folder = data / "pad_ufes20_body"
     pipeline = load_pipeline("acne")
-    measures: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    measures: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in pad_rows(data, "pair", limit):
         srgb = read_image(folder / r["img_file"])
         truth = read_mask(folder / r["mask_file"])
         pigmented = r["diagnostic"] in PIGMENTED
+        group = "pigmented (NEV, SEK, MEL)" if pigmented else "red (ACK, BCC, SCC)"
+        layer = "pigment" if pigmented else "erythema"
         lesion = f"{r['patient_id']}_{r['lesion_id']}"
-        mask = measure_image(srgb, pipeline).masks["pigment" if pigmented else "erythema"]
+        mask = measure_image(srgb, pipeline).masks[layer]
         linear = srgb_to_linear(srgb)
         values = {
-            "lesion area, skinmetrics acne (% of image)": 100.0 * mask.mean(),
-            "lesion area, Otsu all (baseline, % of image)":
+            f"lesion area, skinmetrics acne {layer} mask (% of image)": 100.0 * mask.mean(),
+            f"lesion area, Otsu on {'L*' if pigmented else 'a*'}, all (baseline, % of image)":
                 100.0 * otsu_lesion(srgb, pigmented).mean(),
             "mean MI inside the expert mask": float(melanin_index(linear)[truth].mean()),
             "mean EI inside the expert mask": float(erythema_index(linear)[truth].mean()),
         }
         for name, value in values.items():
-            measures[name][lesion].append(value)
-    n = len(next(iter(measures.values()), {}))
-    print(f"\n### Repeat captures: pad_ufes20_body pairs ({n} lesions x 2 captures, 300 x 300;"
-          " pigment mask for NEV, SEK, MEL, erythema mask for ACK, BCC, SCC)\n")
-    print("| measure | median of the two captures' mean | median absolute difference |"
-          " within-lesion CV |")
-    print("|---|---:|---:|---:|")
-    for name, per_lesion in measures.items():
+            measures[group, name][lesion].append(value)
+    print("\n### Repeat captures: pad_ufes20_body pairs (each lesion photographed twice, 300 x 300;"
+          " acne pipeline, no px_per_mm)\n")
+    print("| class | lesions | measure | median of the two captures' mean |"
+          " median absolute difference | within-lesion CV |")
+    print("|---|---:|---|---:|---:|---:|")
+    for (group, name), per_lesion in measures.items():
         a, b = np.array([v[:2] for v in per_lesion.values() if len(v) >= 2]).T
         mean = (a + b) / 2
         sd = np.abs(a - b) / np.sqrt(2)
-        cv = np.sqrt(np.mean(np.divide(sd, mean, out=np.zeros_like(sd), where=mean != 0) ** 2))
-        print(f"| {name} | {np.median(mean):.2f} | {np.median(np.abs(a - b)):.2f} | "
-              f"{100 * cv:.0f} % |")
+        if name.startswith("mean EI"):  # an index that crosses 0 has no CV
+            cv = "–"
+        else:
+            ratio = np.divide(sd, mean, out=np.zeros_like(sd), where=mean != 0)
+            cv = f"{100 * np.sqrt(np.mean(ratio ** 2)):.0f} %"
+        print(f"| {group} | {len(a)} | {name} | {np.median(mean):.2f} | "
+              f"{np.median(np.abs(a - b)):.2f} | {cv} |")
 
 
 def ellipses(shape: tuple[int, int], lesions: list[dict]) -> np.ndarray:
@@ -232,11 +246,16 @@ def acne(data: Path, limit: int | None) -> None:
     pipeline = load_pipeline("acne")
     ratios: dict[str, list[float]] = defaultdict(list)
     pooled: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(4))
-    contrast = []
+    contrast, centres_in_skin, centres = [], 0, 0
     for e in entries:
         srgb = read_image(folder / "images" / e["file_name"])
         result = measure_image(srgb, pipeline, px_per_mm=4.0)
         skin = result.masks["roi"]
+        for les in e["lesions"]:
+            row, col = (min(round(les[k]), n - 1) for k, n in (("cy", skin.shape[0]),
+                                                                ("cx", skin.shape[1])))
+            centres_in_skin += bool(skin[row, col])
+            centres += 1
         lesion = ellipses(skin.shape, e["lesions"]) & skin
         other = skin & ~lesion
         if not lesion.any() or not other.any():
@@ -264,6 +283,8 @@ def acne(data: Path, limit: int | None) -> None:
           f" {np.median(contrast):.2f}, mean {np.mean(contrast):.2f} (EI units;"
           f" {np.mean(np.array(contrast) > 0) * 100:.0f} %"
           " of faces positive).")
+    print(f"Expert lesion centres inside the skin region: {centres_in_skin} of {centres}"
+          f" ({100 * centres_in_skin / max(centres, 1):.0f} %).")
 
 
 SETS = {"pores": pores, "pad": pad, "pairs": pairs, "acne": acne}

@@ -36,6 +36,7 @@ __all__ = [
     "contrast_to_reference",
     "small_dots",
     "dark_objects",
+    "blob_objects",
     "object_means",
     "object_contrast",
     "black_tophat_od",
@@ -571,6 +572,74 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False
     return np.where(holds_peak[parts], regions, 0).astype(np.int32)
+
+
+def blob_objects(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float],
+                 window_px: float, min_z: float, level_floor: float = 0.0,
+                 fraction: float = 0.5) -> np.ndarray:
+    """Small dark blobs of an optical density image, found by how far they stand out of
+    the photo's own texture and noise, and outlined at a fraction of their peak.
+
+    1. response: the scale-normalised Laplacian of Gaussian, -sigma^2 LoG (Lindeberg [6]),
+       of ``density`` at each of ``sigmas_px`` (a disk of radius r answers most at
+       sigma = r / sqrt 2), the largest over the scales kept per pixel;
+    2. standing out: each scale's response is divided by the skin's mean absolute response
+       around it (:func:`local_reference` over ``roi``, Gaussian of ``window_px``): the
+       level of the skin's texture and sensor noise there, so that a threshold ``min_z``
+       adapts to the photo (its noise, its skin, the forehead and the cheek each to their
+       own) instead of a fixed optical density; the level is taken as at least
+       ``level_floor``, so that on smooth skin, whose level is its faint sensor noise, a
+       blob must still be ``min_z x level_floor`` dark;
+    3. blobs: every local maximum of that ratio inside ``roi`` above ``min_z`` (at least
+       2 sigma from a higher one) grows by watershed over the ratio while it stays above
+       ``fraction`` of its peak; the part that holds the peak is the blob.
+
+    Parameters
+    ----------
+    density : (H, W) ndarray
+        Optical density (darker = higher), e.g. ``ColourPlanes.luminance_density``.
+    roi : (H, W) bool ndarray
+    sigmas_px : list of float
+        Scales of the Laplacian of Gaussian, pixels.
+    window_px : float
+        Scale (Gaussian sigma) of the skin's texture level, pixels.
+    min_z : float
+        Least peak response, in units of that level.
+    level_floor : float
+        Least texture level (OD).
+    fraction : float
+        Edge level as a fraction of each blob's peak ratio.
+
+    Returns
+    -------
+    (H, W) int32 ndarray
+        Labels 1..N, 0 elsewhere.
+
+    References
+    ----------
+    .. [6] Lindeberg T. Feature detection with automatic scale selection. Int J Comput
+           Vision 1998;30:79-116.
+    """
+    d = np.asarray(density, dtype=np.float32)
+    d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
+    ratio = np.full(d.shape, -np.inf, np.float32)
+    for s in sigmas_px:
+        response = -(s * s) * ndi.gaussian_laplace(d, s)
+        level = local_reference(np.abs(response), roi, window_px)
+        np.maximum(ratio, response / np.maximum(level, max(level_floor, 1e-6)), out=ratio)
+    apart = max(1, int(round(2 * min(sigmas_px))))
+    peaks = (ratio >= min_z) & roi & (ratio == ndi.maximum_filter(ratio, 2 * apart + 1))
+    markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
+    if n == 0:
+        return markers.astype(np.int32)
+    regions = watershed(-ratio, markers, mask=roi & (ratio > fraction * min_z))
+    peak, _ = label_peaks(ratio, regions, n)
+    cut = regions * (ratio >= fraction * peak[regions])
+    parts = ndi.label(cut > 0, structure=np.ones((3, 3)))[0]
+    holds_peak = np.zeros(int(parts.max()) + 1, bool)
+    holds_peak[parts[peaks]] = True
+    holds_peak[0] = False
+    return np.where(holds_peak[parts], cut, 0).astype(np.int32)
 
 
 def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:

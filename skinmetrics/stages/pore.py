@@ -3,18 +3,22 @@
 A pore is a small depression that is seen as a shadow: darker than the skin around it but
 not redder or browner. Method:
 
-1. small dark objects: hysteresis on the black top-hat (Soille [1]) of the luminance
-   density -log10 Y (an exposure change only adds a constant to it and does not move the
-   top-hat), disk radius ``tophat_radius_mm`` (> the largest pore); a peak must also stand
-   ``min_snr`` noise standard deviations above the top-hat of skin as bright as its own
-   (on dark skin and in dark spots sensor noise alone reaches the threshold); each object
-   is outlined at half its peak, as the connected part around that peak
-   (:func:`skinmetrics.filters.dark_objects`);
-2. objects whose mean erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that
+1. small dark blobs: the scale-normalised Laplacian of Gaussian (Lindeberg [1]) of the
+   luminance density -log10 Y (an exposure change only adds a constant to it), at scales
+   from ``blob_min_mm`` to ``blob_max_mm`` across (steps of sqrt 2), divided by the skin's
+   own mean absolute response within about ``window_mm`` (its texture and sensor noise
+   there, taken as at least ``level_floor``, the faint noise of smooth skin): a pore stands
+   at least ``min_z`` times above that level, so the threshold adapts to the photo, its
+   skin and each part of the face rather than being a fixed contrast;
+   each blob is outlined where that ratio falls to ``edge_fraction`` of its peak
+   (:func:`skinmetrics.filters.blob_objects`);
+2. blobs whose mean erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that
    of the skin around them by more than ``max_redness`` are red-brown (crusts, papules),
    not pores (:func:`skinmetrics.filters.object_contrast`);
-3. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
+3. blobs outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
    round than ``min_roundness`` (minor/major axis ratio) are dropped.
+
+Judged on a real face with expert pore labels (PoreNet; docs/validation.md).
 
 Size limits are in mm; without a known scale the pipeline's ``assumed_px_per_mm`` turns
 them into pixels and mm metrics stay empty.
@@ -24,7 +28,8 @@ without scale), ``pore_area_px``, ``pore_area_pct`` (% of roi), ``pore_mean_diam
 
 References
 ----------
-.. [1] Soille P. Morphological Image Analysis, 2nd ed. Springer 2003.
+.. [1] Lindeberg T. Feature detection with automatic scale selection. Int J Comput Vision
+       1998;30:79-116.
 .. [2] Diffey B.L., Oliver R.J., Farr P.M. Br J Dermatol 1984;111:663-672.
 """
 
@@ -35,27 +40,41 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..colour import ColourPlanes
-from ..filters import area_metrics
+from ..colour import ColourPlanes, erythema_index
+from ..filters import area_metrics, blob_objects, object_contrast
 from .base import (
-    DARK_OBJECT_PARAMS,
     Param,
     Scale,
     StageResult,
-    dark_objects_with_redness,
     keep_by_size_and_shape,
     restrict_labels,
 )
 
 __all__ = [
-    "PARAMS", "MASK", "pore_labels", "pore_metrics", "detect", "summarise"
+    "PARAMS", "MASK", "blob_sigmas_px", "pore_labels", "pore_metrics", "detect", "summarise"
 ]
 
 MASK = "pore"
 PARAMS = {
-    **DARK_OBJECT_PARAMS,
+    "blob_min_mm": Param(float, 0.01, 10, "smallest blob scale searched (diameter), mm"),
+    "blob_max_mm": Param(float, 0.01, 10, "largest blob scale searched (diameter), mm"),
+    "window_mm": Param(float, 0.1, 1000, "scale of the skin's texture level around a pore, mm"),
+    "min_z": Param(float, 0.0, 100, "a pore's blob response over the skin's texture level"),
+    "level_floor": Param(float, 0.0, 5, "least texture level (OD): smooth skin's pores too "
+                         "must be min_z times this dark"),
+    "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the pore's peak"),
     "max_redness": Param(float, 0.0, 200, "objects with more EI excess than this are not pores"),
+    "min_diameter_mm": Param(float, 0.0, 100, "smallest pore (equivalent diameter), mm"),
+    "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
+    "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio"),
 }
+
+
+def blob_sigmas_px(min_mm: float, max_mm: float, scale: Scale) -> list[float]:
+    """Laplacian-of-Gaussian scales (pixels) for blobs ``min_mm``..``max_mm`` across, in
+    steps of sqrt 2: a disk of diameter d answers most at sigma = d / (2 sqrt 2)."""
+    n = 1 + max(0, int(np.floor(2 * np.log2(max(max_mm, min_mm) / min_mm) + 1e-9)))
+    return [scale.px(min_mm) * 2.0 ** (k / 2) / (2 * np.sqrt(2)) for k in range(n)]
 
 
 def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
@@ -77,7 +96,14 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     -------
     (H, W) int32 ndarray
     """
-    labels, redness = dark_objects_with_redness(planes, roi, params, scale, fringe)
+    where = roi if fringe is None else roi & ~fringe
+    sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
+    labels = blob_objects(planes.luminance_density, where, sigmas,
+                          scale.px(params["window_mm"]), params["min_z"],
+                          params["level_floor"], params["edge_fraction"])
+    if labels.max() == 0:
+        return labels
+    redness = object_contrast(labels, erythema_index(planes.linear), where, 2 * max(sigmas))
     grey = np.concatenate([[False], redness <= params["max_redness"]])[labels]
     pores = keep_by_size_and_shape(np.where(grey, labels, 0), params, scale) > 0
     # pores lie apart: touching pieces are one pore

@@ -4,14 +4,20 @@ Skin is found in CIELAB by its hue angle and chroma (skin of every tone lies in 
 band of hue angles, h_ab ~ 20-70 degrees, with chroma above that of grey or black
 backgrounds; Xiao et al. 2017) and a lightness of at least ``lightness_min`` and
 ``lightness_min_fraction`` of the photo's median skin L* (dark backdrops and deep shadow
-can have a skin-like hue), then cleaned up:
+can have a skin-like hue). A photo whose typical colour lies outside that band (or near its
+grey edge) while few of its lit pixels are in it (a purple or grey rendering of a
+smartphone close-up) has a colour cast: its typical colour is moved into the band and
+every colour with it (:func:`colour_cast`). Then it is cleaned up:
 
 1. clipped highlights (any sRGB channel at the clip level) and ``not_skin`` (pixels clipped
    in the photo as taken, before a colour correction; a chart; face features) are removed
    before the rest: their colour is lost or not skin's. Where noise takes a channel over
    the clip level only here and there, the skin between the clipped pixels is no more
    trustworthy (it is what the noise left below) and goes with them (``open_radius_mm``);
-2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
+2. whatever the skin encloses is skin: a lesion of any size, hue or darkness (a black
+   nevus, a seborrhoeic keratosis, a blue-grey melanoma) is surrounded by skin, a backdrop
+   reaches the frame. Gaps in the skin as narrow as a hair (``hair_max_width_mm``), such as
+   a hair from a nevus to the frame, do not open an enclosure;
 3. hair: thin dark lines, i.e. pixels whose black top-hat of the luminance density
    (disk ``hair_max_width_mm``) stays above ``hair_tophat`` under a line opening of
    ``hair_min_length_mm`` in one of 24 directions (:func:`skinmetrics.filters.line_opening`;
@@ -19,16 +25,18 @@ can have a skin-like hue), then cleaned up:
    Round dark objects (pores, crusts) and rows of them are shorter than the line and stay,
    faint thin hairs are found as well as dark ones. The strand itself, where that line
    top-hat is at least ``hair_edge_fraction`` of its local peak (the strand's half
-   maximum), is removed. Where a thin hair runs across pixel boundaries it is fainter, a
-   row of dark beads that would be taken for pores: there the strand is followed along
-   the line top-hat down to ``hair_tophat_low`` (hysteresis from the parts above
-   ``hair_tophat``) and removed as well. The rest of the line above ``hair_tophat``, the
-   strand's blurred fringe, stays skin but is returned as the *fringe*: skin whose colour
-   is not trusted, which the stages leave out of detection and fill in from the skin
-   around (so that a hair across a spot takes only the strand's own width from its area);
-4. deep shadow and large dark openings (nostrils): regions much darker than the
-   surrounding skin (``L* < (1 - dark_fraction) * L*_ref``, ``L*_ref`` the local skin
-   lightness), wider than a hair and larger than ``shadow_min_area_mm2``;
+   maximum); where a thin hair runs across pixel boundaries it is fainter, a row of dark
+   beads that would be taken for pores: there the strand is followed along the line
+   top-hat down to ``hair_tophat_low`` (hysteresis from the parts above ``hair_tophat``).
+   The strand and its blurred fringe (the rest of the line above ``hair_tophat``) stay
+   skin, so that dense hair does not cut the region into pieces, but are returned as the
+   *fringe*: skin whose colour is not trusted, which the stages leave out of detection and
+   fill in from the skin around (a lesion under a hair is measured whole);
+4. deep shadow: regions much darker than the surrounding skin (``L* < (1 - dark_fraction)
+   * L*_ref``, ``L*_ref`` the local skin lightness), wider than a hair, larger than
+   ``shadow_min_area_mm2`` and at the skin's edge (reaching the frame or what is not
+   skin). A dark region that the skin surrounds is a lesion and stays; nostrils and eyes
+   come in ``not_skin`` from the face's landmarks;
 5. glare: skin brighter than its surroundings by more than ``glare_od`` in luminance
    density (-log10 Y; 0.1 = 26 % brighter), where surface reflection hides the skin's
    colour even before a channel clips. Shadow and glare are removed together with a
@@ -317,7 +325,7 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     L_ref = local_reference(L, colour_ok, scale.px(p["reference_sigma_mm"]))
     lum = planes.luminance_density
     dark = (L < (1.0 - p["dark_fraction"]) * L_ref).view(np.uint8)
-    # deep shadow, nostrils: dark regions wider than a hair and large
+    # deep shadow: dark regions wider than a hair and large...
     blobs = cv2.morphologyEx(dark, cv2.MORPH_OPEN, disk(scale.px(p["hair_max_width_mm"]) / 2))
     not_skin = _objects_where(blobs.astype(bool), "area_px", scale.px2(p["shadow_min_area_mm2"]))
     # ...at the skin's edge (reaching the frame or what is not skin): inside, a dark lesion

@@ -31,7 +31,9 @@ every colour with it (:func:`colour_cast`). Then it is cleaned up:
    The strand and its blurred fringe (the rest of the line above ``hair_tophat``) stay
    skin, so that dense hair does not cut the region into pieces, but are returned as the
    *fringe*: skin whose colour is not trusted, which the stages leave out of detection and
-   fill in from the skin around (a lesion under a hair is measured whole);
+   fill in from the skin around (a lesion under a hair is measured whole). White hair,
+   thin bright lines found in the same way (top-hat of the negative density), is part of
+   the fringe too, and not glare;
 4. deep shadow: regions much darker than the surrounding skin (``L* < (1 - dark_fraction)
    * L*_ref``, ``L*_ref`` the local skin lightness), wider than a hair, larger than
    ``shadow_min_area_mm2`` and at the skin's edge (reaching the frame or what is not
@@ -339,7 +341,11 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     strand = followed & (line >= p["hair_edge_fraction"] * peak)
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
-    not_skin |= lum < lum_ref - p["glare_od"]
+    # white hair: thin bright lines, found as dark hair is; no glare, part of the fringe
+    white = line_opening(black_tophat_od(-lum, hair_width),
+                         scale.px(p["hair_min_length_mm"]), n_angles=24) > p["hair_tophat"]
+    not_skin |= (lum < lum_ref - p["glare_od"]) & ~white
+    hair |= white
     if p["exclusion_margin_mm"] > 0:
         margin = disk(scale.px(p["exclusion_margin_mm"]))
         not_skin = cv2.dilate(not_skin.view(np.uint8), margin).view(bool)

@@ -51,37 +51,38 @@ def pad_regions(shared_data):
 
 
 def test_pigmented_lesions_stay_skin(pad_regions):
-    """Nevi, keratoses and melanomas (56 photos): 52 are >= 0.95 inside the skin region
-    (median 1.00; the rest 0.40 under dense white hair, 0.86, 0.89, 0.95). The code before
-    cut dark lesions out as shadow and missed skin of a grey or purple rendering: 16 of 56,
+    """Nevi, keratoses and melanomas (56 photos): 53 are >= 0.95 inside the skin region
+    (median 1.00; the rest 0.54 under dense white hair, 0.86, 0.94). The code before cut
+    dark lesions out as shadow and missed skin of a grey or purple rendering: 16 of 56,
     median 0.76, 9 below 0.2."""
     inside = np.array([r["inside"] for r in pad_regions if r["dx"] in PIGMENTED])
     assert len(inside) == 56
-    assert np.count_nonzero(inside >= 0.95) >= 50
+    assert np.count_nonzero(inside >= 0.95) >= 51
     assert np.median(inside) >= 0.99
     assert np.count_nonzero(inside < 0.8) <= 2
 
 
 def test_every_lesion_is_mostly_skin(pad_regions):
     """All 92 photos (red actinic keratoses and carcinomas too, whose white scale and shine
-    are still glare): mean share inside 0.93 (singles 0.88, pairs 0.96), none below 0.35;
+    are still glare): mean share inside 0.95 (singles 0.91, pairs 0.97), none below 0.45;
     before 0.59, with 19 below 0.2."""
     inside = np.array([r["inside"] for r in pad_regions])
-    assert inside.mean() >= 0.9
-    assert inside.min() >= 0.3
+    assert inside.mean() >= 0.92
+    assert inside.min() >= 0.4
     for subset in ("single", "pair"):
-        assert np.mean([r["inside"] for r in pad_regions if r["subset"] == subset]) >= 0.85
+        assert np.mean([r["inside"] for r in pad_regions if r["subset"] == subset]) >= 0.88
 
 
 def test_hair_does_not_shred_the_skin(pad_regions):
-    """On the 9 hairy close-ups the strands stay in the region (as untrusted fringe): 8 are
-    one piece (largest piece >= 0.95 of the region; before 2 of 9, down to 0.06), the share
-    of the photo that is skin 0.83 on average (before 0.61, down to 0.05)."""
+    """On the 9 hairy close-ups the strands, dark and white, stay in the region (as
+    untrusted fringe): each is one piece (its largest piece >= 0.98 of the region; before
+    2 of 9, down to 0.06), the share of the photo that is skin 0.91 on average, at least
+    0.79 (before 0.61, down to 0.05)."""
     hairy = [r for r in pad_regions if r["subset"] == "single" and r["name"] in HAIRY]
     assert len(hairy) == len(HAIRY)
-    assert sum(r["largest"] >= 0.9 for r in hairy) >= 8
-    assert np.mean([r["kept"] for r in hairy]) >= 0.78
-    assert min(r["kept"] for r in hairy) >= 0.5
+    assert all(r["largest"] >= 0.9 for r in hairy)
+    assert np.mean([r["kept"] for r in hairy]) >= 0.85
+    assert min(r["kept"] for r in hairy) >= 0.7
 
 
 def _lab_photo(lab: np.ndarray, seed: int) -> np.ndarray:

@@ -74,7 +74,8 @@ from .filters import (
 )
 from .stages.base import Param, Scale
 
-__all__ = ["PARAMS", "skin_mask", "skin_and_fringe", "clipped_mask", "clipped_skin_fraction"]
+__all__ = ["PARAMS", "skin_mask", "skin_and_fringe", "colour_cast", "clipped_mask",
+           "clipped_skin_fraction"]
 
 PARAMS = {
     "hue_min_deg": Param(float, -180, 180, "lowest CIELAB hue angle h_ab of skin"),
@@ -131,9 +132,10 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray,
     """The (a*, b*) offset of a photo whose skin is not skin-coloured (a colour cast).
 
     A close-up of skin shows mostly skin: when less than ``cast_max_skin_fraction`` of the
-    photo's lit pixels have a skin hue and chroma, the photo's dominant colour (the median
-    a*, b* of its lit pixels) is taken to be its skin, shifted by a cast of the white balance
-    (a purple or grey rendering of a smartphone photo). The cast is the shift that brings
+    photo's lit pixels have a skin hue and chroma and the photo's dominant colour (the
+    median a*, b* of its lit pixels) is outside the skin hue band or has less chroma than
+    ``2 * chroma_min``, that colour is taken to be its skin, shifted by a cast of the white
+    balance (a purple or grey rendering of a smartphone photo). The cast is the shift that brings
     that colour to the middle of the skin hue band, at its own chroma or at least
     ``2 * chroma_min``; the photo's colours are tested for skin after subtracting it, a
     correction of the von Kries kind made in CIELAB with skin as the known reference [3]_.

@@ -112,3 +112,27 @@ def test_a_dark_keratosis_stays_skin_a_dark_backdrop_does_not(lesion_ab):
     assert roi[disc].mean() >= 0.98
     assert roi[backdrop].mean() <= 0.02
     assert roi[~disc & ~backdrop & (xx > w // 4 + 10)].mean() >= 0.98
+
+
+def test_a_purple_rendering_of_skin_is_still_skin():
+    """A close-up rendered purple (skin at a* 16, b* -13: hue -39 degrees, outside the skin
+    band) with a dark nevus: the cast is found and taken out, the photo is skin (>= 0.98) and
+    so is the nevus; the same photo in skin's own colour has no cast. Before, none of it
+    was skin."""
+    from skinmetrics.colour import ColourPlanes
+    from skinmetrics.roi import colour_cast
+
+    h, w = 160, 200
+    yy, xx = np.mgrid[0:h, 0:w]
+    nevus = np.hypot(yy - 80, xx - 100) <= 30
+    pipeline = load_pipeline("laser_recovery")
+    for skin_ab, cast_expected in (((16.0, -13.0), True), ((14.0, 18.0), False)):
+        lab = np.empty((h, w, 3))
+        lab[:] = (62.0, *skin_ab)
+        lab[nevus] = (22.0, 8.0, -10.0)
+        srgb = _lab_photo(lab, seed=4)
+        planes = ColourPlanes(srgb)
+        cast = colour_cast(planes.lab, planes.lab[..., 0] > 30, pipeline.params["roi"])
+        assert (np.hypot(*cast) > 5) == cast_expected
+        roi = skin_region(srgb, pipeline, 10.0)
+        assert roi.mean() >= 0.98 and roi[nevus].mean() >= 0.98

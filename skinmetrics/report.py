@@ -205,11 +205,13 @@ METHODS: tuple[Layer, ...] = (
           "thresholds hold from very light to dark skin.",
           ("IEC 1999", "CIE 2004", "Tsumura 1999", "Jacques 1998", "Prahl 1999")),
     Layer("roi", "Skin region (roi)",
-          "Pixels with the CIELAB hue angle and chroma of skin, not clipped and not far darker "
-          "than the photo's median skin; hair (thin dark lines along which a short segment "
-          "fits, grey line opening), large dark regions (nostrils, shadow) and glare are "
-          "removed; holes the size of lesions are kept. Every *_pct metric is a percentage "
-          "of this region.",
+          "Pixels with the CIELAB hue angle and chroma of skin (after taking out a colour "
+          "cast the photo's typical colour shows), not clipped and not far darker than the "
+          "photo's median skin, and everything this skin encloses (lesions of any size and "
+          "darkness); large dark regions at the skin's edge (shadow) and glare are removed; "
+          "hair (thin dark lines along which a short segment fits, grey line opening) stays "
+          "in the region but is not used to detect lesions. Every *_pct metric is a "
+          "percentage of this region.",
           ("Xiao 2017", "Soille 2003"),
           (MetricDefinition("roi_area_px", "Area of the skin region in the photo's pixels",
                             "number of pixels of the roi mask", ("Xiao 2017",)),

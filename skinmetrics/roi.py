@@ -4,14 +4,20 @@ Skin is found in CIELAB by its hue angle and chroma (skin of every tone lies in 
 band of hue angles, h_ab ~ 20-70 degrees, with chroma above that of grey or black
 backgrounds; Xiao et al. 2017) and a lightness of at least ``lightness_min`` and
 ``lightness_min_fraction`` of the photo's median skin L* (dark backdrops and deep shadow
-can have a skin-like hue), then cleaned up:
+can have a skin-like hue). A photo whose typical colour lies outside that band (or near its
+grey edge) while few of its lit pixels are in it (a purple or grey rendering of a
+smartphone close-up) has a colour cast: its typical colour is moved into the band and
+every colour with it (:func:`colour_cast`). Then it is cleaned up:
 
 1. clipped highlights (any sRGB channel at the clip level) and ``not_skin`` (pixels clipped
    in the photo as taken, before a colour correction; a chart; face features) are removed
    before the rest: their colour is lost or not skin's. Where noise takes a channel over
    the clip level only here and there, the skin between the clipped pixels is no more
    trustworthy (it is what the noise left below) and goes with them (``open_radius_mm``);
-2. small holes inside skin are filled: lesions (crusts, pores, spots) are skin and count;
+2. whatever the skin encloses is skin: a lesion of any size, hue or darkness (a black
+   nevus, a seborrhoeic keratosis, a blue-grey melanoma) is surrounded by skin, a backdrop
+   reaches the frame. Gaps in the skin as narrow as a hair (``hair_max_width_mm``), such as
+   a hair from a nevus to the frame, do not open an enclosure;
 3. hair: thin dark lines, i.e. pixels whose black top-hat of the luminance density
    (disk ``hair_max_width_mm``) stays above ``hair_tophat`` under a line opening of
    ``hair_min_length_mm`` in one of 24 directions (:func:`skinmetrics.filters.line_opening`;
@@ -19,16 +25,20 @@ can have a skin-like hue), then cleaned up:
    Round dark objects (pores, crusts) and rows of them are shorter than the line and stay,
    faint thin hairs are found as well as dark ones. The strand itself, where that line
    top-hat is at least ``hair_edge_fraction`` of its local peak (the strand's half
-   maximum), is removed. Where a thin hair runs across pixel boundaries it is fainter, a
-   row of dark beads that would be taken for pores: there the strand is followed along
-   the line top-hat down to ``hair_tophat_low`` (hysteresis from the parts above
-   ``hair_tophat``) and removed as well. The rest of the line above ``hair_tophat``, the
-   strand's blurred fringe, stays skin but is returned as the *fringe*: skin whose colour
-   is not trusted, which the stages leave out of detection and fill in from the skin
-   around (so that a hair across a spot takes only the strand's own width from its area);
-4. deep shadow and large dark openings (nostrils): regions much darker than the
-   surrounding skin (``L* < (1 - dark_fraction) * L*_ref``, ``L*_ref`` the local skin
-   lightness), wider than a hair and larger than ``shadow_min_area_mm2``;
+   maximum); where a thin hair runs across pixel boundaries it is fainter, a row of dark
+   beads that would be taken for pores: there the strand is followed along the line
+   top-hat down to ``hair_tophat_low`` (hysteresis from the parts above ``hair_tophat``).
+   The strand and its blurred fringe (the rest of the line above ``hair_tophat``) stay
+   skin, so that dense hair does not cut the region into pieces, but are returned as the
+   *fringe*: skin whose colour is not trusted, which the stages leave out of detection and
+   fill in from the skin around (a lesion under a hair is measured whole). White hair,
+   thin bright lines found in the same way (top-hat of the negative density), is part of
+   the fringe too, and not glare;
+4. deep shadow: regions much darker than the surrounding skin (``L* < (1 - dark_fraction)
+   * L*_ref``, ``L*_ref`` the local skin lightness), wider than a hair, larger than
+   ``shadow_min_area_mm2`` and at the skin's edge (reaching the frame or what is not
+   skin). A dark region that the skin surrounds is a lesion and stays; nostrils and eyes
+   come in ``not_skin`` from the face's landmarks;
 5. glare: skin brighter than its surroundings by more than ``glare_od`` in luminance
    density (-log10 Y; 0.1 = 26 % brighter), where surface reflection hides the skin's
    colour even before a channel clips. Shadow and glare are removed together with a
@@ -56,7 +66,6 @@ from scipy import ndimage as ndi
 from .colour import ColourPlanes, linear_to_lab, srgb_to_linear
 from .filters import (
     black_tophat_od,
-    clean_mask,
     disk,
     hysteresis,
     line_opening,
@@ -65,7 +74,8 @@ from .filters import (
 )
 from .stages.base import Param, Scale
 
-__all__ = ["PARAMS", "skin_mask", "skin_and_fringe", "clipped_mask", "clipped_skin_fraction"]
+__all__ = ["PARAMS", "skin_mask", "skin_and_fringe", "colour_cast", "clipped_mask",
+           "clipped_skin_fraction"]
 
 PARAMS = {
     "hue_min_deg": Param(float, -180, 180, "lowest CIELAB hue angle h_ab of skin"),
@@ -82,6 +92,9 @@ PARAMS = {
     "hair_tophat_low": Param(float, 0.0, 5, "line top-hat to which a hair strand is followed"),
     "hair_edge_fraction": Param(float, 0.0, 1.0,
                                 "strand edge at this fraction of its peak top-hat"),
+    "cast_max_skin_fraction": Param(float, 0.0, 1.0,
+                                    "a photo with less skin-coloured lit pixels than this "
+                                    "has a colour cast"),
     "shadow_min_area_mm2": Param(float, 0.0, 1e6, "dark regions larger than this are shadow"),
     "glare_od": Param(float, 0.0, 5, "glare: luminance density this far below local skin"),
     "exclusion_margin_mm": Param(float, 0.0, 10,
@@ -90,7 +103,6 @@ PARAMS = {
     "clipped_warning_fraction": Param(float, 0.0, 1.0,
                                       "warn when this fraction of the skin (of a "
                                       "follow-up: of the compared skin) is clipped"),
-    "fill_hole_max_mm2": Param(float, 0.0, 1e6, "holes in skin up to this area are kept, mm2"),
     "open_radius_mm": Param(float, 0.0, 10, "opening radius removing skin-coloured specks, mm"),
     "min_region_mm2": Param(float, 0.0, 1e6, "skin parts smaller than this are dropped, mm2"),
 }
@@ -101,13 +113,62 @@ def clipped_mask(srgb: np.ndarray, clip_level: float) -> np.ndarray:
     return (srgb >= clip_level).any(axis=2)
 
 
+def _skin_hued(a: np.ndarray, b: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
+    """Pixels whose CIELAB hue angle and chroma (from ``a``, ``b``) are skin's."""
+    hue = np.degrees(np.arctan2(b, a))
+    return ((hue >= params["hue_min_deg"]) & (hue <= params["hue_max_deg"])
+            & (np.hypot(a, b) >= params["chroma_min"]))
+
+
 def _skin_coloured(lab: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
     """Pixels whose CIELAB hue angle, chroma and lightness are skin's (see the module text;
     the lightness relative to the photo's typical skin is not tested here)."""
-    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
-    hue = np.degrees(np.arctan2(b, a))
-    return ((hue >= params["hue_min_deg"]) & (hue <= params["hue_max_deg"])
-            & (np.hypot(a, b) >= params["chroma_min"]) & (L >= params["lightness_min"]))
+    return (_skin_hued(lab[..., 1], lab[..., 2], params)
+            & (lab[..., 0] >= params["lightness_min"]))
+
+
+def colour_cast(lab: np.ndarray, usable: np.ndarray,
+                params: Mapping[str, float]) -> tuple[float, float]:
+    """The (a*, b*) offset of a photo whose skin is not skin-coloured (a colour cast).
+
+    A close-up of skin shows mostly skin: when less than ``cast_max_skin_fraction`` of the
+    photo's lit pixels have a skin hue and chroma and the photo's dominant colour (the
+    median a*, b* of its lit pixels) is outside the skin hue band or has less chroma than
+    ``2 * chroma_min``, that colour is taken to be its skin, shifted by a cast of the white
+    balance (a purple or grey rendering of a smartphone photo). The cast is the shift that brings
+    that colour to the middle of the skin hue band, at its own chroma or at least
+    ``2 * chroma_min``; the photo's colours are tested for skin after subtracting it, a
+    correction of the von Kries kind made in CIELAB with skin as the known reference [3]_.
+
+    Parameters
+    ----------
+    lab : (H, W, 3) ndarray
+        CIELAB of the photo.
+    usable : (H, W) bool ndarray
+        Lit pixels that are not clipped nor known not to be skin.
+    params : mapping
+        The ``[roi]`` section of a pipeline.
+
+    Returns
+    -------
+    (float, float)
+        Offset (da*, db*) to subtract; (0, 0) when the photo's skin has its colour.
+
+    References
+    ----------
+    .. [3] Bianco S., Schettini R. Adaptive color constancy using faces. IEEE Trans
+           Pattern Anal Mach Intell 2014;36:1505-1518.
+    """
+    a, b = lab[..., 1][usable], lab[..., 2][usable]
+    if a.size == 0 or _skin_hued(a, b, params).mean() >= params["cast_max_skin_fraction"]:
+        return 0.0, 0.0
+    a_med, b_med = float(np.median(a)), float(np.median(b))
+    chroma = max(float(np.hypot(a_med, b_med)), 2.0 * params["chroma_min"])
+    firm = {**params, "chroma_min": 2.0 * params["chroma_min"]}
+    if _skin_hued(np.array([a_med]), np.array([b_med]), firm)[0]:
+        return 0.0, 0.0  # the typical colour is well inside the band: no cast
+    hue = np.radians(0.5 * (params["hue_min_deg"] + params["hue_max_deg"]))
+    return a_med - chroma * float(np.cos(hue)), b_med - chroma * float(np.sin(hue))
 
 
 def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray,
@@ -167,6 +228,51 @@ def _objects_where(mask: np.ndarray, prop: str, minimum: float) -> np.ndarray:
     return big[labels]
 
 
+def _frame(shape: tuple[int, int]) -> np.ndarray:
+    """The one-pixel edge of an image of ``shape``."""
+    edge = np.ones(shape, bool)
+    edge[1:-1, 1:-1] = False
+    return edge
+
+
+def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Connected objects of ``mask`` (8-connectivity) that touch ``other`` (a pixel of
+    theirs is in ``other`` or next to it)."""
+    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return mask
+    near = cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    hit = np.zeros(n + 1, bool)
+    hit[np.unique(labels[near])] = True
+    hit[0] = False
+    return hit[labels]
+
+
+def _enclosed_by(skin: np.ndarray, bridge_px: float) -> np.ndarray:
+    """``skin`` with everything it encloses: the pixels not connected to the image's edge
+    through what is not skin, once gaps up to ``bridge_px`` wide in the skin (a hair
+    crossing from a lesion to the frame) are closed.
+
+    Parameters
+    ----------
+    skin : (H, W) bool ndarray
+        Skin-coloured pixels.
+    bridge_px : float
+        Radius of the disk closing the gaps, px.
+
+    Returns
+    -------
+    (H, W) bool ndarray
+        ``skin`` and its holes (lesions), not the background around it, which keeps its
+        own outline (the closing is undone there by a dilation of the same disk).
+    """
+    k = disk(bridge_px)
+    closed = cv2.morphologyEx(skin.view(np.uint8), cv2.MORPH_CLOSE, k).view(bool)
+    outside = _touching(~closed, _frame(skin.shape))
+    outside = cv2.dilate(outside.view(np.uint8), k).view(bool)
+    return skin | ~outside
+
+
 def skin_mask(planes: ColourPlanes, params: Mapping[str, float], scale: Scale,
               not_skin: np.ndarray | None = None) -> np.ndarray:
     """Skin region of a photograph: the first result of :func:`skin_and_fringe`."""
@@ -205,22 +311,30 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     clipped = clipped_mask(planes.srgb, p["clip_level"])
     if not_skin is not None:
         clipped |= not_skin
-    colour_ok = _skin_coloured(planes.lab, p) & ~clipped
+    lit = (L >= p["lightness_min"]) & ~clipped
+    if lit.any():
+        lit &= L >= p["lightness_min_fraction"] * float(np.median(L[lit]))
+    da, db = colour_cast(planes.lab, lit, p)
+    hued = _skin_hued(planes.lab[..., 1] - da, planes.lab[..., 2] - db, p) & ~clipped
+    colour_ok = hued & (L >= p["lightness_min"])
     if colour_ok.any():  # far darker than the typical skin of this photo: shadow, backdrop
         colour_ok &= L >= p["lightness_min_fraction"] * float(np.median(L[colour_ok]))
     if p["open_radius_mm"] > 0:
         k = disk(scale.px(p["open_radius_mm"]))
         colour_ok = cv2.morphologyEx(colour_ok.view(np.uint8), cv2.MORPH_OPEN, k).astype(bool)
-    skin = clean_mask(colour_ok, max_hole_px=scale.px2(p["fill_hole_max_mm2"])) & ~clipped
+    hair_width = scale.px(p["hair_max_width_mm"])
+    # everything the skin encloses is skin (a lesion of any colour, size, darkness)
+    skin = _enclosed_by(colour_ok, hair_width) & ~clipped
 
     L_ref = local_reference(L, colour_ok, scale.px(p["reference_sigma_mm"]))
     lum = planes.luminance_density
     dark = (L < (1.0 - p["dark_fraction"]) * L_ref).view(np.uint8)
-    # deep shadow, nostrils: dark regions wider than a hair and large
+    # deep shadow: dark regions wider than a hair and large...
     blobs = cv2.morphologyEx(dark, cv2.MORPH_OPEN, disk(scale.px(p["hair_max_width_mm"]) / 2))
     not_skin = _objects_where(blobs.astype(bool), "area_px", scale.px2(p["shadow_min_area_mm2"]))
+    # ...at the skin's edge (reaching the frame or what is not skin): inside, a dark lesion
+    not_skin = _touching(not_skin, ~skin | _frame(skin.shape))
     # hair: thin dark lines along which a segment of hair_min_length_mm fits
-    hair_width = scale.px(p["hair_max_width_mm"])
     line = line_opening(black_tophat_od(lum, hair_width),
                         scale.px(p["hair_min_length_mm"]), n_angles=24)
     hair = line > p["hair_tophat"]
@@ -229,13 +343,16 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     strand = followed & (line >= p["hair_edge_fraction"] * peak)
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
-    not_skin |= lum < lum_ref - p["glare_od"]
+    # white hair: thin bright lines, found as dark hair is; no glare, part of the fringe
+    white = line_opening(black_tophat_od(-lum, hair_width),
+                         scale.px(p["hair_min_length_mm"]), n_angles=24) > p["hair_tophat"]
+    not_skin |= (lum < lum_ref - p["glare_od"]) & ~white
+    hair |= white
     if p["exclusion_margin_mm"] > 0:
         margin = disk(scale.px(p["exclusion_margin_mm"]))
         not_skin = cv2.dilate(not_skin.view(np.uint8), margin).view(bool)
         hair = cv2.dilate(hair.view(np.uint8), margin).view(bool)
-    skin &= ~(not_skin | strand)
-
+    skin &= ~not_skin
     lab_skin, n = ndi.label(skin)
     if n > 1:
         sizes = np.bincount(lab_skin.ravel())
@@ -243,4 +360,4 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
         keep = sizes >= scale.px2(p["min_region_mm2"])
         keep[0] = False
         skin = keep[lab_skin]
-    return skin, hair & skin
+    return skin, (hair | strand) & skin

@@ -71,30 +71,31 @@ def _hair_line(width_px: int, col: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("width_px, offset_px", [(2, 0), (3, 10)])
-def test_a_hair_across_a_spot_takes_only_its_strand(laser, width_px, offset_px):
-    """A dark hair across a 2 mm spot (through its centre, or off it): the skin region
-    leaves out the strand (coverage > 0.5), not its blurred fringe, and the spot is measured
-    as if the hair took only its strand: its error against the truth (spot minus strand) is
-    that of the same spot without a hair within 2.5 points, and it is one spot. With the
-    whole blurred line left out (about 1 px more per side; hair_edge_fraction 0) the roi
-    lost 530-570 px too many and the spot through its centre 4.6 points."""
+def test_a_hair_across_a_spot_leaves_the_spot_whole(laser, width_px, offset_px):
+    """A dark hair across a 2 mm spot (through its centre, or off it): the skin region keeps
+    the strand as untrusted fringe (it is not punched out of the skin), and the spot is
+    measured whole, filled in under the hair from the skin around: within 4 % of the whole
+    spot's area (measured: +2.1 % and -0.8 %; the same spot without a hair +2.6 %), one spot.
+    Before, the strand was cut out of the skin region and the spot measured without it."""
     srgb, inside = _skin_with_spots([(150, 200, 1.0)])
     alone = measure_image(srgb, laser, PX_PER_MM).masks["pigment"].sum() / inside.sum() - 1
     hair = _hair_line(width_px, 200 + offset_px)
     srgb, inside = _skin_with_spots([(150, 200, 1.0)], hair=hair)
     res = measure_image(srgb, laser, PX_PER_MM)
-    strand = hair >= 0.5
-    assert abs(int(res.masks["roi"].sum()) - int((~strand).sum())) <= 0.1 * strand.sum()
-    crossed = res.masks["pigment"].sum() / (inside & ~strand).sum() - 1
-    assert crossed == pytest.approx(alone, abs=0.025)
+    assert res.masks["roi"].all()
+    crossed = res.masks["pigment"].sum() / inside.sum() - 1
+    assert abs(crossed) <= 0.04 and abs(alone) <= 0.04
     assert res.metrics["pigment_spot_count"] == 1
 
 
 def test_a_faint_hair_does_not_spread_into_a_faint_spot():
-    """A phantom's faint hair (L* 40 skin) across a faint 1 mm spot, cut in two pieces: the
-    spot within 6 % of its truth. The strand's own colour, brown like melanin, used to be
-    smoothed into the skin beside it, raising the local peak the spot's edge is drawn
-    from; the spot was 17 % too small."""
+    """A phantom's faint hair (L* 40 skin) across a faint 1 mm spot, which the phantom's
+    truth leaves cut in two pieces: the spot is measured whole (the pieces and the strand
+    between them, 650 px) within 6 % (measured 670 px). The strand's own colour, brown like
+    melanin, used to be smoothed into the skin beside it, raising the local peak the spot's
+    edge is drawn from; the spot was 17 % too small."""
+    from skimage.morphology import convex_hull_image
+
     from skinmetrics.io import decode_image
     from skinmetrics.synthetic import VISIT_COURSE, make_phantom
 
@@ -105,7 +106,8 @@ def test_a_faint_hair_does_not_spread_into_a_faint_spot():
     box = np.s_[340:400, 320:400]
     truth = ph.masks["pigment"][box]
     assert ndi.label(truth)[1] == 2  # the hair cuts it
-    assert found[box].sum() == pytest.approx(truth.sum(), rel=0.06)
+    whole = truth | (~ph.masks["roi"][box] & convex_hull_image(truth))
+    assert found[box].sum() == pytest.approx(whole.sum(), rel=0.06)
 
 
 @pytest.mark.parametrize(("skin_L", "seed"), [(32.0, 2032), (50.0, 50)])

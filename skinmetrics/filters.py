@@ -576,7 +576,7 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
 
 def blob_objects(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float],
                  window_px: float, min_z: float, level_floor: float = 0.0,
-                 fraction: float = 0.5) -> np.ndarray:
+                 fraction: float = 0.5, texture: np.ndarray | None = None) -> np.ndarray:
     """Small dark blobs of an optical density image, found by how far they stand out of
     the photo's own texture and noise, and outlined at a fraction of their peak.
 
@@ -589,7 +589,8 @@ def blob_objects(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float],
        adapts to the photo (its noise, its skin, the forehead and the cheek each to their
        own) instead of a fixed optical density; the level is taken as at least
        ``level_floor``, so that on smooth skin, whose level is its faint sensor noise, a
-       blob must still be ``min_z x level_floor`` dark;
+       blob must still be ``min_z x level_floor`` dark; ``texture`` may leave out of it
+       objects that are not the skin's texture (a field of crusts);
     3. blobs: every local maximum of that ratio inside ``roi`` above ``min_z`` (at least
        2 sigma from a higher one) grows by watershed over the ratio while it stays above
        ``fraction`` of its peak; the part that holds the peak is the blob.
@@ -609,6 +610,8 @@ def blob_objects(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float],
         Least texture level (OD).
     fraction : float
         Edge level as a fraction of each blob's peak ratio.
+    texture : (H, W) bool ndarray, optional
+        The skin whose response gives the level (default ``roi``).
 
     Returns
     -------
@@ -624,8 +627,9 @@ def blob_objects(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float],
     d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
     ratio = np.full(d.shape, -np.inf, np.float32)
     for s in sigmas_px:
-        response = -(s * s) * ndi.gaussian_laplace(d, s)
-        level = local_reference(np.abs(response), roi, window_px)
+        response = -(s * s) * ndi.gaussian_laplace(d, s, mode="mirror")
+        level = local_reference(np.abs(response), roi if texture is None else texture,
+                                window_px)
         np.maximum(ratio, response / np.maximum(level, max(level_floor, 1e-6)), out=ratio)
     apart = max(1, int(round(2 * min(sigmas_px))))
     peaks = (ratio >= min_z) & roi & (ratio == ndi.maximum_filter(ratio, 2 * apart + 1))

@@ -14,8 +14,11 @@ not redder or browner. Method:
    (:func:`skinmetrics.filters.blob_objects`);
 2. blobs whose mean erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that
    of the skin around them by more than ``max_redness`` are red-brown (crusts, papules),
-   not pores (:func:`skinmetrics.filters.object_contrast`);
-3. blobs outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
+   not pores (:func:`skinmetrics.filters.object_contrast`); they are not the skin's texture
+   either, so the blobs are found again with them left out of its level (a field of laser
+   crusts would otherwise raise it and hide the pores between them);
+3. a blob that touches the blurred fringe of a hair is a bead of the hair, not a pore;
+4. blobs outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
    round than ``min_roundness`` (minor/major axis ratio) are dropped.
 
 Judged on a real face with expert pore labels (PoreNet; docs/validation.md).
@@ -37,11 +40,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, blob_objects, object_contrast
+from ..filters import area_metrics, blob_objects, disk, object_contrast
 from .base import (
     Param,
     Scale,
@@ -98,14 +102,23 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     """
     where = roi if fringe is None else roi & ~fringe
     sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
-    labels = blob_objects(planes.luminance_density, where, sigmas,
-                          scale.px(params["window_mm"]), params["min_z"],
-                          params["level_floor"], params["edge_fraction"])
-    if labels.max() == 0:
-        return labels
-    redness = object_contrast(labels, erythema_index(planes.linear), where, 2 * max(sigmas))
-    grey = np.concatenate([[False], redness <= params["max_redness"]])[labels]
-    pores = keep_by_size_and_shape(np.where(grey, labels, 0), params, scale) > 0
+    redness = erythema_index(planes.linear)
+    texture = where
+    for _ in range(2):  # the second time, red-brown blobs are left out of the skin's texture
+        labels = blob_objects(planes.luminance_density, where, sigmas,
+                              scale.px(params["window_mm"]), params["min_z"],
+                              params["level_floor"], params["edge_fraction"], texture)
+        if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
+            beside = cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            labels[np.isin(labels, np.unique(labels[beside]))] = 0
+        if labels.max() == 0:
+            return labels
+        red = np.concatenate([[False], object_contrast(labels, redness, where, 2 * max(sigmas))
+                              > params["max_redness"]])[labels]
+        if not red.any():
+            break
+        texture = where & (cv2.dilate(red.view(np.uint8), disk(2 * max(sigmas))) == 0)
+    pores = keep_by_size_and_shape(np.where(red, 0, labels), params, scale) > 0
     # pores lie apart: touching pieces are one pore
     return ndi.label(pores, structure=np.ones((3, 3)))[0]
 

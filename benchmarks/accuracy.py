@@ -8,10 +8,11 @@
 two-layer skin, large diffuse erythema, brown microcrusts, faint pores, big textured nevi and
 keratoses, dense hair on every other seed, 15-30 px/mm): per tone the Dice of erythema and
 pigment and the signed error (%) of the crust and pore counts and of the erythema and pigment
-areas; then ``--series`` visit series (day 0, 14, 28 with capture drift) measured in memory
-(:func:`measure_image`, no registration): the error (percentage points) of the percent change
-from baseline of erythema area, crust count, pore count and pigment area (% of skin) against
-the truth over the skin both photos show (:func:`common_truth`).
+areas, beside trivial baselines (Otsu on a* for erythema, on L* for pigment, over the
+true skin region); then ``--series`` visit series (day 0, 14, 28 with capture drift)
+measured in memory (:func:`measure_image`, no registration): the error (percentage points)
+of the percent change from baseline of erythema area, crust count, pore count and pigment
+area (% of skin) against the truth over the skin both photos show (:func:`common_truth`).
 
 For each skin tone (CIELAB L* of unaffected skin) and seed a phantom is rendered, written
 as JPEG, decoded and measured with both built-in pipelines at the known scale. Reported:
@@ -52,7 +53,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from skimage.filters import threshold_otsu
 
+from skinmetrics.colour import linear_to_lab, srgb_to_linear
 from skinmetrics.io import decode_image
 from skinmetrics.photo import BaselinePhoto, measure_photo
 from skinmetrics.pipeline import load_pipeline, measure_image
@@ -184,7 +187,17 @@ def score_b(L: float, seed: int, shape: tuple[int, int], ppm: float, pipes) -> d
     lr = measure_image(rgb, pipes["laser_recovery"], ppm)
     ac = measure_image(rgb, pipes["acne"], ppm)
     t = ph.truth
+    # trivial baselines over the true skin region: Otsu on a* (smoothed 0.5 mm) for
+    # erythema, Otsu on dark L* (smoothed 0.2 mm) for pigment (Otsu 1979)
+    lab = linear_to_lab(srgb_to_linear(rgb)).astype(np.float32)
+    roi = ph.masks["roi"]
+    a_star = cv2.GaussianBlur(lab[..., 1], (0, 0), 0.5 * ppm)
+    lum = cv2.GaussianBlur(lab[..., 0], (0, 0), 0.2 * ppm)
+    otsu_ery = roi & (a_star > threshold_otsu(a_star[roi]))
+    otsu_pig = roi & (lum < threshold_otsu(lum[roi]))
     return {"erythema_dice": overlap(lr.masks["erythema"], ph.masks["erythema"])[0],
+            "otsu_erythema_dice": overlap(otsu_ery, ph.masks["erythema"])[0],
+            "otsu_pigment_dice": overlap(otsu_pig, ph.masks["pigment"])[0],
             "pigment_dice": overlap(lr.masks["pigment"], ph.masks["pigment"])[0],
             "crust_count_err": rel_err(lr.metrics["microcrust_count"], t["microcrust_count"]),
             "pore_count_err": rel_err(ac.metrics["pore_count"], t["pore_count"]),
@@ -220,7 +233,8 @@ def main_b(args) -> None:
     print(f"skinmetrics accuracy on family-b phantoms: {date.today()}, {platform.machine()}, "
           f"{args.seeds} seeds x {len(TONES)} tones, {shape[0]}x{shape[1]} px at 15-30 px/mm "
           f"({time.perf_counter() - t0:.0f} s)\n")
-    cols = ["erythema_dice", "pigment_dice", "crust_count_err", "pore_count_err",
+    cols = ["erythema_dice", "otsu_erythema_dice", "pigment_dice", "otsu_pigment_dice",
+            "crust_count_err", "pore_count_err",
             "erythema_area_err", "pigment_area_err"]
     head = ["skin L*"] + [c.replace("_err", " err %").replace("_", " ") + " mean (worst)"
                           for c in cols]

@@ -17,7 +17,8 @@ spectrum is integrated against Gaussian camera sensitivities (R 600, G 540, B 46
 balanced on a white reflector. Lesions (all in mm, at 15-30 px/mm):
 
 * erythema: 1-2 large diffuse patches (20-40 mm across, edges soft over 3-8 mm) covering
-  5-40 % of the skin, plus 2-5 papules 1-3 mm; truth = extra blood above a visible level;
+  3-40 % of the skin, plus 2-5 papules 1-3 mm; truth = extra blood above
+  :data:`ERYTHEMA_VISIBLE_BLOOD` (clearly visible);
 * pigment: 1-2 big dark nevi or seborrhoeic keratoses 5-12 mm with textured inside and an
   irregular (high-harmonic) border, plus a few 1-2 mm lentigines;
 * microcrusts: dark-brown to red-brown (not red) discs 0.10-0.35 mm in a jittered laser
@@ -48,14 +49,15 @@ __all__ = ["PhantomB", "make_phantom_b", "visit_series_b", "VISIT_COURSE_B",
 VISIBLE_PORE_CONTRAST = 0.03
 #: ... and at least this wide (mm).
 VISIBLE_PORE_MM = 0.08
-#: Erythema truth: dermal blood volume fraction raised by at least this much.
-ERYTHEMA_VISIBLE_BLOOD = 0.01
+#: Erythema truth: dermal blood volume fraction raised by at least this much (a* up by
+#: about 2 on dark skin, L* 32, and 3 on light skin, L* 75: clearly visible redness).
+ERYTHEMA_VISIBLE_BLOOD = 0.015
 #: Recovery course per visit day: erythema blood scale, fraction of crusts left, pore
 #: scale (unchanged), pigment melanin and radius scale.
 VISIT_COURSE_B = {
     0: dict(erythema=1.0, microcrust=1.0, pores=1.0, pigment=1.0),
-    14: dict(erythema=0.6, microcrust=0.4, pores=1.0, pigment=0.96),
-    28: dict(erythema=0.3, microcrust=0.1, pores=1.0, pigment=0.92),
+    14: dict(erythema=0.7, microcrust=0.4, pores=1.0, pigment=0.96),
+    28: dict(erythema=0.45, microcrust=0.1, pores=1.0, pigment=0.92),
 }
 
 _NM = np.arange(400.0, 701.0, 10.0)

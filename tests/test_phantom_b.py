@@ -27,11 +27,13 @@ SHAPE = (450, 600)
 #: (skin L*, px/mm, hair, seed) of the scored phantoms.
 CASES = ((72.0, 15.0, False, 11), (55.0, 22.0, True, 12), (35.0, 30.0, False, 13))
 
-ERYTHEMA_DICE_MIN = 0.85  # FAILS ON MAIN: mean 0.19
-PIGMENT_DICE_MIN = 0.85  # FAILS ON MAIN: mean 0.66
-CRUST_COUNT_ERR_MAX_PCT = 15.0  # FAILS ON MAIN: worst -98 %
-PORE_COUNT_ERR_MAX_PCT = 15.0  # FAILS ON MAIN: worst +154 %
-CHANGE_ERR_MAX_PP = {14: 8.0, 28: 5.0}  # FAILS ON MAIN: erythema up to 70 pp, pores 40 pp
+ERYTHEMA_DICE_MIN = 0.85  # FAILS ON MAIN: 0.06, 0.03, 0.43 (mean 0.17)
+PIGMENT_DICE_MIN = 0.85  # FAILS ON MAIN: 0.87, 0.63, 0.48 (mean 0.66)
+CRUST_COUNT_ERR_MAX_PCT = 15.0  # FAILS ON MAIN: -22, -60, -100 %
+PORE_COUNT_ERR_MAX_PCT = 15.0  # FAILS ON MAIN: -82, +855 (hair), -7 %
+#: % change from baseline, per visit day (points). FAILS ON MAIN: erythema +82 (day 14),
+#: +81 (day 28); pores -62, -52; crusts -0.1, -3.9 and pigment -4.0, -0.8 hold.
+CHANGE_ERR_MAX_PP = {14: 8.0, 28: 5.0}
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ keratoses, dense hair on every other seed, 15-30 px/mm): per tone the Dice of er
 pigment and the signed error (%) of the crust and pore counts and of the erythema and pigment
 areas, beside trivial baselines (Otsu on a* for erythema, on L* for pigment, over the
 true skin region); then ``--series`` visit series (day 0, 14, 28 with capture drift)
-measured in memory (:func:`measure_image`, no registration): the error (percentage points)
+measured in memory (:func:`measure_image`, no registration) and with :func:`measure_photo`
+against the baseline photo (registration): the error (percentage points)
 of the percent change from baseline of erythema area, crust count, pore count and pigment
 area (% of skin) against the truth over the skin both photos show (:func:`common_truth`).
 
@@ -208,18 +209,39 @@ def score_b(L: float, seed: int, shape: tuple[int, int], ppm: float, pipes) -> d
 
 
 def series_b_errors(k: int, shape: tuple[int, int], ppm: float, pipes) -> dict[str, float]:
-    """Percent-change errors (pp) of family-b visit series ``k``, per ``day|metric``."""
+    """Percent-change errors (pp) of family-b visit series ``k`` per ``condition|day|metric``:
+    ``memory`` (each photo by :func:`measure_image`, no registration) and ``registered``
+    (:func:`measure_photo` of the follow-up against the baseline photo: registration and
+    colour normalisation, as ``skinmetrics run`` does)."""
     L = TONES[k % len(TONES)]
     visits = visit_series_b(shape, ppm, L, seed=700 + k, hair=bool(k % 2))
-    measured = {day: {n: measure_image(decode_image(ph.jpeg)[0], pipe, ppm).metrics
-                      for n, pipe in pipes.items()} for day, ph in visits.items()}
+    runs: dict[str, dict[int, dict[str, dict]]] = {"memory": {}, "registered": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for day, ph in visits.items():
+            (tmp / f"d{day}.jpg").write_bytes(ph.jpeg)
+            runs["memory"][day] = {n: measure_image(decode_image(ph.jpeg)[0], pipe, ppm).metrics
+                                   for n, pipe in pipes.items()}
+        for name, pipe in pipes.items():
+            out = tmp / name
+            b = measure_photo(tmp / "d0.jpg", out, pipe, ppm, chart="none")
+            ref = BaselinePhoto(str(tmp / "d0.jpg"), str(out / "d0" / "masks" / "roi.png"), ppm,
+                                b["estimates"])
+            for day in (14, 28):
+                f = measure_photo(tmp / f"d{day}.jpg", out, pipe, ppm, chart="none", baseline=ref)
+                reg = runs["registered"].setdefault(day, {})
+                reg[name] = f["metrics"]
+                reg[f"{name} baseline"] = f["baseline_metrics"] or b["metrics"]
     errors = {}
-    for day in (14, 28):
-        for pipe_name, metric, layer, kind in DRIFT_METRICS:
-            t0, t1 = common_truth(visits[0], visits[day], layer, kind)
-            m0, m1 = measured[0][pipe_name][metric], measured[day][pipe_name][metric]
-            errors[f"{day}|{metric}"] = (100 * (m1 - m0) / m0 - 100 * (t1 - t0) / t0
-                                         if t0 and m0 else np.nan)
+    for cond, measured in runs.items():
+        for day in (14, 28):
+            for pipe_name, metric, layer, kind in DRIFT_METRICS:
+                t0, t1 = common_truth(visits[0], visits[day], layer, kind)
+                m1 = measured[day][pipe_name][metric]
+                m0 = (measured[0][pipe_name] if cond == "memory"
+                      else measured[day][f"{pipe_name} baseline"])[metric]
+                errors[f"{cond}|{day}|{metric}"] = (
+                    100 * (m1 - m0) / m0 - 100 * (t1 - t0) / t0 if t0 and m0 else np.nan)
     return errors
 
 
@@ -246,7 +268,7 @@ def main_b(args) -> None:
         for c in cols:
             e = np.array([r[c] for r in rs])
             worst = np.nanmin(e) if c.endswith("dice") else e[np.nanargmax(np.abs(e))]
-            cells.append(f"{np.nanmean(e):+.3f} ({worst:+.3f})" if c.endswith("dice")
+            cells.append(f"{np.nanmean(e):.3f} (min {worst:.3f})" if c.endswith("dice")
                          else f"{np.nanmean(e):+.1f} ({worst:+.1f})")
         print("| " + " | ".join(cells) + " |")
     if args.series:
@@ -254,17 +276,19 @@ def main_b(args) -> None:
         per = [series_b_errors(k, shape, _scale_b(k, args.series), pipes)
                for k in range(args.series)]
         print(f"\npercent change from baseline, family b, {args.series} visit series with "
-              f"capture drift, measured in memory without registration "
-              f"({time.perf_counter() - t0:.0f} s): error in percentage points, "
-              "mean |error| (worst)\n")
-        print("| metric | day 14 | day 28 |\n|---|---|---|")
+              f"capture drift ({time.perf_counter() - t0:.0f} s): error in percentage points, "
+              "mean |error| (worst); undefined: no truth or no measurement at baseline\n")
+        conds = {"memory": "in memory, unregistered", "registered": "measure_photo, registered"}
+        print("| metric | " + " | ".join(f"{c} day {d}" for c in conds.values() for d in (14, 28))
+              + " |\n" + "|---" * 5 + "|")
         for _, metric, _, _ in DRIFT_METRICS:
             cells = []
-            for day in (14, 28):
-                e = np.array([p[f"{day}|{metric}"] for p in per])
-                undefined = f", {np.isnan(e).sum()} undefined" if np.isnan(e).any() else ""
-                cells.append(f"{np.nanmean(np.abs(e)):.1f} ({e[np.nanargmax(np.abs(e))]:+.1f})"
-                             + undefined)
+            for cond in conds:
+                for day in (14, 28):
+                    e = np.array([p[f"{cond}|{day}|{metric}"] for p in per])
+                    nan = f", {np.isnan(e).sum()} undefined" if np.isnan(e).any() else ""
+                    cells.append(f"{np.nanmean(np.abs(e)):.1f} "
+                                 f"({e[np.nanargmax(np.abs(e))]:+.1f}){nan}")
             print(f"| {metric} | " + " | ".join(cells) + " |")
 
 

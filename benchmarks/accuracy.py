@@ -2,6 +2,18 @@
 
     python benchmarks/accuracy.py [--seeds 4] [--size 480x640] [--px-per-mm 25] [--drift 40]
                                   [--drift-size 800x1200] [--jobs N] [--per-pair]
+    python benchmarks/accuracy.py --family b [--seeds 4] [--size 600x800] [--series 5]
+
+``--family b`` scores the second phantom family (:mod:`skinmetrics.synthetic_b`: spectral
+two-layer skin, large diffuse erythema, brown microcrusts, faint pores, big textured nevi and
+keratoses, dense hair on every other seed, 15-30 px/mm): per tone the Dice of erythema and
+pigment and the signed error (%) of the crust and pore counts and of the erythema and pigment
+areas, beside trivial baselines (Otsu on a* for erythema, on L* for pigment, over the
+true skin region); then ``--series`` visit series (day 0, 14, 28 with capture drift)
+measured in memory (:func:`measure_image`, no registration) and with :func:`measure_photo`
+against the baseline photo (registration): the error (percentage points)
+of the percent change from baseline of erythema area, crust count, pore count and pigment
+area (% of skin) against the truth over the skin both photos show (:func:`common_truth`).
 
 For each skin tone (CIELAB L* of unaffected skin) and seed a phantom is rendered, written
 as JPEG, decoded and measured with both built-in pipelines at the known scale. Reported:
@@ -42,11 +54,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from skimage.filters import threshold_otsu
 
+from skinmetrics.colour import linear_to_lab, srgb_to_linear
 from skinmetrics.io import decode_image
 from skinmetrics.photo import BaselinePhoto, measure_photo
 from skinmetrics.pipeline import load_pipeline, measure_image
 from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, common_truth, make_phantom
+from skinmetrics.synthetic_b import make_phantom_b, visit_series_b
 
 TONES = (75.0, 62.0, 50.0, 40.0, 32.0)
 
@@ -161,8 +176,128 @@ def drift_scores(n_pairs: int, shape, ppm: float, chart: bool = False, drift: bo
         return list(pool.map(pair, range(n_pairs), poses))
 
 
+def _scale_b(k: int, n: int) -> float:
+    """px/mm of family-b phantom ``k`` of ``n``: spread over 15-30."""
+    return 15.0 + 15.0 * k / max(n - 1, 1)
+
+
+def score_b(L: float, seed: int, shape: tuple[int, int], ppm: float, pipes) -> dict:
+    """Scores of one family-b phantom (hair on odd seeds)."""
+    ph = make_phantom_b(shape, ppm, L, seed, hair=bool(seed % 2))
+    rgb = decode_image(ph.jpeg)[0]
+    lr = measure_image(rgb, pipes["laser_recovery"], ppm)
+    ac = measure_image(rgb, pipes["acne"], ppm)
+    t = ph.truth
+    # trivial baselines over the true skin region: Otsu on a* (smoothed 0.5 mm) for
+    # erythema, Otsu on dark L* (smoothed 0.2 mm) for pigment (Otsu 1979)
+    lab = linear_to_lab(srgb_to_linear(rgb)).astype(np.float32)
+    roi = ph.masks["roi"]
+    a_star = cv2.GaussianBlur(lab[..., 1], (0, 0), 0.5 * ppm)
+    lum = cv2.GaussianBlur(lab[..., 0], (0, 0), 0.2 * ppm)
+    otsu_ery = roi & (a_star > threshold_otsu(a_star[roi]))
+    otsu_pig = roi & (lum < threshold_otsu(lum[roi]))
+    return {"erythema_dice": overlap(lr.masks["erythema"], ph.masks["erythema"])[0],
+            "otsu_erythema_dice": overlap(otsu_ery, ph.masks["erythema"])[0],
+            "otsu_pigment_dice": overlap(otsu_pig, ph.masks["pigment"])[0],
+            "pigment_dice": overlap(lr.masks["pigment"], ph.masks["pigment"])[0],
+            "crust_count_err": rel_err(lr.metrics["microcrust_count"], t["microcrust_count"]),
+            "pore_count_err": rel_err(ac.metrics["pore_count"], t["pore_count"]),
+            "erythema_area_err": rel_err(lr.metrics["erythema_area_mm2"],
+                                         t["erythema_area_mm2"]),
+            "pigment_area_err": rel_err(lr.metrics["pigment_spot_area_mm2"],
+                                        t["pigment_area_mm2"])}
+
+
+def series_b_errors(k: int, shape: tuple[int, int], ppm: float, pipes) -> dict[str, float]:
+    """Percent-change errors (pp) of family-b visit series ``k`` per ``condition|day|metric``:
+    ``memory`` (each photo by :func:`measure_image`, no registration) and ``registered``
+    (:func:`measure_photo` of the follow-up against the baseline photo: registration and
+    colour normalisation, as ``skinmetrics run`` does)."""
+    L = TONES[k % len(TONES)]
+    visits = visit_series_b(shape, ppm, L, seed=700 + k, hair=bool(k % 2))
+    runs: dict[str, dict[int, dict[str, dict]]] = {"memory": {}, "registered": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for day, ph in visits.items():
+            (tmp / f"d{day}.jpg").write_bytes(ph.jpeg)
+            runs["memory"][day] = {n: measure_image(decode_image(ph.jpeg)[0], pipe, ppm).metrics
+                                   for n, pipe in pipes.items()}
+        for name, pipe in pipes.items():
+            out = tmp / name
+            b = measure_photo(tmp / "d0.jpg", out, pipe, ppm, chart="none")
+            ref = BaselinePhoto(str(tmp / "d0.jpg"), str(out / "d0" / "masks" / "roi.png"), ppm,
+                                b["estimates"])
+            for day in (14, 28):
+                f = measure_photo(tmp / f"d{day}.jpg", out, pipe, ppm, chart="none", baseline=ref)
+                reg = runs["registered"].setdefault(day, {})
+                reg[name] = f["metrics"]
+                reg[f"{name} baseline"] = f["baseline_metrics"] or b["metrics"]
+    errors = {}
+    for cond, measured in runs.items():
+        for day in (14, 28):
+            for pipe_name, metric, layer, kind in DRIFT_METRICS:
+                t0, t1 = common_truth(visits[0], visits[day], layer, kind)
+                m1 = measured[day][pipe_name][metric]
+                m0 = (measured[0][pipe_name] if cond == "memory"
+                      else measured[day][f"{pipe_name} baseline"])[metric]
+                errors[f"{cond}|{day}|{metric}"] = (
+                    100 * (m1 - m0) / m0 - 100 * (t1 - t0) / t0 if t0 and m0 else np.nan)
+    return errors
+
+
+def main_b(args) -> None:
+    """Print the family-b tables (see the module docstring)."""
+    shape = tuple(int(v) for v in args.size.split("x"))
+    pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
+    t0 = time.perf_counter()
+    rows = {L: [score_b(L, 1000 * s + int(L), shape, _scale_b(s, args.seeds), pipes)
+                for s in range(args.seeds)] for L in TONES}
+    print(f"skinmetrics accuracy on family-b phantoms: {date.today()}, {platform.machine()}, "
+          f"{args.seeds} seeds x {len(TONES)} tones, {shape[0]}x{shape[1]} px at 15-30 px/mm "
+          f"({time.perf_counter() - t0:.0f} s)\n")
+    cols = ["erythema_dice", "otsu_erythema_dice", "pigment_dice", "otsu_pigment_dice",
+            "crust_count_err", "pore_count_err",
+            "erythema_area_err", "pigment_area_err"]
+    head = ["skin L*"] + [c.replace("_err", " err %").replace("_", " ") + " mean (worst)"
+                          for c in cols]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    everything = [r for per_tone in rows.values() for r in per_tone]
+    for L, rs in list(rows.items()) + [("all", everything)]:
+        cells = [str(L)]
+        for c in cols:
+            e = np.array([r[c] for r in rs])
+            worst = np.nanmin(e) if c.endswith("dice") else e[np.nanargmax(np.abs(e))]
+            cells.append(f"{np.nanmean(e):.3f} (min {worst:.3f})" if c.endswith("dice")
+                         else f"{np.nanmean(e):+.1f} ({worst:+.1f})")
+        print("| " + " | ".join(cells) + " |")
+    if args.series:
+        t0 = time.perf_counter()
+        per = [series_b_errors(k, shape, _scale_b(k, args.series), pipes)
+               for k in range(args.series)]
+        print(f"\npercent change from baseline, family b, {args.series} visit series with "
+              f"capture drift ({time.perf_counter() - t0:.0f} s): error in percentage points, "
+              "mean |error| (worst); undefined: no truth or no measurement at baseline\n")
+        conds = {"memory": "in memory, unregistered", "registered": "measure_photo, registered"}
+        print("| metric | " + " | ".join(f"{c} day {d}" for c in conds.values() for d in (14, 28))
+              + " |\n" + "|---" * 5 + "|")
+        for _, metric, _, _ in DRIFT_METRICS:
+            cells = []
+            for cond in conds:
+                for day in (14, 28):
+                    e = np.array([p[f"{cond}|{day}|{metric}"] for p in per])
+                    nan = f", {np.isnan(e).sum()} undefined" if np.isnan(e).any() else ""
+                    cells.append(f"{np.nanmean(np.abs(e)):.1f} "
+                                 f"({e[np.nanargmax(np.abs(e))]:+.1f}){nan}")
+            print(f"| {metric} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--family", choices=("a", "b"), default="a",
+                    help="phantom family: a (skinmetrics.synthetic) or b (synthetic_b)")
+    ap.add_argument("--series", type=int, default=5,
+                    help="family b: visit series scored for percent change")
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--size", default="480x640", help="HxW of each phantom")
     ap.add_argument("--px-per-mm", type=float, default=25.0)
@@ -172,6 +307,11 @@ def main() -> None:
                     help="processes measuring drift pairs")
     ap.add_argument("--per-pair", action="store_true", help="also print every drift pair")
     args = ap.parse_args()
+    if args.family == "b":
+        if args.size == "480x640":
+            args.size = "600x800"
+        main_b(args)
+        return
     shape = tuple(int(v) for v in args.size.split("x"))
     drift_shape = tuple(int(v) for v in args.drift_size.split("x"))
     pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}

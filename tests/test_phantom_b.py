@@ -1,0 +1,153 @@
+"""The second phantom family (skinmetrics.synthetic_b): its truth, and the detectors on it.
+
+Family b is rendered with other choices than the detectors were tuned on (spectral skin,
+whole-cheek erythema, brown crusts, faint pores, big textured nevi, dense hair, 15-30 px/mm).
+The score bounds are the proof targets of issue #25; the values main (f688092) gets are in
+the comments: the assertions marked FAILS ON MAIN do not hold there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skinmetrics.colour import linear_to_lab_reference, srgb_to_linear
+from skinmetrics.io import decode_image
+from skinmetrics.pipeline import load_pipeline, measure_image
+from skinmetrics.scoring import dice
+from skinmetrics.synthetic import common_truth
+from skinmetrics.synthetic_b import (
+    VISIBLE_PORE_CONTRAST,
+    make_phantom_b,
+    skin_rgb,
+    visit_series_b,
+)
+
+SHAPE = (450, 600)
+#: (skin L*, px/mm, hair, seed) of the scored phantoms.
+CASES = ((72.0, 15.0, False, 11), (55.0, 22.0, True, 12), (35.0, 30.0, False, 13))
+
+ERYTHEMA_DICE_MIN = 0.85  # FAILS ON MAIN: 0.06, 0.03, 0.43 (mean 0.17)
+PIGMENT_DICE_MIN = 0.85  # FAILS ON MAIN: 0.87, 0.63, 0.48 (mean 0.66)
+CRUST_COUNT_ERR_MAX_PCT = 15.0  # FAILS ON MAIN: -22, -60, -100 %
+PORE_COUNT_ERR_MAX_PCT = 15.0  # FAILS ON MAIN: -82, +855 (hair), -7 %
+#: % change from baseline, per visit day (points). FAILS ON MAIN: erythema +82 (day 14),
+#: +81 (day 28); pores -62, -52; crusts -0.1, -3.9 and pigment -4.0, -0.8 hold.
+CHANGE_ERR_MAX_PP = {14: 8.0, 28: 5.0}
+
+
+@pytest.fixture(scope="module")
+def phantoms():
+    return [make_phantom_b(SHAPE, ppm, L, seed, hair=hair) for L, ppm, hair, seed in CASES]
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    return {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
+
+
+@pytest.fixture(scope="module")
+def measured(phantoms, pipes):
+    return [{n: measure_image(decode_image(ph.jpeg)[0], p, ph.px_per_mm) for n, p in pipes.items()}
+            for ph in phantoms]
+
+
+@pytest.fixture(scope="module")
+def series():
+    return visit_series_b(SHAPE, 20.0, 60.0, seed=21)
+
+
+def test_colour_model_melanin_darkens_and_blood_reddens():
+    base, darker, redder = skin_rgb(0.1, 0.02), skin_rgb(0.3, 0.02), skin_rgb(0.1, 0.06)
+    assert np.all(darker < base)  # melanin absorbs at every wavelength
+    lab0, lab_red = (linear_to_lab_reference(x[None, None])[0, 0] for x in (base, redder))
+    assert lab_red[1] > lab0[1] + 4  # blood raises a*
+    assert (base[1] - redder[1]) / base[1] > (base[0] - redder[0]) / base[0]  # green absorbed most
+
+
+def test_truth_bookkeeping(phantoms):
+    for ph, (L, ppm, hair, _) in zip(phantoms, CASES, strict=True):
+        roi, t = ph.masks["roi"], ph.truth
+        assert t["roi_area_mm2"] == pytest.approx(roi.sum() / ppm**2)
+        for layer in ("erythema", "pigment", "microcrust", "pore"):
+            assert not (ph.masks[layer] & ~roi).any()
+            assert t[f"{layer}_area_mm2"] == pytest.approx(ph.masks[layer].sum() / ppm**2)
+        for layer in ("microcrust", "pore"):
+            labels = ph.object_labels[layer]
+            drawn = len(np.unique(labels)) - 1
+            assert 0 < t[f"{layer}_count"] <= drawn
+            if not hair:  # all skin is roi but for clipped pixels: every object counts
+                assert t[f"{layer}_count"] >= 0.97 * drawn
+        # faint pores of 40-120 /cm2, only some visible; large diffuse erythema
+        density = t["pore_count"] / (t["roi_area_mm2"] / 100)
+        assert 5 < density < 120
+        assert 2.0 < t["erythema_area_pct"] < 60.0
+        assert t["pigment_area_mm2"] > np.pi * (2.5 * 0.85) ** 2 * 0.5  # a nevus >= 5 mm
+        assert 1.0 - roi.mean() > (0.04 if hair else -1)  # dense hair is not skin
+        # unaffected skin has the requested tone (lighting, texture and pores spread it)
+        clear = roi & ~ph.masks["erythema"] & ~ph.masks["pigment"] & ~ph.masks["microcrust"]
+        lab = linear_to_lab_reference(srgb_to_linear(ph.image[clear][None] / 255.0))[0]
+        assert abs(np.median(lab[:, 0]) - L) < 6
+
+
+def test_deterministic_per_seed():
+    a, b = (make_phantom_b((200, 260), 20.0, 50.0, seed=5, hair=True) for _ in range(2))
+    assert np.array_equal(a.image, b.image) and a.truth == b.truth
+    c = make_phantom_b((200, 260), 20.0, 50.0, seed=5, hair=True, capture_seed=9)
+    assert not np.array_equal(a.image, c.image)  # another capture of the same skin
+    both = a.masks["roi"] & c.masks["roi"]  # the lesions belong to the skin, not the capture
+    assert np.array_equal(a.masks["pigment"] & both, c.masks["pigment"] & both)
+
+
+def test_visible_pore_rule_drops_faint_pores():
+    ph = make_phantom_b((300, 400), 25.0, 60.0, seed=3, jpeg_quality=None)
+    grey = ph.image.astype(float).mean(axis=2)
+    inside = grey[ph.masks["pore"]].mean()
+    ring = grey[~ph.masks["pore"] & ph.masks["roi"]].mean()
+    assert 1 - inside / ring > VISIBLE_PORE_CONTRAST / 3  # counted pores are darker on average
+
+
+def test_visit_series_true_course(series):
+    t = {day: ph.truth for day, ph in series.items()}
+    assert t[0]["erythema_area_mm2"] > t[14]["erythema_area_mm2"] > t[28]["erythema_area_mm2"]
+    assert t[0]["microcrust_count"] > 2 * t[14]["microcrust_count"] > 4 * t[28]["microcrust_count"]
+    for day in (14, 28):
+        p0, p1 = common_truth(series[0], series[day], "pore", "count")
+        assert abs(p1 - p0) <= 0.02 * p0  # pores unchanged
+        g0, g1 = common_truth(series[0], series[day], "pigment", "pct")
+        assert 0.75 * g0 < g1 < g0  # pigment slightly fading
+        assert not np.array_equal(series[0].scene_to_image, series[day].scene_to_image)
+
+
+def test_erythema_and_pigment_dice(phantoms, measured):
+    ery = [dice(m["laser_recovery"].masks["erythema"], ph.masks["erythema"])
+           for ph, m in zip(phantoms, measured, strict=True)]
+    pig = [dice(m["laser_recovery"].masks["pigment"], ph.masks["pigment"])
+           for ph, m in zip(phantoms, measured, strict=True)]
+    assert np.mean(ery) >= ERYTHEMA_DICE_MIN, ery
+    assert np.mean(pig) >= PIGMENT_DICE_MIN, pig
+
+
+def test_crust_and_pore_counts(phantoms, measured):
+    for ph, m in zip(phantoms, measured, strict=True):
+        crust = 100 * (m["laser_recovery"].metrics["microcrust_count"]
+                       / ph.truth["microcrust_count"] - 1)
+        pore = 100 * (m["acne"].metrics["pore_count"] / ph.truth["pore_count"] - 1)
+        assert abs(crust) <= CRUST_COUNT_ERR_MAX_PCT, (ph.params["skin_L"], crust)
+        assert abs(pore) <= PORE_COUNT_ERR_MAX_PCT, (ph.params["skin_L"], pore)
+
+
+def test_percent_change_from_baseline(series, pipes):
+    metrics = (("laser_recovery", "erythema_area_mm2", "erythema", "area"),
+               ("laser_recovery", "microcrust_count", "microcrust", "count"),
+               ("acne", "pore_count", "pore", "count"),
+               ("laser_recovery", "pigment_spot_area_pct", "pigment", "pct"))
+    got = {day: {n: measure_image(decode_image(ph.jpeg)[0], p, ph.px_per_mm).metrics
+                 for n, p in pipes.items()} for day, ph in series.items()}
+    errors = {}
+    for day in (14, 28):
+        for pipe, metric, layer, kind in metrics:
+            t0, t1 = common_truth(series[0], series[day], layer, kind)
+            m0, m1 = got[0][pipe][metric], got[day][pipe][metric]
+            errors[(day, metric)] = 100 * (m1 - m0) / m0 - 100 * (t1 - t0) / t0
+    assert all(abs(e) <= CHANGE_ERR_MAX_PP[day] for (day, _), e in errors.items()), errors

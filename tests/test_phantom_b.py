@@ -2,8 +2,10 @@
 
 Family b is rendered with other choices than the detectors were tuned on (spectral skin,
 whole-cheek erythema, brown crusts, faint pores, big textured nevi, dense hair, 15-30 px/mm).
-The score bounds are the proof targets of issue #25; the values main (f688092) gets are in
-the comments: the assertions marked FAILS ON MAIN do not hold there.
+The score bounds are the proof targets of issue #25. Where the detectors do not reach a
+target yet the test is a strict expected failure whose reason gives the values measured
+(2026-12-05): it turns into a failure as soon as the target is met, so the bound is then
+made an ordinary assertion.
 """
 
 from __future__ import annotations
@@ -27,12 +29,11 @@ SHAPE = (450, 600)
 #: (skin L*, px/mm, hair, seed) of the scored phantoms.
 CASES = ((72.0, 15.0, False, 11), (55.0, 22.0, True, 12), (35.0, 30.0, False, 13))
 
-ERYTHEMA_DICE_MIN = 0.85  # FAILS ON MAIN: 0.06, 0.03, 0.43 (mean 0.17)
-PIGMENT_DICE_MIN = 0.85  # FAILS ON MAIN: 0.87, 0.63, 0.48 (mean 0.66)
-CRUST_COUNT_ERR_MAX_PCT = 15.0  # FAILS ON MAIN: -22, -60, -100 %
-PORE_COUNT_ERR_MAX_PCT = 15.0  # FAILS ON MAIN: -82, +855 (hair), -7 %
-#: % change from baseline, per visit day (points). FAILS ON MAIN: erythema +82 (day 14),
-#: +81 (day 28); pores -62, -52; crusts -0.1, -3.9 and pigment -4.0, -0.8 hold.
+ERYTHEMA_DICE_MIN = 0.85
+PIGMENT_DICE_MIN = 0.85
+CRUST_COUNT_ERR_MAX_PCT = 15.0
+PORE_COUNT_ERR_MAX_PCT = 15.0
+#: % change from baseline, per visit day (points).
 CHANGE_ERR_MAX_PP = {14: 8.0, 28: 5.0}
 
 
@@ -119,25 +120,46 @@ def test_visit_series_true_course(series):
         assert not np.array_equal(series[0].scene_to_image, series[day].scene_to_image)
 
 
-def test_erythema_and_pigment_dice(phantoms, measured):
-    ery = [dice(m["laser_recovery"].masks["erythema"], ph.masks["erythema"])
-           for ph, m in zip(phantoms, measured, strict=True)]
-    pig = [dice(m["laser_recovery"].masks["pigment"], ph.masks["pigment"])
-           for ph, m in zip(phantoms, measured, strict=True)]
-    assert np.mean(ery) >= ERYTHEMA_DICE_MIN, ery
-    assert np.mean(pig) >= PIGMENT_DICE_MIN, pig
+def _mean_dice(phantoms, measured, layer):
+    return np.mean([dice(m["laser_recovery"].masks[layer], ph.masks[layer])
+                    for ph, m in zip(phantoms, measured, strict=True)])
 
 
-def test_crust_and_pore_counts(phantoms, measured):
-    for ph, m in zip(phantoms, measured, strict=True):
-        crust = 100 * (m["laser_recovery"].metrics["microcrust_count"]
-                       / ph.truth["microcrust_count"] - 1)
-        pore = 100 * (m["acne"].metrics["pore_count"] / ph.truth["pore_count"] - 1)
-        assert abs(crust) <= CRUST_COUNT_ERR_MAX_PCT, (ph.params["skin_L"], crust)
-        assert abs(pore) <= PORE_COUNT_ERR_MAX_PCT, (ph.params["skin_L"], pore)
+def test_pigment_dice(phantoms, measured):
+    """Big textured nevi and keratoses stay skin and are outlined (measured 2026-12-05:
+    0.91, 0.79, 0.98)."""
+    assert _mean_dice(phantoms, measured, "pigment") >= PIGMENT_DICE_MIN
 
 
-def test_percent_change_from_baseline(series, pipes):
+@pytest.mark.xfail(strict=True, reason="issue #25 open: whole-cheek erythema is drawn as a "
+                   "ring or missed (Dice 0.06, 0.03, 0.42 on 2026-12-05)")
+def test_erythema_dice(phantoms, measured):
+    assert _mean_dice(phantoms, measured, "erythema") >= ERYTHEMA_DICE_MIN
+
+
+def _count_errors(phantoms, measured, pipeline, metric, truth):
+    return [100 * (m[pipeline].metrics[metric] / ph.truth[truth] - 1)
+            for ph, m in zip(phantoms, measured, strict=True)]
+
+
+@pytest.mark.xfail(strict=True, reason="issue #25 open: dark-brown crusts are not red enough "
+                   "for the crust rule (count -21, -65, -100 % on 2026-12-05)")
+def test_crust_count(phantoms, measured):
+    errors = _count_errors(phantoms, measured, "laser_recovery", "microcrust_count",
+                           "microcrust_count")
+    assert max(map(abs, errors)) <= CRUST_COUNT_ERR_MAX_PCT, errors
+
+
+@pytest.mark.xfail(strict=True, reason="issue #25 open: faint pores at 15 px/mm and pores "
+                   "beside dense hair are missed (count -11, -56 (hair), -27 % on 2026-12-05)")
+def test_pore_count(phantoms, measured):
+    errors = _count_errors(phantoms, measured, "acne", "pore_count", "pore_count")
+    assert max(map(abs, errors)) <= PORE_COUNT_ERR_MAX_PCT, errors
+
+
+@pytest.fixture(scope="module")
+def change_errors(series, pipes):
+    """Error (points) of the % change from baseline of each metric at day 14 and 28."""
     metrics = (("laser_recovery", "erythema_area_mm2", "erythema", "area"),
                ("laser_recovery", "microcrust_count", "microcrust", "count"),
                ("acne", "pore_count", "pore", "count"),
@@ -149,5 +171,18 @@ def test_percent_change_from_baseline(series, pipes):
         for pipe, metric, layer, kind in metrics:
             t0, t1 = common_truth(series[0], series[day], layer, kind)
             m0, m1 = got[0][pipe][metric], got[day][pipe][metric]
-            errors[(day, metric)] = 100 * (m1 - m0) / m0 - 100 * (t1 - t0) / t0
-    assert all(abs(e) <= CHANGE_ERR_MAX_PP[day] for (day, _), e in errors.items()), errors
+            errors[(day, layer)] = 100 * (m1 - m0) / m0 - 100 * (t1 - t0) / t0
+    return errors
+
+
+@pytest.mark.parametrize("layer", [
+    "microcrust", "pigment",
+    pytest.param("erythema", marks=pytest.mark.xfail(
+        strict=True, reason="issue #25 open: +82 / +81 points at day 14 / 28 on 2026-12-05")),
+    pytest.param("pore", marks=pytest.mark.xfail(
+        strict=True, reason="issue #25 open: -5 / +16 points at day 14 / 28 on 2026-12-05")),
+])
+def test_percent_change_from_baseline(change_errors, layer):
+    """Crusts and pigment hold (2026-12-05: crusts -0.2 / -3.9, pigment -4.0 / -0.8)."""
+    for day in (14, 28):
+        assert abs(change_errors[(day, layer)]) <= CHANGE_ERR_MAX_PP[day], change_errors

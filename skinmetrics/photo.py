@@ -271,6 +271,7 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
     result = measure_image(srgb, pipeline, px_per_mm, region=region,
                            not_skin=_union(cal.chart_mask, excluded, clipped),
                            size_px_per_mm=size_ppm, regions=areas, estimates=given)
+    warnings.extend(result.warnings)
     lost = _clipped_share(srgb, result.masks["roi"], clipped, cal.chart_mask, region,
                           pipeline, px_per_mm or size_ppm)
     if lost > pipeline.params["roi"]["clipped_warning_fraction"]:

@@ -115,6 +115,8 @@ class Measurement:
         Per stage, the values it estimated from the photo or was given (e.g. ``erythema``:
         ``melanin_crosstalk``, haemoglobin OD read per OD of melanin; None: not
         measurable, nothing taken out).
+    warnings : list of str
+        What the reader should know, e.g. a layer the photo's resolution cannot resolve.
     """
 
     masks: dict[str, np.ndarray]
@@ -122,6 +124,7 @@ class Measurement:
     units: dict[str, str] = field(default_factory=dict)
     regions: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
     estimates: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def builtin_pipelines() -> list[str]:
@@ -265,6 +268,10 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
         colour conversions, each stage, ``upsample``).
 
+    A stage with a ``min_px_per_mm`` parameter (pores, crusts: structures a few tenths of
+    a mm across) is not measured on a photo coarser than that, by its known or estimated
+    scale: its mask is empty, its metrics None, and :attr:`Measurement.warnings` says so.
+
     Returns
     -------
     Measurement
@@ -302,20 +309,31 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
              for name, mask in (regions or {}).items()}
     result.regions = {name: roi_metrics(roi & area) for name, area in areas.items()}
     clock.lap("roi")
+    known_ppm = work_ppm or size_px_per_mm
     for name in pipeline.stages:
         module = STAGES[name]
         params = pipeline.params[name]
-        given = (estimates or {}).get(name, {})
-        found, used = module.detect(planes, roi, params, scale, fringe, **given)  # whole skin
-        if used:
-            result.estimates[name] = used
-        out = module.summarise(planes, roi, found, params, scale, region)
-        result.masks[module.MASK] = out.mask
-        result.metrics.update(out.metrics)
-        result.units.update(out.units)
-        for area_name, area in areas.items():
-            result.regions[area_name].update(
-                module.summarise(planes, roi, found, params, scale, area).metrics)
+        need = params.get("min_px_per_mm", 0.0)
+        resolved = not (known_ppm and known_ppm < need)
+        if resolved:
+            given = (estimates or {}).get(name, {})
+            found, used = module.detect(planes, roi, params, scale, fringe, **given)
+            if used:
+                result.estimates[name] = used
+        else:
+            found = np.zeros(roi.shape, np.int32)
+            result.warnings.append(f"{name} not measured: it needs {need:g} px/mm, this photo "
+                                   f"has {known_ppm:.1f} px/mm")
+        for area_name, where in (("", region), *areas.items()):
+            out = module.summarise(planes, roi, found, params, scale, where)
+            if not resolved:
+                out.metrics = dict.fromkeys(out.metrics)
+            if area_name:
+                result.regions[area_name].update(out.metrics)
+            else:
+                result.masks[module.MASK] = out.mask
+                result.metrics.update(out.metrics)
+                result.units.update(out.units)
         clock.lap(name)
     if work is not srgb:  # back to the photo's own pixels
         area_factor = (width * height) / (work.shape[0] * work.shape[1])

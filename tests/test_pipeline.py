@@ -88,3 +88,28 @@ def test_integer_accepted_for_float(tmp_path):
     path = _broken(tmp_path, "assumed_px_per_mm = 25.0", "assumed_px_per_mm = 25")
     assert load_pipeline(path).params["scale"]["assumed_px_per_mm"] == 25.0
     assert isinstance(tomllib.loads(path.read_text())["scale"]["assumed_px_per_mm"], int)
+
+
+def test_a_layer_the_resolution_cannot_resolve_gives_no_number():
+    """Pores need about 10 px/mm: at 4 px/mm (a whole face) the layer's metrics are None, its
+    mask empty and a warning names the resolution needed and the photo's; the colour layers
+    are still measured. At 25 px/mm, and without any scale, pores are counted."""
+    import numpy as np
+
+    from skinmetrics.pipeline import measure_image
+    from skinmetrics.synthetic import make_phantom
+
+    photo = make_phantom((240, 320), 25.0, 60.0, seed=3).image / 255.0
+    acne = load_pipeline("acne")
+    coarse = measure_image(photo, acne, 4.0)
+    pores = {k: v for k, v in coarse.metrics.items() if k.startswith("pore_")}
+    assert pores and all(v is None for v in pores.values())
+    assert not coarse.masks["pore"].any()
+    assert coarse.warnings == ["pore not measured: it needs 10 px/mm, this photo has 4.0 px/mm"]
+    assert coarse.metrics["erythema_index_mean"] is not None
+    estimated = measure_image(photo, acne, size_px_per_mm=4.0)
+    assert estimated.metrics["pore_count"] is None and estimated.warnings
+    for fine in (measure_image(photo, acne, 25.0), measure_image(photo, acne)):
+        assert fine.metrics["pore_count"] > 10 and not fine.warnings
+    assert np.array_equal(measure_image(photo, acne, 25.0).masks["pore"],
+                          measure_image(photo, acne).masks["pore"])

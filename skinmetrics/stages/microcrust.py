@@ -57,6 +57,7 @@ PARAMS = {
     **DARK_OBJECT_PARAMS,
     "min_redness": Param(float, 0.0, 200, "objects need this EI excess over their surround"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
+    "min_px_per_mm": Param(float, 0.0, 1e5, "coarser photos give no number for this layer"),
 }
 
 

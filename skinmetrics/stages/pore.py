@@ -71,6 +71,7 @@ PARAMS = {
     "min_diameter_mm": Param(float, 0.0, 100, "smallest pore (equivalent diameter), mm"),
     "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio"),
+    "min_px_per_mm": Param(float, 0.0, 1e5, "coarser photos give no number for this layer"),
 }
 
 

@@ -215,8 +215,10 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
                                    margin_px=scale.px(params["reference_margin_mm"]),
                                    exclude_below=params["reference_below"],
                                    coarse_sigma_px=scale.px(params["coarse_sigma_mm"]))
-    skin = roi & trusted
-    raise_by = max(1.0, params["threshold_spread"] * robust_spread(excess[skin])
+    # the skin's spread from its side below the reference, mirrored: lesions (above it)
+    # however many do not widen it
+    below = excess[roi & trusted & (excess <= 0)]
+    raise_by = max(1.0, params["threshold_spread"] * robust_spread(np.r_[below, -below])
                    / max(params["threshold"], 1e-6))
     high, low = raise_by * params["threshold"], raise_by * params["threshold_low"]
     found = hysteresis(np.where(roi, excess, 0), low, high)

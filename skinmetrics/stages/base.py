@@ -23,7 +23,6 @@ from ..filters import (
 )
 
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
-           "reference_level",
            "crosstalk",
            "DARK_OBJECT_PARAMS", "dark_objects_with_redness", "keep_by_size_and_shape",
            "restrict_labels"]
@@ -226,15 +225,6 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
                                   params["edge_fraction"], params["edge_ceiling"],
                                   scale.px(params["peak_smooth_mm"]))
     return keep_seeded(outlined, excess > high), excess
-
-
-def reference_level(density: np.ndarray, excess: np.ndarray, where: np.ndarray
-                    ) -> float | None:
-    """Median unaffected-skin level (OD) that :func:`density_excess` measured ``density``
-    against over the pixels ``where`` (the level reported per photo); None without any."""
-    if not where.any():
-        return None
-    return float(np.median(density[where] - excess[where]))
 
 
 def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,

@@ -34,6 +34,7 @@ __all__ = [
     "square",
     "local_reference",
     "contrast_to_reference",
+    "robust_spread",
     "small_dots",
     "dark_objects",
     "blob_objects",
@@ -124,6 +125,7 @@ def contrast_to_reference(
     iterations: int = 3,
     margin_px: float = 0.0,
     exclude_below: float | None = None,
+    coarse_sigma_px: float = 0.0,
 ) -> np.ndarray:
     """``values`` minus the local level of the unaffected pixels of ``roi``.
 
@@ -135,7 +137,13 @@ def contrast_to_reference(
        ``margin_px`` of them, so that a large lesion does not raise its own reference,
        nor does its soft skirt (the rim below ``exclude_above``); with ``exclude_below``
        also the pixels whose contrast is ``-exclude_below`` or less (skin lightened by a
-       specular highlight's skirt would pull the reference down beside it).
+       specular highlight's skirt would pull the reference down beside it);
+    3. coarse to fine: with ``coarse_sigma_px``, step 2 is first run at that wider scale and
+       the pixels it finds affected are left out of the first fine reference, so a lesion
+       wider than ``sigma_px`` (a whole red cheek, a large nevus) is measured against the
+       skin around it rather than against itself (drawn whole, not as a ring); the fine
+       re-estimations then keep it out only while it still stands above that reference
+       (a multi-scale background estimate, cf. Sternberg's rolling ball [2] at two radii).
 
     Parameters
     ----------
@@ -156,10 +164,16 @@ def contrast_to_reference(
         Half-side of the square window by which the excluded pixels are grown (0: none).
     exclude_below : float, optional
         Contrast deficit at or beyond which a pixel is not unaffected skin (None: none).
+    coarse_sigma_px : float
+        Scale of the coarse first pass (0: none; only when wider than ``sigma_px``).
 
     Returns
     -------
     (H, W) float32 ndarray
+
+    References
+    ----------
+    .. [2] Sternberg S.R. Biomedical image processing. Computer 1983;16(1):22-34.
     """
     v = np.ascontiguousarray(values, dtype=np.float32)
     if valid is not None:
@@ -167,8 +181,11 @@ def contrast_to_reference(
     elif smooth_px > 0:
         v = cv2.GaussianBlur(v, (0, 0), smooth_px)
     unaffected = roi if valid is None else roi & valid
-    for _ in range(iterations):
-        contrast = v - local_reference(v, unaffected, sigma_px)
+    sigmas = [sigma_px] * iterations
+    if coarse_sigma_px > sigma_px:
+        sigmas = [coarse_sigma_px] * iterations + sigmas
+    for sigma in sigmas:
+        contrast = v - local_reference(v, unaffected, sigma)
         affected = contrast >= exclude_above
         if exclude_below is not None:
             affected |= contrast <= -exclude_below
@@ -259,6 +276,14 @@ def keep_seeded(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 def hysteresis(score: np.ndarray, low: float, high: float) -> np.ndarray:
     """Pixels above ``low`` connected to a pixel above ``high`` (8-connectivity) [2]."""
     return keep_seeded(score > low, score > high)
+
+
+def robust_spread(values: np.ndarray) -> float:
+    """Robust standard deviation of ``values``: 1.4826 x their median absolute deviation
+    from their median (Rousseeuw & Croux [5]); 0 for no values."""
+    if values.size == 0:
+        return 0.0
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
 def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,

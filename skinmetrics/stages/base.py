@@ -18,6 +18,7 @@ from ..filters import (
     local_half_maximum,
     object_contrast,
     object_table,
+    robust_spread,
     small_dots,
 )
 
@@ -149,12 +150,16 @@ EXCESS_PARAMS = {
     "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
     "dot_fraction": Param(float, 0.0, 1.0, "fraction of a dot's contrast its top-hat keeps"),
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
+    "coarse_sigma_mm": Param(float, 0.0, 1000, "scale of the coarse first reference that keeps "
+                             "lesions wider than reference_sigma_mm out of it, mm (0: none)"),
     "reference_margin_mm": Param(float, 0.0, 100,
                                  "skin this close to a region is not reference (its skirt), mm"),
     "reference_below": Param(float, 0.0, 5,
                              "density this far below the reference is not reference (5: none)"),
     "threshold": Param(float, 0.0, 5, "density excess that seeds a region"),
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
+    "threshold_spread": Param(float, 0.0, 100, "both thresholds are raised (in proportion) to "
+                              "at least this many robust SDs of the skin's excess (0: fixed)"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
     "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
     "edge_ceiling": Param(float, 0.0, 1000, "excess that is always inside, whatever the peak"),
@@ -185,7 +190,9 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
        smoothed, and the excess over the local unaffected-skin level is taken, that level
        leaving out the candidates and the skin within ``reference_margin_mm`` of them
        (their soft skirt), and the skin ``reference_below`` or more below it (lightened by
-       a highlight's skirt) (:func:`skinmetrics.filters.contrast_to_reference`);
+       a highlight's skirt) (:func:`skinmetrics.filters.contrast_to_reference`), first at
+       ``coarse_sigma_mm`` then at ``reference_sigma_mm`` (coarse to fine: a lesion wider
+       than the fine scale found at the coarse one is not its own reference);
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
        within ``edge_radius_mm`` (taken on the excess smoothed by ``peak_smooth_mm``, so
@@ -205,12 +212,19 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
                                    scale.px(params["reference_sigma_mm"]),
                                    params["threshold_low"], valid=trusted,
                                    margin_px=scale.px(params["reference_margin_mm"]),
-                                   exclude_below=params["reference_below"])
-    found = hysteresis(np.where(roi, excess, 0), params["threshold_low"], params["threshold"])
+                                   exclude_below=params["reference_below"],
+                                   coarse_sigma_px=scale.px(params["coarse_sigma_mm"]))
+    # the skin's spread from its side below the reference, mirrored: lesions (above it)
+    # however many do not widen it
+    below = excess[roi & trusted & (excess <= 0)]
+    raise_by = max(1.0, params["threshold_spread"] * robust_spread(np.r_[below, -below])
+                   / max(params["threshold"], 1e-6))
+    high, low = raise_by * params["threshold"], raise_by * params["threshold_low"]
+    found = hysteresis(np.where(roi, excess, 0), low, high)
     outlined = local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
                                   params["edge_fraction"], params["edge_ceiling"],
                                   scale.px(params["peak_smooth_mm"]))
-    return keep_seeded(outlined, excess > params["threshold"]), excess
+    return keep_seeded(outlined, excess > high), excess
 
 
 def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,

@@ -116,6 +116,8 @@ REFERENCES: dict[str, str] = {
     "Xiao 2017": "Xiao K., Yates J.M., Zardawi F., et al. Characterising the variations in "
                  "ethnic skin colours: a new calibrated data base for human skin. Skin Res "
                  "Technol 2017;23:21-29.",
+    "Lindeberg 1998": "Lindeberg T. Feature detection with automatic scale selection. Int J "
+                      "Comput Vision 1998;30:79-116.",
     "Soille 2003": "Soille P. Morphological Image Analysis, 2nd ed. Springer 2003.",
     "Diffey 1984": "Diffey B.L., Oliver R.J., Farr P.M. A portable instrument for quantifying "
                    "erythema induced by ultraviolet radiation. Br J Dermatol "
@@ -233,8 +235,9 @@ METHODS: tuple[Layer, ...] = (
                             ("Logger 2020",)))),
     Layer("microcrust", "Microcrusts",
           "Black top-hat of the luminance density -log10 Y; objects from peaks grown by "
-          "watershed and outlined at a fraction of their own peak; kept when red-brown "
-          "(erythema index above that of the skin around them); touching crusts split at "
+          "watershed and outlined at a fraction of their own peak; kept when crust material "
+          "rather than a pore's shadow: red-brown (erythema index above that of the skin "
+          "around them) or brown-black (luminance density well above it); touching crusts split at "
           "their waist (distance-transform watershed); kept within the pipeline's diameter "
           "and roundness limits. No published automatic method exists.",
           ("Soille 2003", "Diffey 1984", "Beucher 1993"),
@@ -245,10 +248,13 @@ METHODS: tuple[Layer, ...] = (
                             "Mean equivalent-circle diameter of the crusts",
                             "mean of sqrt(4 * area_px / pi) / px_per_mm"))),
     Layer("pore", "Pores",
-          "The dark-object detector of the microcrusts for grey openings: within the "
-          "pipeline's diameter and roundness limits, not red (erythema index excess at most "
-          "the pipeline's max_redness).",
-          ("Soille 2003", "Diffey 1984"),
+          "Small dark blobs of the luminance density -log10 Y: the scale-normalised Laplacian "
+          "of Gaussian over the pipeline's range of pore sizes, divided by the skin's own "
+          "mean absolute response around it (its texture and noise); blobs that are crust "
+          "material rather than a shadow (red-brown or brown-black against the skin around "
+          "them) or touch a hair are not pores; kept within the pipeline's diameter and "
+          "roundness limits.",
+          ("Lindeberg 1998", "Diffey 1984"),
           (MetricDefinition("pore_count", "Number of pores", "number of labelled pores"),
            MetricDefinition("pore_density_per_cm2", "Pores per cm^2 of the skin region",
                             "pore_count / (roi_area_mm2 / 100)"),

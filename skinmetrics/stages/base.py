@@ -24,7 +24,7 @@ from ..filters import (
 
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
            "crosstalk",
-           "DARK_OBJECT_PARAMS", "dark_objects_with_redness", "keep_by_size_and_shape",
+           "DARK_OBJECT_PARAMS", "crust_like", "dark_objects_in_skin", "keep_by_size_and_shape",
            "restrict_labels"]
 
 
@@ -101,31 +101,50 @@ DARK_OBJECT_PARAMS = {
 }
 
 
-def dark_objects_with_redness(planes: ColourPlanes, roi: np.ndarray,
-                              params: Mapping[str, float], scale: Scale,
-                              fringe: np.ndarray | None = None
-                              ) -> tuple[np.ndarray, np.ndarray]:
+def dark_objects_in_skin(planes: ColourPlanes, roi: np.ndarray,
+                         params: Mapping[str, float], scale: Scale,
+                         fringe: np.ndarray | None = None) -> np.ndarray:
     """Small dark objects (:func:`skinmetrics.filters.dark_objects` on the luminance density
-    -log10 Y, with the noise test ``min_snr``) and how much redder each is than the skin
-    around it: the mean erythema index EI = 100 log10(R/G) excess
-    (:func:`skinmetrics.filters.object_contrast`). The ``fringe`` of a hair (darkened by
-    its blur) is not searched.
+    -log10 Y, with the noise test ``min_snr``); the ``fringe`` of a hair (darkened by its
+    blur) is not searched.
 
     Returns
     -------
-    labels : (H, W) int32 ndarray
-    redness : (N,) ndarray
-        EI units; index i belongs to label i + 1.
+    (H, W) int32 ndarray
+        Labels 1..N, 0 elsewhere.
     """
-    radius = scale.px(params["tophat_radius_mm"])
     if fringe is not None:
         roi = roi & ~fringe
-    labels = dark_objects(planes.luminance_density, roi, radius, params["threshold_low"],
-                          params["threshold"], params["edge_fraction"],
-                          params["min_prominence"], params["min_snr"])
+    return dark_objects(planes.luminance_density, roi, scale.px(params["tophat_radius_mm"]),
+                        params["threshold_low"], params["threshold"], params["edge_fraction"],
+                        params["min_prominence"], params["min_snr"])
+
+
+def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_px: float,
+               min_redness: float, min_darkness: float) -> np.ndarray:
+    """Which small dark objects are crust material rather than the shadow of a pore.
+
+    A pore is a shadow: it takes a fraction of the light from the skin it opens in and
+    keeps its colour. A crust is a layer of dried blood and exudate over the skin: it is
+    red-brown, its mean erythema index EI = 100 log10(R/G) (Diffey, Oliver & Farr, Br J
+    Dermatol 1984;111:663) exceeding
+    the skin's around it by at least ``min_redness``, or brown to black, its mean
+    luminance density -log10 Y exceeding the skin's by at least ``min_darkness`` (0.3 OD:
+    half the light), more than a pore's shadow takes. The skin around an object is the
+    Gaussian-weighted mean (``sigma_px``) of ``roi`` pixels of no object
+    (:func:`skinmetrics.filters.object_contrast`). EI uses only the R and G channels,
+    which stay reliable on dark skin where the blue channel is near the noise floor.
+
+    Returns
+    -------
+    (N + 1,) bool ndarray
+        Indexed by label (index 0, the background, is False).
+    """
     if labels.max() == 0:
-        return labels, np.zeros(0)
-    return labels, object_contrast(labels, erythema_index(planes.linear), roi, radius)
+        return np.zeros(1, bool)
+    redness = object_contrast(labels, erythema_index(planes.linear), roi, sigma_px)
+    darkness = object_contrast(labels, planes.luminance_density, roi, sigma_px)
+    return np.concatenate([[False], (redness >= min_redness) | (darkness >= min_darkness)])
 
 
 def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],

@@ -8,11 +8,12 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
    density -log10 Y, with a disk wider than the largest crust (pores and crusts both
    appear), peaks that sensor noise could make left out (``min_snr``), each outlined at
    half its peak (:func:`skinmetrics.filters.dark_objects`);
-2. crusts are the red-brown objects (dried blood and exudate): their mean erythema index
-   EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that of the skin around them by at
-   least ``min_redness`` (:func:`skinmetrics.filters.object_contrast`). Grey shadows
-   (pores) have none; EI uses only the R and G channels, which stay reliable on dark skin
-   where the blue channel is near the noise floor;
+2. crusts are the objects made of crust material (dried blood and exudate), not the
+   shadow of a pore (:func:`skinmetrics.stages.base.crust_like`): red-brown, their mean
+   erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeding that of the skin
+   around them by at least ``min_redness``, or brown to black, their mean luminance
+   density exceeding the skin's by at least ``min_darkness`` (more light taken than by a
+   pore's shadow, which keeps the skin's colour);
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
    the distance transform, one marker per maximum at least ``split_depth_mm`` deep
    (:func:`skinmetrics.filters.split_touching`);
@@ -43,7 +44,8 @@ from .base import (
     Param,
     Scale,
     StageResult,
-    dark_objects_with_redness,
+    crust_like,
+    dark_objects_in_skin,
     keep_by_size_and_shape,
     restrict_labels,
 )
@@ -55,7 +57,8 @@ __all__ = [
 MASK = "microcrust"
 PARAMS = {
     **DARK_OBJECT_PARAMS,
-    "min_redness": Param(float, 0.0, 200, "objects need this EI excess over their surround"),
+    "min_redness": Param(float, 0.0, 200, "red-brown crusts: EI excess over their surround"),
+    "min_darkness": Param(float, 0.0, 5, "brown-black crusts: luminance density excess (OD)"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
     "min_px_per_mm": Param(float, 0.0, 1e5, "coarser photos give no number for this layer"),
 }
@@ -80,8 +83,10 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     -------
     (H, W) int32 ndarray
     """
-    labels, redness = dark_objects_with_redness(planes, roi, params, scale, fringe)
-    crusts = np.concatenate([[False], redness >= params["min_redness"]])[labels]
+    labels = dark_objects_in_skin(planes, roi, params, scale, fringe)
+    where = roi if fringe is None else roi & ~fringe
+    crusts = crust_like(labels, planes, where, scale.px(params["tophat_radius_mm"]),
+                        params["min_redness"], params["min_darkness"])[labels]
     labels = split_touching(crusts, scale.px(params["split_depth_mm"]))
     return keep_by_size_and_shape(labels, params, scale)
 

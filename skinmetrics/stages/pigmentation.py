@@ -7,8 +7,9 @@ Whole-region indices (over the skin region):
 * ``ita_deg_mean``: individual typology angle ITA = atan2(L* - 50, b*) 180/pi (Chardon
   et al. [3]) of the roi's mean L* and b*, as a colorimeter would read the region.
 
-Pigmented spots are regions whose melanin density (separated from haemoglobin and shading
-after Tsumura et al. [4], smoothed over the skin that is neither a small dark dot, see
+Pigmented spots are regions whose pigment density (:func:`pigment_density`: the optical
+density left when haemoglobin is separated out after Tsumura et al. [4], i.e. melanin
+plus the grey term; smoothed over the skin that is neither a small dark dot, see
 :func:`skinmetrics.filters.small_dots`, nor a hair's blurred fringe) exceeds that of the
 surrounding unaffected skin, i.e. darker and yellower than their surroundings (that
 skin leaving out also the skin ``reference_below`` or more less dense than it, which a
@@ -70,7 +71,8 @@ from ..filters import (
 from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess, trusted_skin
 
 __all__ = [
-    "PARAMS", "MASK", "pigment_spot_mask", "pigmentation_metrics", "detect", "summarise"
+    "PARAMS", "MASK", "pigment_density", "pigment_spot_mask", "pigmentation_metrics", "detect",
+    "summarise"
 ]
 
 MASK = "pigment"
@@ -79,7 +81,7 @@ PARAMS = {
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio of a spot"),
     "split_depth_mm": Param(float, 0.0, 100, "waist depth at which touching spots split, mm"),
-    "min_contrast": Param(float, 0.0, 5, "smallest mean melanin density excess (OD) of a "
+    "min_contrast": Param(float, 0.0, 5, "smallest mean pigment density excess (OD) of a "
                           "spot over the skin just around it"),
     "surround_mm": Param(float, 0.01, 100,
                          "Gaussian sigma of the skin just around a spot, mm"),
@@ -93,6 +95,25 @@ def _joined_across_hair(mask: np.ndarray, roi: np.ndarray, bridge_px: float) -> 
     return bridge_gaps(mask, bridge_px, through=thin_parts(~roi, bridge_px))
 
 
+def pigment_density(planes: ColourPlanes) -> np.ndarray:
+    """Optical density of pigment: melanin plus the grey term of the unmixing (OD units of
+    the G channel), i.e. the density that haemoglobin does not explain.
+
+    The unmixing's melanin direction (:data:`skinmetrics.colour.OD_MELANIN`) is that of
+    epidermal melanin in light to dark skin. Dense or deep pigment is not: a dark nevus, a
+    keratosis or a melanoma absorbs nearly evenly across the camera's bands (its optical
+    density saturates and dermal melanin reads blue-grey, the Tyndall effect), so the
+    unmixing puts most of its density in the grey term. A smooth change of illumination
+    is grey too: the reference of unaffected skin (coarse and fine) takes it out.
+
+    Returns
+    -------
+    (H, W) float32 ndarray
+    """
+    d = planes.densities
+    return d[..., 0] + d[..., 2]
+
+
 def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
                       scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
     """Pigmented-spot segmentation (see the module text for the method) on the skin
@@ -104,7 +125,7 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     (H, W) bool ndarray
         True on pigmented spots, within ``roi``.
     """
-    spots, excess = density_excess(planes.densities[..., 0], roi,
+    spots, excess = density_excess(pigment_density(planes), roi,
                                    trusted_skin(planes, roi, params, scale, fringe), params,
                                    scale)
     min_diameter = scale.px(params["min_diameter_mm"])

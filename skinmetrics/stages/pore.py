@@ -12,11 +12,13 @@ not redder or browner. Method:
    skin and each part of the face rather than being a fixed contrast;
    each blob is outlined where that ratio falls to ``edge_fraction`` of its peak
    (:func:`skinmetrics.filters.blob_objects`);
-2. blobs whose mean erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that
-   of the skin around them by more than ``max_redness`` are red-brown (crusts, papules),
-   not pores (:func:`skinmetrics.filters.object_contrast`); they are not the skin's texture
-   either, so the blobs are found again with them left out of its level (a field of laser
-   crusts would otherwise raise it and hide the pores between them);
+2. a pore is a shadow, which keeps the skin's colour and takes only part of its light:
+   blobs whose mean erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that
+   of the skin around them by ``max_redness`` (red-brown: crusts, papules) or whose mean
+   luminance density does by ``max_darkness`` (brown to black: crusts, comedones) are
+   not pores (:func:`skinmetrics.stages.base.crust_like`); they are not the skin's
+   texture either, so the blobs are found again with them left out of its level (a field
+   of laser crusts would otherwise raise it and hide the pores between them);
 3. a blob that touches the blurred fringe of a hair is a bead of the hair, not a pore;
 4. blobs outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
    round than ``min_roundness`` (minor/major axis ratio) are dropped.
@@ -44,12 +46,13 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, blob_objects, disk, object_contrast
+from ..colour import ColourPlanes
+from ..filters import area_metrics, blob_objects, disk
 from .base import (
     Param,
     Scale,
     StageResult,
+    crust_like,
     keep_by_size_and_shape,
     restrict_labels,
 )
@@ -67,7 +70,9 @@ PARAMS = {
     "level_floor": Param(float, 0.0, 5, "least texture level (OD): smooth skin's pores too "
                          "must be min_z times this dark"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the pore's peak"),
-    "max_redness": Param(float, 0.0, 200, "objects with more EI excess than this are not pores"),
+    "max_redness": Param(float, 0.0, 200, "objects with this EI excess are not pores"),
+    "max_darkness": Param(float, 0.0, 5, "objects with this luminance density excess (OD) "
+                          "are not pores"),
     "min_diameter_mm": Param(float, 0.0, 100, "smallest pore (equivalent diameter), mm"),
     "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio"),
@@ -103,9 +108,8 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     """
     where = roi if fringe is None else roi & ~fringe
     sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
-    redness = erythema_index(planes.linear)
     texture = where
-    for _ in range(2):  # the second time, red-brown blobs are left out of the skin's texture
+    for _ in range(2):  # the second time, crust-like blobs are left out of the skin's texture
         labels = blob_objects(planes.luminance_density, where, sigmas,
                               scale.px(params["window_mm"]), params["min_z"],
                               params["level_floor"], params["edge_fraction"], texture)
@@ -114,8 +118,8 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
             labels[np.isin(labels, np.unique(labels[beside]))] = 0
         if labels.max() == 0:
             return labels
-        red = np.concatenate([[False], object_contrast(labels, redness, where, 2 * max(sigmas))
-                              > params["max_redness"]])[labels]
+        red = crust_like(labels, planes, where, 2 * max(sigmas), params["max_redness"],
+                         params["max_darkness"])[labels]
         if not red.any():
             break
         texture = where & (cv2.dilate(red.view(np.uint8), disk(2 * max(sigmas))) == 0)

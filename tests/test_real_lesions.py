@@ -66,10 +66,11 @@ def pad_dice(shared_data, laser):
 
 
 def test_pad_pigmented_lesions_are_outlined(pad_dice):
-    """12 pigmented lesions (main, before the coarse reference and the thresholds raised
-    to the skin's spread: mean 0.48; now 0.54)."""
+    """12 pigmented lesions, dark nevi, keratoses and melanomas among them (2026-12-05:
+    mean 0.54 on melanin density alone, which misses the blue-grey nevus and the
+    melanomas; 0.71 on melanin plus the grey term)."""
     assert len(pad_dice["pigmented"]) == 12
-    assert np.mean(pad_dice["pigmented"]) >= 0.50
+    assert np.mean(pad_dice["pigmented"]) >= 0.65
 
 
 def test_pad_red_keratoses_are_outlined(pad_dice):

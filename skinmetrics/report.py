@@ -230,6 +230,11 @@ METHODS: tuple[Layer, ...] = (
                             ("Diffey 1984", "Yamamoto 2008")),
            MetricDefinition("a_star_mean", "Mean CIELAB a* (redness) of the skin region",
                             "mean of a* over the roi", ("CIE 2004",)),
+           MetricDefinition("erythema_reference_a_star", "Redness of the reference: the "
+                            "unaffected skin erythema is measured against (the photo's own "
+                            "skin outside erythema, first within about 25 mm, then 4 mm)",
+                            "mean of a* over the roi outside the erythema mask",
+                            ("CIE 2004",)),
            MetricDefinition("delta_a_star", "Redness of the erythema against unaffected skin",
                             "mean a* in the erythema mask - mean a* of the unaffected roi",
                             ("Logger 2020",)))),
@@ -262,10 +267,10 @@ METHODS: tuple[Layer, ...] = (
            MetricDefinition("pore_mean_diameter_mm", "Mean equivalent-circle diameter of "
                             "the pores", "mean of sqrt(4 * area_px / pi) / px_per_mm"))),
     Layer("pigmentation", "Pigmentation",
-          "Skin colour indices of the whole skin region, and pigmented spots: melanin-density "
-          "excess over the surrounding skin (hysteresis, outlined at a fraction of the local "
-          "peak) at least the pipeline's min_diameter_mm across (smaller dots are pores or "
-          "crusts).",
+          "Skin colour indices of the whole skin region, and pigmented spots: pigment-density "
+          "(melanin plus the unmixing's grey term) excess over the surrounding skin "
+          "(hysteresis, outlined at a fraction of the local peak) at least the pipeline's "
+          "min_diameter_mm across (smaller dots are pores or crusts).",
           ("Tsumura 1999",),
           (MetricDefinition("melanin_index_mean", "Mean melanin index of the skin region",
                             "MI = 100 * log10(1 / R) on linear RGB, mean over the roi",
@@ -273,6 +278,10 @@ METHODS: tuple[Layer, ...] = (
            MetricDefinition("ita_deg_mean", "Individual typology angle of the skin region",
                             "ITA = atan2(L* - 50, b*) * 180 / pi of the roi's mean L*, b*",
                             ("Chardon 1991",)),
+           MetricDefinition("pigment_reference_L_star", "Lightness of the reference: the "
+                            "unaffected skin spots are measured against (the photo's own skin "
+                            "outside spots, first within about 25 mm, then 3 mm)",
+                            "mean of L* over the roi outside the spot mask", ("CIE 2004",)),
            MetricDefinition("pigment_spot_count", "Number of pigmented spots",
                             "number of labelled spots"),
            *_area_definitions("pigment_spot", "pigmented spots"),

@@ -98,3 +98,22 @@ def test_a_small_patch_cut_by_the_frame_is_kept():
                           PX_PER_MM).masks["erythema"]
     assert not found[:, :200].any()
     assert dice(found, cut > 0.5) == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_reference_is_reported_with_its_value():
+    """Each photo states the skin its erythema and spots were measured against: the mean
+    a* (erythema) and L* (spots) of its unaffected skin, which the phantom knows."""
+    from skinmetrics.colour import linear_to_lab, srgb_to_linear
+    from skinmetrics.synthetic import make_phantom
+
+    ph = make_phantom((240, 320), 25.0, 55.0, seed=2)
+    photo = ph.image.astype(np.float32) / 255
+    got = measure_image(photo, load_pipeline("laser_recovery"), px_per_mm=25.0).metrics
+    lab = linear_to_lab(srgb_to_linear(photo))
+    skin = ph.masks["roi"]
+    assert got["erythema_reference_a_star"] == pytest.approx(
+        lab[..., 1][skin & ~ph.masks["erythema"]].mean(), abs=0.5)
+    assert got["pigment_reference_L_star"] == pytest.approx(
+        lab[..., 0][skin & ~ph.masks["pigment"]].mean(), abs=1.5)  # crusts, glare: ~1 L*
+    # erythema is redder than its reference by delta_a_star
+    assert got["delta_a_star"] > 3

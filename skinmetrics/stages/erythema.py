@@ -44,6 +44,8 @@ Intensity metrics (over the skin region unless stated):
 * ``erythema_index_mean``: EI = 100 log10(R/G) on linear RGB (Diffey et al. [1]; camera
   form, Yamamoto et al. [2]), mean over the roi;
 * ``a_star_mean``: mean CIELAB a* of the roi;
+* ``erythema_reference_a_star``: mean a* of the unaffected roi (outside the erythema
+  mask), the skin that erythema is measured against;
 * ``delta_a_star``: mean a* inside the erythema mask minus mean a* of the unaffected roi
   (lesion redness contrast, Logger et al. [3]); None when either set is empty.
 
@@ -148,11 +150,13 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
     metrics.update(
         erythema_index_mean=float(erythema_index(planes.linear[roi]).mean()) if roi_px else None,
         a_star_mean=float(a_star[roi].mean()) if roi_px else None,
+        erythema_reference_a_star=(float(a_star[unaffected].mean()) if unaffected.any()
+                                   else None),
         delta_a_star=(float(a_star[mask].mean() - a_star[unaffected].mean())
                       if mask.any() and unaffected.any() else None),
     )
     units.update(erythema_index_mean="EI (100 log10 R/G)", a_star_mean="CIELAB a*",
-                 delta_a_star="CIELAB a*")
+                 erythema_reference_a_star="CIELAB a*", delta_a_star="CIELAB a*")
     return metrics, units
 
 

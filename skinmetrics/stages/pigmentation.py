@@ -32,6 +32,8 @@ over a millimetre or two (at the edge of the skin region, on dark skin, under
 the skin's own mottling); a speck of texture on such skin reaches the seed threshold
 without being darker than the skin beside it:
 
+* ``pigment_reference_L_star``: mean L* of the unaffected roi (outside the spots), the
+  skin that spots are measured against;
 * ``pigment_spot_count`` (the pieces of a spot cut by a hair count once),
   ``pigment_spot_area_px``, ``_mm2``, ``_pct`` (% of roi);
 * ``pigment_spot_delta_L``: mean over spot pixels of (local unaffected-skin L* - L*), in L*
@@ -171,6 +173,10 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     lab = planes.lab
     metrics: dict = {}
     units: dict = {}
+    unaffected = roi & ~mask
+    metrics["pigment_reference_L_star"] = (float(lab[..., 0][unaffected].mean())
+                                           if unaffected.any() else None)
+    units["pigment_reference_L_star"] = "CIELAB L*"
     if roi_px:
         L_mean = float(lab[..., 0][roi].mean())
         b_mean = float(lab[..., 2][roi].mean())
@@ -187,7 +193,7 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     units.update(area_units)
     if n:
         L = lab[..., 0]
-        L_ref = local_reference(L, roi & ~mask, reference_sigma_px)
+        L_ref = local_reference(L, unaffected, reference_sigma_px)
         delta_L = float((L_ref - L)[mask].mean())
         metrics["pigment_spot_delta_L"] = delta_L
         metrics["pigmentation_index"] = metrics["pigment_spot_area_pct"] * delta_L / 10.0

@@ -31,14 +31,16 @@ def pore_face(shared_data):
 
 @pytest.mark.parametrize("part", ["top", "bottom"])
 def test_real_pores_are_found(pore_face, part):
-    """Measured 2026-12-05: F1 0.66 (top) and 0.67 (bottom), precision 0.55-0.57, recall
-    0.78-0.85; the detector before (a fixed top-hat contrast) reached F1 0.22 and 0.26,
-    finding only the darkest pores; a plain black top-hat with Otsu's threshold 0.54 / 0.50."""
+    """Measured 2026-12-05: F1 0.675 (top) and 0.74 (bottom), precision 0.60-0.68, recall
+    0.78-0.82 (the threshold chosen on the top half); with the texture level's floor at half
+    that, 0.66 and 0.67; the detector before (a fixed top-hat contrast) reached F1 0.22 and
+    0.26, finding only the darkest pores; a plain black top-hat with Otsu's threshold 0.54 /
+    0.50."""
     found, label, roi = pore_face
     rows = np.arange(roi.shape[0])[:, None]
     half = roi.shape[0] // 2
     where = roi & ((rows < half) if part == "top" else (rows >= half))
     match = match_objects(found, label, 6.0, where)
     assert match.truth > 150
-    assert match.f1 >= 0.62
-    assert match.recall >= 0.7 and match.precision >= 0.5
+    assert match.f1 >= {"top": 0.67, "bottom": 0.72}[part]
+    assert match.recall >= 0.75 and match.precision >= 0.58

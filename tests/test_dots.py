@@ -11,7 +11,7 @@ from skinmetrics.pipeline import load_pipeline, measure_image
 from skinmetrics.synthetic_b import skin_rgb
 
 PX_PER_MM = 25.0
-PITCH_PX = 25  # one dot per mm, in a grid
+PITCH_PX = 25  # the laser grid: one crust site per mm
 #: linear RGB of crust material and the factor of a pore's shadow
 DARK_BROWN = np.array([0.05, 0.025, 0.015])
 RED_BROWN = np.array([0.30, 0.10, 0.06])
@@ -19,20 +19,30 @@ SHADOW = 0.8
 
 
 def _dots(skin: np.ndarray, kinds: list[str], seed: int = 0) -> np.ndarray:
-    """A skin of one colour with one dot 0.24 mm across per grid cell, of the given kinds
-    in turn (``brown``, ``red-brown``, ``pore``), some sensor noise, as sRGB."""
-    rows = cols = int(np.ceil(np.sqrt(len(kinds)))) + 1
-    h, w = rows * PITCH_PX, cols * PITCH_PX
+    """A skin of one colour with dots 0.24 mm across, some sensor noise, as sRGB: crusts
+    (``brown``, ``red-brown``, ``faint-brown``) in turn on a 1 mm laser grid, pores
+    (``pore``: the shadow of an opening) scattered between them."""
+    rng = np.random.default_rng(seed)
+    crusts = [k for k in kinds if k != "pore"]
+    cols = int(np.ceil(np.sqrt(max(len(kinds), 1)))) + 2
+    h = w = (cols + 1) * PITCH_PX
     lin = np.broadcast_to(skin, (h, w, 3)).copy()
     yy, xx = np.mgrid[0:h, 0:w]
-    for k, kind in enumerate(kinds):
-        cy, cx = (1 + k // (cols - 1)) * PITCH_PX - 0.5, (1 + k % (cols - 1)) * PITCH_PX - 0.5
+    sites = [((1 + k // cols) * PITCH_PX - 0.5, (1 + k % cols) * PITCH_PX - 0.5)
+             for k in range(len(crusts))]
+    centres = list(zip(sites, crusts, strict=True))
+    while len(centres) < len(kinds):  # pores: anywhere at least 0.4 mm from every dot
+        c = tuple(rng.uniform(PITCH_PX / 2, h - PITCH_PX / 2, 2))
+        if all(np.hypot(c[0] - y, c[1] - x) > 0.4 * PITCH_PX for (y, x), _ in centres):
+            centres.append((c, "pore"))
+    for (cy, cx), kind in centres:
         alpha = np.clip(3.0 + 0.5 - np.hypot(yy - cy, xx - cx), 0, 1)[..., None]
         if kind == "pore":
             lin *= 1 - (1 - SHADOW) * alpha
         else:
-            lin = lin * (1 - alpha) + alpha * (DARK_BROWN if kind == "brown" else RED_BROWN)
-    rng = np.random.default_rng(seed)
+            colour = {"brown": DARK_BROWN, "red-brown": RED_BROWN,
+                      "faint-brown": 0.4 * DARK_BROWN + 0.6 * skin}[kind]
+            lin = lin * (1 - alpha) + alpha * colour
     lin = lin * (1 + rng.normal(0, 0.01, lin.shape))
     return linear_to_srgb(np.clip(lin, 0, 1)).astype(np.float32)
 
@@ -58,3 +68,14 @@ def test_a_field_of_pores_has_no_crusts(pipes):
     laser, _ = pipes
     photo = _dots(skin_rgb(np.array(0.05), np.array(0.02)), ["pore"] * 24)
     assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] == 0
+
+
+def test_faint_crusts_on_the_laser_grid_are_crusts(pipes):
+    """On dark skin a brown crust takes no more light than a pore's shadow: its place on
+    the laser's grid tells it (the colour and darkness rules alone find none)."""
+    laser, acne = pipes
+    skin = skin_rgb(np.array(0.2), np.array(0.02))  # dark skin, CIELAB L* about 40
+    photo = _dots(skin, ["faint-brown"] * 36 + ["pore"] * 12)
+    assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] == pytest.approx(
+        36, abs=3)
+    assert measure_image(photo, acne, PX_PER_MM).metrics["pore_count"] <= 14

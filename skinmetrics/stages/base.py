@@ -21,11 +21,12 @@ from ..filters import (
     robust_spread,
     small_dots,
 )
+from ..lattice import lattice_neighbours, lattice_vectors
 
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
            "crosstalk",
-           "DARK_OBJECT_PARAMS", "crust_like", "dark_objects_in_skin", "keep_by_size_and_shape",
-           "restrict_labels"]
+           "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "dark_objects_in_skin",
+           "keep_by_size_and_shape", "restrict_labels"]
 
 
 @dataclass(frozen=True)
@@ -120,31 +121,70 @@ def dark_objects_in_skin(planes: ColourPlanes, roi: np.ndarray,
                         params["min_prominence"], params["min_snr"])
 
 
+#: Parameters of the laser-grid test (microcrust and pore stages).
+GRID_PARAMS = {
+    "grid_pitch_min_mm": Param(float, 0.01, 100, "smallest spacing of a laser grid, mm"),
+    "grid_pitch_max_mm": Param(float, 0.01, 100, "largest spacing of a laser grid, mm"),
+    "grid_contrast": Param(float, 1.0, 1e3, "a grid's pair count over the chance level"),
+    "grid_neighbours": Param(int, 1, 4, "least lattice neighbours of a dot on the grid"),
+    "grid_darkness_fraction": Param(float, 0.0, 1.0, "a dot on the grid is at least this "
+                                    "fraction of the grid's median darkness"),
+}
+
+
 def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_px: float,
-               min_redness: float, min_darkness: float) -> np.ndarray:
+               min_redness: float, min_darkness: float,
+               grid: Mapping[str, float] | None = None, scale: Scale | None = None
+               ) -> np.ndarray:
     """Which small dark objects are crust material rather than the shadow of a pore.
 
     A pore is a shadow: it takes a fraction of the light from the skin it opens in and
-    keeps its colour. A crust is a layer of dried blood and exudate over the skin: it is
-    red-brown, its mean erythema index EI = 100 log10(R/G) (Diffey, Oliver & Farr, Br J
-    Dermatol 1984;111:663) exceeding
-    the skin's around it by at least ``min_redness``, or brown to black, its mean
-    luminance density -log10 Y exceeding the skin's by at least ``min_darkness`` (0.3 OD:
-    half the light), more than a pore's shadow takes. The skin around an object is the
-    Gaussian-weighted mean (``sigma_px``) of ``roi`` pixels of no object
-    (:func:`skinmetrics.filters.object_contrast`). EI uses only the R and G channels,
-    which stay reliable on dark skin where the blue channel is near the noise floor.
+    keeps its colour, and pores lie where they happen to be. A crust is a layer of dried
+    blood and exudate over the skin, left where a fractional laser's beam struck:
+
+    * red-brown: its mean erythema index EI = 100 log10(R/G) (Diffey, Oliver & Farr, Br J
+      Dermatol 1984;111:663) exceeds the skin's around it by at least ``min_redness``;
+    * or brown to black: its mean luminance density -log10 Y exceeds the skin's by at
+      least ``min_darkness`` (0.3 OD: half the light), more than a pore's shadow takes;
+    * or, with ``grid`` (:data:`GRID_PARAMS`), it lies on the laser's grid: the objects'
+      centres form a regular lattice (:func:`skinmetrics.lattice.lattice_vectors`), at
+      least ``grid_neighbours`` of its four lattice neighbours are objects
+      (:func:`skinmetrics.lattice.lattice_neighbours`), and it is at least
+      ``grid_darkness_fraction`` as dark as the median of the objects on the grid (a pore
+      near a grid site is fainter than the crusts around it). On dark skin a brown crust
+      takes no more light than a pore's shadow on light skin; its place tells it.
+
+    The skin around an object is the Gaussian-weighted mean (``sigma_px``) of ``roi``
+    pixels of no object (:func:`skinmetrics.filters.object_contrast`). EI uses only the R
+    and G channels, which stay reliable on dark skin where the blue channel is near the
+    noise floor.
 
     Returns
     -------
     (N + 1,) bool ndarray
         Indexed by label (index 0, the background, is False).
     """
-    if labels.max() == 0:
+    n = int(labels.max())
+    if n == 0:
         return np.zeros(1, bool)
     redness = object_contrast(labels, erythema_index(planes.linear), roi, sigma_px)
     darkness = object_contrast(labels, planes.luminance_density, roi, sigma_px)
-    return np.concatenate([[False], (redness >= min_redness) | (darkness >= min_darkness)])
+    crust = (redness >= min_redness) | (darkness >= min_darkness)
+    if grid is not None and scale is not None:
+        area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+        rows, cols = np.indices(labels.shape)
+        centres = np.column_stack([np.bincount(labels.ravel(), c.ravel(), n + 1)[1:]
+                                   for c in (rows, cols)]) / np.maximum(area, 1)[:, None]
+        present = area > 0  # a label may be missing (its object removed)
+        basis = lattice_vectors(centres[present], scale.px(grid["grid_pitch_min_mm"]),
+                                scale.px(grid["grid_pitch_max_mm"]), grid["grid_contrast"])
+        if basis is not None:
+            on = np.zeros(n, bool)
+            on[present] = lattice_neighbours(centres[present], basis) >= grid["grid_neighbours"]
+            if on.any():
+                crust |= on & (darkness >= grid["grid_darkness_fraction"]
+                               * np.median(darkness[on]))
+    return np.concatenate([[False], crust])
 
 
 def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],

@@ -13,7 +13,8 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
    erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeding that of the skin
    around them by at least ``min_redness``, or brown to black, their mean luminance
    density exceeding the skin's by at least ``min_darkness`` (more light taken than by a
-   pore's shadow, which keeps the skin's colour);
+   pore's shadow, which keeps the skin's colour), or sitting on the laser's grid (a
+   regular lattice among the objects, Manstein et al. [4]; :mod:`skinmetrics.lattice`);
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
    the distance transform, one marker per maximum at least ``split_depth_mm`` deep
    (:func:`skinmetrics.filters.split_touching`);
@@ -29,6 +30,8 @@ References
 .. [2] Diffey B.L., Oliver R.J., Farr P.M. Br J Dermatol 1984;111:663-672.
 .. [3] Beucher S., Meyer F. The morphological approach to segmentation: the watershed
        transformation. In: Mathematical Morphology in Image Processing, 1993:433-481.
+.. [4] Manstein D., Herron G.S., Sink R.K., Tanner H., Anderson R.R. Fractional
+       photothermolysis. Lasers Surg Med 2004;34:426-438.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from ..colour import ColourPlanes
 from ..filters import area_metrics, object_table, split_touching
 from .base import (
     DARK_OBJECT_PARAMS,
+    GRID_PARAMS,
     Param,
     Scale,
     StageResult,
@@ -57,6 +61,7 @@ __all__ = [
 MASK = "microcrust"
 PARAMS = {
     **DARK_OBJECT_PARAMS,
+    **GRID_PARAMS,
     "min_redness": Param(float, 0.0, 200, "red-brown crusts: EI excess over their surround"),
     "min_darkness": Param(float, 0.0, 5, "brown-black crusts: luminance density excess (OD)"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
@@ -83,10 +88,11 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     -------
     (H, W) int32 ndarray
     """
-    labels = dark_objects_in_skin(planes, roi, params, scale, fringe)
+    labels = keep_by_size_and_shape(dark_objects_in_skin(planes, roi, params, scale, fringe),
+                                    params, scale)
     where = roi if fringe is None else roi & ~fringe
     crusts = crust_like(labels, planes, where, scale.px(params["tophat_radius_mm"]),
-                        params["min_redness"], params["min_darkness"])[labels]
+                        params["min_redness"], params["min_darkness"], params, scale)[labels]
     labels = split_touching(crusts, scale.px(params["split_depth_mm"]))
     return keep_by_size_and_shape(labels, params, scale)
 

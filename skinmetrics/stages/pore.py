@@ -15,8 +15,9 @@ not redder or browner. Method:
 2. a pore is a shadow, which keeps the skin's colour and takes only part of its light:
    blobs whose mean erythema index EI = 100 log10(R/G) (Diffey et al. [2]) exceeds that
    of the skin around them by ``max_redness`` (red-brown: crusts, papules) or whose mean
-   luminance density does by ``max_darkness`` (brown to black: crusts, comedones) are
-   not pores (:func:`skinmetrics.stages.base.crust_like`); they are not the skin's
+   luminance density does by ``max_darkness`` (brown to black: crusts, comedones), or
+   that lie on a laser's grid (crusts), are not pores
+   (:func:`skinmetrics.stages.base.crust_like`); they are not the skin's
    texture either, so the blobs are found again with them left out of its level (a field
    of laser crusts would otherwise raise it and hide the pores between them);
 3. a blob that touches the blurred fringe of a hair is a bead of the hair, not a pore;
@@ -49,6 +50,7 @@ from scipy import ndimage as ndi
 from ..colour import ColourPlanes
 from ..filters import area_metrics, blob_objects, disk
 from .base import (
+    GRID_PARAMS,
     Param,
     Scale,
     StageResult,
@@ -77,6 +79,7 @@ PARAMS = {
     "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio"),
     "min_px_per_mm": Param(float, 0.0, 1e5, "coarser photos give no number for this layer"),
+    **GRID_PARAMS,
 }
 
 
@@ -119,7 +122,7 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
         if labels.max() == 0:
             return labels
         red = crust_like(labels, planes, where, 2 * max(sigmas), params["max_redness"],
-                         params["max_darkness"])[labels]
+                         params["max_darkness"], params, scale)[labels]
         if not red.any():
             break
         texture = where & (cv2.dilate(red.view(np.uint8), disk(2 * max(sigmas))) == 0)

@@ -1,0 +1,42 @@
+"""The laser's grid among dots: found when there is one, never made of scattered dots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skinmetrics.lattice import lattice_neighbours, lattice_vectors
+
+
+def _grid(pitch: float, angle_deg: float, jitter: float, missing: float, n: int,
+          rng: np.random.Generator) -> np.ndarray:
+    a = np.radians(angle_deg)
+    basis = pitch * np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+    ij = np.stack(np.meshgrid(np.arange(n), np.arange(n), indexing="ij"), -1).reshape(-1, 2)
+    pts = ij @ basis + rng.normal(0, jitter, (len(ij), 2))
+    return pts[rng.uniform(size=len(pts)) > missing]
+
+
+@pytest.mark.parametrize("pitch, angle", [(12.0, 0.0), (20.0, 17.0), (30.0, -40.0)])
+def test_a_jittered_grid_among_scattered_dots_is_found(pitch, angle):
+    rng = np.random.default_rng(int(pitch))
+    grid = _grid(pitch, angle, 0.08 * pitch, 0.15, 25, rng)
+    side = 25 * pitch
+    scattered = rng.uniform(-pitch, side, (len(grid) // 2, 2))  # pores, noise
+    basis = lattice_vectors(np.vstack([grid, scattered]), 0.5 * pitch, 2.5 * pitch)
+    assert basis is not None
+    assert np.hypot(*basis.T) == pytest.approx([pitch, pitch], rel=0.05)
+    on_grid = lattice_neighbours(np.vstack([grid, scattered]), basis) >= 2
+    assert on_grid[: len(grid)].mean() > 0.85  # the grid's dots
+    assert on_grid[len(grid):].mean() < 0.35  # scattered dots near a site only
+
+
+@pytest.mark.parametrize("n", [50, 400, 3000])
+def test_scattered_dots_make_no_grid(n):
+    rng = np.random.default_rng(n)
+    assert lattice_vectors(rng.uniform(0, 600, (n, 2)), 10.0, 40.0) is None
+
+
+def test_a_grid_outside_the_pitch_range_is_not_taken():
+    grid = _grid(60.0, 0.0, 1.0, 0.0, 12, np.random.default_rng(0))
+    assert lattice_vectors(grid, 10.0, 40.0) is None

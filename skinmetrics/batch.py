@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__
-from .io import ImageReadError, write_json
+from .io import ImageReadError, read_file_bytes, real_path, write_json
 from .photo import BaselinePhoto
 from .pipeline import Pipeline, PipelineError, load_pipeline
 from .report import REPORT_FILE, write_report
@@ -199,7 +199,7 @@ def _now() -> str:
 def plan_batch(folder: str | os.PathLike, pipeline: str | os.PathLike | Pipeline = "laser_recovery",
                *, baseline: str | None = None, compare: str | None = None,
                px_per_mm: float | None = None,
-               exclude: Sequence[str | os.PathLike] = ()) -> BatchPlan:
+               exclude: Sequence[str | os.PathLike] = (), strict: bool = False) -> BatchPlan:
     """Find the photos and decide the comparisons, without measuring or writing anything.
 
     Parameters
@@ -215,6 +215,9 @@ def plan_batch(folder: str | os.PathLike, pipeline: str | os.PathLike | Pipeline
         Scale of photos that have none in the manifest.
     exclude : sequence of path-like
         Folders not to look into (an output folder inside the visit folder).
+    strict : bool
+        Manifest lines and photos that cannot be resolved are errors (default: left out,
+        each with a warning; see :func:`skinmetrics.visits.discover`).
 
     Returns
     -------
@@ -229,7 +232,7 @@ def plan_batch(folder: str | os.PathLike, pipeline: str | os.PathLike | Pipeline
     if px_per_mm is not None and not px_per_mm > 0:
         raise BatchError(f"px_per_mm must be positive (got {px_per_mm})")
     try:
-        visits = discover(folder, exclude=exclude)
+        visits = discover(folder, exclude=exclude, strict=strict)
     except VisitError as exc:
         raise BatchError(str(exc)) from exc
     try:
@@ -285,9 +288,10 @@ def describe_plan(plan: BatchPlan) -> str:
 
 
 def _file_sha256(path: str | os.PathLike) -> str | None:
+    """The file's SHA-256, None when it is not a readable regular file."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError:
+        return hashlib.sha256(read_file_bytes(path)).hexdigest()
+    except ImageReadError:
         return None
 
 
@@ -510,9 +514,9 @@ def library_versions() -> dict[str, str]:
 def _check_out(out: Path, overwrite: bool, photos: Sequence[Photo]) -> None:
     if out.exists() and not out.is_dir():
         raise BatchError(f"output '{out}' exists and is not a folder")
-    resolved = out.resolve()
+    resolved = real_path(out)
     for p in photos:
-        if resolved in p.path.resolve().parents:
+        if resolved in real_path(p.path).parents:
             raise BatchError(f"output folder '{out}' holds input photo {p.file}; choose "
                              "another --out")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -545,9 +549,9 @@ def _run_record(plan: BatchPlan, out: Path, results: Sequence[PhotoResult], warn
         "command": list(sys.argv if argv is None else argv),
         "start_time": start,
         "end_time": end,
-        "input": str(v.root.resolve()),
+        "input": str(real_path(v.root)),
         "manifest": str(v.manifest) if v.manifest else None,
-        "output": str(out.resolve()),
+        "output": str(real_path(out)),
         "options": {**options, "jobs": jobs},
         "pipeline": plan.pipeline.as_dict(),
         "n_photos": len(results),
@@ -578,7 +582,7 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
               progress: Callable[[int, int, PhotoResult], None] | None = None,
               on_plan: Callable[[BatchPlan], None] | None = None,
               argv: Sequence[str] | None = None, chart: str = "auto",
-              register: bool = True) -> BatchResult:
+              register: bool = True, strict: bool = False) -> BatchResult:
     """Measure a visit folder and write every result file (layout in the module text).
 
     Parameters
@@ -608,6 +612,9 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
         chart's corners.
     register : bool
         Align follow-up photos to their baseline (registration, colour normalisation).
+    strict : bool
+        Manifest lines and photos that cannot be resolved are errors (see
+        :func:`plan_batch`).
 
     Returns
     -------
@@ -624,7 +631,7 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     if jobs is not None and jobs < 1:
         raise BatchError(f"jobs must be at least 1 (got {jobs})")
     plan = plan_batch(folder, pipeline, baseline=baseline, compare=compare,
-                      px_per_mm=px_per_mm, exclude=[out])
+                      px_per_mm=px_per_mm, exclude=[out], strict=strict)
     _check_out(out, overwrite, plan.visits.photos)
     if on_plan is not None:
         on_plan(plan)
@@ -647,6 +654,9 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     warnings = list(plan.warnings)
     warnings += [f"{r.photo.file}: {w}" for r in results
                  for w in (r.record or {}).get("warnings", [])]
+    warnings += [f"{results[i].photo.file}: not compared with its baseline "
+                 f"{results[j].photo.file}, which failed" for i, j in _baselines(plan).items()
+                 if results[j].status != "ok" and results[i].status == "ok"]
     end = _now()
     options = {"pipeline": str(pipeline) if not isinstance(pipeline, Pipeline)
                else pipeline.source, "baseline": baseline, "compare": compare,
@@ -665,16 +675,19 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
 
 
 class ProgressBar:
-    """Progress of a batch on a terminal: a rich bar on stderr (photos done / total, ETA).
+    """Progress of a batch: on a terminal a rich bar on stderr (photos done / total, ETA);
+    elsewhere (a log file, CI, ``nohup``), with ``lines``, one line per photo on stderr.
 
     Use as a context manager and pass it as ``progress`` to :func:`run_batch`; when
-    ``enabled`` is false (not a terminal, ``--quiet``) or rich is missing it does nothing.
+    ``enabled`` is false (``--quiet``), or rich is missing and ``lines`` is not asked for, it
+    does nothing.
     """
 
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, lines: bool = False):
         self._bar = None
         self._task = None
-        if enabled:
+        self._lines = enabled and lines
+        if enabled and not lines:
             try:
                 from rich.console import Console
                 from rich.progress import (
@@ -719,3 +732,7 @@ class ProgressBar:
         """The ``progress`` callback of :func:`run_batch`."""
         if self._bar is not None:
             self._bar.update(self._task, completed=done, total=total)
+        if self._lines and result is not None:
+            what = "measured" if result.status == "ok" else f"failed: {result.message}"
+            print(f"[{done}/{total}] {result.photo.file} {what} ({result.seconds:.1f} s)",
+                  file=sys.stderr, flush=True)

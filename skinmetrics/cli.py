@@ -10,13 +10,15 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .io import ImageReadError
-from .pipeline import PipelineError, builtin_pipelines, load_pipeline
+
+# the library (numpy, OpenCV, scikit-image) is imported by the commands that use it, so that
+# --help and --version answer at once
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text shown as written ([x, y] is not markup)
     help="Measure skin in clinic photographs and report change from baseline.",
 )
 
@@ -62,14 +64,17 @@ def main(
 
 @app.command()
 def measure(
-    photos: Annotated[list[Path], typer.Argument(help="Photographs (JPEG, PNG, TIFF).")],
+    photos: Annotated[list[Path], typer.Argument(help="Photographs (JPEG, PNG, TIFF).",
+                                                 metavar="PHOTOS...")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("measured"),
     pipeline: PipelineOpt = "laser_recovery",
     px_per_mm: PxPerMmOpt = None,
     chart: ChartOpt = "auto",
 ) -> None:
     """Measure photographs: OUT/<stem>/metrics.json, masks/*.png and overlay.jpg per photo."""
+    from .io import ImageReadError
     from .photo import measure_photo
+    from .pipeline import PipelineError, load_pipeline
 
     try:
         pipe = load_pipeline(pipeline)
@@ -83,9 +88,11 @@ def measure(
     for photo in photos:
         try:
             rec = measure_photo(photo, out, pipe, px_per_mm, chart=chart)
-        except ImageReadError as exc:
+        except Exception as exc:  # one bad photo never stops the others
             failed += 1
-            typer.echo(f"error: {exc}", err=True)
+            text = str(exc) if isinstance(exc, ImageReadError) else (
+                f"{photo.name}: {type(exc).__name__}: {exc}")
+            typer.echo(f"error: {' '.join(text.split())}", err=True)
             continue
         for warning in rec["warnings"]:
             typer.echo(f"warning: {photo.name}: {warning}", err=True)
@@ -104,8 +111,9 @@ def _fmt(v) -> str:
 @app.command()
 def run(
     visits: Annotated[Path, typer.Argument(
+        metavar="VISITS", show_default=False,
         help="Visit folder: <patient>_<visit>[_<view>].jpg photos (or <patient>/ sub-folders), "
-             "or a manifest.csv.", show_default=False)],
+             "or a manifest.csv.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("results"),
     baseline: Annotated[str | None, typer.Option(
         "--baseline", help="Baseline visit (day0 = d0 = baseline = bl); default: each patient's "
@@ -120,12 +128,16 @@ def run(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="List the photos and comparisons found; measure and write nothing.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress (a bar on a terminal, else a line per photo).")] = False,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the results in a non-empty output folder.")] = False,
     chart: ChartOpt = "auto",
     no_register: Annotated[bool, typer.Option(
         "--no-register", help="Do not align follow-up photos to the baseline.")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Stop on a manifest line or photo that cannot be resolved (default: "
+                         "leave it out with a warning).")] = False,
 ) -> None:
     """Measure a visit folder and report change from baseline (tables and report.html in
     OUT)."""
@@ -136,7 +148,7 @@ def run(
     if dry_run:
         try:
             plan = plan_batch(visits, pipeline, baseline=baseline, compare=compare,
-                              px_per_mm=px_per_mm, exclude=[out])
+                              px_per_mm=px_per_mm, exclude=[out], strict=strict)
         except BatchError as exc:
             fail(str(exc))
         typer.echo(describe_plan(plan))
@@ -145,7 +157,7 @@ def run(
         typer.echo("dry run: nothing measured, nothing written")
         return
 
-    with ProgressBar(enabled=not quiet and sys.stderr.isatty()) as bar:
+    with ProgressBar(enabled=not quiet, lines=not sys.stderr.isatty()) as bar:
 
         def show_plan(plan) -> None:
             for warning in plan.warnings:
@@ -156,7 +168,7 @@ def run(
             result = run_batch(visits, out, pipeline, baseline=baseline, compare=compare,
                                jobs=jobs, px_per_mm=px_per_mm, overwrite=overwrite,
                                progress=bar, on_plan=show_plan, chart=chart,
-                               register=not no_register)
+                               register=not no_register, strict=strict)
         except BatchError as exc:
             bar.stop()
             fail(str(exc))
@@ -180,7 +192,8 @@ def run(
 @app.command()
 def report(
     results: Annotated[Path, typer.Argument(
-        help="Results folder written by `skinmetrics run`.", show_default=False)],
+        metavar="RESULTS", show_default=False,
+        help="Results folder written by `skinmetrics run`.")],
     out: Annotated[Path | None, typer.Option(
         "--out", "-o", help="Report file (default: RESULTS/report.html).",
         show_default=False)] = None,
@@ -197,7 +210,8 @@ def report(
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the phantom visit set to.")],
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the phantom visit set to.",
+                                            metavar="OUT_DIR")],
     patients: Annotated[int, typer.Option(min=1, max=50, help="Number of patients.")] = 3,
     width: Annotated[int, typer.Option(min=128, max=8000, help="Photo width, px.")] = 1200,
     height: Annotated[int, typer.Option(min=128, max=8000, help="Photo height, px.")] = 900,
@@ -215,6 +229,8 @@ def demo(
 @app.command("pipelines")
 def list_pipelines() -> None:
     """List the built-in pipelines."""
+    from .pipeline import builtin_pipelines, load_pipeline
+
     for name in builtin_pipelines():
         p = load_pipeline(name)
         typer.echo(f"{name}: {', '.join(p.stages)} - {p.description}")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ __all__ = [
     "decode_image",
     "read_file_bytes",
     "read_image",
+    "real_path",
     "atomic_write_bytes",
     "write_json",
     "write_png",
@@ -32,6 +35,11 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+#: A photo narrower or lower than this (px) is refused: too small to measure anything.
+MIN_SIDE_PX = 64
+#: Largest difference (code values / 255) between the colour channels of a photo that has
+#: no colour (a grayscale photo stored as RGB).
+GREY_TOLERANCE = 2.0 / 255.0
 
 # EXIF orientation tag (0x0112) value -> (np.rot90 k, flip left-right before rotating)
 _EXIF_TRANSFORMS = {
@@ -46,18 +54,25 @@ _EXIF_TRANSFORMS = {
 
 
 class ImageReadError(ValueError):
-    """A file could not be decoded as a photograph (one-line message)."""
+    """A file could not be read or measured as a photograph (one-line message)."""
 
 
-def _exif_orientation(data: bytes) -> int:
+def _header(data: bytes, name: str) -> tuple[tuple[int, int] | None, int]:
+    """Width and height from the file's header (None when Pillow cannot read it) and its
+    EXIF orientation, without decoding the pixels."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            return int(im.getexif().get(0x0112, 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                return im.size, int(im.getexif().get(0x0112, 1))
+    except Image.DecompressionBombError:
+        raise ImageReadError(f"{name}: too large to decode safely") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return 1
+        return None, 1
 
 
-def decode_image(data: bytes, name: str = "image") -> tuple[np.ndarray, int]:
+def decode_image(data: bytes, name: str = "image", max_megapixels: float | None = None,
+                 as_photo: bool = False) -> tuple[np.ndarray, int]:
     """Decode encoded image bytes to sRGB values in [0, 1].
 
     Parameters
@@ -66,53 +81,94 @@ def decode_image(data: bytes, name: str = "image") -> tuple[np.ndarray, int]:
         The encoded file (JPEG, PNG or TIFF, 8 or 16 bit per channel).
     name : str
         Used in error messages.
+    max_megapixels : float, optional
+        Largest photo accepted (million pixels), judged from the file's header before any
+        pixel is decoded.
+    as_photo : bool
+        Refuse what cannot be a skin photograph: smaller than :data:`MIN_SIDE_PX` a side,
+        without colour, or with transparent pixels (refused rather than guessed onto a
+        background). Otherwise a grey image is returned as RGB and alpha is dropped.
 
     Returns
     -------
     rgb : (H, W, 3) float32 ndarray
-        sRGB code values in [0, 1], EXIF orientation applied, alpha dropped.
+        sRGB code values in [0, 1], EXIF orientation applied; a fully opaque alpha channel
+        is dropped.
     bit_depth : int
         8 or 16.
 
     Raises
     ------
     ImageReadError
-        When the bytes are empty, truncated or not an image.
+        When the bytes are empty, truncated or not an image, when the photo is larger than
+        ``max_megapixels``, and (``as_photo``) as said there.
     """
     if len(data) == 0:
         raise ImageReadError(f"{name}: empty file (0 bytes)")
+    size, orientation = _header(data, name)
+    if size is not None and max_megapixels and size[0] * size[1] > max_megapixels * 1e6:
+        raise ImageReadError(f"{name}: {size[0]} x {size[1]} px ({size[0] * size[1] / 1e6:.0f} "
+                             f"MP) is over the pipeline's limit of {max_megapixels:g} MP")
+    if as_photo and size is not None and min(size) < MIN_SIDE_PX:
+        raise ImageReadError(f"{name}: {size[0]} x {size[1]} px is too small to measure "
+                             f"(at least {MIN_SIDE_PX} px a side)")
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]:
+        raise ImageReadError(f"{name}: truncated JPEG (no end-of-image marker)")
     buf = np.frombuffer(data, dtype=np.uint8)
     img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if img is None or img.size == 0:
         raise ImageReadError(f"{name}: not a readable JPEG/PNG/TIFF image")
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]:
-        raise ImageReadError(f"{name}: truncated JPEG (no end-of-image marker)")
+    if as_photo and min(img.shape[:2]) < MIN_SIDE_PX:
+        raise ImageReadError(f"{name}: {img.shape[1]} x {img.shape[0]} px is too small to "
+                             f"measure (at least {MIN_SIDE_PX} px a side)")
     if img.dtype == np.uint8:
         bit_depth, scale = 8, 255.0
     elif img.dtype == np.uint16:
         bit_depth, scale = 16, 65535.0
     else:
         raise ImageReadError(f"{name}: unsupported sample type {img.dtype}")
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    else:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    k, flip = _EXIF_TRANSFORMS.get(_exif_orientation(data), (0, False))
+    if img.ndim == 2 or img.shape[2] < 3:
+        if as_photo:
+            raise ImageReadError(f"{name}: a grayscale photo has no colour to measure")
+        img = cv2.cvtColor(img if img.ndim == 2 else img[..., 0], cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        if as_photo and img[..., 3].min() < np.iinfo(img.dtype).max:
+            raise ImageReadError(f"{name}: has transparent pixels (alpha channel); flatten it "
+                                 "onto its background first")
+        img = img[..., :3]
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    k, flip = _EXIF_TRANSFORMS.get(orientation, (0, False))
     if flip:
         img = img[:, ::-1]
     if k:
         img = np.rot90(img, k)
     rgb = np.ascontiguousarray(img, dtype=np.float32)
     rgb *= np.float32(1.0 / scale)
+    if as_photo:
+        sample = rgb[::4, ::4]  # enough pixels to see colour
+        spread = max(float(np.abs(sample[..., 0] - sample[..., 1]).max()),
+                     float(np.abs(sample[..., 1] - sample[..., 2]).max()))
+        if spread <= GREY_TOLERANCE:
+            raise ImageReadError(f"{name}: a grayscale photo has no colour to measure")
     return rgb, bit_depth
 
 
+def real_path(path: str | os.PathLike) -> Path:
+    """The absolute path with symbolic links followed; never raises (a symbolic-link loop
+    is returned as it is, and reading it fails with its own message)."""
+    return Path(os.path.realpath(path))
+
+
 def read_file_bytes(path: str | os.PathLike) -> bytes:
-    """Read a file, turning OS errors into a one-line :class:`ImageReadError`."""
+    """Read a regular file, turning OS errors into a one-line :class:`ImageReadError`; a
+    FIFO, device or folder is not opened (reading a FIFO would wait for ever)."""
     path = Path(path)
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "a device")
+            raise ImageReadError(f"{path.name}: not a regular file ({kind}); not read")
         return path.read_bytes()
     except OSError as exc:
         raise ImageReadError(f"{path.name}: cannot read file ({exc.strerror or exc})") from exc

@@ -37,7 +37,7 @@ from . import __version__
 from .align import align_to_baseline
 from .chart import Calibration, calibrate
 from .face import Face, excluded_mask, find_face, region_masks
-from .io import decode_image, read_file_bytes, write_jpeg, write_json, write_png
+from .io import ImageReadError, decode_image, read_file_bytes, write_jpeg, write_json, write_png
 from .overlay import outline_overlay
 from .pipeline import Pipeline, measure_image, skin_region
 from .register import warp_to_baseline, warp_to_followup
@@ -66,7 +66,8 @@ def _load_calibrated(path: Path, chart: str, pipeline: Pipeline
     gains that bring a follow-up to its baseline) can move a clipped channel below the clip
     level while its true value stays unknown."""
     data = read_file_bytes(path)
-    srgb, bit_depth = decode_image(data, path.name)
+    srgb, bit_depth = decode_image(data, path.name, pipeline.params["scale"]["max_megapixels"],
+                                   as_photo=True)
     cal = calibrate(srgb, chart, patch_pitch_mm=pipeline.params["scale"]["chart_patch_pitch_mm"])
     clipped = clipped_mask(srgb, pipeline.params["roi"]["clip_level"])
     return data, cal.apply(srgb), bit_depth, cal, clipped
@@ -272,6 +273,11 @@ def measure_photo(path: str | os.PathLike, out_dir: str | os.PathLike, pipeline:
                            not_skin=_union(cal.chart_mask, excluded, clipped),
                            size_px_per_mm=size_ppm, regions=areas, estimates=given)
     warnings.extend(result.warnings)
+    skin_share = result.metrics["roi_area_px"] / (srgb.shape[0] * srgb.shape[1])
+    if region is None and skin_share < pipeline.params["roi"]["min_skin_fraction"]:
+        raise ImageReadError(f"{path.name}: no skin found (skin region {100 * skin_share:.1f} % "
+                             f"of the photo, at least "
+                             f"{100 * pipeline.params['roi']['min_skin_fraction']:g} % needed)")
     lost = _clipped_share(srgb, result.masks["roi"], clipped, cal.chart_mask, region,
                           pipeline, px_per_mm or size_ppm)
     if lost > pipeline.params["roi"]["clipped_warning_fraction"]:

@@ -105,6 +105,8 @@ PARAMS = {
                                       "follow-up: of the compared skin) is clipped"),
     "open_radius_mm": Param(float, 0.0, 10, "opening radius removing skin-coloured specks, mm"),
     "min_region_mm2": Param(float, 0.0, 1e6, "skin parts smaller than this are dropped, mm2"),
+    "min_skin_fraction": Param(float, 0.0, 1.0, "a photo with less skin than this share of "
+                               "its frame is not measured"),
 }
 
 

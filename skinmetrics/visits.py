@@ -60,7 +60,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .io import IMAGE_SUFFIXES
+from .io import IMAGE_SUFFIXES, real_path
 
 __all__ = [
     "VIEWS",
@@ -99,7 +99,10 @@ _MANIFEST_OPTIONAL = ("view", "px_per_mm", "arm", "arm_left", "arm_right")
 #: Views that show the patient's left / right side (split-face ``arm_left`` / ``arm_right``).
 _SIDE_VIEWS = {"left": "left", "left45": "left", "right": "right", "right45": "right"}
 
-_PATIENT_RE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\Z")
+#: A patient id in a file or folder name: letters and digits of any script, and spaces, '.',
+#: "'" and '-' between them ('_' separates the parts of a name).
+_PATIENT_RE = re.compile(r"[^\W_](?:[^\W_]|[ .'-])*(?<![ .'-])\Z")
+_PATIENT_HELP = "letters, digits, and spaces, '.', \"'\" or '-' between them"
 _VISIT_RE = re.compile(
     r"(?:(?P<day>day|d)|(?P<week>week|wk|w)|(?P<month>month|mo|m))(?P<n>[0-9]+)\Z"
     r"|(?P<baseline>baseline|bl)\Z",
@@ -328,7 +331,7 @@ def _parse_parts(patient: str | None, parts: list[str], with_patient: bool) -> P
     if with_patient:
         patient = parts[0]
         if not _PATIENT_RE.match(patient):
-            raise ValueError(f"patient id '{patient}' may hold only letters, digits and '-'")
+            raise ValueError(f"patient id '{patient}' may hold only {_PATIENT_HELP}")
         parts = parts[1:]
     label, day = parse_visit(parts[0])
     view = parse_view(parts[1]) if len(parts) > 1 else ""
@@ -352,27 +355,31 @@ def _parse_number(text: str) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-def read_manifest(path: str | os.PathLike) -> tuple[list[Photo], list[str]]:
+def read_manifest(path: str | os.PathLike, strict: bool = False
+                  ) -> tuple[list[Photo], list[str]]:
     """Read a ``manifest.csv`` (see the module text).
 
     Parameters
     ----------
     path : path-like
         The manifest file. Comma- or semicolon-separated, UTF-8 (with or without BOM).
+    strict : bool
+        A line that cannot be used (photo missing or listed twice, bad id, day or
+        px_per_mm, an arm that contradicts an earlier line) is an error; by default it is
+        skipped with a warning, and every such line is reported.
 
     Returns
     -------
     photos : list of Photo
         In manifest order, ``stem`` not yet set.
     warnings : list of str
-        E.g. columns that are not used.
+        E.g. columns that are not used, lines skipped.
 
     Raises
     ------
     VisitError
-        Unreadable file, missing column, missing or duplicate photo, empty patient or visit,
-        non-numeric day, non-positive px_per_mm, one visit label with two days, or one
-        patient's side (or view) with two arms; the message names the manifest line.
+        Unreadable file, missing column, no usable line, one visit label with two days; with
+        ``strict`` also the line problems above, all of them in one message (one per line).
     """
     path = Path(path)
     name = path.name
@@ -402,72 +409,88 @@ def read_manifest(path: str | os.PathLike) -> tuple[list[Photo], list[str]]:
     photos: list[Photo] = []
     seen_paths: dict[Path, int] = {}
     side_arms: dict[tuple[str, str], tuple[str, int, str, str]] = {}
+    problems: list[str] = []
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        where = f"{name} line {line}"
-        if len(row) > len(header):
-            raise VisitError(f"{where}: {len(row)} fields but the header has {len(header)}")
-
-        def cell(key: str, row=row) -> str:
-            i = col.get(key)
-            return row[i].strip() if i is not None and i < len(row) else ""
-
-        rel = cell("path")
-        if not rel:
-            raise VisitError(f"{where}: empty path")
-        file_path = Path(rel) if Path(rel).is_absolute() else path.parent / rel
-        if not file_path.is_file():
-            raise VisitError(f"{where}: photo '{rel}' not found")
-        key = file_path.resolve()
-        if key in seen_paths:
-            raise VisitError(f"{where}: photo '{rel}' is already listed on line "
-                             f"{seen_paths[key]}")
-        seen_paths[key] = line
-        patient = _check_id(cell("patient"), "patient", where)
-        visit = _check_id(cell("visit"), "visit", where)
-        if visit.lower() in _RESERVED_LABELS:
-            raise VisitError(f"{where}: visit label '{visit}' is reserved (a table column)")
         try:
-            day = _parse_number(cell("day"))
-        except ValueError:
-            raise VisitError(f"{where}: day '{cell('day')}' is not a number") from None
-        ppm_text = cell("px_per_mm")
-        px_per_mm = None
-        if ppm_text:
-            try:
-                px_per_mm = float(ppm_text)
-            except ValueError:
-                px_per_mm = float("nan")
-            if not (math.isfinite(px_per_mm) and px_per_mm > 0):
-                raise VisitError(f"{where}: px_per_mm '{ppm_text}' is not a positive number")
-        view = cell("view")
-        if view:
-            view = _check_id(view, "view", where)
-        try:
-            file = file_path.relative_to(path.parent).as_posix()
-        except ValueError:
-            file = file_path.as_posix()
-        arm = photo_arm(view, cell("arm"), cell("arm_left"), cell("arm_right"))
-        sides = {"left": "", "right": ""} if cell("arm") else {
-            "left": cell("arm_left"), "right": cell("arm_right")}
-        side = photo_side(view)
-        shown = {side: arm} if side in sides else {  # a front view shows both cheeks
-            side: arm, **{s: a for s, a in sides.items() if a}}
-        for side, side_arm in shown.items():
-            first = side_arms.setdefault((patient, side), (side_arm, line, rel, view))
-            if first[0] != side_arm:
-                what = f"{side} side" if side in ("left", "right") else f"view '{view}'"
-                raise VisitError(f"{where}: patient {patient} {what} has arm '{side_arm}' "
-                                 f"({rel}, view '{view}') but arm '{first[0]}' on line "
-                                 f"{first[1]} ({first[2]}, view '{first[3]}')")
-        photos.append(Photo(file_path, file, patient, visit, day, view, arm, px_per_mm,
-                            arm_left=sides["left"], arm_right=sides["right"]))
+            photos.append(_manifest_photo(row, col, header, path, line, seen_paths, side_arms))
+        except VisitError as exc:
+            problems.append(str(exc))
+    if problems and strict:
+        raise VisitError("\n".join(problems))
+    warnings += [f"skipped: {p}" for p in problems]
     if not photos:
-        raise VisitError(f"{name}: lists no photos")
+        raise VisitError(f"{name}: lists no usable photos"
+                         + (f" ({problems[0]})" if problems else ""))
     _check_consistent(photos, name)
     return photos, warnings
+
+
+def _manifest_photo(row: list[str], col: dict[str, int], header: list[str], path: Path,
+                    line: int, seen_paths: dict[Path, int],
+                    side_arms: dict[tuple[str, str], tuple[str, int, str, str]]) -> Photo:
+    """The photo of one manifest line (raises :class:`VisitError` naming the line)."""
+    name = path.name
+    where = f"{name} line {line}"
+    if len(row) > len(header):
+        raise VisitError(f"{where}: {len(row)} fields but the header has {len(header)}")
+
+    def cell(key: str, row=row) -> str:
+        i = col.get(key)
+        return row[i].strip() if i is not None and i < len(row) else ""
+
+    rel = cell("path")
+    if not rel:
+        raise VisitError(f"{where}: empty path")
+    file_path = Path(rel) if Path(rel).is_absolute() else path.parent / rel
+    if not file_path.is_file():
+        raise VisitError(f"{where}: photo '{rel}' not found")
+    key = real_path(file_path)
+    if key in seen_paths:
+        raise VisitError(f"{where}: photo '{rel}' is already listed on line "
+                         f"{seen_paths[key]}")
+    seen_paths[key] = line
+    patient = _check_id(cell("patient"), "patient", where)
+    visit = _check_id(cell("visit"), "visit", where)
+    if visit.lower() in _RESERVED_LABELS:
+        raise VisitError(f"{where}: visit label '{visit}' is reserved (a table column)")
+    try:
+        day = _parse_number(cell("day"))
+    except ValueError:
+        raise VisitError(f"{where}: day '{cell('day')}' is not a number") from None
+    ppm_text = cell("px_per_mm")
+    px_per_mm = None
+    if ppm_text:
+        try:
+            px_per_mm = float(ppm_text)
+        except ValueError:
+            px_per_mm = float("nan")
+        if not (math.isfinite(px_per_mm) and px_per_mm > 0):
+            raise VisitError(f"{where}: px_per_mm '{ppm_text}' is not a positive number")
+    view = cell("view")
+    if view:
+        view = _check_id(view, "view", where)
+    try:
+        file = file_path.relative_to(path.parent).as_posix()
+    except ValueError:
+        file = file_path.as_posix()
+    arm = photo_arm(view, cell("arm"), cell("arm_left"), cell("arm_right"))
+    sides = {"left": "", "right": ""} if cell("arm") else {
+        "left": cell("arm_left"), "right": cell("arm_right")}
+    side = photo_side(view)
+    shown = {side: arm} if side in sides else {  # a front view shows both cheeks
+        side: arm, **{s: a for s, a in sides.items() if a}}
+    for side, side_arm in shown.items():
+        first = side_arms.setdefault((patient, side), (side_arm, line, rel, view))
+        if first[0] != side_arm:
+            what = f"{side} side" if side in ("left", "right") else f"view '{view}'"
+            raise VisitError(f"{where}: patient {patient} {what} has arm '{side_arm}' "
+                             f"({rel}, view '{view}') but arm '{first[0]}' on line "
+                             f"{first[1]} ({first[2]}, view '{first[3]}')")
+    return Photo(file_path, file, patient, visit, day, view, arm, px_per_mm,
+                 arm_left=sides["left"], arm_right=sides["right"])
 
 
 def photo_side(view: str) -> str:
@@ -545,11 +568,11 @@ def _scan(root: Path, exclude: Sequence[Path]) -> tuple[list[Photo], list[tuple[
     """Photos named by the grammar in ``root`` and its ``<patient>/`` sub-folders."""
     photos: list[Photo] = []
     bad: list[tuple[str, str]] = []
-    excluded = {p.resolve() for p in exclude}
+    excluded = {real_path(p) for p in exclude}
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames
-                             if not d.startswith(".") and (here / d).resolve() not in excluded)
+                             if not d.startswith(".") and real_path(here / d) not in excluded)
         rel_dir = here.relative_to(root)
         depth = len(rel_dir.parts)
         for fname in sorted(filenames):
@@ -561,8 +584,8 @@ def _scan(root: Path, exclude: Sequence[Path]) -> tuple[list[Photo], list[tuple[
                 continue
             folder_patient = rel_dir.parts[0] if depth == 1 else None
             if folder_patient is not None and not _PATIENT_RE.match(folder_patient):
-                bad.append((rel, f"folder '{folder_patient}' is not a patient id (letters, "
-                                 "digits and '-')"))
+                bad.append((rel, f"folder '{folder_patient}' is not a patient id "
+                                 f"({_PATIENT_HELP})"))
                 continue
             try:
                 parsed = parse_name(fname, folder_patient)
@@ -601,7 +624,8 @@ def _assign_stems(photos: Sequence[Photo]) -> list[Photo]:
     return out
 
 
-def discover(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] = ()) -> VisitSet:
+def discover(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] = (),
+             strict: bool = False) -> VisitSet:
     """Find the photographs of a visit folder (from ``manifest.csv`` or the file names).
 
     Parameters
@@ -610,6 +634,9 @@ def discover(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] = (
         The visit folder.
     exclude : sequence of path-like
         Sub-folders not to look into (e.g. an output folder inside the visit folder).
+    strict : bool
+        Manifest lines that cannot be used and photos of the same patient, visit and view
+        are errors; by default they are left out, each with a warning.
 
     Returns
     -------
@@ -619,8 +646,8 @@ def discover(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] = (
     Raises
     ------
     VisitError
-        The folder is missing or not a folder, the manifest is invalid, two photos show the
-        same patient, visit and view, or two patient ids differ only in case.
+        The folder is missing or not a folder, the manifest is invalid, two patient ids
+        differ only in case; with ``strict`` as said there.
     """
     root = Path(folder)
     if not root.exists():
@@ -630,24 +657,27 @@ def discover(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] = (
     manifest = root / MANIFEST_NAME
     warnings: list[str] = []
     if manifest.is_file():
-        photos, warnings = read_manifest(manifest)
-        listed = {p.path.resolve() for p in photos}
+        photos, warnings = read_manifest(manifest, strict)
+        listed = {real_path(p.path) for p in photos}
         scanned, bad = _scan(root, [Path(e) for e in exclude])
         unparseable = [(p.file, f"not listed in {MANIFEST_NAME}")
-                       for p in scanned if p.path.resolve() not in listed]
+                       for p in scanned if real_path(p.path) not in listed]
         unparseable += [(rel, f"not listed in {MANIFEST_NAME}") for rel, _ in bad
-                        if (root / rel).resolve() not in listed]
+                        if real_path(root / rel) not in listed]
         unparseable.sort(key=lambda item: natural_key(item[0]))
     else:
         manifest = None
         photos, unparseable = _scan(root, [Path(e) for e in exclude])
-    by_key: dict[tuple[str, int | float, str], Photo] = {}
+    by_key: dict[tuple[str, int | float, str], list[Photo]] = defaultdict(list)
     for p in photos:
-        other = by_key.setdefault((p.patient, p.day, p.view), p)
-        if other is not p:
-            view = f" view '{p.view}'" if p.view else ""
-            raise VisitError(f"two photos of patient {p.patient} day {format_day(p.day)}{view}: "
-                             f"{other.file} and {p.file}")
+        by_key[(p.patient, p.day, p.view)].append(p)
+    twice = [f"two photos of patient {p[0].patient} day {format_day(p[0].day)}"
+             + (f" view '{p[0].view}'" if p[0].view else "") + ": "
+             + " and ".join(q.file for q in p) for p in by_key.values() if len(p) > 1]
+    if twice and strict:
+        raise VisitError("\n".join(twice))
+    warnings = warnings + [f"skipped: {t} (which one is meant is not known)" for t in twice]
+    photos = [p for group in by_key.values() if len(group) == 1 for p in group]
     by_case: dict[str, str] = {}
     for pid in sorted({p.patient for p in photos}):
         other = by_case.setdefault(pid.lower(), pid)
@@ -745,6 +775,10 @@ def plan_comparisons(photos: Sequence[Photo], baseline: str | None = None,
         own = sorted(by_patient[patient], key=lambda p: (p.day, natural_key(p.view)))
         if base_sel is None:
             base = (_label(own, own[0].day), own[0].day)
+            if base[1] != 0:
+                warnings.append(f"patient {patient}: baseline is {base[0]} (day "
+                                f"{format_day(base[1])}), its earliest visit: it has no day-0 "
+                                "photo")
         else:
             base = _select(own, base_sel)
             if base is None:

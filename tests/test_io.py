@@ -12,9 +12,9 @@ from PIL import Image
 from skinmetrics.io import ImageReadError, decode_image, read_image, write_json
 
 
-def _gradient(h=40, w=60):
+def _gradient(h=80, w=96):
     y, x = np.mgrid[0:h, 0:w]
-    return np.stack([x * 4, y * 6, 255 - x * 4], axis=2).astype(np.uint8)
+    return np.stack([x * 2, y * 3, 255 - x * 2], axis=2).astype(np.uint8)
 
 
 def _png(img):
@@ -37,19 +37,23 @@ def test_16_bit(ext):
     np.testing.assert_allclose(rgb * 65535, img16, atol=0.02)
 
 
-def test_grey_and_alpha_become_rgb():
+def test_grey_and_transparent_images_become_rgb_but_are_no_photos():
     grey = _gradient()[..., 0]
-    rgb, _ = decode_image(_png(grey))
-    assert rgb.shape == (*grey.shape, 3)
+    assert decode_image(_png(grey))[0].shape == (*grey.shape, 3)  # e.g. a label mask
+    with pytest.raises(ImageReadError, match="grayscale"):
+        decode_image(_png(grey), as_photo=True)
     rgba = np.dstack([_gradient(), np.full(grey.shape, 128, np.uint8)])
     data = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))[1].tobytes()
     np.testing.assert_allclose(decode_image(data)[0] * 255, _gradient(), atol=1e-3)
+    with pytest.raises(ImageReadError, match="transparent"):
+        decode_image(data, as_photo=True)
 
 
-@pytest.mark.parametrize(("orientation", "shape"), [(1, (40, 60)), (3, (40, 60)), (6, (60, 40)),
-                                                    (8, (60, 40))])
+@pytest.mark.parametrize(("orientation", "shape"), [(1, (80, 96)), (3, (80, 96)), (6, (96, 80)),
+                                                    (8, (96, 80))])
 def test_exif_orientation_applied(orientation, shape):
-    img = np.zeros((40, 60, 3), np.uint8)
+    img = np.zeros((80, 96, 3), np.uint8)
+    img[...] = (200, 120, 90)
     img[:10, :10] = 255  # marker in the stored top-left corner
     buf = io.BytesIO()
     exif = Image.Exif()

@@ -79,8 +79,8 @@ def test_parse_name_accepts(name, patient, visit, day, view):
     ("P01__day0.jpg", "empty part"),                       # doubled separator
     ("_day0.jpg", "empty part"),
     ("P01_day0_.jpg", "empty part"),
-    ("P 01_day0.jpg", "letters, digits and '-'"),
-    ("-P01_day0.jpg", "letters, digits and '-'"),
+    ("P01 _day0.jpg", "letters, digits, and spaces"),
+    ("-P01_day0.jpg", "letters, digits, and spaces"),
     ("P01_day0.gif", "not an image"),
 ])
 def test_parse_name_refuses(name, reason):
@@ -125,7 +125,7 @@ def test_discover_flat_folder(tmp_path):
 def test_discover_patient_subfolders_and_stem_collisions(tmp_path):
     touch(tmp_path, "P01/P01_day0.jpg", "P01/day14.jpg", "P02/day0.jpg", "P02/day14.jpg",
           "subj-7/d0_front.jpg", "subj-7/subj-7_d28_front.jpg", "P01/extra/P01_day28.jpg",
-          "P03/P04_day0.jpg", "bad name/x_day0.jpg")
+          "P03/P04_day0.jpg", "bad name./x_day0.jpg")
     vs = discover(tmp_path)
     got = [(p.file, p.patient, p.visit, p.view, p.stem) for p in vs.photos]
     assert got == [
@@ -137,22 +137,26 @@ def test_discover_patient_subfolders_and_stem_collisions(tmp_path):
         ("subj-7/subj-7_d28_front.jpg", "subj-7", "day28", "front", "subj-7_d28_front"),
     ]
     reasons = dict(vs.unparseable)
-    assert set(reasons) == {"P01/extra/P01_day28.jpg", "P03/P04_day0.jpg", "bad name/x_day0.jpg"}
+    assert set(reasons) == {"P01/extra/P01_day28.jpg", "P03/P04_day0.jpg",
+                            "bad name./x_day0.jpg"}
     assert "sub-folder deep" in reasons["P01/extra/P01_day28.jpg"]
     assert "not the folder's" in reasons["P03/P04_day0.jpg"]
-    assert "not a patient id" in reasons["bad name/x_day0.jpg"]
+    assert "not a patient id" in reasons["bad name./x_day0.jpg"]
 
 
 def test_discover_duplicate_visit_names_both(tmp_path):
     touch(tmp_path, "P01_day0.jpg", "P01_d00.png", "P01_day14.jpg")
     with pytest.raises(VisitError, match=r"P01_d00.png and P01_day0.jpg|P01_day0.jpg and "
                                          r"P01_d00.png"):
-        discover(tmp_path)
+        discover(tmp_path, strict=True)
+    found = discover(tmp_path)  # by default both are left out, with a warning
+    assert [p.file for p in found.photos] == ["P01_day14.jpg"]
+    assert any(w.startswith("skipped: two photos of patient P01 day 0") for w in found.warnings)
     # baseline and day0 are the same visit too; different views are not duplicates
     other = tmp_path / "b"
     touch(other, "P01_baseline_left.jpg", "P01_day0_left.jpg")
     with pytest.raises(VisitError, match="two photos of patient P01 day 0 view 'left'"):
-        discover(other)
+        discover(other, strict=True)
     third = tmp_path / "c"
     touch(third, "P01_day0_left.jpg", "P01_day0_right.jpg")
     assert len(discover(third).photos) == 2
@@ -241,7 +245,7 @@ def test_manifest_inconsistent_side_arm_names_both_lines(tmp_path):
     write_manifest(tmp_path, "path,patient,visit,day,view,arm_left\n"
                    "x.jpg,P1,V1,0,left,treatment\ny.jpg,P1,V2,3,left45,control\n")
     with pytest.raises(VisitError) as info:
-        discover(tmp_path)
+        discover(tmp_path, strict=True)
     assert str(info.value) == (
         "manifest.csv line 3: patient P1 left side has arm 'control' (y.jpg, view 'left45') "
         "but arm 'treatment' on line 2 (x.jpg, view 'left')")
@@ -270,16 +274,30 @@ def test_manifest_inconsistent_side_arm_names_both_lines(tmp_path):
      "y.jpg,P1,V2,3,left45,control,treatment\n",
      "line 3: patient P1 left side has arm 'control'"),
     ("path,patient,visit,day\nx.jpg,P1,change,0\n", "line 2: visit label 'change' is reserved"),
-    ("path,patient,visit,day\n", "lists no photos"),
+    ("path,patient,visit,day\n", "lists no usable photos"),
     ("", "empty file"),
 ])
 def test_manifest_errors_name_the_problem(tmp_path, body, message):
     touch(tmp_path, "x.jpg", "y.jpg")
     write_manifest(tmp_path, body)
     with pytest.raises(VisitError, match=message.replace("(", r"\(").replace(".", r"\.")) as info:
-        discover(tmp_path)
+        discover(tmp_path, strict=True)
     assert "\n" not in str(info.value)
     assert str(info.value).startswith("manifest.csv")
+
+
+def test_manifest_problems_are_all_reported_and_only_their_lines_skipped(tmp_path):
+    touch(tmp_path, "x.jpg", "y.jpg", "z.jpg")
+    write_manifest(tmp_path, "path,patient,visit,day\nx.jpg,P1,V1,0\nnope.jpg,P1,V2,14\n"
+                   "y.jpg,P1,V3,zero\nz.jpg,P1,V4,28\n")
+    found = discover(tmp_path)
+    assert [p.file for p in found.photos] == ["x.jpg", "z.jpg"]
+    skipped = [w for w in found.warnings if w.startswith("skipped: ")]
+    assert len(skipped) == 2 and "line 3: photo 'nope.jpg' not found" in skipped[0]
+    assert "line 4: day 'zero' is not a number" in skipped[1]
+    with pytest.raises(VisitError) as info:
+        discover(tmp_path, strict=True)
+    assert str(info.value).count("\n") == 1  # both lines, in one go
 
 
 # --- comparisons ---------------------------------------------------------------------------
@@ -382,3 +400,11 @@ def test_dry_run_usage_errors(tmp_path):
     result = runner.invoke(app, ["run", str(tmp_path), "--dry-run", "--baseline", "day14"])
     assert result.exit_code == 2
     assert result.stderr == ("error: no patient has a photo at the baseline visit (day14)\n")
+
+
+def test_patient_ids_keep_their_own_spelling(tmp_path):
+    touch(tmp_path, "Zoë Müller_day0.jpg", "Zoë Müller_day28.jpg", "O'Brien_bl.jpg",
+          "x._day0.jpg")
+    found = discover(tmp_path)
+    assert sorted({p.patient for p in found.photos}) == ["O'Brien", "Zoë Müller"]
+    assert [name for name, _ in found.unparseable] == ["x._day0.jpg"]

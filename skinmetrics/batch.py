@@ -17,7 +17,9 @@ from the files written (a report that fails is a warning: the tables stay). A ph
 be measured (corrupt, truncated, empty, not an image, or any unexpected error) is reported with
 status ``error`` and a one-line message and never stops the batch. Problems with the request
 itself (missing folder, no photos, invalid pipeline or manifest, no baseline, an output folder
-that is not empty without ``overwrite``) raise :class:`BatchError` before anything is written.
+that is not empty and holds no skinmetrics results, without ``overwrite``) raise
+:class:`BatchError` before anything is written. A run into an earlier run's folder reuses
+each photo measured from the same inputs and measures the rest (it resumes a killed run).
 
 Usable from Python::
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import multiprocessing
 import os
 import platform
@@ -86,7 +89,10 @@ __all__ = [
 
 OUTPUT_FILES = ("measurements.csv", "change_from_baseline.csv", "summary.csv",
                 "cohort_stats.csv", "run.json", REPORT_FILE)
-_PHOTO_OUTPUTS = {"metrics.json", "masks", "overlay.jpg"}
+#: In each photo's folder: what it was measured from (see :func:`_fingerprint`), written
+#: once its metrics.json is; a later run into the same folder reuses it when they match.
+INPUTS_FILE = "inputs.json"
+_PHOTO_OUTPUTS = {"metrics.json", "masks", "overlay.jpg", INPUTS_FILE}
 
 
 class BatchError(ValueError):
@@ -137,6 +143,8 @@ class PhotoResult:
         Of the file (None when it cannot be read).
     record : dict or None
         The photo's metrics.json content when measured.
+    reused : bool
+        Taken from an earlier run into the same folder (same inputs), not measured again.
     """
 
     photo: Photo
@@ -145,6 +153,7 @@ class PhotoResult:
     seconds: float
     sha256: str | None
     record: dict | None = None
+    reused: bool = False
 
 
 @dataclass
@@ -417,6 +426,13 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(photos)))
     baseline_of = _baselines(plan)
     results: dict[int, PhotoResult] = {}
+    prints: dict[int, str] = {}
+
+    def fingerprint(i: int) -> str:
+        p, j = photos[i], baseline_of.get(i)
+        base = None if j is None else (prints[j] if results[j].status == "ok" else "failed")
+        return _fingerprint(_file_sha256(p.path), plan.pipeline, plan.scale(p), chart, register,
+                            p.view, base)
 
     def task(i: int) -> tuple:
         p = photos[i]
@@ -432,14 +448,26 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
 
     def done(i: int, outcome: dict) -> None:
         results[i] = PhotoResult(photos[i], outcome["status"], outcome["message"],
-                                 outcome["seconds"], outcome["sha256"], outcome["record"])
+                                 outcome["seconds"], outcome["sha256"], outcome["record"],
+                                 outcome.get("reused", False))
+        if outcome["status"] == "ok" and not results[i].reused:
+            write_json(Path(photos_dir) / photos[i].stem / INPUTS_FILE,
+                       {"fingerprint": prints[i]})
         if progress is not None:
             progress(len(results), len(photos), results[i])
 
     first = [i for i in range(len(photos)) if i not in baseline_of]
     then = [i for i in range(len(photos)) if i in baseline_of]
     for phase in (first, then):
-        tasks = {i: task(i) for i in phase}
+        tasks = {}
+        for i in phase:
+            prints[i] = fingerprint(i)
+            record = _earlier(Path(photos_dir) / photos[i].stem, prints[i])
+            if record is not None:
+                done(i, {"status": "ok", "message": "", "seconds": 0.0, "reused": True,
+                         "sha256": record["photo"]["sha256"], "record": record})
+            else:
+                tasks[i] = task(i)
         if jobs == 1 or len(tasks) <= 1:
             for i, args in tasks.items():
                 done(i, measure_one(*args))
@@ -452,6 +480,28 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
                          "crashed", "seconds": 0.0, "sha256": _file_sha256(photos[i].path),
                          "record": None})
     return [results[i] for i in range(len(photos))]
+
+
+def _fingerprint(sha256: str | None, pipeline: Pipeline, px_per_mm: float | None, chart: str,
+                 register: bool, view: str, baseline: str | None) -> str:
+    """What a photo's measurement depends on, as one SHA-256: its file, the skinmetrics
+    version, the pipeline with all its parameters, the scale, the options and (a follow-up)
+    its baseline's own fingerprint."""
+    key = {"skinmetrics": __version__, "sha256": sha256, "pipeline": pipeline.as_dict(),
+           "px_per_mm": px_per_mm, "chart": chart, "register": register, "view": view,
+           "baseline": baseline}
+    text = json.dumps(key, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _earlier(folder: Path, fingerprint: str) -> dict | None:
+    """The metrics.json of an earlier measurement in ``folder`` made from the same inputs,
+    else None."""
+    try:
+        same = json.loads((folder / INPUTS_FILE).read_text())["fingerprint"] == fingerprint
+        return json.loads((folder / "metrics.json").read_text()) if same else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
@@ -519,24 +569,31 @@ def _check_out(out: Path, overwrite: bool, photos: Sequence[Photo]) -> None:
         if resolved in real_path(p.path).parents:
             raise BatchError(f"output folder '{out}' holds input photo {p.file}; choose "
                              "another --out")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise BatchError(f"output folder '{out}' is not empty (use --overwrite to replace "
-                         "its results)")
+    earlier_run = (out / "run.json").is_file() or (out / "photos").is_dir()
+    if out.is_dir() and any(out.iterdir()) and not overwrite and not earlier_run:
+        raise BatchError(f"output folder '{out}' is not empty and holds no skinmetrics "
+                         "results (use --overwrite to write into it anyway)")
 
 
-def _clear_previous(out: Path) -> None:
-    """Remove what an earlier run wrote (photo folders, patient tables), nothing else."""
-    photos = out / "photos"
-    if photos.is_dir():
-        for d in photos.iterdir():
-            names = {c.name for c in d.iterdir()} if d.is_dir() else None
-            if names is not None and all(n in _PHOTO_OUTPUTS or n.startswith(".")
-                                         for n in names):
-                shutil.rmtree(d)
+def _clear_previous(out: Path, photos: bool) -> None:
+    """Remove the tables, run.json and report an earlier run wrote (they are rebuilt),
+    and with ``photos`` its photo folders; nothing else. The tables go first, so that a run
+    killed while measuring never leaves an earlier run's tables beside its photos."""
+    for name in OUTPUT_FILES:
+        (out / name).unlink(missing_ok=True)
     patients = out / "patients"
     if patients.is_dir():
         for f in patients.glob("*.csv"):
             f.unlink()
+    if not photos:
+        return
+    photos_dir = out / "photos"
+    if photos_dir.is_dir():
+        for d in photos_dir.iterdir():
+            names = {c.name for c in d.iterdir()} if d.is_dir() else None
+            if names is not None and all(n in _PHOTO_OUTPUTS or n.startswith(".")
+                                         for n in names):
+                shutil.rmtree(d)
 
 
 def _run_record(plan: BatchPlan, out: Path, results: Sequence[PhotoResult], warnings: list[str],
@@ -599,8 +656,12 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     px_per_mm : float, optional
         Scale of photos without one in the manifest.
     overwrite : bool
-        Replace the results in a non-empty output folder (earlier photo folders and patient
-        tables are removed; other files are left alone).
+        Measure every photo again: an earlier run's photo folders are removed first.
+        Without it, a photo whose earlier result in ``out`` was made from the same inputs
+        (file, skinmetrics version, pipeline, scale, options, baseline) is reused and the
+        others are measured (a resumed run). Either way the earlier tables, run.json and
+        report are removed before the first photo and rebuilt; a non-empty folder that
+        holds no skinmetrics results is refused without ``overwrite``.
     progress : callable, optional
         ``progress(done, total, result)`` after each photo.
     on_plan : callable, optional
@@ -637,8 +698,8 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
         on_plan(plan)
     n_jobs = max(1, min(jobs or os.cpu_count() or 1, len(plan.visits.photos)))
     try:
-        if overwrite and out.is_dir():
-            _clear_previous(out)
+        if out.is_dir():
+            _clear_previous(out, photos=overwrite)
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BatchError(f"cannot write to output folder '{out}' "
@@ -733,6 +794,7 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.update(self._task, completed=done, total=total)
         if self._lines and result is not None:
-            what = "measured" if result.status == "ok" else f"failed: {result.message}"
+            what = ("reused" if result.reused else "measured" if result.status == "ok"
+                    else f"failed: {result.message}")
             print(f"[{done}/{total}] {result.photo.file} {what} ({result.seconds:.1f} s)",
                   file=sys.stderr, flush=True)

@@ -131,7 +131,8 @@ def run(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress (a bar on a terminal, else a line per photo).")] = False,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Replace the results in a non-empty output folder.")] = False,
+        "--overwrite", help="Measure every photo again (default: reuse the results in OUT "
+                            "made from the same inputs, measure the rest).")] = False,
     chart: ChartOpt = "auto",
     no_register: Annotated[bool, typer.Option(
         "--no-register", help="Do not align follow-up photos to the baseline.")] = False,
@@ -153,7 +154,8 @@ def run(
             fail(str(exc))
         typer.echo(describe_plan(plan))
         if out.is_dir() and any(out.iterdir()):
-            typer.echo(f"note: output folder {out} is not empty; a run needs --overwrite")
+            typer.echo(f"note: output folder {out} is not empty; a run reuses the photos "
+                       "measured there from the same inputs (--overwrite: measure all again)")
         typer.echo("dry run: nothing measured, nothing written")
         return
 

@@ -57,7 +57,7 @@ from .overlay import LAYER_COLOURS
 from .tables import (
     COHORT_COLUMNS,
     MEASUREMENT_COLUMNS,
-    PATIENT_CHANGE_COLUMNS,
+    PATIENT_CHANGE_PREFIXES,
     PATIENT_KEY_COLUMNS,
     SUMMARY_COLUMNS,
 )
@@ -371,7 +371,7 @@ def load_results(folder: str | os.PathLike) -> Results:
     for pid in _patient_ids(run):
         path = folder / "patients" / f"{pid}.csv"
         if path.is_file():
-            patients[pid] = _read_csv(path, PATIENT_KEY_COLUMNS + PATIENT_CHANGE_COLUMNS)
+            patients[pid] = _read_csv(path, PATIENT_KEY_COLUMNS)
     return Results(folder, run, _read_csv(folder / "measurements.csv", MEASUREMENT_COLUMNS),
                    _read_csv(folder / "summary.csv", SUMMARY_COLUMNS),
                    _read_csv(folder / "cohort_stats.csv", COHORT_COLUMNS), patients)
@@ -743,12 +743,17 @@ def _patient_table(results: Results, pid: str, days: Mapping[str, float]) -> dic
         return None
     csv = f"patients/{pid}.csv"
     visits = [c for c in frame.columns
-              if c not in PATIENT_KEY_COLUMNS and c not in PATIENT_CHANGE_COLUMNS]
+              if c not in PATIENT_KEY_COLUMNS and not c.startswith(PATIENT_CHANGE_PREFIXES)]
     visit_days = [days.get(v.split("/")[0], math.nan) for v in visits]
+    # the change to the last compared visit (the CSV has one per compared visit)
+    last = {prefix: next((c for c in reversed(frame.columns) if c.startswith(prefix)), None)
+            for prefix in ("change_", "percent_change_")}
     groups: dict[tuple, list] = {}
     for i, row in enumerate(frame.to_dict("records")):
         cells = [_num(csv, i, row, v) for v in visits]
-        cells += [_num(csv, i, row, "change"), _num(csv, i, row, "percent_change", "percent")]
+        cells += [_num(csv, i, row, col, kind) if col else Part(format_value(math.nan, kind))
+                  for col, kind in ((last["change_"], "value"),
+                                    (last["percent_change_"], "percent"))]
         trend = sparkline_svg(visit_days, [_number(row[v]) for v in visits])
         key = (row["view"], row["region"], row["arm"])
         groups.setdefault(key, []).append({"metric": row["metric"],

@@ -53,7 +53,8 @@ __all__ = [
     "MEASUREMENT_COLUMNS",
     "CHANGE_COLUMNS",
     "PATIENT_KEY_COLUMNS",
-    "PATIENT_CHANGE_COLUMNS",
+    "PATIENT_CHANGE_PREFIXES",
+    "decimals",
     "SUMMARY_COLUMNS",
     "COHORT_COLUMNS",
     "DEFAULT_REGION",
@@ -82,9 +83,12 @@ CHANGE_COLUMNS = ["patient", "view", "region", "arm", "metric", "unit", "baselin
                   "baseline_day", "visit", "day", "baseline_value", "value", "change",
                   "percent_change"]
 #: Leading columns of the patient wide table; the visit columns (named by visit label,
-#: ordered by day) and then :data:`PATIENT_CHANGE_COLUMNS` follow.
+#: ordered by day) and then, per compared visit, the columns of
+#: :data:`PATIENT_CHANGE_PREFIXES` follow (:func:`patient_table`).
 PATIENT_KEY_COLUMNS = ["view", "region", "arm", "metric", "unit"]
-PATIENT_CHANGE_COLUMNS = ["change", "percent_change"]
+#: Per compared visit V of baseline B: ``baseline_for_V`` (the baseline over the skin
+#: compared with V), ``change_V_vs_B`` and ``percent_change_V_vs_B``.
+PATIENT_CHANGE_PREFIXES = ("baseline_for_", "change_", "percent_change_")
 SUMMARY_COLUMNS = ["view", "region", "arm", "metric", "unit", "visit", "day", "n",
                    "baseline_mean", "baseline_sd", "value_mean", "value_sd",
                    "change_mean", "change_sd", "percent_change_n", "percent_change_mean",
@@ -318,11 +322,17 @@ def _paired(paired: Mapping[tuple, float | None] | None, key: tuple, own: float)
     return _number(paired[key])
 
 
+def decimals(unit: str) -> int:
+    """Decimals a value of ``unit`` is written with in the patient tables: none for counts
+    and pixels, 3 for mm and mm2 (a crust is 0.01 mm2), else 2."""
+    return 0 if unit in ("count", "px") else 3 if unit in ("mm", "mm2") else 2
+
+
 def patient_table(measurements: pd.DataFrame, patient: str,
                   comparison: Comparison | None = None,
                   paired_baselines: Mapping[tuple, float | None] | None = None
                   ) -> pd.DataFrame:
-    """One patient's wide table.
+    """One patient's wide table, written so that a reader's own arithmetic agrees with it.
 
     Parameters
     ----------
@@ -330,18 +340,22 @@ def patient_table(measurements: pd.DataFrame, patient: str,
         From :func:`measurements_table` (other patients' rows are ignored).
     patient : str
     comparison : Comparison, optional
-        The patient's baseline and compared visits; ``change`` and ``percent_change`` go from
-        the baseline to the last compared visit (NaN without a comparison).
+        The patient's baseline and compared visits (no change columns without one).
     paired_baselines : mapping, optional
-        As in :func:`change_table` (the change uses the paired baseline value).
+        As in :func:`change_table`: the baseline measured over the skin a follow-up
+        showed, which its change is taken from.
 
     Returns
     -------
     DataFrame
-        Columns :data:`PATIENT_KEY_COLUMNS`, one column per visit of the patient ordered by
-        day (named by the visit label), then :data:`PATIENT_CHANGE_COLUMNS`; one row per view,
-        region and metric (every metric of the table, NaN where the photo is missing or
-        failed).
+        Columns :data:`PATIENT_KEY_COLUMNS`; one column per visit of the patient ordered by
+        day (named by the visit label: the value over the photo's whole skin); then for
+        every compared visit V of baseline B: ``baseline_for_V`` (the baseline over the same
+        skin as V), ``change_V_vs_B`` = V - ``baseline_for_V`` and ``percent_change_V_vs_B``
+        = 100 x change / ``baseline_for_V``. Values are rounded to :func:`decimals` of their
+        unit and the change is taken from the rounded values, so that it is exactly the
+        difference of the two cells beside it; % change to 0.1. One row per view, region
+        and metric (every metric of the table, NaN where the photo is missing or failed).
     """
     units = _metric_units(measurements)
     mine = measurements[measurements["patient"] == patient]
@@ -352,8 +366,11 @@ def patient_table(measurements: pd.DataFrame, patient: str,
         day_labels = set(photos[(patient, day)].values())
         labels[day] = "/".join(sorted(day_labels, key=natural_key))
     views = sorted(set(mine["view"]), key=natural_key)
-    base_day = comparison.baseline_day if comparison else None
-    final_day = comparison.visits[-1][1] if comparison and comparison.visits else None
+    compared = comparison.visits if comparison else ()
+    change_columns = [(label, day, f"baseline_for_{label}",
+                       f"change_{label}_vs_{comparison.baseline_visit}",
+                       f"percent_change_{label}_vs_{comparison.baseline_visit}")
+                      for label, day in compared]
     rows = []
     for view in views:
         for region in _regions_of(regions, patient, view):
@@ -362,15 +379,20 @@ def patient_table(measurements: pd.DataFrame, patient: str,
                 row = {"view": view, "region": region,
                        "arm": _region_arm(region_arms, patient, days, view, region),
                        "metric": metric, "unit": unit}
+                places = decimals(unit)
                 for day in days:
-                    row[labels[day]] = values.get((patient, day, *key), math.nan)
-                base = _paired(paired_baselines, (patient, final_day, *key),
-                               values.get((patient, base_day, *key), math.nan))
-                value = values.get((patient, final_day, *key), math.nan)
-                row["change"] = value - base
-                row["percent_change"] = percent_change(value, base)
+                    row[labels[day]] = round(values.get((patient, day, *key), math.nan), places)
+                for _, day, base_col, change_col, pct_col in change_columns:
+                    base = round(_paired(paired_baselines, (patient, day, *key),
+                                         values.get((patient, comparison.baseline_day, *key),
+                                                    math.nan)), places)
+                    value = round(values.get((patient, day, *key), math.nan), places)
+                    row[base_col] = base
+                    row[change_col] = round(value - base, places)
+                    row[pct_col] = round(percent_change(value, base), 1)
                 rows.append(row)
-    columns = PATIENT_KEY_COLUMNS + [labels[d] for d in days] + PATIENT_CHANGE_COLUMNS
+    columns = (PATIENT_KEY_COLUMNS + [labels[d] for d in days]
+               + [c for cols in change_columns for c in cols[2:]])
     return _frame(rows, columns)
 
 

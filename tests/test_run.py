@@ -20,7 +20,7 @@ from skinmetrics.batch import ProgressBar, run_batch
 from skinmetrics.cli import app
 from skinmetrics.pipeline import load_pipeline
 from skinmetrics.synthetic import write_visit_set
-from skinmetrics.tables import CHANGE_COLUMNS, MEASUREMENT_COLUMNS, SUMMARY_COLUMNS
+from skinmetrics.tables import CHANGE_COLUMNS, MEASUREMENT_COLUMNS, SUMMARY_COLUMNS, decimals
 
 SHAPE, PPM = (480, 640), 25.0
 PATIENTS = ["P01", "P02", "P03"]
@@ -130,11 +130,18 @@ def test_every_output_exists_with_its_columns(run_j1):
 
     for p in PATIENTS:
         wide = pd.read_csv(out / "patients" / f"{p}.csv")
-        assert list(wide.columns) == ["view", "region", "arm", "metric", "unit", "day0",
-                                      "day14", "day28", "change", "percent_change"]
+        assert list(wide.columns) == [
+            "view", "region", "arm", "metric", "unit", "day0", "day14", "day28",
+            "baseline_for_day14", "change_day14_vs_day0", "percent_change_day14_vs_day0",
+            "baseline_for_day28", "change_day28_vs_day0", "percent_change_day28_vs_day0"]
         assert list(wide.metric) == names
-        mine = change[(change.patient == p) & (change.day == 28)]
-        np.testing.assert_allclose(wide.change, mine.change, rtol=1e-5)
+        for day in (14, 28):  # the change is the difference of the two cells shown
+            shown = wide[f"day{day}"] - wide[f"baseline_for_day{day}"]
+            np.testing.assert_allclose(wide[f"change_day{day}_vs_day0"], shown, atol=1e-9)
+            mine = change[(change.patient == p) & (change.day == day)].change.to_numpy()
+            ours = wide[f"change_day{day}_vs_day0"].to_numpy()
+            tolerance = 1.01 * 10.0 ** -wide.unit.map(decimals).to_numpy()  # its rounding
+            assert ((np.abs(ours - mine) <= tolerance) | (np.isnan(ours) & np.isnan(mine))).all()
     for f in CSV_FILES:
         text = (out / f).read_text(encoding="utf-8").lower()
         assert "nan" not in text and "inf" not in text
@@ -233,23 +240,27 @@ def test_bad_photos_do_not_stop_the_batch(visit_set, tmp_path):
         assert f"failed: {name}: " in result.stdout
 
 
-def test_existing_output_needs_overwrite(visit_set, tmp_path):
+def test_existing_output_is_resumed_or_overwritten(visit_set, tmp_path):
     folder = copy_photos(visit_set[0], tmp_path / "visits", {
         "P01_day00.jpg": "P01_day00.jpg", "P01_day14.jpg": "P01_day14.jpg"})
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    before = snapshot(out)
+    message = one_line_error(run_cli(folder, "--out", out))  # not a results folder
+    assert "holds no skinmetrics results" in message and "--overwrite" in message
+    assert snapshot(out) == before
     (out / "photos" / "OLD_day0" / "masks").mkdir(parents=True)
     (out / "photos" / "OLD_day0" / "metrics.json").write_text("{}")
     (out / "patients").mkdir()
     (out / "patients" / "OLD.csv").write_text("x\n")
-    (out / "notes.txt").write_text("mine")
-    before = snapshot(out)
-    message = one_line_error(run_cli(folder, "--out", out))
-    assert "not empty" in message and "--overwrite" in message
-    assert snapshot(out) == before
+    result = run_cli(folder, "--out", out, "--jobs", 1)  # an earlier run's folder: resumed
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "patients").iterdir()) == ["P01.csv"]
+    assert (out / "photos" / "OLD_day0").is_dir()  # not this run's: left alone
     result = run_cli(folder, "--out", out, "--overwrite", "--jobs", 1)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "photos").iterdir()) == ["P01_day00", "P01_day14"]
-    assert sorted(p.name for p in (out / "patients").iterdir()) == ["P01.csv"]
     assert (out / "notes.txt").read_text() == "mine"
 
 
@@ -290,7 +301,7 @@ def test_patient_without_baseline_and_no_scale(visit_set, tmp_path):
     change = pd.read_csv(out / "change_from_baseline.csv")
     assert set(change.patient) == {"P01"}
     p04 = pd.read_csv(out / "patients" / "P04.csv")
-    assert list(p04.columns)[5:7] == ["day14", "day28"] and p04.change.isna().all()
+    assert list(p04.columns)[5:] == ["day14", "day28"]  # no baseline: nothing compared
     # without a scale the mm metrics are rows with an empty value
     meas = pd.read_csv(out / "measurements.csv", keep_default_na=False)
     mm = meas[meas.metric.str.endswith("_mm2") | meas.metric.str.endswith("_mm")]

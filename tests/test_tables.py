@@ -15,6 +15,7 @@ from skinmetrics.tables import (
     SUMMARY_COLUMNS,
     change_table,
     csv_bytes,
+    decimals,
     format_number,
     measurements_table,
     patient_table,
@@ -173,7 +174,7 @@ def test_metrics_per_region():
     wide = patient_table(t, "F1", comp)
     assert list(zip(wide.region, wide.metric, strict=True))[2:4] == [("cheek", "index"),
                                                                    ("forehead", "area_mm2")]
-    assert list(wide[wide.metric == "area_mm2"].change) == [-3.0, -2.0]
+    assert list(wide[wide.metric == "area_mm2"].change_day28_vs_day0) == [-3.0, -2.0]
     s = summary_table(c)
     assert list(s[(s.metric == "area_mm2") & (s.visit == "day28")].region) == ["cheek",
                                                                                "forehead"]
@@ -195,23 +196,34 @@ def test_patient_table(measurements):
     comp = {c.patient: c for c in COMPARISONS}
     t = patient_table(measurements, "P01", comp["P01"])
     assert list(t.columns) == ["view", "region", "arm", "metric", "unit", "day0", "day14",
-                               "day28", "change", "percent_change"]
+                               "day28", "baseline_for_day14", "change_day14_vs_day0",
+                               "percent_change_day14_vs_day0", "baseline_for_day28",
+                               "change_day28_vs_day0", "percent_change_day28_vs_day0"]
     assert set(t.region) == {"whole"}
     assert list(t.metric) == ["area_mm2", "count", "index"]
     assert list(t.day0) == [10, 4, 2] and list(t.day28) == [5, 2, 1]
     assert t.day14.iloc[2] != t.day14.iloc[2]  # None -> NaN
-    assert list(t.change) == [-5, -2, -1]  # baseline -> last compared visit (day28)
-    assert list(t.percent_change) == [-50, -50, -50]
-    # compare visit day14 only
-    t14 = patient_table(measurements, "P01", Comparison("P01", "day0", 0, (("day14", 14),)))
-    assert list(t14.change[:2]) == [5, -4]
+    assert list(t.change_day28_vs_day0) == [-5, -2, -1]  # every compared visit
+    assert list(t.percent_change_day28_vs_day0) == [-50, -50, -50]
+    assert list(t.change_day14_vs_day0[:2]) == [5, -4]
+    # the change is from the baseline over the skin the follow-up showed, which is shown
+    paired = patient_table(measurements, "P01", comp["P01"],
+                           {("P01", 28, "", "whole", "area_mm2"): 8.0})
+    row = paired[paired.metric == "area_mm2"].iloc[0]
+    assert (row.day0, row.baseline_for_day28, row.change_day28_vs_day0) == (10, 8.0, -3.0)
+    assert row.percent_change_day28_vs_day0 == -37.5
     # baseline photo failed: visit columns still there, change empty
     t10 = patient_table(measurements, "P10", comp["P10"])
     assert list(t10.columns)[5:7] == ["day0", "day28"]
-    assert t10.day0.isna().all() and t10.change.isna().all()
+    assert t10.day0.isna().all() and t10.change_day28_vs_day0.isna().all()
     assert list(t10.day28) == [8, 3, 1.5]
-    # no comparison (patient without baseline): no change
-    assert patient_table(measurements, "P02").change.isna().all()
+    # no comparison (patient without baseline): no change columns
+    assert list(patient_table(measurements, "P02").columns)[5:] == ["day0", "day14", "day28"]
+
+
+def test_patient_table_values_are_rounded_by_unit():
+    assert (decimals("count"), decimals("px"), decimals("mm2"), decimals("CIELAB a*")) == (
+        0, 0, 3, 2)
 
 
 def test_summary_statistics_against_numpy(changes):

@@ -315,7 +315,9 @@ def test_default_baseline_is_earliest_and_compare_every_follow_up(course):
     assert got == [("P01", "day0", 0, (("day14", 14), ("day28", 28))),
                    ("P02", "baseline", 0, (("week4", 28),)),
                    ("P03", "day14", 14, (("day28", 28),))]
-    assert warnings == []
+    # a baseline that is not day 0 is said
+    assert warnings == ["patient P03: baseline is day14 (day 14), its earliest visit: it has "
+                        "no day-0 photo"]
 
 
 @pytest.mark.parametrize("spelling", ["day0", "day00", "d0", "D0", "baseline", "bl", "0"])

@@ -61,7 +61,3 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     reused = [line for line in lines if line.endswith("reused (0.0 s)")]
     assert len(reused) >= 2 and len(reused) < n_photos
     assert _tables(out) == _tables(tmp_path / "whole")
-    # and once more: nothing is measured again
-    third = subprocess.run(_command(folder, out), capture_output=True, text=True, timeout=300)
-    assert all(line.endswith("reused (0.0 s)") for line in _progress(third.stderr))
-    assert _tables(out) == _tables(tmp_path / "whole")

@@ -39,12 +39,13 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import fmean
 
 from . import __version__
 from .io import ImageReadError, read_file_bytes, real_path, write_json
@@ -735,9 +736,51 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
 
 
 
+def _duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s`` or ``2 h 07 min``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def eta_seconds(seconds: Mapping[bool, Sequence[float]], left: Mapping[bool, int],
+                elapsed: float) -> float | None:
+    """Time left to measure a batch, from what it has measured so far.
+
+    Parameters
+    ----------
+    seconds : mapping bool -> sequence of float
+        Seconds each photo took, baselines (False) and follow-ups (True; slower: they are
+        registered to their baseline) apart, reused photos left out.
+    left : mapping bool -> int
+        Photos of each kind still to measure.
+    elapsed : float
+        Wall-clock seconds since the first photo started (with several processes, the
+        photos' own seconds add up faster than this: their ratio is the parallelism).
+
+    Returns
+    -------
+    float or None
+        None until a photo has been measured. A follow-up is costed as a baseline until one
+        has been measured.
+    """
+    measured = [t for kind in (False, True) for t in seconds.get(kind, ())]
+    if not measured or elapsed <= 0:
+        return None
+    mean = {kind: fmean(seconds[kind]) if seconds.get(kind) else fmean(measured)
+            for kind in (False, True)}
+    parallel = max(1.0, sum(measured) / elapsed)
+    return sum(left.get(kind, 0) * mean[kind] for kind in (False, True)) / parallel
+
+
 class ProgressBar:
-    """Progress of a batch: on a terminal a rich bar on stderr (photos done / total, ETA);
-    elsewhere (a log file, CI, ``nohup``), with ``lines``, one line per photo on stderr.
+    """Progress of a batch: on a terminal a rich bar on stderr (photos done / total, and
+    the time left from the seconds measured per baseline and per follow-up photo,
+    :func:`eta_seconds`); elsewhere (a log file, CI, ``nohup``), with ``lines``, one line per
+    photo on stderr.
 
     Use as a context manager and pass it as ``progress`` to :func:`run_batch`; when
     ``enabled`` is false (``--quiet``), or rich is missing and ``lines`` is not asked for, it
@@ -748,22 +791,19 @@ class ProgressBar:
         self._bar = None
         self._task = None
         self._lines = enabled and lines
+        self._follow_ups: set[str] = set()
+        self._seconds: dict[bool, list[float]] = {False: [], True: []}
+        self._left: dict[bool, int] = {False: 0, True: 0}
+        self._start = time.perf_counter()
         if enabled and not lines:
             try:
                 from rich.console import Console
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TextColumn,
-                    TimeRemainingColumn,
-                )
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
             except ImportError:  # rich comes with typer; without it there is no bar
                 return
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TextColumn("photos, ETA"),
-                                 TimeRemainingColumn(), console=Console(stderr=True),
-                                 transient=True)
+                                 MofNCompleteColumn(), TextColumn("photos, {task.fields[eta]}"),
+                                 console=Console(stderr=True), transient=True)
 
     @property
     def enabled(self) -> bool:
@@ -771,9 +811,10 @@ class ProgressBar:
         return self._bar is not None
 
     def __enter__(self) -> ProgressBar:
+        self._start = time.perf_counter()
         if self._bar is not None:
             self._bar.start()
-            self._task = self._bar.add_task("measuring", total=None)
+            self._task = self._bar.add_task("measuring", total=None, eta="time left -")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -784,15 +825,25 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.stop()
 
-    def set_total(self, total: int) -> None:
-        """Number of photos to measure."""
+    def set_plan(self, plan: BatchPlan) -> None:
+        """The photos to measure, follow-ups (measured last, slower) told apart."""
+        photos = plan.visits.photos
+        self._follow_ups = {photos[i].file for i in _baselines(plan)}
+        self._left = {True: len(self._follow_ups), False: len(photos) - len(self._follow_ups)}
         if self._bar is not None:
-            self._bar.update(self._task, total=total)
+            self._bar.update(self._task, total=len(photos))
 
     def __call__(self, done: int, total: int, result: PhotoResult | None = None) -> None:
         """The ``progress`` callback of :func:`run_batch`."""
+        if result is not None:
+            kind = result.photo.file in self._follow_ups
+            self._left[kind] = max(0, self._left[kind] - 1)
+            if not result.reused:
+                self._seconds[kind].append(result.seconds)
         if self._bar is not None:
-            self._bar.update(self._task, completed=done, total=total)
+            left = eta_seconds(self._seconds, self._left, time.perf_counter() - self._start)
+            eta = "time left -" if left is None else f"about {_duration(left)} left"
+            self._bar.update(self._task, completed=done, total=total, eta=eta)
         if self._lines and result is not None:
             what = ("reused" if result.reused else "measured" if result.status == "ok"
                     else f"failed: {result.message}")

@@ -164,7 +164,7 @@ def run(
         def show_plan(plan) -> None:
             for warning in plan.warnings:
                 typer.echo(f"warning: {warning}", err=True)
-            bar.set_total(len(plan.visits.photos))
+            bar.set_plan(plan)
 
         try:
             result = run_batch(visits, out, pipeline, baseline=baseline, compare=compare,

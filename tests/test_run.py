@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from skinmetrics.batch import ProgressBar, run_batch
+from skinmetrics.batch import ProgressBar, eta_seconds, run_batch
 from skinmetrics.cli import app
 from skinmetrics.pipeline import load_pipeline
 from skinmetrics.synthetic import write_visit_set
@@ -388,11 +388,17 @@ def test_percent_change_matches_ground_truth(visit_set, run_j1, run_acne):
 def test_progress_bar_only_when_enabled():
     with ProgressBar(enabled=False) as bar:
         assert not bar.enabled
-        bar.set_total(3)
         bar(1, 3)  # a no-op, never fails
     bar = ProgressBar(enabled=True)
     assert bar.enabled
     with bar:
-        bar.set_total(2)
         bar(2, 2)
         assert bar._bar.tasks[0].completed == 2 and bar._bar.tasks[0].total == 2
+
+
+def test_time_left_counts_follow_ups_at_their_own_pace():
+    assert eta_seconds({False: [], True: []}, {False: 3, True: 3}, 1.0) is None
+    # two baselines took 2 s each, one process: a follow-up is costed as a baseline
+    assert eta_seconds({False: [2.0, 2.0], True: []}, {False: 1, True: 3}, 4.0) == 8.0
+    # a follow-up took 6 s; 10 s of photo time in 5 s of wall time: two processes
+    assert eta_seconds({False: [2.0, 2.0], True: [6.0]}, {False: 0, True: 2}, 5.0) == 6.0

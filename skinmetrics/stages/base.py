@@ -171,10 +171,11 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     darkness = object_contrast(labels, planes.luminance_density, roi, sigma_px)
     crust = (redness >= min_redness) | (darkness >= min_darkness)
     if grid is not None and scale is not None:
-        area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-        rows, cols = np.indices(labels.shape)
-        centres = np.column_stack([np.bincount(labels.ravel(), c.ravel(), n + 1)[1:]
-                                   for c in (rows, cols)]) / np.maximum(area, 1)[:, None]
+        rows, cols = np.nonzero(labels)  # the objects' pixels only
+        which = labels[rows, cols]
+        area = np.bincount(which, minlength=n + 1)[1:]
+        centres = np.column_stack([np.bincount(which, c, n + 1)[1:] for c in (rows, cols)]
+                                  ) / np.maximum(area, 1)[:, None]
         present = area > 0  # a label may be missing (its object removed)
         basis = lattice_vectors(centres[present], scale.px(grid["grid_pitch_min_mm"]),
                                 scale.px(grid["grid_pitch_max_mm"]), grid["grid_contrast"])

@@ -107,6 +107,11 @@ PARAMS = {
     "min_region_mm2": Param(float, 0.0, 1e6, "skin parts smaller than this are dropped, mm2"),
     "min_skin_fraction": Param(float, 0.0, 1.0, "a photo with less skin than this share of "
                                "its frame is not measured"),
+    "cast_hue_margin_deg": Param(float, 0.0, 180, "a cast's colour is at most this far outside "
+                                 "the skin hue band, degrees"),
+    "cast_chroma_min": Param(float, 0.0, 100, "...and has at least this chroma"),
+    "cast_skin_region_fraction": Param(float, 0.0, 1.0, "a skin-coloured piece this share of "
+                                       "the lit pixels is the skin"),
 }
 
 
@@ -137,9 +142,13 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray,
     photo's lit pixels have a skin hue and chroma and the photo's dominant colour (the
     median a*, b* of its lit pixels) is outside the skin hue band or has less chroma than
     ``2 * chroma_min``, that colour is taken to be its skin, shifted by a cast of the white
-    balance (a purple or grey rendering of a smartphone photo). The cast is the shift that brings
-    that colour to the middle of the skin hue band, at its own chroma or at least
-    ``2 * chroma_min``; the photo's colours are tested for skin after subtracting it, a
+    balance (a purple or grey rendering of a smartphone photo). Not so when that colour is
+    far from skin's (hue more than ``cast_hue_margin_deg`` outside the band, or chroma
+    below ``cast_chroma_min``: a blue, green or grey backdrop) while the photo holds a
+    skin-coloured region of its own (one connected piece of at least
+    ``cast_skin_region_fraction`` of the lit pixels): that region is the skin. The cast is
+    the shift that brings that colour to the middle of the skin hue band, at its own chroma
+    or at least ``2 * chroma_min``; the photo's colours are tested for skin after subtracting it, a
     correction of the von Kries kind made in CIELAB with skin as the known reference [3]_.
 
     Parameters
@@ -169,6 +178,17 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray,
     firm = {**params, "chroma_min": 2.0 * params["chroma_min"]}
     if _skin_hued(np.array([a_med]), np.array([b_med]), firm)[0]:
         return 0.0, 0.0  # the typical colour is well inside the band: no cast
+    margin = params["cast_hue_margin_deg"]
+    near = {**params, "hue_min_deg": params["hue_min_deg"] - margin,
+            "hue_max_deg": params["hue_max_deg"] + margin, "chroma_min": params["cast_chroma_min"]}
+    if not _skin_hued(np.array([a_med]), np.array([b_med]), near)[0]:
+        # blue, green or grey: a backdrop, unless the photo has no skin-coloured region
+        hued = np.zeros(usable.shape, np.uint8)
+        hued[usable] = _skin_hued(a, b, params)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(hued, connectivity=8)
+        if n > 1 and stats[1:, cv2.CC_STAT_AREA].max() >= (params["cast_skin_region_fraction"]
+                                                            * a.size):
+            return 0.0, 0.0
     hue = np.radians(0.5 * (params["hue_min_deg"] + params["hue_max_deg"]))
     return a_med - chroma * float(np.cos(hue)), b_med - chroma * float(np.sin(hue))
 

@@ -136,3 +136,21 @@ def test_a_purple_rendering_of_skin_is_still_skin():
         assert (np.hypot(*cast) > 5) == cast_expected
         roi = skin_region(srgb, pipeline, 10.0)
         assert roi.mean() >= 0.98 and roi[nevus].mean() >= 0.98
+
+
+@pytest.mark.parametrize("backdrop", [(0.25, 0.40, 0.65), (0.30, 0.55, 0.35), (0.55, 0.55, 0.56)])
+def test_a_coloured_backdrop_is_no_colour_cast(backdrop):
+    """Skin on a third of the frame, the rest a uniform blue, green or grey backdrop (a
+    clinic drape or wall): the backdrop is not taken for skin under a colour cast (before:
+    all of it was skin)."""
+    from skinmetrics.synthetic import make_phantom
+
+    skin = make_phantom((240, 320), 25.0, 60.0, seed=1).image.astype(np.float32) / 255
+    photo = np.empty((360, 480, 3), np.float32)
+    photo[:] = backdrop
+    photo[60:300, 80:400] = skin
+    roi = skin_region(photo, load_pipeline("laser_recovery"), 25.0)
+    inside = np.zeros(roi.shape, bool)
+    inside[60:300, 80:400] = True
+    assert roi[inside].mean() >= 0.8
+    assert roi[~inside].mean() <= 0.01

@@ -10,8 +10,8 @@ keratoses, dense hair on every other seed, 15-30 px/mm): per tone the Dice of er
 pigment and the signed error (%) of the crust and pore counts and of the erythema and pigment
 areas, beside trivial baselines (Otsu on a* for erythema, on L* for pigment, over the
 true skin region); then ``--series`` visit series (day 0, 14, 28 with capture drift)
-measured in memory (:func:`measure_image`, no registration) and with :func:`measure_photo`
-against the baseline photo (registration): the error (percentage points)
+measured in memory (:func:`measure_image`, no registration) and with :func:`measure`
+against the baseline's measurement (registration): the error (percentage points)
 of the percent change from baseline of erythema area, crust count, pore count and pigment
 area (% of skin) against the truth over the skin both photos show (:func:`common_truth`).
 
@@ -45,20 +45,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 from functools import partial
-from pathlib import Path
 
 import cv2
 import numpy as np
 from skimage.filters import threshold_otsu
 
 from skinmetrics.colour import linear_to_lab, srgb_to_linear
+from skinmetrics.core import measure
 from skinmetrics.io import decode_image
-from skinmetrics.photo import BaselinePhoto, measure_photo
 from skinmetrics.pipeline import load_pipeline, measure_image
 from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, common_truth, make_phantom
 from skinmetrics.synthetic_b import make_phantom_b, visit_series_b
@@ -119,37 +117,29 @@ def _drift_pair(k: int, pose, shape, ppm: float, chart: bool, drift: bool
                           exposure_ev=ev, white_balance=wb, chart=card, **VISIT_COURSE[28])
     mode = "auto" if chart else "none"
     errors = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        (tmp / "b.jpg").write_bytes(base.jpeg)
-        (tmp / "f.jpg").write_bytes(follow.jpeg)
-        for name, pipe in pipes.items():
-            out = tmp / name
-            b = measure_photo(tmp / "b.jpg", out, pipe, ppm, chart=mode)
-            ref = BaselinePhoto(str(tmp / "b.jpg"), str(out / "b" / "masks" / "roi.png"), ppm,
-                                b["estimates"])
-            b = b["metrics"]
-            aligned = measure_photo(tmp / "f.jpg", out, pipe, ppm, stem="fa", chart=mode,
-                                    baseline=ref)
-            cond = "aligned" if not chart else "chart" if drift else "nodrift"
-            runs = {cond: (aligned["baseline_metrics"] or b, aligned["metrics"])}
-            compared = cv2.imread(str(out / "fa" / "masks" / "roi.png"), cv2.IMREAD_GRAYSCALE) > 0
-            if not chart:
-                runs["unaligned"] = (b, measure_photo(tmp / "f.jpg", out, pipe, ppm, stem="fu",
-                                                      chart=mode)["metrics"])
-            for pipe_name, metric, layer, kind in DRIFT_METRICS:
-                if pipe_name != name:
-                    continue
-                # label: (the run it scores, the truth it is scored against)
-                truths = {c: (c, common_truth(base, follow, layer, kind)) for c in runs}
-                truths[f"{cond} compared"] = (cond, common_truth(base, follow, layer, kind,
-                                                                 compared))
-                for c, (run, (t0, t1)) in truths.items():
-                    m0, m1 = runs[run]
-                    # a change from nothing (no spot at baseline) has no percent
-                    errors[f"{c}|{metric}"] = (
-                        100 * (m1[metric] - m0[metric]) / m0[metric] - 100 * (t1 - t0) / t0
-                        if t0 and m0[metric] else np.nan)
+    base_srgb, follow_srgb = decode_image(base.jpeg)[0], decode_image(follow.jpeg)[0]
+    for name, pipe in pipes.items():
+        b = measure(base_srgb, pipe, px_per_mm=ppm, chart=mode)
+        aligned = measure(follow_srgb, pipe, px_per_mm=ppm, chart=mode, baseline=b)
+        cond = "aligned" if not chart else "chart" if drift else "nodrift"
+        runs = {cond: (aligned.baseline_metrics or b.metrics, aligned.metrics)}
+        compared = aligned.result.masks["roi"]
+        if not chart:
+            runs["unaligned"] = (b.metrics,
+                                 measure(follow_srgb, pipe, px_per_mm=ppm, chart=mode).metrics)
+        for pipe_name, metric, layer, kind in DRIFT_METRICS:
+            if pipe_name != name:
+                continue
+            # label: (the run it scores, the truth it is scored against)
+            truths = {c: (c, common_truth(base, follow, layer, kind)) for c in runs}
+            truths[f"{cond} compared"] = (cond, common_truth(base, follow, layer, kind,
+                                                             compared))
+            for c, (run, (t0, t1)) in truths.items():
+                m0, m1 = runs[run]
+                # a change from nothing (no spot at baseline) has no percent
+                errors[f"{c}|{metric}"] = (
+                    100 * (m1[metric] - m0[metric]) / m0[metric] - 100 * (t1 - t0) / t0
+                    if t0 and m0[metric] else np.nan)
     return errors
 
 
@@ -211,27 +201,22 @@ def score_b(L: float, seed: int, shape: tuple[int, int], ppm: float, pipes) -> d
 def series_b_errors(k: int, shape: tuple[int, int], ppm: float, pipes) -> dict[str, float]:
     """Percent-change errors (pp) of family-b visit series ``k`` per ``condition|day|metric``:
     ``memory`` (each photo by :func:`measure_image`, no registration) and ``registered``
-    (:func:`measure_photo` of the follow-up against the baseline photo: registration and
+    (:func:`skinmetrics.core.measure` of the follow-up with its baseline: registration and
     colour normalisation, as ``skinmetrics run`` does)."""
     L = TONES[k % len(TONES)]
     visits = visit_series_b(shape, ppm, L, seed=700 + k, hair=bool(k % 2))
     runs: dict[str, dict[int, dict[str, dict]]] = {"memory": {}, "registered": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        for day, ph in visits.items():
-            (tmp / f"d{day}.jpg").write_bytes(ph.jpeg)
-            runs["memory"][day] = {n: measure_image(decode_image(ph.jpeg)[0], pipe, ppm).metrics
-                                   for n, pipe in pipes.items()}
-        for name, pipe in pipes.items():
-            out = tmp / name
-            b = measure_photo(tmp / "d0.jpg", out, pipe, ppm, chart="none")
-            ref = BaselinePhoto(str(tmp / "d0.jpg"), str(out / "d0" / "masks" / "roi.png"), ppm,
-                                b["estimates"])
-            for day in (14, 28):
-                f = measure_photo(tmp / f"d{day}.jpg", out, pipe, ppm, chart="none", baseline=ref)
-                reg = runs["registered"].setdefault(day, {})
-                reg[name] = f["metrics"]
-                reg[f"{name} baseline"] = f["baseline_metrics"] or b["metrics"]
+    srgb = {day: decode_image(ph.jpeg)[0] for day, ph in visits.items()}
+    for day in visits:
+        runs["memory"][day] = {n: measure_image(srgb[day], pipe, ppm).metrics
+                               for n, pipe in pipes.items()}
+    for name, pipe in pipes.items():
+        b = measure(srgb[0], pipe, px_per_mm=ppm, chart="none")
+        for day in (14, 28):
+            f = measure(srgb[day], pipe, px_per_mm=ppm, chart="none", baseline=b)
+            reg = runs["registered"].setdefault(day, {})
+            reg[name] = f.metrics
+            reg[f"{name} baseline"] = f.baseline_metrics or b.metrics
     errors = {}
     for cond, measured in runs.items():
         for day in (14, 28):
@@ -278,7 +263,7 @@ def main_b(args) -> None:
         print(f"\npercent change from baseline, family b, {args.series} visit series with "
               f"capture drift ({time.perf_counter() - t0:.0f} s): error in percentage points, "
               "mean |error| (worst); undefined: no truth or no measurement at baseline\n")
-        conds = {"memory": "in memory, unregistered", "registered": "measure_photo, registered"}
+        conds = {"memory": "in memory, unregistered", "registered": "measure, registered"}
         print("| metric | " + " | ".join(f"{c} day {d}" for c in conds.values() for d in (14, 28))
               + " |\n" + "|---" * 5 + "|")
         for _, metric, _, _ in DRIFT_METRICS:

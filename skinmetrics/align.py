@@ -5,7 +5,7 @@ Two corrections, both computed from the two photos alone:
 * **Registration** (:func:`skinmetrics.register.register`): the follow-up is measured only
   within the baseline's skin region mapped into the follow-up frame, and for the
   comparison the baseline is measured again within the skin the follow-up was measured
-  over, mapped into the baseline (:func:`skinmetrics.photo.measure_photo`), so both sides
+  over, mapped into the baseline (:func:`skinmetrics.core.measure`), so both sides
   of a change cover the same skin: what either photo
   cannot measure (outside its frame, under a hair, glare, a clipped highlight, shadow,
   the chart) is left out of both. A hair, a highlight or an over-exposed patch at one

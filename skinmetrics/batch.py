@@ -3,7 +3,7 @@ processes), build the result tables and write them.
 
 Layout written into the output folder::
 
-    photos/<stem>/metrics.json, masks/*.png, overlay.jpg   (skinmetrics.photo.measure_photo)
+    photos/<stem>/metrics.json, masks/*.png, overlay.jpg   (skinmetrics.photo.write_outputs)
     measurements.csv          one row per photo, region and metric
     change_from_baseline.csv  one row per patient, view, region, metric and compared visit
     patients/<patient>.csv    one wide table per patient
@@ -49,7 +49,6 @@ from statistics import fmean
 
 from . import __version__
 from .io import ImageReadError, read_file_bytes, real_path, write_json
-from .photo import BaselinePhoto
 from .pipeline import Pipeline, PipelineError, load_pipeline
 from .report import REPORT_FILE, write_report
 from .tables import (
@@ -80,7 +79,7 @@ __all__ = [
     "BatchResult",
     "plan_batch",
     "describe_plan",
-    "measure_one",
+    "measure_group",
     "measure_all",
     "build_tables",
     "run_batch",
@@ -305,46 +304,63 @@ def _file_sha256(path: str | os.PathLike) -> str | None:
         return None
 
 
-def measure_one(path: str, out_dir: str, pipeline: Pipeline, px_per_mm: float | None,
-                stem: str, options: dict | None = None) -> dict:
-    """Measure one photo, never raising (the worker of :func:`measure_all`).
+def _outcome(status: str, message: str, t0: float, sha256: str | None,
+             record: dict | None) -> dict:
+    return {"status": status, "message": message, "seconds": time.perf_counter() - t0,
+            "sha256": sha256, "record": record}
+
+
+def measure_group(items: Sequence[Mapping], out_dir: str, pipeline: Pipeline, chart: str = "auto",
+                  register: bool = True) -> list[dict]:
+    """Measure a baseline photo and its follow-ups (or one photo), never raising: the worker
+    of :func:`measure_all`. The baseline is measured once, in memory, and each follow-up is
+    aligned to it (:func:`skinmetrics.core.measure`); a follow-up whose baseline failed is
+    measured unaligned.
 
     Parameters
     ----------
-    path : str
-        The photograph.
+    items : sequence of mapping
+        The photos, the baseline first when there are several: ``path``, ``stem`` (output
+        folder name), ``px_per_mm``, ``px_per_mm_source``, ``view`` and ``write`` (False: a
+        baseline measured earlier, measured again in memory only for its follow-ups).
     out_dir : str
-        Parent of its output folder (``<out_dir>/<stem>/``).
+        Parent of the photos' output folders (``<out_dir>/<stem>/``).
     pipeline : Pipeline
-    px_per_mm : float or None
-    stem : str
-        Its output folder name.
-    options : dict, optional
-        Keyword arguments of :func:`skinmetrics.photo.measure_photo` (``chart``,
-        ``baseline``, ``register``, ``px_per_mm_source``).
+    chart, register :
+        As :func:`skinmetrics.photo.measure_photo`'s.
 
     Returns
     -------
-    dict
-        ``status`` (``"ok"`` / ``"error"``), ``message`` (one line), ``seconds``, ``sha256``
-        and ``record`` (the metrics.json content, None on error). On error the photo's output
-        folder is removed (nothing half-written remains).
+    list of dict
+        Per item written (``write``), in order: ``status`` (``"ok"`` / ``"error"``),
+        ``message`` (one line), ``seconds``, ``sha256`` and ``record`` (the metrics.json
+        content, None on error). On error the photo's output folder is removed (nothing
+        half-written remains).
     """
-    t0 = time.perf_counter()
-    try:
-        from .photo import measure_photo
+    from .photo import measure_file, write_outputs
 
-        record = measure_photo(path, out_dir, pipeline, px_per_mm, stem=stem, **(options or {}))
-    except Exception as exc:  # one bad photo never stops a batch
-        if isinstance(exc, ImageReadError):
-            message = _one_line(str(exc))
-        else:
-            message = _one_line(f"{Path(path).name}: {type(exc).__name__}: {exc}")
-        shutil.rmtree(Path(out_dir) / stem, ignore_errors=True)
-        return {"status": "error", "message": message, "seconds": time.perf_counter() - t0,
-                "sha256": _file_sha256(path), "record": None}
-    return {"status": "ok", "message": "", "seconds": time.perf_counter() - t0,
-            "sha256": record["photo"]["sha256"], "record": record}
+    outcomes = []
+    baseline = None
+    for k, item in enumerate(items):
+        t0 = time.perf_counter()
+        path = Path(item["path"])
+        try:
+            measurement, photo = measure_file(
+                path, pipeline, item["px_per_mm"], px_per_mm_source=item["px_per_mm_source"],
+                chart=chart, baseline=baseline, register=register, view=item["view"])
+            if k == 0:
+                baseline = measurement
+            if item["write"]:
+                record = write_outputs(measurement, Path(out_dir) / item["stem"], pipeline,
+                                       photo)
+                outcomes.append(_outcome("ok", "", t0, photo["sha256"], record))
+        except Exception as exc:  # one bad photo never stops a batch
+            message = _one_line(str(exc) if isinstance(exc, ImageReadError)
+                                else f"{path.name}: {type(exc).__name__}: {exc}")
+            if item["write"]:
+                shutil.rmtree(Path(out_dir) / item["stem"], ignore_errors=True)
+                outcomes.append(_outcome("error", message, t0, _file_sha256(path), None))
+    return outcomes
 
 
 def _init_worker() -> None:
@@ -354,24 +370,26 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _run_pool(tasks: dict[int, tuple], jobs: int, done: Callable[[int, dict], None]) -> list[int]:
-    """Run tasks in a spawn process pool; returns the indices lost to a crashed worker."""
+def _run_pool(tasks: dict[int, tuple], jobs: int,
+              done: Callable[[int, list[dict]], None]) -> list[int]:
+    """Run :func:`measure_group` tasks in a spawn process pool; returns the keys of the
+    tasks lost to a crashed worker."""
     ctx = multiprocessing.get_context("spawn")
     lost: list[int] = []
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker)
     try:
-        futures: dict[Future, int] = {pool.submit(measure_one, *args): i
-                                      for i, args in tasks.items()}
+        futures: dict[Future, int] = {pool.submit(measure_group, *args): key
+                                      for key, args in tasks.items()}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in sorted(finished, key=futures.__getitem__):
                 try:
-                    outcome = fut.result()
+                    outcomes = fut.result()
                 except BrokenProcessPool:
                     lost.append(futures[fut])
                     continue
-                done(futures[fut], outcome)
+                done(futures[fut], outcomes)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -399,10 +417,10 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
                 chart: str = "auto", register: bool = True) -> list[PhotoResult]:
     """Measure every photo of a plan into ``photos_dir/<stem>/``.
 
-    Baseline photos (and photos compared with nothing) are measured first; then each
-    follow-up photo, aligned to its baseline photo of the same patient and view (see
-    :func:`skinmetrics.photo.measure_photo`); a follow-up whose baseline failed is measured
-    unaligned.
+    Each baseline photo is measured once, with its follow-ups (same patient and view) in
+    the same process, each aligned to it (see :func:`measure_group`); photos compared with
+    nothing are measured alone. A photo measured earlier from the same inputs (its
+    ``inputs.json`` fingerprint) is reused.
 
     Parameters
     ----------
@@ -424,10 +442,12 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
         In the order of ``plan.visits.photos``.
     """
     photos = plan.visits.photos
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(photos)))
     baseline_of = _baselines(plan)
     results: dict[int, PhotoResult] = {}
     prints: dict[int, str] = {}
+    groups: dict[int, list[int]] = {i: [i] for i in range(len(photos)) if i not in baseline_of}
+    for i, j in baseline_of.items():
+        groups[j].append(i)
 
     def fingerprint(i: int) -> str:
         p, j = photos[i], baseline_of.get(i)
@@ -435,19 +455,13 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
         return _fingerprint(_file_sha256(p.path), plan.pipeline, plan.scale(p), chart, register,
                             p.view, base)
 
-    def task(i: int) -> tuple:
+    def item(i: int, write: bool) -> dict:
         p = photos[i]
-        options = {"chart": chart, "register": register, "view": p.view,
-                   "px_per_mm_source": "manifest" if p.px_per_mm is not None else "flag"}
-        j = baseline_of.get(i)
-        if j is not None and results[j].status == "ok":
-            base = photos[j]
-            options["baseline"] = BaselinePhoto(
-                str(base.path), str(Path(photos_dir) / base.stem / "masks" / "roi.png"),
-                plan.scale(base), (results[j].record or {}).get("estimates"))
-        return (str(p.path), str(photos_dir), plan.pipeline, plan.scale(p), p.stem, options)
+        return {"path": str(p.path), "stem": p.stem, "px_per_mm": plan.scale(p),
+                "px_per_mm_source": "manifest" if p.px_per_mm is not None else "flag",
+                "view": p.view, "write": write}
 
-    def done(i: int, outcome: dict) -> None:
+    def record(i: int, outcome: dict) -> None:
         results[i] = PhotoResult(photos[i], outcome["status"], outcome["message"],
                                  outcome["seconds"], outcome["sha256"], outcome["record"],
                                  outcome.get("reused", False))
@@ -457,29 +471,51 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
         if progress is not None:
             progress(len(results), len(photos), results[i])
 
-    first = [i for i in range(len(photos)) if i not in baseline_of]
-    then = [i for i in range(len(photos)) if i in baseline_of]
-    for phase in (first, then):
-        tasks = {}
-        for i in phase:
-            prints[i] = fingerprint(i)
-            record = _earlier(Path(photos_dir) / photos[i].stem, prints[i])
-            if record is not None:
-                done(i, {"status": "ok", "message": "", "seconds": 0.0, "reused": True,
-                         "sha256": record["photo"]["sha256"], "record": record})
-            else:
-                tasks[i] = task(i)
-        if jobs == 1 or len(tasks) <= 1:
-            for i, args in tasks.items():
-                done(i, measure_one(*args))
+    def reuse(i: int) -> bool:
+        prints[i] = fingerprint(i)
+        earlier = _earlier(Path(photos_dir) / photos[i].stem, prints[i])
+        if earlier is not None:
+            record(i, {"status": "ok", "message": "", "seconds": 0.0, "reused": True,
+                       "sha256": earlier["photo"]["sha256"], "record": earlier})
+        return earlier is not None
+
+    measured: dict[int, list[int]] = {}  # group key -> the photos its task writes
+    tasks: dict[int, tuple] = {}
+    for key, members in groups.items():
+        base, follow = members[0], members[1:]
+        base_reused = reuse(base)
+        todo = [i for i in follow if not reuse(i)] if base_reused else follow
+        if base_reused and not todo:
             continue
-        lost = _run_pool(tasks, min(jobs, len(tasks)), done)
-        for i in lost:  # a worker crashed: retry each photo alone to find the culprit
-            if _run_pool({i: tasks[i]}, 1, done):
-                name = photos[i].path.name
-                done(i, {"status": "error", "message": f"{name}: the measuring process "
-                         "crashed", "seconds": 0.0, "sha256": _file_sha256(photos[i].path),
-                         "record": None})
+        measured[key] = ([] if base_reused else [base]) + todo
+        items = [item(base, not base_reused)] + [item(i, True) for i in todo]
+        tasks[key] = (items, str(photos_dir), plan.pipeline, chart, register)
+
+    def done(key: int, outcomes: list[dict]) -> None:
+        for i, outcome in zip(measured[key], outcomes, strict=True):
+            prints[i] = fingerprint(i)  # a follow-up's depends on how its baseline went
+            record(i, outcome)
+
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    if jobs == 1:
+        for key, args in tasks.items():
+            done(key, measure_group(*args))
+    else:  # the largest groups first: the workers finish together
+        order = sorted(tasks, key=lambda k: -len(measured[k]))
+        for key in _run_pool({k: tasks[k] for k in order}, jobs, done):
+            # a worker crashed: retry each photo alone (a follow-up with its baseline, in
+            # memory, unless the baseline itself crashed) to find the culprit
+            base = groups[key][0]
+            for i in measured[key]:
+                alone = [item(i, True)]
+                if i != base and base in results and results[base].status == "ok":
+                    alone.insert(0, item(base, False))
+                measured[-1 - i] = [i]
+                if _run_pool({-1 - i: (alone, *tasks[key][1:])}, 1, done):
+                    name = photos[i].path.name
+                    record(i, {"status": "error", "message": f"{name}: the measuring "
+                               "process crashed", "seconds": 0.0,
+                               "sha256": _file_sha256(photos[i].path), "record": None})
     return [results[i] for i in range(len(photos))]
 
 

@@ -87,7 +87,7 @@ def measure(
     failed = 0
     for photo in photos:
         try:
-            rec = measure_photo(photo, out, pipe, px_per_mm, chart=chart)
+            rec, _ = measure_photo(photo, out, pipe, px_per_mm, chart=chart)
         except Exception as exc:  # one bad photo never stops the others
             failed += 1
             text = str(exc) if isinstance(exc, ImageReadError) else (

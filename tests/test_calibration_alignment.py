@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 
-from skinmetrics.photo import BaselinePhoto, measure_photo
+from skinmetrics.photo import measure_photo
 from skinmetrics.pipeline import load_pipeline
 from skinmetrics.register import corner_error
 from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, common_truth, make_phantom
@@ -40,7 +41,7 @@ def chart_photos(tmp_path_factory):
 
 def test_chart_calibrates_and_gives_the_scale(chart_photos, chart_pipeline, tmp_path):
     folder, plain, _ = chart_photos
-    rec = measure_photo(folder / "plain.jpg", tmp_path, chart_pipeline, None)
+    rec, _ = measure_photo(folder / "plain.jpg", tmp_path, chart_pipeline, None)
     cal = rec["calibration"]
     assert cal["source"] == "chart"
     assert cal["delta_e_mean"] < 2.0 and cal["n_patches_used"] >= 20
@@ -49,7 +50,7 @@ def test_chart_calibrates_and_gives_the_scale(chart_photos, chart_pipeline, tmp_
     roi = cv2.imread(str(tmp_path / "plain" / "masks" / "roi.png"), cv2.IMREAD_GRAYSCALE) > 0
     assert not (roi & plain.masks["chart"]).any()  # the chart is not skin
     # a scale given by hand loses to the chart's
-    rec2 = measure_photo(folder / "plain.jpg", tmp_path, chart_pipeline, 10.0, stem="p2")
+    rec2, _ = measure_photo(folder / "plain.jpg", tmp_path, chart_pipeline, 10.0, stem="p2")
     assert rec2["scale_source"] == "chart"
 
 
@@ -60,7 +61,7 @@ def test_calibration_removes_a_colour_cast(chart_photos, chart_pipeline, tmp_pat
     got = {}
     for chart in ("auto", "none"):
         for name in ("plain", "cast"):
-            rec = measure_photo(folder / f"{name}.jpg", tmp_path / chart, chart_pipeline, PPM,
+            rec, _ = measure_photo(folder / f"{name}.jpg", tmp_path / chart, chart_pipeline, PPM,
                                 chart=chart)
             got[chart, name] = rec["metrics"]
     for key in ("ita_deg_mean", "a_star_mean"):
@@ -80,7 +81,7 @@ def test_pixels_clipped_in_the_photo_stay_out_of_the_skin_after_calibration(char
                       exposure_ev=0.4, white_balance=(1.08, 1.05, 1.1),
                       chart=(0.55, 0.1, PATCH_MM, 5.0))
     (tmp_path / "over.jpg").write_bytes(ph.jpeg)
-    rec = measure_photo(tmp_path / "over.jpg", tmp_path, chart_pipeline, PPM)
+    rec, _ = measure_photo(tmp_path / "over.jpg", tmp_path, chart_pipeline, PPM)
     assert rec["calibration"]["source"] == "chart"
     raw = decode_image(ph.jpeg)[0]
     clipped = (raw >= chart_pipeline.params["roi"]["clip_level"]).any(axis=2)
@@ -123,7 +124,7 @@ def test_small_clipped_or_absent_chart_is_no_crash(chart_pipeline, tmp_path):
     for name, chart in cases.items():
         ph = make_phantom((480, 640), PPM, 60.0, seed=4, camera=(0, 0, 0, 1), chart=chart)
         (tmp_path / f"{name}.jpg").write_bytes(ph.jpeg)
-        rec = measure_photo(tmp_path / f"{name}.jpg", tmp_path, chart_pipeline, PPM)
+        rec, _ = measure_photo(tmp_path / f"{name}.jpg", tmp_path, chart_pipeline, PPM)
         assert rec["calibration"]["source"] == "none", name
         assert rec["calibration"]["message"]
         assert rec["scale_source"] == "flag" and rec["px_per_mm"] == PPM
@@ -137,10 +138,8 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
                           exposure_ev=ev, white_balance=wb, **VISIT_COURSE[28])
     (tmp_path / "b.jpg").write_bytes(base.jpeg)
     (tmp_path / "f.jpg").write_bytes(follow.jpeg)
-    b = measure_photo(tmp_path / "b.jpg", tmp_path, pipe, PPM)
-    ref = BaselinePhoto(str(tmp_path / "b.jpg"), str(tmp_path / "b" / "masks" / "roi.png"), PPM,
-                        b["estimates"])
-    rec = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, baseline=ref)
+    b, ref = measure_photo(tmp_path / "b.jpg", tmp_path, pipe, PPM)
+    rec, _ = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, baseline=ref)
     align = rec["alignment"]
     assert align["registered"], align["registration"]["message"]
     assert rec["warnings"] == []  # 0.4 EV brighter, but not over-exposed
@@ -176,17 +175,17 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     assert rec["estimates"] == b["estimates"]
     assert rec["estimates_source"] == {"erythema": {"melanin_crosstalk": "baseline"}}
     # unregistered on request: no colour normalisation either, so the photo's own crosstalk
-    plain = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="u", baseline=ref,
-                          register=False)
+    plain, _ = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="u", baseline=ref,
+                             register=False)
     assert plain["alignment"]["registration"] is None and plain["baseline_metrics"] is None
     assert json.loads((tmp_path / "u" / "metrics.json").read_text())["alignment"] is not None
     assert plain["estimates_source"] == {"erythema": {"melanin_crosstalk": "photo"}}
     own = plain["estimates"]["erythema"]["melanin_crosstalk"]
     assert abs(own - crosstalk) > 0.02
     # a crosstalk the baseline could not measure is the follow-up's own, for both visits
-    unknown = BaselinePhoto(ref.path, ref.roi_mask, PPM,
-                            {"erythema": {"melanin_crosstalk": None}})
-    alone = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="n", baseline=unknown)
+    unknown = replace(ref, result=replace(ref.result,
+                                          estimates={"erythema": {"melanin_crosstalk": None}}))
+    alone, _ = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="n", baseline=unknown)
     assert alone["estimates_source"] == {"erythema": {"melanin_crosstalk": "photo"}}
     assert alone["estimates"]["erythema"]["melanin_crosstalk"] != crosstalk
     assert alone["baseline_metrics"]["erythema_area_mm2"] != rec["baseline_metrics"][
@@ -245,9 +244,8 @@ def test_an_over_exposed_follow_up_is_compared_over_the_same_skin(over_exposed_p
     folder, base, follow = over_exposed_pair
     pipe = load_pipeline(pipeline)
     out = folder / pipeline
-    measure_photo(folder / "b.jpg", out, pipe, PPM)
-    ref = BaselinePhoto(str(folder / "b.jpg"), str(out / "b" / "masks" / "roi.png"), PPM)
-    rec = measure_photo(folder / "f.jpg", out, pipe, PPM, baseline=ref)
+    _, ref = measure_photo(folder / "b.jpg", out, pipe, PPM)
+    rec, _ = measure_photo(folder / "f.jpg", out, pipe, PPM, baseline=ref)
     matrix = np.array(rec["alignment"]["registration"]["matrix"])
     m0, m1 = rec["baseline_metrics"], rec["metrics"]
     # what clips is out, and not much more (the phantom's truth: what clips before the noise)
@@ -339,7 +337,7 @@ def test_an_over_exposed_photo_measured_alone_is_flagged(over_exposed_pair, tmp_
 
     folder, base, follow = over_exposed_pair
     pipe = load_pipeline("acne")
-    rec = measure_photo(folder / "f.jpg", tmp_path, pipe, PPM)
+    rec, _ = measure_photo(folder / "f.jpg", tmp_path, pipe, PPM)
     clipped = (decode_image(follow.jpeg)[0] >= pipe.params["roi"]["clip_level"]).any(axis=2)
     skin = make_phantom(SHAPE, PPM, 75.0, seed=535, capture_seed=28,
                         camera=follow.params["camera"], **VISIT_COURSE[28]).masks["roi"]
@@ -350,9 +348,9 @@ def test_an_over_exposed_photo_measured_alone_is_flagged(over_exposed_pair, tmp_
         "% of the skin is clipped in this photo; measured over the rest")
     assert int(warning.split()[1]) == pytest.approx(truth, abs=3)
 
-    assert measure_photo(folder / "b.jpg", tmp_path, pipe, PPM)["warnings"] == []
+    assert measure_photo(folder / "b.jpg", tmp_path, pipe, PPM)[0]["warnings"] == []
     backdrop = decode_image(base.jpeg)[0].copy()
     backdrop[:, : int(0.3 * SHAPE[1])] = 1.0
     bgr = cv2.cvtColor((255 * backdrop).round().astype(np.uint8), cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(tmp_path / "backdrop.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    assert measure_photo(tmp_path / "backdrop.jpg", tmp_path, pipe, PPM)["warnings"] == []
+    assert measure_photo(tmp_path / "backdrop.jpg", tmp_path, pipe, PPM)[0]["warnings"] == []

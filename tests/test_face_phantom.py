@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from skinmetrics.batch import run_batch
 from skinmetrics.cli import app
-from skinmetrics.photo import FACE_VIEWS, face_expected
+from skinmetrics.core import FACE_VIEWS, face_expected
 from skinmetrics.pipeline import load_pipeline, measure_image
 from skinmetrics.synthetic import make_phantom, paint_erythema
 
@@ -166,8 +166,8 @@ def test_a_face_of_impossible_size_at_a_known_scale_is_ignored(face_study):
     """The HOG detector finds a 'face' with eyes 0.9 mm apart in one skin close-up phantom:
     at its known scale (25 px/mm) it is ignored (its eyes and lips would otherwise be cut out
     of the skin); the real face at its scale is kept."""
+    from skinmetrics.core import find_plausible_face
     from skinmetrics.io import decode_image
-    from skinmetrics.photo import find_plausible_face
 
     close_up = decode_image(make_phantom((800, 1200), 25.0, 62.0, seed=511, capture_seed=0,
                                          camera=(0, 0, 0, 1)).jpeg)[0]

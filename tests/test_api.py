@@ -1,0 +1,90 @@
+"""The in-memory API: ``skinmetrics.measure`` (:func:`skinmetrics.core.measure`) on numpy
+arrays gives what the file route writes, and a batch reads, calibrates and measures each
+photo once."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import skinmetrics as sm
+from skinmetrics.io import decode_image
+from skinmetrics.synthetic import VISIT_COURSE, make_phantom, write_visit_set
+
+SHAPE, PPM = (360, 480), 25.0
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pair")
+    base = make_phantom(SHAPE, PPM, 55.0, seed=4, capture_seed=0, camera=(0, 0, 0, 1))
+    follow = make_phantom(SHAPE, PPM, 55.0, seed=4, capture_seed=28,
+                          camera=(0.02, -0.015, 1.5, 1.02), exposure_ev=0.2, **VISIT_COURSE[28])
+    (folder / "b.jpg").write_bytes(base.jpeg)
+    (folder / "f.jpg").write_bytes(follow.jpeg)
+    return folder
+
+
+def test_measure_an_array_with_its_baseline_as_the_files_do(pair, tmp_path):
+    pipe = sm.load_pipeline("laser_recovery")
+    day0 = sm.measure(decode_image((pair / "b.jpg").read_bytes())[0], pipe, px_per_mm=PPM,
+                      chart="none")
+    day28 = sm.measure(sm.read_image(pair / "f.jpg"), pipe, px_per_mm=PPM, chart="none",
+                       baseline=day0)
+    assert isinstance(day28, sm.PhotoMeasurement)
+    assert day28.alignment is not None and day28.alignment.registration.ok
+    # the baseline measured over the skin the follow-up shows: less than all of it
+    assert 0 < day28.baseline_metrics["roi_area_px"] < day0.metrics["roi_area_px"]
+    # crusts shed by day 28 (the phantom's course keeps a tenth of them)
+    assert day28.metrics["microcrust_count"] < 0.5 * day28.baseline_metrics["microcrust_count"]
+    assert set(day28.masks) >= {"roi", "erythema", "microcrust", "pigment"}
+    assert all(m.shape == SHAPE and m.dtype == bool for m in day28.masks.values())
+
+    # the file route measures the same and writes it
+    b, ref = sm.measure_photo(pair / "b.jpg", tmp_path, pipe, PPM, chart="none")
+    f, _ = sm.measure_photo(pair / "f.jpg", tmp_path, pipe, PPM, chart="none", baseline=ref)
+    assert b["metrics"] == day0.metrics
+    assert f["metrics"] == day28.metrics
+    assert f["baseline_metrics"] == day28.baseline_metrics
+    written = json.loads((tmp_path / "f" / "metrics.json").read_text())
+    assert written["photo"]["file"] == "f.jpg" and written["photo"]["width"] == SHAPE[1]
+    assert written["metrics"] == json.loads(json.dumps(day28.metrics))
+
+
+def test_an_array_without_skin_is_refused():
+    pipe = sm.load_pipeline("laser_recovery")
+    white = np.ones((*SHAPE, 3), np.float32)  # all clipped: nothing to measure
+    with pytest.raises(sm.NoSkinError, match="no skin found"):
+        sm.measure(white, pipe, px_per_mm=PPM, chart="none")
+
+
+def test_a_batch_reads_and_measures_each_photo_once(tmp_path, monkeypatch):
+    """A follow-up is aligned to its baseline's measurement in memory: no photo is decoded,
+    calibrated or searched for a face twice (before, each follow-up did all three to its
+    baseline again)."""
+    import skinmetrics.core
+    import skinmetrics.photo
+
+    write_visit_set(tmp_path / "visits", patients=2, shape=SHAPE, px_per_mm=PPM)
+    calls = {"decode": 0, "calibrate": 0, "measure_image": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(skinmetrics.photo, "decode_image",
+                        counted("decode", skinmetrics.photo.decode_image))
+    monkeypatch.setattr(skinmetrics.core, "calibrate",
+                        counted("calibrate", skinmetrics.core.calibrate))
+    monkeypatch.setattr(skinmetrics.core, "measure_image",
+                        counted("measure_image", skinmetrics.core.measure_image))
+    result = sm.run_batch(tmp_path / "visits", tmp_path / "out", "laser_recovery", jobs=1,
+                          px_per_mm=PPM, chart="none")
+    assert result.exit_code == 0 and len(result.results) == 6
+    assert calls["decode"] == calls["calibrate"] == 6
+    # each photo once, and each of the 4 follow-ups' baseline over the skin it shows
+    assert calls["measure_image"] == 6 + 4

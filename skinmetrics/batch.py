@@ -397,6 +397,45 @@ def _run_pool(tasks: dict[int, tuple], jobs: int,
     return sorted(lost)
 
 
+def connect(scheduler: str):
+    """A client of the Dask distributed scheduler at ``scheduler`` (``tcp://host:8786``).
+
+    Raises
+    ------
+    BatchError
+        distributed is not installed (the ``dask`` extra), or no scheduler answers there.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise BatchError("--scheduler needs Dask distributed: pip install "
+                         "'skinmetrics[dask]'") from None
+    try:
+        return Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BatchError(_one_line(f"no Dask scheduler at '{scheduler}' ({exc})")) from None
+
+
+def _run_cluster(tasks: dict[int, tuple], client, done: Callable[[int, list[dict]], None]
+                 ) -> list[int]:
+    """Run :func:`measure_group` tasks on a Dask cluster (``client``: a
+    ``distributed.Client``); returns the keys of the tasks that no worker could finish (the
+    scheduler retries a task whose worker died, then gives up)."""
+    from distributed import as_completed
+
+    futures = {client.submit(measure_group, *args, pure=False): key
+               for key, args in tasks.items()}
+    lost = []
+    for fut in as_completed(futures):
+        try:
+            outcomes = fut.result()
+        except Exception:  # KilledWorker, or a worker that lost the task
+            lost.append(futures[fut])
+            continue
+        done(futures[fut], outcomes)
+    return sorted(lost)
+
+
 def _baselines(plan: BatchPlan) -> dict[int, int]:
     """Index of each follow-up photo -> index of its baseline photo (same patient and view)."""
     photos = plan.visits.photos
@@ -414,7 +453,7 @@ def _baselines(plan: BatchPlan) -> dict[int, int]:
 
 def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None = None,
                 progress: Callable[[int, int, PhotoResult], None] | None = None, *,
-                chart: str = "auto", register: bool = True) -> list[PhotoResult]:
+                chart: str = "auto", register: bool = True, client=None) -> list[PhotoResult]:
     """Measure every photo of a plan into ``photos_dir/<stem>/``.
 
     Each baseline photo is measured once, with its follow-ups (same patient and view) in
@@ -435,6 +474,10 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
         ``auto``, ``none`` or a corners JSON file (see :func:`skinmetrics.chart.calibrate`).
     register : bool
         Align follow-ups to their baseline.
+    client : distributed.Client, optional
+        Measure on this Dask cluster (see :func:`connect`) instead of local processes
+        (``jobs`` is then unused); every worker must see the photos and ``photos_dir`` at
+        the same paths. The results are the same.
 
     Returns
     -------
@@ -496,8 +539,17 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
             prints[i] = fingerprint(i)  # a follow-up's depends on how its baseline went
             record(i, outcome)
 
+    def crashed(i: int) -> None:
+        record(i, {"status": "error", "message": f"{photos[i].path.name}: the measuring "
+                   "process crashed", "seconds": 0.0, "sha256": _file_sha256(photos[i].path),
+                   "record": None})
+
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
-    if jobs == 1:
+    if client is not None:
+        for key in _run_cluster(tasks, client, done):
+            for i in measured[key]:
+                crashed(i)
+    elif jobs == 1:
         for key, args in tasks.items():
             done(key, measure_group(*args))
     else:  # the largest groups first: the workers finish together
@@ -512,10 +564,7 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
                     alone.insert(0, item(base, False))
                 measured[-1 - i] = [i]
                 if _run_pool({-1 - i: (alone, *tasks[key][1:])}, 1, done):
-                    name = photos[i].path.name
-                    record(i, {"status": "error", "message": f"{name}: the measuring "
-                               "process crashed", "seconds": 0.0,
-                               "sha256": _file_sha256(photos[i].path), "record": None})
+                    crashed(i)
     return [results[i] for i in range(len(photos))]
 
 
@@ -676,7 +725,8 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
               progress: Callable[[int, int, PhotoResult], None] | None = None,
               on_plan: Callable[[BatchPlan], None] | None = None,
               argv: Sequence[str] | None = None, chart: str = "auto",
-              register: bool = True, strict: bool = False) -> BatchResult:
+              register: bool = True, strict: bool = False,
+              scheduler: str | None = None) -> BatchResult:
     """Measure a visit folder and write every result file (layout in the module text).
 
     Parameters
@@ -713,6 +763,9 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     strict : bool
         Manifest lines and photos that cannot be resolved are errors (see
         :func:`plan_batch`).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``) to measure on instead
+        of local processes (see :func:`measure_all`'s ``client``).
 
     Returns
     -------
@@ -734,14 +787,20 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     if on_plan is not None:
         on_plan(plan)
     n_jobs = max(1, min(jobs or os.cpu_count() or 1, len(plan.visits.photos)))
+    client = None if scheduler is None else connect(scheduler)
     try:
-        if out.is_dir():
-            _clear_previous(out, photos=overwrite)
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BatchError(f"cannot write to output folder '{out}' "
-                         f"({exc.strerror or exc})") from exc
-    results = measure_all(plan, out / "photos", n_jobs, progress, chart=chart, register=register)
+        try:
+            if out.is_dir():
+                _clear_previous(out, photos=overwrite)
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BatchError(f"cannot write to output folder '{out}' "
+                             f"({exc.strerror or exc})") from exc
+        results = measure_all(plan, out / "photos", n_jobs, progress, chart=chart,
+                              register=register, client=client)
+    finally:
+        if client is not None:
+            client.close()
     tables = build_tables(plan, results)
     write_csv(out / "measurements.csv", tables["measurements"])
     write_csv(out / "change_from_baseline.csv", tables["change_from_baseline"])
@@ -759,7 +818,7 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
     options = {"pipeline": str(pipeline) if not isinstance(pipeline, Pipeline)
                else pipeline.source, "baseline": baseline, "compare": compare,
                "px_per_mm": px_per_mm, "overwrite": overwrite, "chart": chart,
-               "register": register}
+               "register": register, "scheduler": scheduler}
     record = _run_record(plan, out, results, warnings, start, end, n_jobs, argv, options)
     write_json(out / "run.json", record)
     try:

@@ -139,6 +139,10 @@ def run(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Stop on a manifest line or photo that cannot be resolved (default: "
                          "leave it out with a warning).")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", metavar="ADDRESS",
+        help="Measure on a Dask distributed cluster (e.g. tcp://host:8786) instead of local "
+             "processes; every worker must see VISITS and OUT at the same paths.")] = None,
 ) -> None:
     """Measure a visit folder and report change from baseline (tables and report.html in
     OUT)."""
@@ -170,7 +174,8 @@ def run(
             result = run_batch(visits, out, pipeline, baseline=baseline, compare=compare,
                                jobs=jobs, px_per_mm=px_per_mm, overwrite=overwrite,
                                progress=bar, on_plan=show_plan, chart=chart,
-                               register=not no_register, strict=strict)
+                               register=not no_register, strict=strict,
+                               scheduler=scheduler)
         except BatchError as exc:
             bar.stop()
             fail(str(exc))

@@ -31,7 +31,16 @@ from . import __version__
 from .align import Alignment, align_to_baseline
 from .chart import Calibration, calibrate
 from .face import Face, excluded_mask, find_face, region_masks
-from .pipeline import Measurement, Pipeline, measure_image, skin_region
+from .pipeline import (
+    Clock,
+    Detection,
+    Measurement,
+    Pipeline,
+    detect_layers,
+    measure_image,
+    skin_region,
+    summarise_layers,
+)
 from .register import warp_to_baseline, warp_to_followup
 from .roi import clipped_mask, clipped_skin_fraction
 from .stages.base import Scale
@@ -58,7 +67,11 @@ class NoSkinError(ValueError):
 
 def find_plausible_face(srgb: np.ndarray, px_per_mm: float | None) -> Face | None:
     """:func:`skinmetrics.face.find_face`, ignoring a face whose interocular distance at a
-    known scale is outside :data:`FACE_IPD_RANGE_MM`."""
+    known scale is outside :data:`FACE_IPD_RANGE_MM`. A frame whose larger side at a known
+    scale is under twice the smallest such distance (a face's width, temple to temple, is
+    about twice it) cannot hold one: it is not searched (a cheek close-up)."""
+    if px_per_mm and max(srgb.shape[:2]) / px_per_mm < 2 * FACE_IPD_RANGE_MM[0]:
+        return None
     face = find_face(srgb)
     if face is None or not px_per_mm:
         return face
@@ -104,7 +117,10 @@ class PhotoMeasurement:
         normalised to its baseline's, with the baseline's colour.
     result : Measurement
         Masks (``roi`` and one per layer), metrics, units, per-region metrics, estimates
-        and the layers' warnings (:func:`skinmetrics.pipeline.measure_image`).
+        and the layers' warnings (:func:`skinmetrics.pipeline.summarise_layers`).
+    detection : Detection
+        The lesions found on the whole skin region: a follow-up summarises its baseline's
+        within the skin it shows (:func:`skinmetrics.pipeline.detect_layers`).
     px_per_mm : float or None
         The scale used (the chart's when it gave one).
     scale_source : str
@@ -135,6 +151,7 @@ class PhotoMeasurement:
 
     srgb: np.ndarray
     result: Measurement
+    detection: Detection
     px_per_mm: float | None
     scale_source: str
     calibration: Calibration
@@ -252,7 +269,7 @@ def _clipped_share(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray,
 def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = None,
             scale_source: str = "given", chart: object = "auto",
             baseline: PhotoMeasurement | None = None, register: bool = True,
-            view: str = "") -> PhotoMeasurement:
+            view: str = "", timings: dict[str, float] | None = None) -> PhotoMeasurement:
     """Measure a photograph held in memory, aligned to its baseline when one is given.
 
     Parameters
@@ -274,6 +291,11 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     view : str
         The photo's view (``front``, ``left45`` ...), to tell whether a face is expected
         (:func:`face_expected`).
+    timings : dict, optional
+        Filled with the seconds spent in each step: ``calibrate`` (chart search and
+        correction), ``face``, ``align`` (a follow-up's skin region, registration and colour
+        normalisation), the steps of :func:`skinmetrics.pipeline.measure_image` and
+        ``baseline over the compared skin``.
 
     Returns
     -------
@@ -299,9 +321,11 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     # clipping is found on the photo as taken: a colour correction (or the gains that bring
     # a follow-up to its baseline) can move a clipped channel below the clip level while its
     # true value stays unknown
+    clock = Clock(timings)
     clipped = clipped_mask(srgb, pipeline.params["roi"]["clip_level"])
     cal = calibrate(srgb, chart, patch_pitch_mm=pipeline.params["scale"]["chart_patch_pitch_mm"])
     srgb = cal.apply(srgb)
+    clock.lap("calibrate")
     if cal.px_per_mm:
         px_per_mm, scale_source = cal.px_per_mm, "chart"
     elif not px_per_mm:
@@ -310,6 +334,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     face = find_plausible_face(srgb, px_per_mm) if pipeline.regions else None
     areas, excluded = _face_areas(face, srgb.shape, pipeline.regions)
     regions_source = "landmarks" if face is not None else None
+    clock.lap("face")
     region = alignment = given = None
     if baseline is not None:
         base_cal = baseline.calibration
@@ -335,15 +360,19 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                 regions_source = "baseline landmarks, registered"
                 if face is None:
                     excluded = warp_to_followup(baseline.excluded, reg, srgb.shape)
+        clock.lap("align")
     if not areas and pipeline.regions and face_expected(
             view, srgb.shape, px_per_mm, pipeline.params["scale"]["face_photo_min_mm"]):
         warnings.append("no face found in a whole-face photo; measured over the whole skin "
                         "region")
     # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
     size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
-    result = measure_image(srgb, pipeline, px_per_mm, region=region,
-                           not_skin=_union(cal.chart_mask, excluded, clipped),
-                           size_px_per_mm=size_ppm, regions=areas, estimates=given)
+    detection = detect_layers(srgb, pipeline, px_per_mm,
+                              not_skin=_union(cal.chart_mask, excluded, clipped),
+                              size_px_per_mm=size_ppm, estimates=given, timings=timings)
+    result = summarise_layers(detection, pipeline, region=region, regions=areas,
+                              timings=timings)
+    clock.restart()  # the layers recorded their own steps
     warnings.extend(result.warnings)
     skin_share = result.metrics["roi_area_px"] / (srgb.shape[0] * srgb.shape[1])
     if region is None and skin_share < pipeline.params["roi"]["min_skin_fraction"]:
@@ -360,13 +389,19 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     paired = None
     if region is not None:  # the baseline over the skin this follow-up measured
         base = baseline
+        compared = warp_to_baseline(result.masks["roi"], alignment.registration,
+                                    base.srgb.shape)
         base_regions = base.areas if base.face is not None else None
-        paired = measure_image(
-            base.srgb, pipeline, base.px_per_mm,
-            region=warp_to_baseline(result.masks["roi"], alignment.registration,
-                                    base.srgb.shape),
-            not_skin=_union(base.calibration.chart_mask, base.excluded, base.clipped),
-            regions=base_regions, estimates=result.estimates)
-    return PhotoMeasurement(srgb, result, px_per_mm, scale_source, cal, clipped, face,
-                            size_ppm, areas, excluded, regions_source, alignment, paired,
+        if result.estimates == base.detection.estimates:  # its lesions as found
+            paired = summarise_layers(base.detection, pipeline, region=compared,
+                                      regions=base_regions)
+        else:  # found again with the estimates this follow-up was measured with
+            paired = measure_image(
+                base.srgb, pipeline, base.px_per_mm, region=compared,
+                not_skin=_union(base.calibration.chart_mask, base.excluded, base.clipped),
+                size_px_per_mm=base.size_px_per_mm, regions=base_regions,
+                estimates=result.estimates)
+        clock.lap("baseline over the compared skin")
+    return PhotoMeasurement(srgb, result, detection, px_per_mm, scale_source, cal, clipped,
+                            face, size_ppm, areas, excluded, regions_source, alignment, paired,
                             given, warnings)

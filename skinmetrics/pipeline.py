@@ -39,8 +39,9 @@ from .face import REGIONS
 from .stages import erythema, microcrust, pigmentation, pore
 from .stages.base import Param, Scale
 
-__all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "load_pipeline",
-           "builtin_pipelines", "measure_image", "skin_region"]
+__all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "Detection", "load_pipeline",
+           "builtin_pipelines", "measure_image", "detect_layers", "summarise_layers",
+           "skin_region"]
 
 #: Stage name -> module (each has PARAMS, MASK, detect() and summarise()). ``detect`` returns
 #: the lesions and the values it estimated from the photo ({name: value}; it takes each
@@ -225,6 +226,46 @@ def load_pipeline(name_or_path: str | Path) -> Pipeline:
     return parse_pipeline(data, source)
 
 
+@dataclass
+class Detection:
+    """The lesions of every layer found on a photo's whole skin region
+    (:func:`detect_layers`), to be summarised within any region (:func:`summarise_layers`).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The photo's (H, W).
+    planes : ColourPlanes
+        The photo as measured (resampled when finer than ``max_px_per_mm``).
+    scale : Scale
+        Of the measured copy (its known scale, else the size limits' estimate).
+    roi, fringe : (h, w) bool ndarray
+        Skin region and the skin blurred by hair, at the measured copy's size.
+    found : dict of str -> ndarray
+        Per stage, what its ``detect`` found (a mask or a label image).
+    resolved : dict of str -> bool
+        Per stage, whether the photo's resolution allows it (else it found nothing and its
+        metrics are None).
+    estimates : dict of str -> dict
+        Per stage, the values it estimated from the photo or was given.
+    warnings : list of str
+    """
+
+    shape: tuple[int, int]
+    planes: ColourPlanes
+    scale: Scale
+    roi: np.ndarray
+    fringe: np.ndarray
+    found: dict[str, np.ndarray] = field(default_factory=dict)
+    resolved: dict[str, bool] = field(default_factory=dict)
+    estimates: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def resampled(self) -> bool:
+        return self.planes.srgb.shape[:2] != self.shape
+
+
 def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None,
                   timings: dict[str, float] | None = None,
                   region: np.ndarray | None = None,
@@ -233,7 +274,8 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                   regions: Mapping[str, np.ndarray] | None = None,
                   estimates: Mapping[str, Mapping[str, float | None]] | None = None
                   ) -> Measurement:
-    """Measure one photograph with a pipeline.
+    """Measure one photograph with a pipeline: :func:`detect_layers`, then
+    :func:`summarise_layers`.
 
     Parameters
     ----------
@@ -267,7 +309,7 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         the same way at every visit); a None value is estimated.
     timings : dict, optional
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
-        colour conversions, each stage, ``upsample``).
+        colour conversions, each stage, ``summarise``, ``upsample``).
 
     A stage with a ``min_px_per_mm`` parameter (pores, crusts: structures a few tenths of
     a mm across) is not measured on a photo coarser than that, by its known or estimated
@@ -277,57 +319,91 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     -------
     Measurement
     """
+    detection = detect_layers(srgb, pipeline, px_per_mm, not_skin=not_skin,
+                              size_px_per_mm=size_px_per_mm, estimates=estimates,
+                              timings=timings)
+    return summarise_layers(detection, pipeline, region=region, regions=regions,
+                            timings=timings)
+
+
+def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None, *,
+                  not_skin: np.ndarray | None = None, size_px_per_mm: float | None = None,
+                  estimates: Mapping[str, Mapping[str, float | None]] | None = None,
+                  timings: dict[str, float] | None = None) -> Detection:
+    """The skin region and every stage's lesions on the whole of it (the arguments are
+    :func:`measure_image`'s)."""
     if px_per_mm is not None and not px_per_mm > 0:
         raise ValueError(f"px_per_mm must be positive (got {px_per_mm})")
-    clock = _Clock(timings)
-    height, width = srgb.shape[:2]
+    clock = Clock(timings)
+    shape = srgb.shape[:2]
+    if not_skin is not None and not_skin.shape != shape:
+        raise ValueError(f"not_skin is {not_skin.shape}, the photo {shape}")
     work, work_ppm = _working_copy(srgb, pipeline, px_per_mm)
     if work is not srgb:
         clock.lap("resample")
+        not_skin = _resized(not_skin, work.shape)
     planes = ColourPlanes(work)  # colour conversions happen (once) where first needed
     scale = Scale(work_ppm, work_ppm or size_px_per_mm
                   or pipeline.params["scale"]["assumed_px_per_mm"])
+    roi, fringe = roi_module.skin_and_fringe(planes, pipeline.params["roi"], scale, not_skin)
+    detection = Detection(shape, planes, scale, roi, fringe)
+    clock.lap("roi")
+    known_ppm = work_ppm or size_px_per_mm
+    for name in pipeline.stages:
+        module = STAGES[name]
+        need = pipeline.params[name].get("min_px_per_mm", 0.0)
+        detection.resolved[name] = not (known_ppm and known_ppm < need)
+        if detection.resolved[name]:
+            given = (estimates or {}).get(name, {})
+            found, used = module.detect(planes, roi, pipeline.params[name], scale, fringe,
+                                        **given)
+            if used:
+                detection.estimates[name] = used
+        else:
+            found = np.zeros(roi.shape, np.int32)
+            detection.warnings.append(f"{name} not measured: it needs {need:g} px/mm, this "
+                                      f"photo has {known_ppm:.1f} px/mm")
+        detection.found[name] = found
+        clock.lap(name)
+    return detection
+
+
+def summarise_layers(detection: Detection, pipeline: Pipeline, *,
+                     region: np.ndarray | None = None,
+                     regions: Mapping[str, np.ndarray] | None = None,
+                     timings: dict[str, float] | None = None) -> Measurement:
+    """Masks and metrics of what :func:`detect_layers` found, within ``region`` and each
+    of ``regions`` (see :func:`measure_image`), at the photo's own size."""
+    clock = Clock(timings)
+    for name, mask in (("region", region), *(regions or {}).items()):
+        if mask is not None and mask.shape != detection.shape:
+            raise ValueError(f"{name} is {mask.shape}, the photo {detection.shape}")
 
     def to_work(mask: np.ndarray | None) -> np.ndarray | None:
-        return mask if work is srgb else _resized(mask, work.shape)
+        return _resized(mask, detection.roi.shape) if detection.resampled else mask
 
-    for name, mask in (("region", region), ("not_skin", not_skin), *(regions or {}).items()):
-        if mask is not None and mask.shape != (height, width):
-            raise ValueError(f"{name} is {mask.shape}, the photo {(height, width)}")
+    planes, roi, scale = detection.planes, detection.roi, detection.scale
+    work_ppm = scale.px_per_mm
     region = to_work(region)
-    roi, fringe = roi_module.skin_and_fringe(planes, pipeline.params["roi"], scale,
-                                             to_work(not_skin))
 
     def roi_metrics(where: np.ndarray) -> dict:
         px = int(np.count_nonzero(where))
         return {"roi_area_px": px, "roi_area_mm2": px / work_ppm**2 if work_ppm else None}
 
     here = roi if region is None else roi & region
-    result = Measurement(masks={"roi": here})
+    result = Measurement(masks={"roi": here}, estimates=dict(detection.estimates),
+                         warnings=list(detection.warnings))
     result.metrics.update(roi_metrics(here))
     result.units.update(roi_area_px="px", roi_area_mm2="mm2")
     areas = {name: to_work(mask) if region is None else to_work(mask) & region
              for name, mask in (regions or {}).items()}
     result.regions = {name: roi_metrics(roi & area) for name, area in areas.items()}
-    clock.lap("roi")
-    known_ppm = work_ppm or size_px_per_mm
     for name in pipeline.stages:
         module = STAGES[name]
-        params = pipeline.params[name]
-        need = params.get("min_px_per_mm", 0.0)
-        resolved = not (known_ppm and known_ppm < need)
-        if resolved:
-            given = (estimates or {}).get(name, {})
-            found, used = module.detect(planes, roi, params, scale, fringe, **given)
-            if used:
-                result.estimates[name] = used
-        else:
-            found = np.zeros(roi.shape, np.int32)
-            result.warnings.append(f"{name} not measured: it needs {need:g} px/mm, this photo "
-                                   f"has {known_ppm:.1f} px/mm")
         for area_name, where in (("", region), *areas.items()):
-            out = module.summarise(planes, roi, found, params, scale, where)
-            if not resolved:
+            out = module.summarise(planes, roi, detection.found[name], pipeline.params[name],
+                                   scale, where)
+            if not detection.resolved[name]:
                 out.metrics = dict.fromkeys(out.metrics)
             if area_name:
                 result.regions[area_name].update(out.metrics)
@@ -335,14 +411,15 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                 result.masks[module.MASK] = out.mask
                 result.metrics.update(out.metrics)
                 result.units.update(out.units)
-        clock.lap(name)
-    if work is not srgb:  # back to the photo's own pixels
-        area_factor = (width * height) / (work.shape[0] * work.shape[1])
+    clock.lap("summarise")
+    if detection.resampled:  # back to the photo's own pixels
+        height, width = detection.shape
+        area_factor = (width * height) / (roi.shape[0] * roi.shape[1])
         for metrics in (result.metrics, *result.regions.values()):
             for key, unit in result.units.items():
                 if unit == "px" and metrics.get(key) is not None:
                     metrics[key] = round(metrics[key] * area_factor)
-        result.masks = {k: _resized(m, srgb.shape) for k, m in result.masks.items()}
+        result.masks = {k: _resized(m, detection.shape) for k, m in result.masks.items()}
         clock.lap("upsample")
     return result
 
@@ -378,11 +455,16 @@ def _resized(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | No
     return cv2.resize(mask.view(np.uint8), shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
 
 
-class _Clock:
-    """Records the seconds between laps into a dict (or does nothing without one)."""
+class Clock:
+    """Records the seconds between laps into a dict (or does nothing without one): the
+    ``timings`` of :func:`measure_image` and :func:`skinmetrics.core.measure`."""
 
     def __init__(self, timings: dict[str, float] | None):
         self.timings = timings
+        self.last = time.perf_counter()
+
+    def restart(self) -> None:
+        """The next lap starts now (the time since the last one was recorded elsewhere)."""
         self.last = time.perf_counter()
 
     def lap(self, name: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import skinmetrics as sm
 from skinmetrics.io import decode_image
+from skinmetrics.register import warp_to_baseline
 from skinmetrics.synthetic import VISIT_COURSE, make_phantom, write_visit_set
 
 SHAPE, PPM = (360, 480), 25.0
@@ -39,6 +40,10 @@ def test_measure_an_array_with_its_baseline_as_the_files_do(pair, tmp_path):
     assert 0 < day28.baseline_metrics["roi_area_px"] < day0.metrics["roi_area_px"]
     # crusts shed by day 28 (the phantom's course keeps a tenth of them)
     assert day28.metrics["microcrust_count"] < 0.5 * day28.baseline_metrics["microcrust_count"]
+    # ... taken from the lesions found on the whole baseline: as measuring it there again
+    compared = warp_to_baseline(day28.result.masks["roi"], day28.alignment.registration, SHAPE)
+    again = sm.measure_image(day0.srgb, pipe, PPM, region=compared, estimates=day28.estimates)
+    assert day28.baseline_metrics == again.metrics
     assert set(day28.masks) >= {"roi", "erythema", "microcrust", "pigment"}
     assert all(m.shape == SHAPE and m.dtype == bool for m in day28.masks.values())
 
@@ -62,13 +67,13 @@ def test_an_array_without_skin_is_refused():
 
 def test_a_batch_reads_and_measures_each_photo_once(tmp_path, monkeypatch):
     """A follow-up is aligned to its baseline's measurement in memory: no photo is decoded,
-    calibrated or searched for a face twice (before, each follow-up did all three to its
-    baseline again)."""
+    calibrated or measured twice (before, each follow-up decoded, calibrated and searched
+    its baseline again and measured it again over the skin it showed)."""
     import skinmetrics.core
     import skinmetrics.photo
 
     write_visit_set(tmp_path / "visits", patients=2, shape=SHAPE, px_per_mm=PPM)
-    calls = {"decode": 0, "calibrate": 0, "measure_image": 0}
+    calls = {"decode": 0, "calibrate": 0, "detect_layers": 0}
 
     def counted(name, function):
         def wrapper(*args, **kwargs):
@@ -80,11 +85,11 @@ def test_a_batch_reads_and_measures_each_photo_once(tmp_path, monkeypatch):
                         counted("decode", skinmetrics.photo.decode_image))
     monkeypatch.setattr(skinmetrics.core, "calibrate",
                         counted("calibrate", skinmetrics.core.calibrate))
-    monkeypatch.setattr(skinmetrics.core, "measure_image",
-                        counted("measure_image", skinmetrics.core.measure_image))
+    monkeypatch.setattr(skinmetrics.core, "detect_layers",
+                        counted("detect_layers", skinmetrics.core.detect_layers))
     result = sm.run_batch(tmp_path / "visits", tmp_path / "out", "laser_recovery", jobs=1,
                           px_per_mm=PPM, chart="none")
     assert result.exit_code == 0 and len(result.results) == 6
-    assert calls["decode"] == calls["calibrate"] == 6
-    # each photo once, and each of the 4 follow-ups' baseline over the skin it shows
-    assert calls["measure_image"] == 6 + 4
+    # lesions are found once per photo: a follow-up (measured with its baseline's estimates)
+    # summarises its baseline's lesions within the skin it shows
+    assert calls["decode"] == calls["calibrate"] == calls["detect_layers"] == 6

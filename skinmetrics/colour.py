@@ -252,8 +252,8 @@ def chromophore_densities(od: np.ndarray, channel_weights: np.ndarray | None = N
     return np.asarray(od, dtype=np.float32) @ unmixing_matrix(channel_weights).T
 
 
-def channel_gains(reference_linear: np.ndarray, linear: np.ndarray, mask: np.ndarray
-                  ) -> np.ndarray:
+def channel_gains(reference_linear: np.ndarray, linear: np.ndarray,
+                  mask: np.ndarray | None = None) -> np.ndarray:
     """Per-channel gains that bring ``linear`` to the colour of ``reference_linear``.
 
     The median over ``mask`` of the per-channel ratio reference / image, both in linear RGB.
@@ -265,19 +265,21 @@ def channel_gains(reference_linear: np.ndarray, linear: np.ndarray, mask: np.nda
 
     Parameters
     ----------
-    reference_linear, linear : (H, W, 3) ndarray
-        Registered linear RGB images.
-    mask : (H, W) bool ndarray
+    reference_linear, linear : (H, W, 3) or (N, 3) ndarray
+        Registered linear RGB images, or samples of them taken at the same places.
+    mask : (H, W) bool ndarray, optional
+        Where to take the ratios (default: everywhere).
 
     Returns
     -------
     (3,) float64 ndarray
         Multiply ``linear`` by these to match the reference (ones when ``mask`` is empty).
     """
-    if not mask.any():
-        return np.ones(3)
-    ref = np.asarray(reference_linear)[mask].astype(np.float64)
-    img = np.asarray(linear)[mask].astype(np.float64)
+    ref, img = np.asarray(reference_linear), np.asarray(linear)
+    if mask is not None:
+        ref, img = ref[mask], img[mask]
+    ref = ref.reshape(-1, 3).astype(np.float64)
+    img = img.reshape(-1, 3).astype(np.float64)
     ok = (img > 1e-4).all(axis=1) & (ref > 1e-4).all(axis=1)
     if not ok.any():
         return np.ones(3)
@@ -314,6 +316,12 @@ class ColourPlanes:
     @property
     def shape(self) -> tuple[int, int]:
         return self.srgb.shape[:2]
+
+    def release(self) -> None:
+        """Forget the representations computed so far (they are computed again when
+        needed): a photo kept in memory, e.g. a baseline for its follow-ups, then holds
+        only its sRGB."""
+        self._cache.clear()
 
     @property
     def linear(self) -> np.ndarray:

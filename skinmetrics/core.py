@@ -65,14 +65,17 @@ class NoSkinError(ValueError):
     """A photo holds less skin than the pipeline's ``[roi] min_skin_fraction``."""
 
 
-def find_plausible_face(srgb: np.ndarray, px_per_mm: float | None) -> Face | None:
+def find_plausible_face(srgb: np.ndarray, px_per_mm: float | None,
+                        expected: bool = True) -> Face | None:
     """:func:`skinmetrics.face.find_face`, ignoring a face whose interocular distance at a
     known scale is outside :data:`FACE_IPD_RANGE_MM`. A frame whose larger side at a known
     scale is under twice the smallest such distance (a face's width, temple to temple, is
-    about twice it) cannot hold one: it is not searched (a cheek close-up)."""
+    about twice it) cannot hold one: it is not searched (a cheek close-up). Where a face is
+    not ``expected`` (:func:`face_expected`) only the fast detector looks (no CNN
+    fallback)."""
     if px_per_mm and max(srgb.shape[:2]) / px_per_mm < 2 * FACE_IPD_RANGE_MM[0]:
         return None
-    face = find_face(srgb)
+    face = find_face(srgb, cnn_fallback=expected)
     if face is None or not px_per_mm:
         return face
     low, high = FACE_IPD_RANGE_MM
@@ -331,7 +334,11 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     elif not px_per_mm:
         scale_source = "none"
     warnings: list[str] = []
-    face = find_plausible_face(srgb, px_per_mm) if pipeline.regions else None
+    expected = face_expected(view, srgb.shape, px_per_mm,
+                             pipeline.params["scale"]["face_photo_min_mm"])
+    # without a scale a face photo cannot be told from a close-up: search it fully
+    face = (find_plausible_face(srgb, px_per_mm, expected or not px_per_mm)
+            if pipeline.regions else None)
     areas, excluded = _face_areas(face, srgb.shape, pipeline.regions)
     regions_source = "landmarks" if face is not None else None
     clock.lap("face")
@@ -361,8 +368,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                 if face is None:
                     excluded = warp_to_followup(baseline.excluded, reg, srgb.shape)
         clock.lap("align")
-    if not areas and pipeline.regions and face_expected(
-            view, srgb.shape, px_per_mm, pipeline.params["scale"]["face_photo_min_mm"]):
+    if not areas and pipeline.regions and expected:
         warnings.append("no face found in a whole-face photo; measured over the whole skin "
                         "region")
     # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
@@ -402,6 +408,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                 size_px_per_mm=base.size_px_per_mm, regions=base_regions,
                 estimates=result.estimates)
         clock.lap("baseline over the compared skin")
+    detection.planes.release()  # kept for follow-ups: only what they need
     return PhotoMeasurement(srgb, result, detection, px_per_mm, scale_source, cal, clipped,
                             face, size_ppm, areas, excluded, regions_source, alignment, paired,
                             given, warnings)

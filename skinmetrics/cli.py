@@ -75,6 +75,7 @@ def measure(
     from .io import ImageReadError
     from .photo import measure_photo
     from .pipeline import PipelineError, load_pipeline
+    from .stages import STAGES
 
     try:
         pipe = load_pipeline(pipeline)
@@ -97,8 +98,8 @@ def measure(
         for warning in rec["warnings"]:
             typer.echo(f"warning: {photo.name}: {warning}", err=True)
         m = rec["metrics"]
-        shown = ", ".join(f"{k}={_fmt(m[k])}" for k in (
-            "erythema_area_pct", "microcrust_count", "pore_count", "pigment_spot_count") if k in m)
+        shown = ", ".join(f"{k}={_fmt(m[k])}" for name in pipe.stages
+                          for k in STAGES[name].LAYER.headline if k in m)
         typer.echo(f"{photo.name}: {shown} -> {Path(out) / photo.stem}")
     if failed:
         raise typer.Exit(1)

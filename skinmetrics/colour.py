@@ -38,9 +38,10 @@ import numpy as np
 with warnings.catch_warnings():  # colour-science warns that matplotlib is absent: not needed here
     warnings.simplefilter("ignore")
     import colour
+from .methods import Layer
 
 __all__ = [
-    "srgb_to_linear",
+    "LAYER", "srgb_to_linear",
     "linear_to_srgb",
     "linear_to_lab",
     "linear_to_lab_reference",
@@ -56,6 +57,32 @@ __all__ = [
     "ColourPlanes",
     "channel_gains",
 ]
+
+#: What this module measures (see :mod:`skinmetrics.methods`): the colour processing every
+#: layer starts from.
+LAYER = Layer(
+    "colour", "Colour and chromophores",
+    "Photos are decoded (JPEG/PNG/TIFF, 8 or 16 bit, EXIF orientation applied), "
+    "calibrated from a colour chart when one is found, linearised with the sRGB "
+    "transfer function and converted to CIE XYZ and CIELAB (D65). The optical density "
+    "-log10(RGB) is split into melanin, haemoglobin and grey shading with fixed "
+    "absorption directions (melanin ~ lambda^-3.48, haemoglobin tabulated), a weighted "
+    "least-squares unmixing that trusts dark channels less. Every lesion is found "
+    "relative to the person's own surrounding skin (a local reference), so the same "
+    "thresholds hold from very light to dark skin.",
+    ("IEC 1999", "CIE 2004", "Tsumura 1999", "Jacques 1998", "Prahl 1999"),
+    citations={
+        "IEC 1999": "IEC 61966-2-1:1999, Multimedia systems and equipment - Colour "
+                    "measurement and management - Part 2-1: Default RGB colour space - sRGB.",
+        "CIE 2004": "CIE 15:2004, Colorimetry, 3rd edition.",
+        "Tsumura 1999": "Tsumura N., Haneishi H., Miyake Y. Independent-component analysis of "
+                        "skin color image. J Opt Soc Am A 1999;16:2169-2176.",
+        "Jacques 1998": "Jacques S.L. Skin optics. Oregon Medical Laser Center News, 1998 "
+                        "(melanin absorption ~ lambda^-3.48).",
+        "Prahl 1999": "Prahl S. Optical absorption of hemoglobin. Oregon Medical Laser Center, "
+                      "1999 (tabulated molar extinction coefficients of oxy- and "
+                      "deoxy-haemoglobin).",
+    })
 
 _EPS = 1.0 / 65535.0
 _D65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["LAYER_COLOURS", "outline_overlay"]
+from . import roi
+from .stages import STAGES
 
-#: Outline colour (RGB) per mask, from the Okabe-Ito colour-blind-safe palette.
-LAYER_COLOURS: dict[str, tuple[int, int, int]] = {
-    "roi": (240, 228, 66),        # yellow
-    "erythema": (86, 180, 233),   # sky blue
-    "microcrust": (0, 158, 115),  # bluish green
-    "pore": (204, 121, 167),      # reddish purple
-    "pigment": (230, 159, 0),     # orange
-}  # anatomical regions (region_*) are outlined in white
+__all__ = ["layer_colours", "outline_overlay"]
+
+def layer_colours() -> dict[str, tuple[int, int, int]]:
+    """Outline colour (RGB) per mask, as each layer declares it (:mod:`skinmetrics.methods`:
+    the Okabe-Ito colour-blind-safe palette). Anatomical regions (region_*) and masks
+    without a colour are outlined in white."""
+    return {layer.mask: layer.colour for layer in (roi.LAYER, *(m.LAYER for m in STAGES.values()))
+            if layer.mask and layer.colour}
 
 
 def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
@@ -27,14 +28,14 @@ def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
         Photograph, float in [0, 1] or uint8.
     masks : dict of str -> (H, W) bool ndarray
     colours : dict, optional
-        RGB colour per mask name (default :data:`LAYER_COLOURS`).
+        RGB colour per mask name (default :func:`layer_colours`).
 
     Returns
     -------
     (H, W, 3) uint8 ndarray
         Outlines are about 1/600 of the image's larger side thick (at least 1 px).
     """
-    colours = colours or LAYER_COLOURS
+    colours = colours or layer_colours()
     img = srgb if srgb.dtype == np.uint8 else np.round(np.clip(srgb, 0, 1) * 255).astype(np.uint8)
     out = img.copy()
     width = max(1, round(max(img.shape[:2]) / 600))
@@ -42,6 +43,5 @@ def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
     for name, mask in masks.items():
         m = mask.astype(np.uint8)
         edge = cv2.morphologyEx(m, cv2.MORPH_GRADIENT, kernel).astype(bool)
-        out[edge] = colours.get(name, (255, 255, 255) if name.startswith("region_") else
-                                (255, 255, 255))
+        out[edge] = colours.get(name, (255, 255, 255))
     return out

@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
@@ -36,22 +35,13 @@ import numpy as np
 from . import roi as roi_module
 from .colour import ColourPlanes
 from .face import REGIONS
-from .stages import erythema, microcrust, pigmentation, pore
+from .stages import STAGES
 from .stages.base import Param, Scale
 
 __all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "Detection", "load_pipeline",
            "builtin_pipelines", "measure_image", "detect_layers", "summarise_layers",
            "skin_region"]
 
-#: Stage name -> module (each has PARAMS, MASK, detect() and summarise()). ``detect`` returns
-#: the lesions and the values it estimated from the photo ({name: value}; it takes each
-#: as a keyword argument, to use instead of estimating it: see :func:`measure_image`).
-STAGES: dict[str, ModuleType] = {
-    "erythema": erythema,
-    "microcrust": microcrust,
-    "pore": pore,
-    "pigmentation": pigmentation,
-}
 _SCALE_PARAMS = {
     "assumed_px_per_mm": Param(float, 1e-3, 1e5, "scale for mm size limits when unknown"),
     "max_px_per_mm": Param(float, 1.0, 1e5, "finer photos are measured resampled to this"),
@@ -59,7 +49,7 @@ _SCALE_PARAMS = {
     "face_photo_min_mm": Param(float, 1.0, 1e4, "field of view from which a face is expected"),
     "max_megapixels": Param(float, 0.1, 1e4, "larger photos are refused before decoding"),
 }
-_TOP_KEYS = {"name", "description", "stages", "regions", "scale", "roi"} | set(STAGES)
+_TOP_KEYS = {"name", "description", "stages", "regions", "scale", "roi"}
 
 
 
@@ -156,7 +146,7 @@ def _check_section(where: str, values: object, spec: Mapping[str, Param]) -> dic
 
 def parse_pipeline(data: Mapping, source: str) -> Pipeline:
     """Validate a pipeline given as a parsed TOML mapping; see the module text."""
-    unknown = sorted(set(data) - _TOP_KEYS)
+    unknown = sorted(set(data) - _TOP_KEYS - set(STAGES))
     if unknown:
         raise PipelineError(f"{source}: unknown key '{unknown[0]}'")
     for key in ("name", "stages", "scale", "roi"):
@@ -408,7 +398,7 @@ def summarise_layers(detection: Detection, pipeline: Pipeline, *,
             if area_name:
                 result.regions[area_name].update(out.metrics)
             else:
-                result.masks[module.MASK] = out.mask
+                result.masks[module.LAYER.mask] = out.mask
                 result.metrics.update(out.metrics)
                 result.units.update(out.units)
     clock.lap("summarise")

@@ -12,7 +12,7 @@ JavaScript is used. A thumbnail links to the full overlay file of the results fo
   change) with a small trend plot per metric over days;
 * **Cohort** - ``summary.csv`` and ``cohort_stats.csv`` as tables, and per metric every
   patient's course (thin lines) with the mean +/- SD (thick), per arm;
-* **Methods** - each metric's definition, formula and references (:data:`METHODS`), and
+* **Methods** - each metric's definition, formula and references (:func:`methods`), and
   the definitions of change and of the statistics.
 
 The report is made from the files of a results folder alone, so it can be rebuilt without
@@ -51,9 +51,11 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from PIL import Image, UnidentifiedImageError
 
-from . import __version__
+from . import __version__, colour, roi
 from .io import atomic_write_bytes
-from .overlay import LAYER_COLOURS
+from .methods import Layer
+from .overlay import layer_colours
+from .stages import STAGES
 from .tables import (
     COHORT_COLUMNS,
     MEASUREMENT_COLUMNS,
@@ -67,11 +69,9 @@ __all__ = [
     "REPORT_FILE",
     "RESULT_FILES",
     "PALETTE",
-    "REFERENCES",
-    "METHODS",
+    "references",
+    "methods",
     "ReportError",
-    "MetricDefinition",
-    "Layer",
     "Results",
     "load_results",
     "format_value",
@@ -102,198 +102,16 @@ class ReportError(ValueError):
 
 # --- methods: what each metric is ------------------------------------------------------------
 
-#: Full citations, by the short key the metric definitions use.
-REFERENCES: dict[str, str] = {
-    "IEC 1999": "IEC 61966-2-1:1999, Multimedia systems and equipment - Colour measurement "
-                "and management - Part 2-1: Default RGB colour space - sRGB.",
-    "CIE 2004": "CIE 15:2004, Colorimetry, 3rd edition.",
-    "Tsumura 1999": "Tsumura N., Haneishi H., Miyake Y. Independent-component analysis of skin "
-                    "color image. J Opt Soc Am A 1999;16:2169-2176.",
-    "Jacques 1998": "Jacques S.L. Skin optics. Oregon Medical Laser Center News, 1998 "
-                    "(melanin absorption ~ lambda^-3.48).",
-    "Prahl 1999": "Prahl S. Optical absorption of hemoglobin. Oregon Medical Laser Center, 1999 "
-                  "(tabulated molar extinction coefficients of oxy- and deoxy-haemoglobin).",
-    "Xiao 2017": "Xiao K., Yates J.M., Zardawi F., et al. Characterising the variations in "
-                 "ethnic skin colours: a new calibrated data base for human skin. Skin Res "
-                 "Technol 2017;23:21-29.",
-    "Lindeberg 1998": "Lindeberg T. Feature detection with automatic scale selection. Int J "
-                      "Comput Vision 1998;30:79-116.",
-    "Soille 2003": "Soille P. Morphological Image Analysis, 2nd ed. Springer 2003.",
-    "Diffey 1984": "Diffey B.L., Oliver R.J., Farr P.M. A portable instrument for quantifying "
-                   "erythema induced by ultraviolet radiation. Br J Dermatol "
-                   "1984;111:663-672.",
-    "Yamamoto 2008": "Yamamoto T., Takiwaki H., Arase S., Ohshima H. Derivation and clinical "
-                     "application of special imaging by means of digital cameras and Image J "
-                     "freeware for quantification of erythema and pigmentation. Skin Res "
-                     "Technol 2008;14:26-34.",
-    "Logger 2020": "Logger J.G.M., de Jong E.M.G.J., Driessen R.J.B., van Erp P.E.J. "
-                   "Evaluation of a simple image-based tool to quantify facial erythema in "
-                   "rosacea during treatment. Skin Res Technol 2020;26:804-812.",
-    "Beucher 1993": "Beucher S., Meyer F. The morphological approach to segmentation: the "
-                    "watershed transformation. In: Mathematical Morphology in Image "
-                    "Processing, 1993:433-481.",
-    "Chardon 1991": "Chardon A., Cretois I., Hourseau C. Skin colour typology and suntanning "
-                    "pathways. Int J Cosmet Sci 1991;13:191-208.",
-}
+def methods() -> tuple[Layer, ...]:
+    """Every layer the report describes: the colour processing, the skin region and each
+    stage (their ``LAYER`` declarations, :mod:`skinmetrics.methods`)."""
+    return (colour.LAYER, roi.LAYER, *(m.LAYER for m in STAGES.values()))
 
 
-@dataclass(frozen=True)
-class MetricDefinition:
-    """What one metric is.
-
-    Attributes
-    ----------
-    name : str
-        As in the tables' ``metric`` column.
-    definition : str
-    formula : str
-    references : tuple of str
-        Keys of :data:`REFERENCES`.
-    """
-
-    name: str
-    definition: str
-    formula: str
-    references: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A measured layer: how it is found and the metrics it gives.
-
-    Attributes
-    ----------
-    name : str
-    title : str
-    method : str
-        How the layer is segmented or computed (as in README.md, "How each layer is
-        measured"); thresholds are the pipeline's parameters, listed in the report's run
-        section.
-    references : tuple of str
-        Keys of :data:`REFERENCES`.
-    metrics : tuple of MetricDefinition
-    """
-
-    name: str
-    title: str
-    method: str
-    references: tuple[str, ...]
-    metrics: tuple[MetricDefinition, ...] = ()
-
-
-def _area_definitions(prefix: str, what: str, suffixes: Sequence[str] = ("px", "mm2", "pct"),
-                      references: tuple[str, ...] = ()) -> tuple[MetricDefinition, ...]:
-    """The ``<prefix>_area_px``, ``_mm2`` and ``_pct`` definitions of a mask."""
-    forms = {
-        "px": (f"Area of {what} in the photo's pixels", f"number of pixels of the {what} mask"),
-        "mm2": (f"Area of {what}", f"{prefix}_area_px / px_per_mm^2 (empty without a scale)"),
-        "pct": (f"Share of the skin region covered by {what}",
-                f"100 * {prefix}_area_px / roi_area_px"),
-    }
-    return tuple(MetricDefinition(f"{prefix}_area_{s}", *forms[s], references)
-                 for s in suffixes)
-
-
-#: The method of every layer and the definition of every metric of the built-in stages.
-METHODS: tuple[Layer, ...] = (
-    Layer("colour", "Colour and chromophores",
-          "Photos are decoded (JPEG/PNG/TIFF, 8 or 16 bit, EXIF orientation applied), "
-          "calibrated from a colour chart when one is found, linearised with the sRGB "
-          "transfer function and converted to CIE XYZ and CIELAB (D65). The optical density "
-          "-log10(RGB) is split into melanin, haemoglobin and grey shading with fixed "
-          "absorption directions (melanin ~ lambda^-3.48, haemoglobin tabulated), a weighted "
-          "least-squares unmixing that trusts dark channels less. Every lesion is found "
-          "relative to the person's own surrounding skin (a local reference), so the same "
-          "thresholds hold from very light to dark skin.",
-          ("IEC 1999", "CIE 2004", "Tsumura 1999", "Jacques 1998", "Prahl 1999")),
-    Layer("roi", "Skin region (roi)",
-          "Pixels with the CIELAB hue angle and chroma of skin (after taking out a colour "
-          "cast the photo's typical colour shows), not clipped and not far darker than the "
-          "photo's median skin, and everything this skin encloses (lesions of any size and "
-          "darkness); large dark regions at the skin's edge (shadow) and glare are removed; "
-          "hair (thin dark lines along which a short segment fits, grey line opening) stays "
-          "in the region but is not used to detect lesions. Every *_pct metric is a "
-          "percentage of this region.",
-          ("Xiao 2017", "Soille 2003"),
-          (MetricDefinition("roi_area_px", "Area of the skin region in the photo's pixels",
-                            "number of pixels of the roi mask", ("Xiao 2017",)),
-           MetricDefinition("roi_area_mm2", "Area of the skin region",
-                            "roi_area_px / px_per_mm^2 (empty without a scale)"))),
-    Layer("erythema", "Erythema",
-          "Haemoglobin-density excess over the surrounding unaffected skin (crusts and pores "
-          "filled in from around them), grown by hysteresis and outlined at a fraction of "
-          "each patch's local peak excess; small regions dropped.",
-          ("Tsumura 1999",),
-          (*_area_definitions("erythema", "erythema"),
-           MetricDefinition("erythema_index_mean", "Mean erythema index of the skin region",
-                            "EI = 100 * log10(R / G) on linear RGB, mean over the roi",
-                            ("Diffey 1984", "Yamamoto 2008")),
-           MetricDefinition("a_star_mean", "Mean CIELAB a* (redness) of the skin region",
-                            "mean of a* over the roi", ("CIE 2004",)),
-           MetricDefinition("erythema_reference_a_star", "Redness of the reference: the "
-                            "unaffected skin erythema is measured against (the photo's own "
-                            "skin outside erythema, first within about 25 mm, then 4 mm)",
-                            "mean of a* over the roi outside the erythema mask",
-                            ("CIE 2004",)),
-           MetricDefinition("delta_a_star", "Redness of the erythema against unaffected skin",
-                            "mean a* in the erythema mask - mean a* of the unaffected roi",
-                            ("Logger 2020",)))),
-    Layer("microcrust", "Microcrusts",
-          "Black top-hat of the luminance density -log10 Y; objects from peaks grown by "
-          "watershed and outlined at a fraction of their own peak; kept when crust material "
-          "rather than a pore's shadow: red-brown (erythema index above that of the skin "
-          "around them) or brown-black (luminance density well above it); touching crusts split at "
-          "their waist (distance-transform watershed); kept within the pipeline's diameter "
-          "and roundness limits. No published automatic method exists.",
-          ("Soille 2003", "Diffey 1984", "Beucher 1993"),
-          (MetricDefinition("microcrust_count", "Number of microcrusts",
-                            "number of labelled crusts in the roi"),
-           *_area_definitions("microcrust", "microcrusts"),
-           MetricDefinition("microcrust_mean_diameter_mm",
-                            "Mean equivalent-circle diameter of the crusts",
-                            "mean of sqrt(4 * area_px / pi) / px_per_mm"))),
-    Layer("pore", "Pores",
-          "Small dark blobs of the luminance density -log10 Y: the scale-normalised Laplacian "
-          "of Gaussian over the pipeline's range of pore sizes, divided by the skin's own "
-          "mean absolute response around it (its texture and noise); blobs that are crust "
-          "material rather than a shadow (red-brown or brown-black against the skin around "
-          "them) or touch a hair are not pores; kept within the pipeline's diameter and "
-          "roundness limits.",
-          ("Lindeberg 1998", "Diffey 1984"),
-          (MetricDefinition("pore_count", "Number of pores", "number of labelled pores"),
-           MetricDefinition("pore_density_per_cm2", "Pores per cm^2 of the skin region",
-                            "pore_count / (roi_area_mm2 / 100)"),
-           *_area_definitions("pore", "pores", ("px", "pct")),
-           MetricDefinition("pore_mean_diameter_mm", "Mean equivalent-circle diameter of "
-                            "the pores", "mean of sqrt(4 * area_px / pi) / px_per_mm"))),
-    Layer("pigmentation", "Pigmentation",
-          "Skin colour indices of the whole skin region, and pigmented spots: pigment-density "
-          "(melanin plus the unmixing's grey term) excess over the surrounding skin "
-          "(hysteresis, outlined at a fraction of the local peak) at least the pipeline's "
-          "min_diameter_mm across (smaller dots are pores or crusts).",
-          ("Tsumura 1999",),
-          (MetricDefinition("melanin_index_mean", "Mean melanin index of the skin region",
-                            "MI = 100 * log10(1 / R) on linear RGB, mean over the roi",
-                            ("Diffey 1984", "Yamamoto 2008")),
-           MetricDefinition("ita_deg_mean", "Individual typology angle of the skin region",
-                            "ITA = atan2(L* - 50, b*) * 180 / pi of the roi's mean L*, b*",
-                            ("Chardon 1991",)),
-           MetricDefinition("pigment_reference_L_star", "Lightness of the reference: the "
-                            "unaffected skin spots are measured against (the photo's own skin "
-                            "outside spots, first within about 25 mm, then 3 mm)",
-                            "mean of L* over the roi outside the spot mask", ("CIE 2004",)),
-           MetricDefinition("pigment_spot_count", "Number of pigmented spots",
-                            "number of labelled spots"),
-           *_area_definitions("pigment_spot", "pigmented spots"),
-           MetricDefinition("pigment_spot_delta_L", "How much darker the spots are than "
-                            "the skin around them",
-                            "mean over spot pixels of (local unaffected-skin L* - L*)"),
-           MetricDefinition("pigmentation_index", "Pigmentation index (defined by "
-                            "skinmetrics): spot area weighted by the spots' darkness; a spot "
-                            "covering 1 % of the skin 10 L* darker than its surroundings "
-                            "gives 1",
-                            "PI = pigment_spot_area_pct * pigment_spot_delta_L / 10"))),
-)
+def references() -> dict[str, str]:
+    """Full citations, by the short key the metric definitions use (the layers'
+    ``citations``)."""
+    return {k: v for layer in methods() for k, v in layer.citations.items()}
 
 
 # --- loading a results folder ----------------------------------------------------------------
@@ -863,7 +681,7 @@ def _methods_section(results: Results) -> tuple[list[dict], list[dict]]:
         return [numbers.setdefault(k, len(numbers) + 1) for k in keys]
 
     layers, known = [], set()
-    for layer in METHODS:
+    for layer in methods():
         present = [m for m in layer.metrics if m.name in units]
         if layer.metrics and not present:
             continue
@@ -874,21 +692,22 @@ def _methods_section(results: Results) -> tuple[list[dict], list[dict]]:
         known.update(m.name for m in present)
         layers.append({"name": layer.name, "title": layer.title, "method": layer.method,
                        "refs": refs, "metrics": metrics})
-    other = [{"name": m, "unit": _pretty_unit(u), "definition": "not documented in "
-              "skinmetrics.report.METHODS", "formula": "", "refs": []}
+    other = [{"name": m, "unit": _pretty_unit(u), "definition": "declared by no "
+              "layer (skinmetrics.methods)", "formula": "", "refs": []}
              for m, u in units.items() if m not in known]
     if other:
         layers.append({"name": "other", "title": "Other metrics", "method": "",
                        "refs": [], "metrics": other})
-    refs = [{"number": n, "key": k, "text": REFERENCES[k]} for k, n in numbers.items()]
+    cited = references()
+    refs = [{"number": n, "key": k, "text": cited[k]} for k, n in numbers.items()]
     return layers, refs
 
 
 def _overlay_legend(folder: Path) -> list[tuple[str, str]]:
     """(layer, CSS colour) of the masks drawn on the overlays of a results folder."""
     names = {p.stem for p in folder.glob("photos/*/masks/*.png")}
-    legend = [(n, "#{:02x}{:02x}{:02x}".format(*LAYER_COLOURS[n]))
-              for n in LAYER_COLOURS if n in names]
+    colours = layer_colours()
+    legend = [(n, "#{:02x}{:02x}{:02x}".format(*colours[n])) for n in colours if n in names]
     if any(n.startswith("region_") for n in names):
         legend.append(("anatomical regions", "#ffffff"))
     return legend

@@ -72,10 +72,34 @@ from .filters import (
     local_reference,
     object_table,
 )
+from .methods import Layer, MetricDefinition
 from .stages.base import Param, Scale
 
-__all__ = ["PARAMS", "skin_mask", "skin_and_fringe", "colour_cast", "clipped_mask",
+__all__ = ["LAYER", "PARAMS", "skin_mask", "skin_and_fringe", "colour_cast", "clipped_mask",
            "clipped_skin_fraction"]
+
+#: What this module measures (see :mod:`skinmetrics.methods`).
+LAYER = Layer(
+    "roi", "Skin region (roi)",
+    "Pixels with the CIELAB hue angle and chroma of skin (after taking out a colour "
+    "cast the photo's typical colour shows), not clipped and not far darker than the "
+    "photo's median skin, and everything this skin encloses (lesions of any size and "
+    "darkness); large dark regions at the skin's edge (shadow) and glare are removed; "
+    "hair (thin dark lines along which a short segment fits, grey line opening) stays "
+    "in the region but is not used to detect lesions. Every *_pct metric is a "
+    "percentage of this region.",
+    ("Xiao 2017", "Soille 2003"),
+    (MetricDefinition("roi_area_px", "px", "Area of the skin region in the photo's pixels",
+                      "number of pixels of the roi mask", ("Xiao 2017",)),
+     MetricDefinition("roi_area_mm2", "mm2", "Area of the skin region",
+                      "roi_area_px / px_per_mm^2 (empty without a scale)")),
+    citations={
+        "Xiao 2017": "Xiao K., Yates J.M., Zardawi F., et al. Characterising the variations "
+                     "in ethnic skin colours: a new calibrated data base for human skin. Skin "
+                     "Res Technol 2017;23:21-29.",
+        "Soille 2003": "Soille P. Morphological Image Analysis, 2nd ed. Springer 2003.",
+    },
+    mask="roi", colour=(240, 228, 66))  # yellow
 
 PARAMS = {
     "hue_min_deg": Param(float, -180, 180, "lowest CIELAB hue angle h_ab of skin"),

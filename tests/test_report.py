@@ -23,7 +23,7 @@ from skinmetrics.batch import run_batch
 from skinmetrics.cli import app
 from skinmetrics.io import decode_image
 from skinmetrics.pipeline import load_pipeline, measure_image
-from skinmetrics.report import METHODS, REFERENCES, format_value, sparkline_svg
+from skinmetrics.report import format_value, methods, references, sparkline_svg
 from skinmetrics.synthetic import make_phantom, write_visit_set
 
 SHAPE, PPM = (240, 320), 25.0
@@ -194,7 +194,7 @@ def test_every_patient_visit_metric_and_error_appears(study):
         assert cells[0] == metric and cells[2] and cells[3], cells
         assert "not documented" not in cells[2]
     cited = {li.text() for li in doc.iter("li") if li.attrs.get("id", "").startswith("ref-")}
-    assert cited and cited <= set(REFERENCES.values())
+    assert cited and cited <= set(references().values())
     # every photo that was not measured, with its reason
     errors = [tr for tr in doc.iter("tr") if tr.attrs.get("class") == "error-photo"]
     failed = [p for p in run["photos"] if p["status"] != "ok"]
@@ -389,13 +389,13 @@ def test_sparkline():
 
 def test_every_builtin_metric_is_defined():
     rgb = decode_image(make_phantom((200, 260), PPM, 60.0, seed=3).jpeg)[0]
-    defined = {m.name for layer in METHODS for m in layer.metrics}
+    defined = {m.name for layer in methods() for m in layer.metrics}
     for name in ("laser_recovery", "acne"):
         metrics = set(measure_image(rgb, load_pipeline(name), PPM).metrics)
         assert metrics <= defined, metrics - defined
-    keys = {k for layer in METHODS for k in layer.references}
-    keys |= {k for layer in METHODS for m in layer.metrics for k in m.references}
-    assert keys <= set(REFERENCES) and set(REFERENCES) <= keys
+    keys = {k for layer in methods() for k in layer.references}
+    keys |= {k for layer in methods() for m in layer.metrics for k in m.references}
+    assert keys <= set(references()) and set(references()) <= keys
 
 
 # --- a browser -------------------------------------------------------------------------------

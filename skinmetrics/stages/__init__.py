@@ -1,1 +1,37 @@
-"""Measurement stages: one module per skin layer, each a set of pure functions over arrays."""
+"""Measurement stages: one module per skin layer, each a set of pure functions over arrays.
+
+Every module here but :mod:`~skinmetrics.stages.base` is a stage and declares
+
+* ``LAYER``: what it measures (:class:`skinmetrics.methods.Layer`: name, method, metrics
+  with units, definitions, formulas and references, mask name, overlay colour);
+* ``PARAMS``: its pipeline parameters (:class:`skinmetrics.stages.base.Param`);
+* ``detect(planes, roi, params, scale, fringe, **estimates)``: the lesions on the whole
+  skin region and the values it estimated from the photo;
+* ``summarise(planes, roi, found, params, scale, region)``: their mask and metrics within a
+  region (:class:`skinmetrics.stages.base.StageResult`).
+
+:data:`STAGES` finds them: a new layer is a new module here and its section in a
+pipeline's TOML file.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+from importlib import import_module
+from types import ModuleType
+
+__all__ = ["STAGES"]
+
+
+def _stages() -> dict[str, ModuleType]:
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name == "base":
+            continue
+        module = import_module(f"{__name__}.{info.name}")
+        found[module.LAYER.name] = module
+    return found
+
+
+#: Stage name -> module, in name order.
+STAGES: dict[str, ModuleType] = _stages()

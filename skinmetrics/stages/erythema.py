@@ -71,6 +71,7 @@ import numpy as np
 
 from ..colour import ColourPlanes, erythema_index
 from ..filters import area_metrics, clean_mask
+from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     EXCESS_PARAMS,
     Param,
@@ -82,10 +83,46 @@ from .base import (
 )
 
 __all__ = [
-    "PARAMS", "MASK", "erythema_mask", "erythema_metrics", "detect", "summarise"
+    "LAYER", "PARAMS", "erythema_mask", "erythema_metrics", "detect", "summarise"
 ]
 
-MASK = "erythema"
+#: What this stage measures (see :mod:`skinmetrics.methods`).
+LAYER = Layer(
+    "erythema", "Erythema",
+    "Haemoglobin-density excess over the surrounding unaffected skin (crusts and pores "
+    "filled in from around them), grown by hysteresis and outlined at a fraction of "
+    "each patch's local peak excess; small regions dropped.",
+    ("Tsumura 1999",),
+    (*area_definitions("erythema", "erythema"),
+     MetricDefinition("erythema_index_mean", "EI (100 log10 R/G)",
+                      "Mean erythema index of the skin region",
+                      "EI = 100 * log10(R / G) on linear RGB, mean over the roi",
+                      ("Diffey 1984", "Yamamoto 2008")),
+     MetricDefinition("a_star_mean", "CIELAB a*", "Mean CIELAB a* (redness) of the skin region",
+                      "mean of a* over the roi", ("CIE 2004",)),
+     MetricDefinition("erythema_reference_a_star", "CIELAB a*", "Redness of the reference: "
+                      "the unaffected skin erythema is measured against (the photo's own skin "
+                      "outside erythema, first within about 25 mm, then 4 mm)",
+                      "mean of a* over the roi outside the erythema mask", ("CIE 2004",)),
+     MetricDefinition("delta_a_star", "CIELAB a*",
+                      "Redness of the erythema against unaffected skin",
+                      "mean a* in the erythema mask - mean a* of the unaffected roi",
+                      ("Logger 2020",))),
+    citations={
+        "Diffey 1984": "Diffey B.L., Oliver R.J., Farr P.M. A portable instrument for "
+                       "quantifying erythema induced by ultraviolet radiation. Br J Dermatol "
+                       "1984;111:663-672.",
+        "Yamamoto 2008": "Yamamoto T., Takiwaki H., Arase S., Ohshima H. Derivation and "
+                         "clinical application of special imaging by means of digital cameras "
+                         "and Image J freeware for quantification of erythema and "
+                         "pigmentation. Skin Res Technol 2008;14:26-34.",
+        "Logger 2020": "Logger J.G.M., de Jong E.M.G.J., Driessen R.J.B., van Erp P.E.J. "
+                       "Evaluation of a simple image-based tool to quantify facial erythema "
+                       "in rosacea during treatment. Skin Res Technol 2020;26:804-812.",
+    },
+    mask="erythema", colour=(86, 180, 233),  # sky blue
+    headline=("erythema_area_pct",))
+
 PARAMS = {
     **EXCESS_PARAMS,
     "crosstalk_from": Param(float, 0.0, 5, "melanin excess (OD) from which skin is a pigmented "

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..colour import ColourPlanes
 from ..filters import area_metrics, object_table, split_touching
+from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     DARK_OBJECT_PARAMS,
     GRID_PARAMS,
@@ -55,10 +56,34 @@ from .base import (
 )
 
 __all__ = [
-    "PARAMS", "MASK", "microcrust_labels", "microcrust_metrics", "detect", "summarise"
+    "LAYER", "PARAMS", "microcrust_labels", "microcrust_metrics", "detect", "summarise"
 ]
 
-MASK = "microcrust"
+#: What this stage measures (see :mod:`skinmetrics.methods`).
+LAYER = Layer(
+    "microcrust", "Microcrusts",
+    "Black top-hat of the luminance density -log10 Y; objects from peaks grown by "
+    "watershed and outlined at a fraction of their own peak; kept when crust material "
+    "rather than a pore's shadow: red-brown (erythema index above that of the skin "
+    "around them) or brown-black (luminance density well above it), or on the laser's "
+    "grid (a regular lattice among the dots); touching crusts split at their waist "
+    "(distance-transform watershed); kept within the pipeline's diameter and roundness "
+    "limits. No published automatic method exists.",
+    ("Soille 2003", "Diffey 1984", "Beucher 1993"),
+    (MetricDefinition("microcrust_count", "count", "Number of microcrusts",
+                      "number of labelled crusts in the roi"),
+     *area_definitions("microcrust", "microcrusts"),
+     MetricDefinition("microcrust_mean_diameter_mm", "mm",
+                      "Mean equivalent-circle diameter of the crusts",
+                      "mean of sqrt(4 * area_px / pi) / px_per_mm")),
+    citations={
+        "Beucher 1993": "Beucher S., Meyer F. The morphological approach to segmentation: the "
+                        "watershed transformation. In: Mathematical Morphology in Image "
+                        "Processing, 1993:433-481.",
+    },
+    mask="microcrust", colour=(0, 158, 115),  # bluish green
+    headline=("microcrust_count",))
+
 PARAMS = {
     **DARK_OBJECT_PARAMS,
     **GRID_PARAMS,

@@ -70,14 +70,50 @@ from ..filters import (
     split_touching,
     thin_parts,
 )
+from ..methods import Layer, MetricDefinition, area_definitions
 from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess, trusted_skin
 
 __all__ = [
-    "PARAMS", "MASK", "pigment_density", "pigment_spot_mask", "pigmentation_metrics", "detect",
+    "LAYER", "PARAMS", "pigment_density", "pigment_spot_mask", "pigmentation_metrics", "detect",
     "summarise"
 ]
 
-MASK = "pigment"
+#: What this stage measures (see :mod:`skinmetrics.methods`).
+LAYER = Layer(
+    "pigmentation", "Pigmentation",
+    "Skin colour indices of the whole skin region, and pigmented spots: pigment-density "
+    "(melanin plus the unmixing's grey term) excess over the surrounding skin "
+    "(hysteresis, outlined at a fraction of the local peak) at least the pipeline's "
+    "min_diameter_mm across (smaller dots are pores or crusts).",
+    ("Tsumura 1999",),
+    (MetricDefinition("melanin_index_mean", "MI (100 log10 1/R)",
+                      "Mean melanin index of the skin region",
+                      "MI = 100 * log10(1 / R) on linear RGB, mean over the roi",
+                      ("Diffey 1984", "Yamamoto 2008")),
+     MetricDefinition("ita_deg_mean", "degrees", "Individual typology angle of the skin region",
+                      "ITA = atan2(L* - 50, b*) * 180 / pi of the roi's mean L*, b*",
+                      ("Chardon 1991",)),
+     MetricDefinition("pigment_reference_L_star", "CIELAB L*", "Lightness of the reference: "
+                      "the unaffected skin spots are measured against (the photo's own skin "
+                      "outside spots, first within about 25 mm, then 3 mm)",
+                      "mean of L* over the roi outside the spot mask", ("CIE 2004",)),
+     MetricDefinition("pigment_spot_count", "count", "Number of pigmented spots",
+                      "number of labelled spots"),
+     *area_definitions("pigment_spot", "pigmented spots"),
+     MetricDefinition("pigment_spot_delta_L", "CIELAB L*",
+                      "How much darker the spots are than the skin around them",
+                      "mean over spot pixels of (local unaffected-skin L* - L*)"),
+     MetricDefinition("pigmentation_index", "% of skin x dL*/10", "Pigmentation index "
+                      "(defined by skinmetrics): spot area weighted by the spots' darkness; a "
+                      "spot covering 1 % of the skin 10 L* darker than its surroundings gives 1",
+                      "PI = pigment_spot_area_pct * pigment_spot_delta_L / 10")),
+    citations={
+        "Chardon 1991": "Chardon A., Cretois I., Hourseau C. Skin colour typology and "
+                        "suntanning pathways. Int J Cosmet Sci 1991;13:191-208.",
+    },
+    mask="pigment", colour=(230, 159, 0),  # orange
+    headline=("pigment_spot_count",))
+
 PARAMS = {
     **EXCESS_PARAMS,
     "min_diameter_mm": Param(float, 0.0, 1000, "smallest spot (equivalent diameter), mm"),

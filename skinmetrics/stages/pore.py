@@ -49,6 +49,7 @@ from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes
 from ..filters import area_metrics, blob_objects, disk
+from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     GRID_PARAMS,
     Param,
@@ -60,10 +61,33 @@ from .base import (
 )
 
 __all__ = [
-    "PARAMS", "MASK", "blob_sigmas_px", "pore_labels", "pore_metrics", "detect", "summarise"
+    "LAYER", "PARAMS", "blob_sigmas_px", "pore_labels", "pore_metrics", "detect", "summarise"
 ]
 
-MASK = "pore"
+#: What this stage measures (see :mod:`skinmetrics.methods`).
+LAYER = Layer(
+    "pore", "Pores",
+    "Small dark blobs of the luminance density -log10 Y: the scale-normalised Laplacian "
+    "of Gaussian over the pipeline's range of pore sizes, divided by the skin's own "
+    "mean absolute response around it (its texture and noise); blobs that are crust "
+    "material rather than a shadow (red-brown or brown-black against the skin around "
+    "them, or on the laser's grid) or touch a hair are not pores; kept within the "
+    "pipeline's diameter and roundness limits.",
+    ("Lindeberg 1998", "Diffey 1984"),
+    (MetricDefinition("pore_count", "count", "Number of pores", "number of labelled pores"),
+     MetricDefinition("pore_density_per_cm2", "1/cm2", "Pores per cm^2 of the skin region",
+                      "pore_count / (roi_area_mm2 / 100)"),
+     *area_definitions("pore", "pores", ("px", "pct")),
+     MetricDefinition("pore_mean_diameter_mm", "mm",
+                      "Mean equivalent-circle diameter of the pores",
+                      "mean of sqrt(4 * area_px / pi) / px_per_mm")),
+    citations={
+        "Lindeberg 1998": "Lindeberg T. Feature detection with automatic scale selection. "
+                          "Int J Comput Vision 1998;30:79-116.",
+    },
+    mask="pore", colour=(204, 121, 167),  # reddish purple
+    headline=("pore_count",))
+
 PARAMS = {
     "blob_min_mm": Param(float, 0.01, 10, "smallest blob scale searched (diameter), mm"),
     "blob_max_mm": Param(float, 0.01, 10, "largest blob scale searched (diameter), mm"),

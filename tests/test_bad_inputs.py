@@ -16,6 +16,7 @@ import pytest
 from skinmetrics.io import ImageReadError, decode_image, read_file_bytes
 from skinmetrics.synthetic import make_phantom
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
 
 def _encode(ext: str, image: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(ext, image)

@@ -7,6 +7,8 @@ import pytest
 from skinmetrics.batch import run_batch
 from skinmetrics.synthetic import write_visit_set
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
 SHAPE, PPM = (360, 480), 25.0

@@ -24,6 +24,8 @@ from skinmetrics.tables import (
     percent_change,
 )
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 # six split-face patients: treatment (left) and control (right), plus P7 (treatment only)
 T_BASE = [10.0, 12.0, 8.0, 9.0, 11.0, 10.0]
 T_CHANGE = [-5.0, -5.5, -4.0, -3.0, -6.0, -4.2]

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 pytest.importorskip("dlib")
 pytest.importorskip("face_recognition_models")
 skdata = pytest.importorskip("skimage.data")

@@ -16,6 +16,8 @@ import pytest
 from skinmetrics.io import read_image
 from skinmetrics.pipeline import load_pipeline, measure_image
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 N_IMAGES = 20
 PX_PER_MM = 4.0
 

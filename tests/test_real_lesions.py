@@ -18,6 +18,8 @@ from skinmetrics.stages.base import Scale
 
 from .conftest import plain_skin_photo, soft_disc
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 PPM = 20.0  # px/mm of the synthetic photos
 SHAPE = (800, 800)  # 40 mm square
 

@@ -16,6 +16,8 @@ from skinmetrics.io import read_image
 from skinmetrics.pipeline import load_pipeline, measure_image
 from skinmetrics.scoring import match_objects
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 PX_PER_MM = 12.5
 
 

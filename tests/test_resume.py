@@ -15,6 +15,8 @@ import pytest
 from skinmetrics.batch import run_batch
 from skinmetrics.synthetic import write_visit_set
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 TABLES = ("measurements.csv", "change_from_baseline.csv", "summary.csv", "cohort_stats.csv")
 
 

@@ -17,6 +17,8 @@ from skimage.color import lab2rgb
 
 from skinmetrics.pipeline import load_pipeline, skin_region
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 FIELD_MM = 30.0
 PIGMENTED = ("NEV", "SEK", "MEL")
 #: forearm, arm and chest close-ups with dense hair (chosen by eye)

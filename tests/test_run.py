@@ -22,6 +22,8 @@ from skinmetrics.pipeline import load_pipeline
 from skinmetrics.synthetic import write_visit_set
 from skinmetrics.tables import CHANGE_COLUMNS, MEASUREMENT_COLUMNS, SUMMARY_COLUMNS, decimals
 
+pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
+
 SHAPE, PPM = (480, 640), 25.0
 PATIENTS = ["P01", "P02", "P03"]
 STEMS = [f"{p}_day{d:02d}" for p in PATIENTS for d in (0, 14, 28)]

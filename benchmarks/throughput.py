@@ -58,9 +58,9 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
     import numpy as np
 
     cv2.setNumThreads(1)
-    from skinmetrics.chart import ColourCorrection
     from skinmetrics.colour import srgb_to_linear
     from skinmetrics.core import measure
+    from skinmetrics.correction import ColourCorrection
     from skinmetrics.io import decode_image
     from skinmetrics.photo import write_outputs
     from skinmetrics.pipeline import load_pipeline

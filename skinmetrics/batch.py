@@ -471,7 +471,7 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
     progress : callable, optional
         Called as ``progress(done, total, result)`` after each photo.
     chart : str
-        ``auto``, ``none`` or a corners JSON file (see :func:`skinmetrics.chart.calibrate`).
+        ``auto``, ``none`` or a corners JSON file (see :func:`skinmetrics.correction.calibrate`).
     register : bool
         Align follow-ups to their baseline.
     client : distributed.Client, optional

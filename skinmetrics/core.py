@@ -1,7 +1,7 @@
 """The in-memory core: measure a photograph (a numpy array) with its baseline, no files.
 
 :func:`measure` does everything :mod:`skinmetrics.photo` does to a file, on an array: colour
-calibration with the chart in the frame (:func:`skinmetrics.chart.calibrate`), anatomical
+calibration with the chart in the frame (:func:`skinmetrics.correction.calibrate`), anatomical
 regions from the face (:mod:`skinmetrics.face`), alignment of a follow-up to its baseline
 (:func:`skinmetrics.align.align_to_baseline`: registration and, without charts, colour
 normalisation), the pipeline's layers (:func:`skinmetrics.pipeline.measure_image`) and the
@@ -29,7 +29,7 @@ import numpy as np
 
 from . import __version__
 from .align import Alignment, align_to_baseline
-from .chart import Calibration, calibrate
+from .correction import Calibration, calibrate
 from .face import Face, excluded_mask, find_face, region_masks
 from .pipeline import (
     Clock,
@@ -285,7 +285,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     scale_source : str
         Where ``px_per_mm`` came from, for the record (``flag``, ``manifest`` ...).
     chart : 'auto', 'none', path or (4, 2) corners
-        The colour chart (see :func:`skinmetrics.chart.calibrate`).
+        The colour chart (see :func:`skinmetrics.correction.calibrate`).
     baseline : PhotoMeasurement, optional
         The patient's baseline photo, measured by this function (with the same chart
         option): this photo is a follow-up aligned to it.

@@ -98,11 +98,9 @@ def local_reference(
     (H, W) float32 ndarray
     """
     h, w = values.shape
-    w_any = weights.any()
-    if fallback is None:
-        fallback = float(np.median(values[weights])) if w_any else float(np.median(values))
-    if not w_any:
-        return np.full((h, w), fallback, np.float32)
+    if not weights.any():
+        return np.full((h, w), np.median(values) if fallback is None else fallback,
+                       np.float32)
     f = max(1, int(sigma_px / 4))
     sh, sw = max(1, h // f), max(1, w // f)
     wt = cv2.resize(weights.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
@@ -111,7 +109,10 @@ def local_reference(
     s = sigma_px / f
     num = cv2.GaussianBlur(vw, (0, 0), s, borderType=cv2.BORDER_REFLECT)
     den = cv2.GaussianBlur(wt, (0, 0), s, borderType=cv2.BORDER_REFLECT)
-    ref = np.where(den > 1e-3, num / np.maximum(den, 1e-6), fallback).astype(np.float32)
+    ref = (num / np.maximum(den, 1e-6)).astype(np.float32)
+    unreached = den <= 1e-3
+    if unreached.any():  # only then is the fallback (a median) needed
+        ref[unreached] = np.median(values[weights]) if fallback is None else fallback
     return cv2.resize(ref, (w, h), interpolation=cv2.INTER_LINEAR)
 
 

@@ -98,7 +98,8 @@ def test_card_and_its_rim_are_not_skin(chart_pipeline, tmp_path):
     the card; in mm² the chart's own scale estimate would add its error)."""
     from scipy import ndimage as ndi
 
-    from skinmetrics.chart import CARD_MARGIN_PITCH, calibrate
+    from skinmetrics.chart import CARD_MARGIN_PITCH
+    from skinmetrics.correction import calibrate
     from skinmetrics.io import decode_image
 
     ph = make_phantom(SHAPE, PPM, 32.0, seed=504, capture_seed=28,

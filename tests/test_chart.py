@@ -16,6 +16,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from skinmetrics import chart as ch
+from skinmetrics import correction as cc
 from skinmetrics.colour import ita_degrees, lab_to_linear, linear_to_lab, srgb_to_linear
 from skinmetrics.io import decode_image
 from skinmetrics.synthetic import capture, make_phantom
@@ -152,7 +153,7 @@ def test_detect_chart_geometry(scenes, name):
 @pytest.mark.parametrize("name", list(CASES))
 def test_calibration_delta_e(scenes, name):
     srgb, truth = scenes[name]
-    cal = ch.calibrate(srgb)
+    cal = cc.calibrate(srgb)
     assert cal.source == "chart", cal.message
     assert cal.n_patches_used >= 18
     assert cal.delta_e_mean < 2.0 and cal.delta_e_max < 5.0, cal.message
@@ -169,7 +170,7 @@ def test_calibration_delta_e(scenes, name):
     # clipped in the photograph stay wrong after correction and are left out)
     _, usable = ch.sample_patches(srgb_to_linear(srgb), cal.detection)
     values, valid = ch.sample_patches(srgb_to_linear(out), cal.detection)
-    mean_de, max_de = ch.calibration_quality(values, None, valid & usable)
+    mean_de, max_de = cc.calibration_quality(values, None, valid & usable)
     assert mean_de < 2.0 and max_de < 5.0
 
 
@@ -183,7 +184,7 @@ def test_skin_colour_agrees_after_calibration():
     results = []
     for exposure, gains, seed in [(1.0, (1.0, 1.0, 1.0), 1), (0.72, (1.1, 1.0, 0.9), 2)]:
         srgb = photograph(lin, exposure, gains, seed=seed)
-        cal = ch.calibrate(srgb)
+        cal = cc.calibrate(srgb)
         assert cal.source == "chart", cal.message
         lab = linear_to_lab(srgb_to_linear(cal.apply(srgb)))[region].mean(axis=0)
         results.append((lab, float(ita_degrees(lab[0], lab[2]))))
@@ -202,12 +203,12 @@ def test_skin_colour_agrees_after_calibration():
 def test_absent_chart():
     srgb = photograph(skin_surround(seed=3))
     assert ch.detect_chart(srgb) is None
-    cal = ch.calibrate(srgb)
+    cal = cc.calibrate(srgb)
     assert cal.source == "none" and cal.ccm is None and cal.chart_mask is None
     assert "no ColorChecker" in cal.message and "\n" not in cal.message
     np.testing.assert_array_equal(cal.apply(srgb), srgb)
     assert json.loads(json.dumps(cal.as_dict()))["source"] == "none"
-    off = ch.calibrate(srgb, "none")
+    off = cc.calibrate(srgb, "none")
     assert off.source == "none" and off.message
 
 
@@ -222,7 +223,7 @@ def test_chart_too_small():
     assert 50 < chart_width(truth) < 70
     srgb = photograph(lin)
     assert ch.detect_chart(srgb) is None
-    cal = ch.calibrate(srgb)
+    cal = cc.calibrate(srgb)
     assert cal.source == "none" and cal.message
 
 
@@ -231,7 +232,7 @@ def test_chart_clipped_by_frame(x0):
     lin, truth = render_chart(skin_surround(seed=4), (x0, 200.0), 50.0)
     srgb = photograph(lin)
     det = ch.detect_chart(srgb)
-    cal = ch.calibrate(srgb)
+    cal = cc.calibrate(srgb)
     if det is None:
         assert cal.source == "none"
         return
@@ -245,7 +246,7 @@ def test_chart_half_outside_is_rejected():
     lin, _ = render_chart(skin_surround(seed=6), (-180.0, 150.0), 50.0)  # 3 of 6 columns visible
     srgb = photograph(lin)
     assert ch.detect_chart(srgb) is None
-    assert ch.calibrate(srgb).source == "none"
+    assert cc.calibrate(srgb).source == "none"
 
 
 # --- manual corners -----------------------------------------------------------------------
@@ -260,12 +261,12 @@ def test_manual_corners_json(scenes, tmp_path):
     np.testing.assert_allclose(ch.load_corners_json(path), rough)
     det = ch.chart_from_corners(srgb, ch.load_corners_json(path))
     assert np.hypot(*(det.patch_centres - truth.patch_centres).T).max() < 0.1 * truth.pitch_px
-    cal = ch.calibrate(srgb, path)
+    cal = cc.calibrate(srgb, path)
     assert cal.source == "manual", cal.message
     assert cal.delta_e_mean < 2.0 and cal.delta_e_max < 5.0
     assert cal.px_per_mm == pytest.approx(truth.pitch_px / ch.CLASSIC_PATCH_PITCH_MM, rel=0.02)
     # corners given as an array work the same way
-    assert ch.calibrate(srgb, rough).source == "manual"
+    assert cc.calibrate(srgb, rough).source == "manual"
 
 
 @pytest.mark.parametrize("text", [
@@ -285,7 +286,7 @@ def test_bad_corners_json(tmp_path, text):
     msg = str(info.value)
     assert "\n" not in msg and msg.startswith("bad.json")
     with pytest.raises(ValueError):
-        ch.calibrate(np.zeros((50, 50, 3), np.float32), path)
+        cc.calibrate(np.zeros((50, 50, 3), np.float32), path)
 
 
 def test_missing_corners_file(tmp_path):
@@ -320,11 +321,11 @@ def test_root_polynomial_is_exposure_invariant():
     mix = np.array([[0.8, 0.15, 0.05], [0.1, 0.85, 0.05], [0.02, 0.1, 0.9]])
     measured = np.clip(ref, 0, 1) @ mix.T * [1.1, 1.0, 0.8] + rng.normal(0, 0.002, ref.shape)
     measured = np.clip(measured, 1e-4, None)
-    ccm = ch.fit_colour_correction(measured, ref)
+    ccm = cc.fit_colour_correction(measured, ref)
     assert ccm.method == "Finlayson 2015" and ccm.terms == 6 and not ccm.fallback
     np.testing.assert_allclose(ccm.apply(2 * measured), 2 * ccm.apply(measured), rtol=1e-5,
                                atol=1e-6)
-    mean_de, max_de = ch.calibration_quality(ccm.apply(measured), ref)
+    mean_de, max_de = cc.calibration_quality(ccm.apply(measured), ref)
     assert mean_de < 1.5 and max_de < 5
 
 
@@ -336,12 +337,12 @@ def test_fast_application_matches_colour_science(method, degree, terms):
     ref = ch.reference_linear_srgb()
     rng = np.random.default_rng(1)
     measured = np.clip(ref * [0.9, 1.0, 1.1] + rng.normal(0, 0.01, ref.shape), 1e-3, None)
-    ccm = ch.fit_colour_correction(measured, ref, method=method, degree=degree)
+    ccm = cc.fit_colour_correction(measured, ref, method=method, degree=degree)
     assert ccm.terms == terms
     pixels = rng.uniform(0, 1, (500, 3))
     by_colour = colour.characterisation.polynomial_expansion(
         pixels, method, **ccm._kwargs()) @ ccm.matrix.T
-    np.testing.assert_allclose(ch.apply_colour_correction(pixels, ccm), by_colour, atol=2e-5)
+    np.testing.assert_allclose(cc.apply_colour_correction(pixels, ccm), by_colour, atol=2e-5)
     # and colour-science's own fit gives the same matrix
     np.testing.assert_allclose(
         ccm.matrix, colour.matrix_colour_correction(measured, ref, method, **ccm._kwargs()))
@@ -352,20 +353,20 @@ def test_fallback_to_3x3_with_few_patches():
     measured = np.clip(ref, 1e-3, None) * [1.2, 1.0, 0.7]
     valid = np.zeros(24, bool)
     valid[[0, 2, 5, 7, 11, 13, 14, 19, 21, 22]] = True  # 10 < 6 + 13 terms
-    ccm = ch.fit_colour_correction(measured, ref, valid, degree=3)
+    ccm = cc.fit_colour_correction(measured, ref, valid, degree=3)
     assert ccm.fallback and ccm.method == "Cheung 2004" and ccm.matrix.shape == (3, 3)
     assert ccm.n_patches == 10
     with pytest.raises(ValueError, match="at least 6"):
-        ch.fit_colour_correction(measured, ref, np.arange(24) < 4)
+        cc.fit_colour_correction(measured, ref, np.arange(24) < 4)
     # a plain 3x3 matrix applies as such
     m = np.diag([2.0, 1.0, 0.5])
-    np.testing.assert_allclose(ch.apply_colour_correction(np.ones((2, 2, 3)), m)[0, 0],
+    np.testing.assert_allclose(cc.apply_colour_correction(np.ones((2, 2, 3)), m)[0, 0],
                                [2.0, 1.0, 0.5], rtol=1e-6)
 
 
 def test_calibration_quality_by_hand():
     ref = ch.reference_linear_srgb()
-    assert ch.calibration_quality(ref, ref) == (0.0, 0.0)
+    assert cc.calibration_quality(ref, ref) == (0.0, 0.0)
     # shift every patch by 2 L* units: CIEDE2000 of that shift, computed by colour-science
     srgb = colour.RGB_COLOURSPACES["sRGB"]
     d65 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"]
@@ -373,9 +374,9 @@ def test_calibration_quality_by_hand():
     shifted = colour.XYZ_to_RGB(colour.Lab_to_XYZ(lab + [2.0, 0, 0], d65), srgb,
                                 apply_cctf_encoding=False)
     de = colour.delta_E(lab + [2.0, 0, 0], lab, method="CIE 2000")
-    mean_de, max_de = ch.calibration_quality(shifted, ref)
+    mean_de, max_de = cc.calibration_quality(shifted, ref)
     # (colour-science's published sRGB matrices are inverses to ~1e-4: Lab round trip 0.004)
     assert mean_de == pytest.approx(de.mean(), rel=2e-3)
     assert max_de == pytest.approx(de.max(), rel=2e-3)
     valid = np.arange(24) < 6
-    assert ch.calibration_quality(shifted, ref, valid)[0] == pytest.approx(de[:6].mean(), rel=2e-3)
+    assert cc.calibration_quality(shifted, ref, valid)[0] == pytest.approx(de[:6].mean(), rel=2e-3)

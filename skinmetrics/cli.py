@@ -207,7 +207,8 @@ def report(
         show_default=False)] = None,
 ) -> None:
     """Rebuild report.html from a results folder, without measuring again."""
-    from .report import ReportError, write_report
+    from .report import write_report
+    from .results import ReportError
 
     try:
         path = write_report(results, out)

@@ -16,10 +16,11 @@ JavaScript is used. A thumbnail links to the full overlay file of the results fo
   the definitions of change and of the statistics.
 
 The report is made from the files of a results folder alone, so it can be rebuilt without
-measuring again (``skinmetrics report results/``). Numbers are shown by
-:func:`format_value`; every number taken from a CSV file names its cell (``data-csv``,
-``data-row``, ``data-col`` attributes: file relative to the results folder, 0-based data
-row, column), so the report can be checked against the tables.
+measuring again (``skinmetrics report results/``; read by :mod:`skinmetrics.results`).
+Numbers are shown by :func:`skinmetrics.plots.format_value`; every number taken from a CSV
+file names its cell (``data-csv``, ``data-row``, ``data-col`` attributes: file relative to
+the results folder, 0-based data row, column), so the report can be checked against the
+tables.
 
 Usable from Python::
 
@@ -29,75 +30,44 @@ Usable from Python::
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 import math
 import os
 import shlex
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import quote
 
 import jinja2
-import matplotlib
-import numpy as np
 import pandas as pd
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from PIL import Image, UnidentifiedImageError
 
 from . import __version__, colour, roi
 from .io import atomic_write_bytes
 from .methods import Layer
 from .overlay import layer_colours
+from .plots import (
+    MISSING,
+    PALETTE,
+    course_figure,
+    format_value,
+    pretty_unit,
+    sparkline_svg,
+    thumbnail_data_uri,
+)
+from .results import ReportError, Results, cell_number, load_results, patient_ids
 from .stages import STAGES
 from .tables import (
-    COHORT_COLUMNS,
-    MEASUREMENT_COLUMNS,
     PATIENT_CHANGE_PREFIXES,
     PATIENT_KEY_COLUMNS,
-    SUMMARY_COLUMNS,
 )
 from .visits import format_day, natural_key
 
-__all__ = [
-    "REPORT_FILE",
-    "RESULT_FILES",
-    "PALETTE",
-    "references",
-    "methods",
-    "ReportError",
-    "Results",
-    "load_results",
-    "format_value",
-    "thumbnail_data_uri",
-    "sparkline_svg",
-    "course_figure",
-    "render_report",
-    "write_report",
-]
+__all__ = ["REPORT_FILE", "methods", "references", "render_report", "write_report"]
 
 REPORT_FILE = "report.html"
-#: Files that make a folder a results folder (written by :func:`skinmetrics.batch.run_batch`).
-RESULT_FILES = ("run.json", "measurements.csv", "summary.csv", "cohort_stats.csv")
-_PHOTO_KEYS = {"file", "stem", "patient", "visit", "day", "status"}
-#: Largest side of an overlay thumbnail (px) and its JPEG quality.
-THUMBNAIL_SIZE = 320
-THUMBNAIL_QUALITY = 70
-#: Okabe-Ito colour-blind-safe palette (Okabe & Ito 2008), yellow last (weak on white).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
-           "#F0E442")
-_MISSING = "\u2013"  # en dash
-_GROUP = "\u202f"  # narrow no-break space between groups of three digits
-
-
-class ReportError(ValueError):
-    """The report cannot be made (not a results folder, unwritable output; one line)."""
 
 
 # --- methods: what each metric is ------------------------------------------------------------
@@ -114,285 +84,6 @@ def references() -> dict[str, str]:
     return {k: v for layer in methods() for k, v in layer.citations.items()}
 
 
-# --- loading a results folder ----------------------------------------------------------------
-
-@dataclass
-class Results:
-    """The files of a results folder, CSV cells as written (text; ``""`` when empty).
-
-    Attributes
-    ----------
-    folder : Path
-    run : dict
-        run.json.
-    measurements, summary, cohort : DataFrame
-        measurements.csv, summary.csv and cohort_stats.csv.
-    patients : dict of str -> DataFrame
-        ``patients/<id>.csv`` of every patient that has one.
-    """
-
-    folder: Path
-    run: dict
-    measurements: pd.DataFrame
-    summary: pd.DataFrame
-    cohort: pd.DataFrame
-    patients: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-
-def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    """A result table as text cells; it must have ``columns``."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read {path} ({' '.join(str(exc).split())})") from exc
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ReportError(f"{path} has no column {', '.join(missing)} (not a table of this "
-                          "skinmetrics version)")
-    return frame
-
-
-def load_results(folder: str | os.PathLike) -> Results:
-    """Read a results folder written by :func:`skinmetrics.batch.run_batch`.
-
-    Parameters
-    ----------
-    folder : path-like
-
-    Returns
-    -------
-    Results
-
-    Raises
-    ------
-    ReportError
-        When the folder does not exist or lacks one of :data:`RESULT_FILES`, or a file
-        cannot be read or lacks the columns of :mod:`skinmetrics.tables`.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ReportError(f"results folder '{folder}' does not exist")
-    missing = [name for name in RESULT_FILES if not (folder / name).is_file()]
-    if missing:
-        raise ReportError(f"'{folder}' is not a skinmetrics results folder (no "
-                          f"{', '.join(missing)})")
-    try:
-        run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"cannot read {folder / 'run.json'} ({exc})") from exc
-    photos = run.get("photos") if isinstance(run, dict) else None
-    if not isinstance(photos, list) or not all(isinstance(p, dict) and _PHOTO_KEYS <= set(p)
-                                               for p in photos):
-        raise ReportError(f"'{folder / 'run.json'}' is not the run.json of skinmetrics run "
-                          f"(each photo needs {', '.join(sorted(_PHOTO_KEYS))})")
-    patients = {}
-    for pid in _patient_ids(run):
-        path = folder / "patients" / f"{pid}.csv"
-        if path.is_file():
-            patients[pid] = _read_csv(path, PATIENT_KEY_COLUMNS)
-    return Results(folder, run, _read_csv(folder / "measurements.csv", MEASUREMENT_COLUMNS),
-                   _read_csv(folder / "summary.csv", SUMMARY_COLUMNS),
-                   _read_csv(folder / "cohort_stats.csv", COHORT_COLUMNS), patients)
-
-
-def _patient_ids(run: Mapping) -> list[str]:
-    return sorted({p["patient"] for p in run["photos"]}, key=natural_key)
-
-
-def _number(text: str) -> float:
-    """A CSV cell as float (NaN when empty)."""
-    return float(text) if text != "" else math.nan
-
-
-# --- numbers, images and plots ---------------------------------------------------------------
-
-def format_value(value: float, kind: str = "value") -> str:
-    """A number as the report shows it.
-
-    Parameters
-    ----------
-    value : float
-        NaN (or None) when missing.
-    kind : {"value", "percent", "count"}
-        ``value``: integral values in full, others with 4 significant digits and whole from
-        1000 on (``22.01``, ``0.1235``, ``1038``); ``percent`` (a % change, the unit is in
-        the column header): one decimal; ``count``: whole.
-
-    Returns
-    -------
-    str
-        No exponent; digits grouped by three with a narrow no-break space from 10 000 on;
-        an en dash when missing.
-    """
-    if value is None or not math.isfinite(value):
-        return _MISSING
-    if kind == "percent":
-        text = f"{value:.1f}"
-        return "0.0" if text == "-0.0" else text
-    if kind == "count" or float(value).is_integer() or abs(value) >= 1000:
-        whole = round(value)
-        return f"{whole:,}".replace(",", _GROUP) if abs(whole) >= 10000 else str(whole)
-    return np.format_float_positional(value, precision=4, unique=False, fractional=False,
-                                      trim="-")
-
-
-def _pretty_unit(unit: str) -> str:
-    """A table unit for display (``mm2`` as mm², ``1/cm2`` as /cm²)."""
-    return unit.replace("1/cm2", "/cm\u00b2").replace("mm2", "mm\u00b2")
-
-
-def thumbnail_data_uri(path: str | os.PathLike, size: int = THUMBNAIL_SIZE,
-                       quality: int = THUMBNAIL_QUALITY) -> str | None:
-    """A downscaled JPEG copy of an image as a ``data:`` URI.
-
-    Parameters
-    ----------
-    path : path-like
-        An image file (the overlay.jpg of a photo).
-    size : int
-        Largest side of the thumbnail, px (the aspect ratio is kept).
-    quality : int
-        JPEG quality.
-
-    Returns
-    -------
-    str or None
-        ``data:image/jpeg;base64,...``; None when the file is missing or not an image.
-    """
-    try:
-        with Image.open(path) as im:
-            im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, fast
-            thumb = im.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None
-    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    thumb.save(buf, format="JPEG", quality=quality, optimize=True)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def sparkline_svg(days: Sequence[float], values: Sequence[float], width: int = 110,
-                  height: int = 28, colour: str = PALETTE[0]) -> str:
-    """A small trend plot of one metric over days, as inline SVG markup.
-
-    Parameters
-    ----------
-    days, values : sequence of float
-        One per visit, by day; NaN values are left out.
-    width, height : int
-        Size, px.
-    colour : str
-
-    Returns
-    -------
-    str
-        An ``<svg>`` element: the course as a line with a dot per visit and a dashed line at
-        the first (baseline) value, scaled to the values' own range; ``""`` when no value is
-        known. Its ``<title>`` lists day and value.
-    """
-    pts = [(float(d), float(v)) for d, v in zip(days, values, strict=True) if math.isfinite(v)]
-    if not pts:
-        return ""
-    pad = 4.0
-    d0, d1 = min(float(d) for d in days), max(float(d) for d in days)
-    v0, v1 = min(v for _, v in pts), max(v for _, v in pts)
-
-    def xy(d: float, v: float) -> tuple[float, float]:
-        x = width / 2 if d1 == d0 else pad + (d - d0) / (d1 - d0) * (width - 2 * pad)
-        y = height / 2 if v1 == v0 else height - pad - (v - v0) / (v1 - v0) * (height - 2 * pad)
-        return round(x, 1), round(y, 1)
-
-    coords = [xy(d, v) for d, v in pts]
-    title = "; ".join(f"day {format_day(d)}: {format_value(v)}" for d, v in pts)
-    base_y = coords[0][1]
-    line = " ".join(f"{x},{y}" for x, y in coords)
-    dots = "".join(f'<circle cx="{x}" cy="{y}" r="2.2"/>' for x, y in coords)
-    return (f'<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-            f'height="{height}" viewBox="0 0 {width} {height}" role="img">'
-            f"<title>{title}</title>"
-            f'<line x1="{pad}" y1="{base_y}" x2="{width - pad}" y2="{base_y}" stroke="#999" '
-            f'stroke-width="0.8" stroke-dasharray="2,2"/>'
-            f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.5"/>'
-            f'<g fill="{colour}">{dots}</g></svg>')
-
-
-def _svg_data_uri(fig: Figure) -> str:
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "skinmetrics"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def course_figure(courses: Mapping[str, Mapping[str, Mapping[str, Sequence[tuple]]]],
-                  unit: str) -> str:
-    """Every patient's course of one metric and the mean +/- SD per arm, as an SVG plot.
-
-    Parameters
-    ----------
-    courses : mapping
-        region -> arm (``""`` without arms) -> patient -> [(visit, day, value), ...] by day.
-    unit : str
-        The metric's unit (y axis).
-
-    Returns
-    -------
-    str
-        ``data:image/svg+xml;base64,...``: a panel per region; per arm a thin line per
-        patient and, thick, the mean +/- SD (n - 1) over the patients at each visit, drawn
-        at the visit's median day.
-    """
-    regions = sorted(courses, key=natural_key)
-    ncols = min(3, len(regions))
-    nrows = -(-len(regions) // ncols)
-    width, height = 3.4 * ncols + 0.4, 2.5 * nrows
-    fig = Figure(figsize=(width, height), dpi=100)
-    # fixed margins in inches: a layout engine would triple the time of a plot
-    fig.subplots_adjust(left=0.8 / width, right=1 - 0.15 / width, bottom=0.45 / height,
-                        top=1 - 0.3 / height, wspace=0.45, hspace=0.55)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    arms = sorted({a for by_arm in courses.values() for a in by_arm}, key=natural_key)
-    colours = {arm: PALETTE[i % len(PALETTE)] for i, arm in enumerate(arms)}
-    for ax, region in zip(axes, regions, strict=False):
-        by_arm = courses[region]
-        span = max((d for patients in by_arm.values() for course in patients.values()
-                    for _, d, _ in course), default=0) or 1
-        for k, arm in enumerate(sorted(by_arm, key=natural_key)):
-            patients = by_arm[arm]
-            lines = [np.array([(d, v) for _, d, v in c], dtype=float) for c in patients.values()]
-            ax.add_collection(LineCollection(lines, colors=colours[arm], linewidths=0.6,
-                                             alpha=min(0.4, max(0.1, 8 / len(lines)))))
-            days, mean, sd = _mean_course(patients.values())
-            dodge = (k - (len(by_arm) - 1) / 2) * 0.015 * span  # arms' error bars side by side
-            ax.errorbar(days + dodge, mean, yerr=sd, color=colours[arm], linewidth=2.4,
-                        marker="o", markersize=4, capsize=3,
-                        label=f"{arm or 'all patients'} (n = {len(patients)})")
-        ax.autoscale_view()
-        ax.set_title(region, fontsize=9)
-        ax.set_xlabel("day", fontsize=8)
-        ax.set_ylabel(_pretty_unit(unit), fontsize=8)
-        ax.locator_params(nbins=5)
-        ax.tick_params(labelsize=7)
-        ax.grid(True, color="#dddddd", linewidth=0.5)
-        ax.legend(fontsize=7, frameon=False)
-    for ax in axes[len(regions):]:
-        ax.set_axis_off()
-    return _svg_data_uri(fig)
-
-
-def _mean_course(courses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median day, mean and SD (n - 1; 0 for one patient) of each visit over courses of
-    (visit, day, value), by day."""
-    days, values = defaultdict(list), defaultdict(list)
-    for course in courses:
-        for visit, day, value in course:
-            days[visit].append(day)
-            values[visit].append(value)
-    stats = sorted((float(np.median(days[v])), float(np.mean(values[v])),
-                    float(np.std(values[v], ddof=1)) if len(values[v]) > 1 else 0.0)
-                   for v in days)
-    return tuple(np.array(column) for column in zip(*stats, strict=True))
-
-
 # --- the page's sections ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -404,7 +95,7 @@ class Part:
 
 
 def _num(csv: str, i: int, row: Mapping[str, str], col: str, kind: str = "value") -> Part:
-    return Part(format_value(_number(row[col]), kind), (csv, i, col))
+    return Part(format_value(cell_number(row[col]), kind), (csv, i, col))
 
 
 def _mean_sd(csv: str, i: int, row: Mapping[str, str], mean: str, sd: str,
@@ -449,7 +140,7 @@ def _used(frame: pd.DataFrame, column: str) -> bool:
 
 
 def _with_pretty_units(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(unit=frame["unit"].map(_pretty_unit))
+    return frame.assign(unit=frame["unit"].map(pretty_unit))
 
 
 def _stat_columns(frame: pd.DataFrame) -> list[tuple[str, object]]:
@@ -539,7 +230,7 @@ def _courses(measurements: pd.DataFrame) -> dict:
 def _cohort_plots(results: Results) -> list[dict]:
     units = _metric_units(results.measurements)
     courses = _courses(results.measurements)
-    return [{"metric": metric, "unit": _pretty_unit(units[metric]),
+    return [{"metric": metric, "unit": pretty_unit(units[metric]),
              "src": course_figure(courses[metric], units[metric])}
             for metric in units if metric in courses]
 
@@ -572,10 +263,10 @@ def _patient_table(results: Results, pid: str, days: Mapping[str, float]) -> dic
         cells += [_num(csv, i, row, col, kind) if col else Part(format_value(math.nan, kind))
                   for col, kind in ((last["change_"], "value"),
                                     (last["percent_change_"], "percent"))]
-        trend = sparkline_svg(visit_days, [_number(row[v]) for v in visits])
+        trend = sparkline_svg(visit_days, [cell_number(row[v]) for v in visits])
         key = (row["view"], row["region"], row["arm"])
         groups.setdefault(key, []).append({"metric": row["metric"],
-                                           "unit": _pretty_unit(row["unit"]),
+                                           "unit": pretty_unit(row["unit"]),
                                            "cells": cells, "trend": trend})
     header = [f"{v} (day {format_day(d)})" if math.isfinite(d) else v
               for v, d in zip(visits, visit_days, strict=True)]
@@ -633,7 +324,7 @@ def _estimates_text(estimates: Mapping | None, sources: Mapping | None) -> str:
     parts = [f"{name.replace('_', ' ')} {format_value(value)} "
              f"({((sources or {}).get(stage) or {}).get(name, '?')})"
              for stage, values in (estimates or {}).items() for name, value in values.items()]
-    return "; ".join(parts) or _MISSING
+    return "; ".join(parts) or MISSING
 
 
 def _run_section(results: Results) -> dict:
@@ -643,7 +334,7 @@ def _run_section(results: Results) -> dict:
     params = pipeline.get("params") or {}
     rows = [{"file": p["file"], "patient": p["patient"], "visit": p["visit"],
              "day": format_day(p["day"]), "view": p.get("view") or "", "arm": p.get("arm") or "",
-             "scale": (_MISSING if p.get("px_per_mm") is None else
+             "scale": (MISSING if p.get("px_per_mm") is None else
                        f"{format_value(p['px_per_mm'])} ({p.get('scale_source') or '?'})"),
              "calibration": _calibration_text(p.get("calibration")),
              "alignment": _alignment_text(p.get("alignment")) if p["status"] == "ok" else "",
@@ -660,7 +351,7 @@ def _run_section(results: Results) -> dict:
         "stages": pipeline.get("stages") or [], "regions": pipeline.get("regions") or [],
         "params": [(section, ", ".join(f"{k} = {v}" for k, v in values.items()))
                    for section, values in params.items()],
-        "n_patients": len(_patient_ids(run)), "n_photos": len(photos),
+        "n_patients": len(patient_ids(run)), "n_photos": len(photos),
         "n_measured": sum(p["status"] == "ok" for p in photos),
         "n_failed": sum(p["status"] != "ok" for p in photos),
         "n_comparisons": sum(len(c.get("visits") or []) for c in run.get("comparisons") or []),
@@ -686,13 +377,13 @@ def _methods_section(results: Results) -> tuple[list[dict], list[dict]]:
         if layer.metrics and not present:
             continue
         refs = cite(layer.references)
-        metrics = [{"name": m.name, "unit": _pretty_unit(units[m.name]),
+        metrics = [{"name": m.name, "unit": pretty_unit(units[m.name]),
                     "definition": m.definition, "formula": m.formula,
                     "refs": cite(m.references)} for m in present]
         known.update(m.name for m in present)
         layers.append({"name": layer.name, "title": layer.title, "method": layer.method,
                        "refs": refs, "metrics": metrics})
-    other = [{"name": m, "unit": _pretty_unit(u), "definition": "declared by no "
+    other = [{"name": m, "unit": pretty_unit(u), "definition": "declared by no "
               "layer (skinmetrics.methods)", "formula": "", "refs": []}
              for m, u in units.items() if m not in known]
     if other:
@@ -719,7 +410,7 @@ def render_report(results: Results, links_from: str | os.PathLike | None = None)
     Parameters
     ----------
     results : Results
-        From :func:`load_results`.
+        From :func:`skinmetrics.results.load_results`.
     links_from : path-like, optional
         Folder the page will be saved in (default: the results folder); the thumbnails'
         links to the full overlay files are relative to it.
@@ -730,7 +421,7 @@ def render_report(results: Results, links_from: str | os.PathLike | None = None)
         The HTML text.
     """
     links_from = Path(links_from) if links_from is not None else results.folder
-    pids = _patient_ids(results.run)
+    pids = patient_ids(results.run)
     layers, references = _methods_section(results)
     template = files("skinmetrics").joinpath("templates", "report.html.j2")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
@@ -771,7 +462,8 @@ def write_report(folder: str | os.PathLike, out: str | os.PathLike | None = None
     Raises
     ------
     ReportError
-        Not a results folder (see :func:`load_results`), or the file cannot be written.
+        Not a results folder (see :func:`skinmetrics.results.load_results`), or the file
+        cannot be written.
     """
     results = load_results(folder)
     out = Path(out) if out is not None else results.folder / REPORT_FILE

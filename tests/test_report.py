@@ -23,7 +23,8 @@ from skinmetrics.batch import run_batch
 from skinmetrics.cli import app
 from skinmetrics.io import decode_image
 from skinmetrics.pipeline import load_pipeline, measure_image
-from skinmetrics.report import format_value, methods, references, sparkline_svg
+from skinmetrics.plots import format_value, sparkline_svg
+from skinmetrics.report import methods, references
 from skinmetrics.synthetic import make_phantom, write_visit_set
 
 SHAPE, PPM = (240, 320), 25.0

@@ -25,6 +25,7 @@ from PIL import Image, UnidentifiedImageError
 __all__ = [
     "ImageReadError",
     "decode_image",
+    "reduction_to_fit",
     "read_file_bytes",
     "read_image",
     "real_path",
@@ -71,8 +72,38 @@ def _header(data: bytes, name: str) -> tuple[tuple[int, int] | None, int]:
         return None, 1
 
 
+#: JPEG decode reductions (libjpeg's DCT scaling: 1/2, 1/4 or 1/8 of each side) and the
+#: OpenCV flags that ask for them.
+_REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def reduction_to_fit(data: bytes, name: str, max_megapixels: float | None) -> int:
+    """The side reduction a photo is decoded at to fit ``max_megapixels``: 1 when it fits
+    (or its size cannot be read from the header), else the smallest of 2, 4 and 8 that
+    brings a JPEG within the limit (decoded directly at that size, without the memory of
+    the full one).
+
+    Raises
+    ------
+    ImageReadError
+        Over the limit and not a JPEG, or over it even at 1/8.
+    """
+    size, _ = _header(data, name)
+    if size is None or not max_megapixels or size[0] * size[1] <= max_megapixels * 1e6:
+        return 1
+    over = (f"{name}: {size[0]} x {size[1]} px ({size[0] * size[1] / 1e6:.0f} MP) is over "
+            f"the pipeline's limit of {max_megapixels:g} MP")
+    if data[:2] != b"\xff\xd8":
+        raise ImageReadError(f"{over} (only a JPEG can be decoded at reduced size)")
+    for k in _REDUCED:
+        if size[0] * size[1] / k**2 <= max_megapixels * 1e6:
+            return k
+    raise ImageReadError(f"{over}, even at 1/8 of its size")
+
+
 def decode_image(data: bytes, name: str = "image", max_megapixels: float | None = None,
-                 as_photo: bool = False) -> tuple[np.ndarray, int]:
+                 as_photo: bool = False, reduction: int = 1) -> tuple[np.ndarray, int]:
     """Decode encoded image bytes to sRGB values in [0, 1].
 
     Parameters
@@ -88,6 +119,9 @@ def decode_image(data: bytes, name: str = "image", max_megapixels: float | None 
         Refuse what cannot be a skin photograph: smaller than :data:`MIN_SIDE_PX` a side,
         without colour, or with transparent pixels (refused rather than guessed onto a
         background). Otherwise a grey image is returned as RGB and alpha is dropped.
+    reduction : int
+        A JPEG decoded at 1/2, 1/4 or 1/8 of each side (see :func:`reduction_to_fit`);
+        ``max_megapixels`` then applies to the reduced size.
 
     Returns
     -------
@@ -106,6 +140,10 @@ def decode_image(data: bytes, name: str = "image", max_megapixels: float | None 
     if len(data) == 0:
         raise ImageReadError(f"{name}: empty file (0 bytes)")
     size, orientation = _header(data, name)
+    if reduction != 1 and (reduction not in _REDUCED or data[:2] != b"\xff\xd8"):
+        raise ValueError(f"{name}: only a JPEG is decoded at 1/2, 1/4 or 1/8 size")
+    if size is not None:
+        size = (-(-size[0] // reduction), -(-size[1] // reduction))
     if size is not None and max_megapixels and size[0] * size[1] > max_megapixels * 1e6:
         raise ImageReadError(f"{name}: {size[0]} x {size[1]} px ({size[0] * size[1] / 1e6:.0f} "
                              f"MP) is over the pipeline's limit of {max_megapixels:g} MP")
@@ -115,7 +153,9 @@ def decode_image(data: bytes, name: str = "image", max_megapixels: float | None 
     if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]:
         raise ImageReadError(f"{name}: truncated JPEG (no end-of-image marker)")
     buf = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    flags = (_REDUCED[reduction] | cv2.IMREAD_IGNORE_ORIENTATION if reduction != 1
+             else cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    img = cv2.imdecode(buf, flags)
     if img is None or img.size == 0:
         raise ImageReadError(f"{name}: not a readable JPEG/PNG/TIFF image")
     if as_photo and min(img.shape[:2]) < MIN_SIDE_PX:

@@ -28,7 +28,15 @@ import os
 from pathlib import Path
 
 from .core import NoSkinError, PhotoMeasurement, measure
-from .io import ImageReadError, decode_image, read_file_bytes, write_jpeg, write_json, write_png
+from .io import (
+    ImageReadError,
+    decode_image,
+    read_file_bytes,
+    reduction_to_fit,
+    write_jpeg,
+    write_json,
+    write_png,
+)
 from .overlay import outline_overlay
 from .pipeline import Pipeline
 
@@ -47,7 +55,9 @@ def measure_file(path: str | os.PathLike, pipeline: Pipeline, px_per_mm: float |
     measurement : PhotoMeasurement
     photo : dict
         The file's entry in metrics.json: ``file`` (name), ``sha256``, ``width``,
-        ``height``, ``bit_depth``.
+        ``height``, ``bit_depth``; and ``decoded_at`` (``1/2``, ``1/4`` or ``1/8``) for a
+        JPEG over the pipeline's ``max_megapixels``, decoded at reduced size (a warning
+        says so; a given ``px_per_mm`` is divided accordingly).
 
     Raises
     ------
@@ -56,17 +66,23 @@ def measure_file(path: str | os.PathLike, pipeline: Pipeline, px_per_mm: float |
     """
     path = Path(path)
     data = read_file_bytes(path)
-    srgb, bit_depth = decode_image(data, path.name, pipeline.params["scale"]["max_megapixels"],
-                                   as_photo=True)
+    limit = pipeline.params["scale"]["max_megapixels"]
+    k = reduction_to_fit(data, path.name, limit)
+    srgb, bit_depth = decode_image(data, path.name, limit, as_photo=True, reduction=k)
     try:
-        measurement = measure(srgb, pipeline, px_per_mm=px_per_mm,
+        measurement = measure(srgb, pipeline, px_per_mm=px_per_mm / k if px_per_mm else None,
                               scale_source=px_per_mm_source, chart=chart, baseline=baseline,
                               register=register, view=view)
     except NoSkinError as exc:
         raise ImageReadError(f"{path.name}: {exc}") from None
-    return measurement, {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(),
-                         "width": int(srgb.shape[1]), "height": int(srgb.shape[0]),
-                         "bit_depth": bit_depth}
+    photo = {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(),
+             "width": int(srgb.shape[1]), "height": int(srgb.shape[0]), "bit_depth": bit_depth}
+    if k > 1:
+        photo["decoded_at"] = f"1/{k}"
+        measurement.warnings.insert(0, f"over the limit of {limit:g} MP: decoded at 1/{k} of "
+                                       "its size (its scale and px areas are the reduced "
+                                       "photo's)")
+    return measurement, photo
 
 
 def write_outputs(measurement: PhotoMeasurement, folder: str | os.PathLike,

@@ -47,7 +47,7 @@ _SCALE_PARAMS = {
     "max_px_per_mm": Param(float, 1.0, 1e5, "finer photos are measured resampled to this"),
     "chart_patch_pitch_mm": Param(float, 0.1, 1000, "colour chart patch pitch, for px_per_mm"),
     "face_photo_min_mm": Param(float, 1.0, 1e4, "field of view from which a face is expected"),
-    "max_megapixels": Param(float, 0.1, 1e4, "larger photos are refused before decoding"),
+    "max_megapixels": Param(float, 0.1, 1e4, "larger JPEGs are decoded reduced, others refused"),
 }
 _TOP_KEYS = {"name", "description", "stages", "regions", "scale", "roi"}
 

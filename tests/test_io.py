@@ -101,3 +101,44 @@ def test_written_files_get_the_umask_permissions_not_0600(tmp_path):
     assert (tmp_path / "a.csv").stat().st_mode & 0o777 == 0o666 & ~umask
     assert (tmp_path / "a.csv").read_bytes() == b"x"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_an_over_large_jpeg_is_measured_decoded_at_reduced_size(tmp_path):
+    """Over ``max_megapixels`` a JPEG is decoded at 1/2, 1/4 or 1/8 of its sides (no full-size
+    copy in memory), its given scale divided alike: the skin area in mm2 stays that of the
+    full-size photo; other formats are refused."""
+    from skinmetrics.photo import measure_file
+    from skinmetrics.pipeline import load_pipeline
+    from skinmetrics.synthetic import make_phantom
+
+    jpeg = tmp_path / "cheek.jpg"
+    jpeg.write_bytes(make_phantom((480, 640), 25.0, 60.0, seed=2).jpeg)
+    pipe = load_pipeline("laser_recovery")
+    full, photo = measure_file(jpeg, pipe, 25.0, chart="none")
+    assert "decoded_at" not in photo and full.warnings == []
+    pipe.params["scale"]["max_megapixels"] = 0.1  # 0.31 MP: fits at half its sides
+    half, photo = measure_file(jpeg, pipe, 25.0, chart="none")
+    assert photo["decoded_at"] == "1/2" and (photo["height"], photo["width"]) == (240, 320)
+    assert half.px_per_mm == 12.5
+    assert half.warnings[0].startswith("over the limit of 0.1 MP: decoded at 1/2")
+    assert half.metrics["roi_area_mm2"] == pytest.approx(full.metrics["roi_area_mm2"], rel=0.02)
+    pipe.params["scale"]["max_megapixels"] = 0.001
+    with pytest.raises(ImageReadError, match="even at 1/8 of its size"):
+        measure_file(jpeg, pipe, 25.0, chart="none")
+    png = tmp_path / "cheek.png"
+    png.write_bytes(_png(cv2.imread(str(jpeg))[..., ::-1]))
+    pipe.params["scale"]["max_megapixels"] = 0.1
+    with pytest.raises(ImageReadError, match="only a JPEG can be decoded at reduced size"):
+        measure_file(png, pipe, 25.0, chart="none")
+
+
+def test_a_reduced_jpeg_keeps_its_exif_orientation():
+    img = np.full((160, 200, 3), (200, 120, 90), np.uint8)
+    img[:20, :20] = 255  # marker in the stored top-left corner
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(img).save(buf, format="JPEG", quality=95, exif=exif)
+    rgb, _ = decode_image(buf.getvalue(), reduction=2)
+    assert rgb.shape[:2] == (100, 80)
+    assert rgb[3, -3].mean() > 0.8  # top-right, as at full size

@@ -50,7 +50,7 @@ from statistics import fmean
 from . import __version__
 from .io import ImageReadError, read_file_bytes, real_path, write_json
 from .pipeline import Pipeline, PipelineError, load_pipeline
-from .report import REPORT_FILE, write_report
+from .report import REPORT_FILE, methods, write_report
 from .tables import (
     DEFAULT_REGION,
     change_table,
@@ -623,7 +623,8 @@ def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
     measurements = measurements_table(records)
     changes = change_table(measurements, plan.comparisons, paired)
     by_patient = {c.patient: c for c in plan.comparisons}
-    patients = {pid: patient_table(measurements, pid, by_patient.get(pid), paired)
+    labels = {m.name: m.label for layer in methods() for m in layer.metrics}
+    patients = {pid: patient_table(measurements, pid, by_patient.get(pid), paired, labels)
                 for pid in plan.visits.patients}
     return {"measurements": measurements, "change_from_baseline": changes,
             "summary": summary_table(changes), "cohort": cohort_table(changes),

@@ -23,6 +23,8 @@ class MetricDefinition:
     ----------
     name : str
         As in the tables' ``metric`` column.
+    label : str
+        A short name for a reader (the ``label`` column of ``patients/<id>.csv``).
     unit : str
         As in the tables' ``unit`` column.
     definition : str
@@ -32,6 +34,7 @@ class MetricDefinition:
     """
 
     name: str
+    label: str
     unit: str
     definition: str
     formula: str
@@ -77,13 +80,14 @@ class Layer:
 def area_definitions(prefix: str, what: str, suffixes: Sequence[str] = ("px", "mm2", "pct"),
                      references: tuple[str, ...] = ()) -> tuple[MetricDefinition, ...]:
     """The ``<prefix>_area_px``, ``_mm2`` and ``_pct`` definitions of a mask (the metrics of
-    :func:`skinmetrics.filters.area_metrics`)."""
+    :func:`skinmetrics.filters.area_metrics`); ``what`` names it (plural where it is)."""
     forms = {
-        "px": ("px", f"Area of {what} in the photo's pixels",
+        "px": (f"{what.capitalize()} area (px)", "px", f"Area of {what} in the photo's pixels",
                f"number of pixels of the {what} mask"),
-        "mm2": ("mm2", f"Area of {what}",
+        "mm2": (f"{what.capitalize()} area (mm\u00b2)", "mm2", f"Area of {what}",
                 f"{prefix}_area_px / px_per_mm^2 (empty without a scale)"),
-        "pct": ("% of skin region", f"Share of the skin region covered by {what}",
+        "pct": (f"{what.capitalize()} area (% of skin)", "% of skin region",
+                f"Share of the skin region covered by {what}",
                 f"100 * {prefix}_area_px / roi_area_px"),
     }
     return tuple(MetricDefinition(f"{prefix}_area_{s}", *forms[s], references)

@@ -89,9 +89,10 @@ LAYER = Layer(
     "in the region but is not used to detect lesions. Every *_pct metric is a "
     "percentage of this region.",
     ("Xiao 2017", "Soille 2003"),
-    (MetricDefinition("roi_area_px", "px", "Area of the skin region in the photo's pixels",
+    (MetricDefinition("roi_area_px", "Skin area (px)",
+                      "px", "Area of the skin region in the photo's pixels",
                       "number of pixels of the roi mask", ("Xiao 2017",)),
-     MetricDefinition("roi_area_mm2", "mm2", "Area of the skin region",
+     MetricDefinition("roi_area_mm2", "Skin area (mm\u00b2)", "mm2", "Area of the skin region",
                       "roi_area_px / px_per_mm^2 (empty without a scale)")),
     citations={
         "Xiao 2017": "Xiao K., Yates J.M., Zardawi F., et al. Characterising the variations "

@@ -85,7 +85,7 @@ CHANGE_COLUMNS = ["patient", "view", "region", "arm", "metric", "unit", "baselin
 #: Leading columns of the patient wide table; the visit columns (named by visit label,
 #: ordered by day) and then, per compared visit, the columns of
 #: :data:`PATIENT_CHANGE_PREFIXES` follow (:func:`patient_table`).
-PATIENT_KEY_COLUMNS = ["view", "region", "arm", "metric", "unit"]
+PATIENT_KEY_COLUMNS = ["view", "region", "arm", "metric", "label", "unit"]
 #: Per compared visit V of baseline B: ``baseline_for_V`` (the baseline over the skin
 #: compared with V), ``change_V_vs_B`` and ``percent_change_V_vs_B``.
 PATIENT_CHANGE_PREFIXES = ("baseline_for_", "change_", "percent_change_")
@@ -109,7 +109,7 @@ REGION_GROUPS = {"left_cheek": "cheek", "right_cheek": "cheek"}
 #: test can give p < 0.05 (with 5 the smallest p is 2 / 2^5 = 0.0625).
 WILCOXON_MIN_N = 6
 
-_TEXT = {"patient", "visit", "view", "region", "arm", "metric", "unit", "photo", "status",
+_TEXT = {"patient", "visit", "view", "region", "arm", "metric", "label", "unit", "photo", "status",
          "message", "baseline_visit", "kind", "arm_a", "arm_b", "quantity", "note"}
 
 
@@ -330,8 +330,8 @@ def decimals(unit: str) -> int:
 
 def patient_table(measurements: pd.DataFrame, patient: str,
                   comparison: Comparison | None = None,
-                  paired_baselines: Mapping[tuple, float | None] | None = None
-                  ) -> pd.DataFrame:
+                  paired_baselines: Mapping[tuple, float | None] | None = None,
+                  metric_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One patient's wide table, written so that a reader's own arithmetic agrees with it.
 
     Parameters
@@ -344,6 +344,9 @@ def patient_table(measurements: pd.DataFrame, patient: str,
     paired_baselines : mapping, optional
         As in :func:`change_table`: the baseline measured over the skin a follow-up
         showed, which its change is taken from.
+    metric_labels : mapping of str -> str, optional
+        A short name per metric for the ``label`` column (the layers' declarations,
+        :mod:`skinmetrics.methods`); empty for a metric without one.
 
     Returns
     -------
@@ -378,7 +381,8 @@ def patient_table(measurements: pd.DataFrame, patient: str,
                 key = (view, region, metric)
                 row = {"view": view, "region": region,
                        "arm": _region_arm(region_arms, patient, days, view, region),
-                       "metric": metric, "unit": unit}
+                       "metric": metric, "label": (metric_labels or {}).get(metric, ""),
+                       "unit": unit}
                 places = decimals(unit)
                 for day in days:
                     row[labels[day]] = round(values.get((patient, day, *key), math.nan), places)

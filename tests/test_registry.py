@@ -36,6 +36,9 @@ def test_stages_are_the_modules_that_declare_a_layer():
         assert set(module.LAYER.headline) <= {m.name for m in module.LAYER.metrics}
     colours = layer_colours()
     assert len(set(colours.values())) == len(colours) == 5  # roi and four layers
+    # every metric has its own short label for the patient tables
+    labels = [m.label for layer in methods() for m in layer.metrics]
+    assert all(labels) and len(set(labels)) == len(labels)
 
 
 @pytest.mark.parametrize("pipeline", ["laser_recovery", "acne"])

@@ -26,6 +26,7 @@ from skinmetrics.pipeline import load_pipeline, measure_image
 from skinmetrics.plots import format_value, sparkline_svg
 from skinmetrics.report import methods, references
 from skinmetrics.synthetic import make_phantom, write_visit_set
+from skinmetrics.tables import PATIENT_KEY_COLUMNS
 
 SHAPE, PPM = (240, 320), 25.0
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -245,8 +246,7 @@ def test_numbers_shown_equal_the_csv_values(study):
         name = f"patients/{pid}.csv"
         wide = csv_table(out / name)
         # the visits and the change to the last compared visit (the CSV has one per visit)
-        numeric = [c for c in wide.columns if c not in ("view", "region", "arm", "metric",
-                                                         "unit")
+        numeric = [c for c in wide.columns if c not in PATIENT_KEY_COLUMNS
                    and not c.startswith(("baseline_for_", "change_", "percent_change_"))]
         numeric += [next(c for c in reversed(wide.columns) if c.startswith(prefix))
                     for prefix in ("change_", "percent_change_")

@@ -133,7 +133,7 @@ def test_every_output_exists_with_its_columns(run_j1):
     for p in PATIENTS:
         wide = pd.read_csv(out / "patients" / f"{p}.csv")
         assert list(wide.columns) == [
-            "view", "region", "arm", "metric", "unit", "day0", "day14", "day28",
+            "view", "region", "arm", "metric", "label", "unit", "day0", "day14", "day28",
             "baseline_for_day14", "change_day14_vs_day0", "percent_change_day14_vs_day0",
             "baseline_for_day28", "change_day28_vs_day0", "percent_change_day28_vs_day0"]
         assert list(wide.metric) == names
@@ -303,7 +303,7 @@ def test_patient_without_baseline_and_no_scale(visit_set, tmp_path):
     change = pd.read_csv(out / "change_from_baseline.csv")
     assert set(change.patient) == {"P01"}
     p04 = pd.read_csv(out / "patients" / "P04.csv")
-    assert list(p04.columns)[5:] == ["day14", "day28"]  # no baseline: nothing compared
+    assert list(p04.columns)[6:] == ["day14", "day28"]  # no baseline: nothing compared
     # without a scale the mm metrics are rows with an empty value
     meas = pd.read_csv(out / "measurements.csv", keep_default_na=False)
     mm = meas[meas.metric.str.endswith("_mm2") | meas.metric.str.endswith("_mm")]

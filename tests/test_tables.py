@@ -194,13 +194,15 @@ def test_change_table_with_views_and_arms():
 
 def test_patient_table(measurements):
     comp = {c.patient: c for c in COMPARISONS}
-    t = patient_table(measurements, "P01", comp["P01"])
-    assert list(t.columns) == ["view", "region", "arm", "metric", "unit", "day0", "day14",
+    t = patient_table(measurements, "P01", comp["P01"],
+                      metric_labels={"count": "Things (count)"})
+    assert list(t.columns) == ["view", "region", "arm", "metric", "label", "unit", "day0", "day14",
                                "day28", "baseline_for_day14", "change_day14_vs_day0",
                                "percent_change_day14_vs_day0", "baseline_for_day28",
                                "change_day28_vs_day0", "percent_change_day28_vs_day0"]
     assert set(t.region) == {"whole"}
     assert list(t.metric) == ["area_mm2", "count", "index"]
+    assert list(t.label) == ["", "Things (count)", ""]
     assert list(t.day0) == [10, 4, 2] and list(t.day28) == [5, 2, 1]
     assert t.day14.iloc[2] != t.day14.iloc[2]  # None -> NaN
     assert list(t.change_day28_vs_day0) == [-5, -2, -1]  # every compared visit
@@ -214,11 +216,11 @@ def test_patient_table(measurements):
     assert row.percent_change_day28_vs_day0 == -37.5
     # baseline photo failed: visit columns still there, change empty
     t10 = patient_table(measurements, "P10", comp["P10"])
-    assert list(t10.columns)[5:7] == ["day0", "day28"]
+    assert list(t10.columns)[6:8] == ["day0", "day28"]
     assert t10.day0.isna().all() and t10.change_day28_vs_day0.isna().all()
     assert list(t10.day28) == [8, 3, 1.5]
     # no comparison (patient without baseline): no change columns
-    assert list(patient_table(measurements, "P02").columns)[5:] == ["day0", "day14", "day28"]
+    assert list(patient_table(measurements, "P02").columns)[6:] == ["day0", "day14", "day28"]
 
 
 def test_patient_table_values_are_rounded_by_unit():

@@ -94,17 +94,19 @@ LAYER = Layer(
     "each patch's local peak excess; small regions dropped.",
     ("Tsumura 1999",),
     (*area_definitions("erythema", "erythema"),
-     MetricDefinition("erythema_index_mean", "EI (100 log10 R/G)",
+     MetricDefinition("erythema_index_mean", "Erythema index, mean", "EI (100 log10 R/G)",
                       "Mean erythema index of the skin region",
                       "EI = 100 * log10(R / G) on linear RGB, mean over the roi",
                       ("Diffey 1984", "Yamamoto 2008")),
-     MetricDefinition("a_star_mean", "CIELAB a*", "Mean CIELAB a* (redness) of the skin region",
+     MetricDefinition("a_star_mean", "Redness a*, mean",
+                      "CIELAB a*", "Mean CIELAB a* (redness) of the skin region",
                       "mean of a* over the roi", ("CIE 2004",)),
-     MetricDefinition("erythema_reference_a_star", "CIELAB a*", "Redness of the reference: "
+     MetricDefinition("erythema_reference_a_star", "Redness a* of unaffected skin",
+                      "CIELAB a*", "Redness of the reference: "
                       "the unaffected skin erythema is measured against (the photo's own skin "
                       "outside erythema, first within about 25 mm, then 4 mm)",
                       "mean of a* over the roi outside the erythema mask", ("CIE 2004",)),
-     MetricDefinition("delta_a_star", "CIELAB a*",
+     MetricDefinition("delta_a_star", "Redness a*, erythema minus unaffected skin", "CIELAB a*",
                       "Redness of the erythema against unaffected skin",
                       "mean a* in the erythema mask - mean a* of the unaffected roi",
                       ("Logger 2020",))),

@@ -70,10 +70,10 @@ LAYER = Layer(
     "(distance-transform watershed); kept within the pipeline's diameter and roundness "
     "limits. No published automatic method exists.",
     ("Soille 2003", "Diffey 1984", "Beucher 1993"),
-    (MetricDefinition("microcrust_count", "count", "Number of microcrusts",
+    (MetricDefinition("microcrust_count", "Microcrusts (count)", "count", "Number of microcrusts",
                       "number of labelled crusts in the roi"),
      *area_definitions("microcrust", "microcrusts"),
-     MetricDefinition("microcrust_mean_diameter_mm", "mm",
+     MetricDefinition("microcrust_mean_diameter_mm", "Microcrust diameter, mean (mm)", "mm",
                       "Mean equivalent-circle diameter of the crusts",
                       "mean of sqrt(4 * area_px / pi) / px_per_mm")),
     citations={

@@ -86,24 +86,28 @@ LAYER = Layer(
     "(hysteresis, outlined at a fraction of the local peak) at least the pipeline's "
     "min_diameter_mm across (smaller dots are pores or crusts).",
     ("Tsumura 1999",),
-    (MetricDefinition("melanin_index_mean", "MI (100 log10 1/R)",
+    (MetricDefinition("melanin_index_mean", "Melanin index, mean", "MI (100 log10 1/R)",
                       "Mean melanin index of the skin region",
                       "MI = 100 * log10(1 / R) on linear RGB, mean over the roi",
                       ("Diffey 1984", "Yamamoto 2008")),
-     MetricDefinition("ita_deg_mean", "degrees", "Individual typology angle of the skin region",
+     MetricDefinition("ita_deg_mean", "ITA\u00b0 of the skin",
+                      "degrees", "Individual typology angle of the skin region",
                       "ITA = atan2(L* - 50, b*) * 180 / pi of the roi's mean L*, b*",
                       ("Chardon 1991",)),
-     MetricDefinition("pigment_reference_L_star", "CIELAB L*", "Lightness of the reference: "
+     MetricDefinition("pigment_reference_L_star", "Lightness L* of unaffected skin",
+                      "CIELAB L*", "Lightness of the reference: "
                       "the unaffected skin spots are measured against (the photo's own skin "
                       "outside spots, first within about 25 mm, then 3 mm)",
                       "mean of L* over the roi outside the spot mask", ("CIE 2004",)),
-     MetricDefinition("pigment_spot_count", "count", "Number of pigmented spots",
+     MetricDefinition("pigment_spot_count", "Pigmented spots (count)",
+                      "count", "Number of pigmented spots",
                       "number of labelled spots"),
      *area_definitions("pigment_spot", "pigmented spots"),
-     MetricDefinition("pigment_spot_delta_L", "CIELAB L*",
+     MetricDefinition("pigment_spot_delta_L", "Spot darkness \u0394L*", "CIELAB L*",
                       "How much darker the spots are than the skin around them",
                       "mean over spot pixels of (local unaffected-skin L* - L*)"),
-     MetricDefinition("pigmentation_index", "% of skin x dL*/10", "Pigmentation index "
+     MetricDefinition("pigmentation_index", "Pigmentation index",
+                      "% of skin x dL*/10", "Pigmentation index "
                       "(defined by skinmetrics): spot area weighted by the spots' darkness; a "
                       "spot covering 1 % of the skin 10 L* darker than its surroundings gives 1",
                       "PI = pigment_spot_area_pct * pigment_spot_delta_L / 10")),

@@ -74,11 +74,13 @@ LAYER = Layer(
     "them, or on the laser's grid) or touch a hair are not pores; kept within the "
     "pipeline's diameter and roundness limits.",
     ("Lindeberg 1998", "Diffey 1984"),
-    (MetricDefinition("pore_count", "count", "Number of pores", "number of labelled pores"),
-     MetricDefinition("pore_density_per_cm2", "1/cm2", "Pores per cm^2 of the skin region",
+    (MetricDefinition("pore_count", "Pores (count)",
+                      "count", "Number of pores", "number of labelled pores"),
+     MetricDefinition("pore_density_per_cm2", "Pores per cm\u00b2",
+                      "1/cm2", "Pores per cm^2 of the skin region",
                       "pore_count / (roi_area_mm2 / 100)"),
      *area_definitions("pore", "pores", ("px", "pct")),
-     MetricDefinition("pore_mean_diameter_mm", "mm",
+     MetricDefinition("pore_mean_diameter_mm", "Pore diameter, mean (mm)", "mm",
                       "Mean equivalent-circle diameter of the pores",
                       "mean of sqrt(4 * area_px / pi) / px_per_mm")),
     citations={

@@ -58,11 +58,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import colour
 import cv2
 import numpy as np
 from scipy import stats
@@ -70,11 +70,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .colour import linear_to_lab_reference, srgb_to_linear
-
-with warnings.catch_warnings():  # colour-science warns that matplotlib is absent: not needed here
-    warnings.simplefilter("ignore")
-    import colour
-    import colour.characterisation
 
 __all__ = [
     "CLASSIC_PATCH_PITCH_MM",

@@ -29,15 +29,12 @@ References
 
 from __future__ import annotations
 
-import warnings
 from functools import lru_cache
 
+import colour
 import cv2
 import numpy as np
 
-with warnings.catch_warnings():  # colour-science warns that matplotlib is absent: not needed here
-    warnings.simplefilter("ignore")
-    import colour
 from .methods import Layer
 
 __all__ = [

@@ -21,9 +21,9 @@ References
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 
+import colour
 import cv2
 import numpy as np
 
@@ -38,11 +38,6 @@ from .chart import (
     sample_patches,
 )
 from .colour import linear_to_lab_reference, linear_to_srgb, srgb_to_linear
-
-with warnings.catch_warnings():  # colour-science warns that matplotlib is absent: not needed here
-    warnings.simplefilter("ignore")
-    import colour
-    import colour.characterisation
 
 __all__ = [
     "ColourCorrection",

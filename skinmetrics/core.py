@@ -321,10 +321,10 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     erythema layer's melanin crosstalk), and so is the baseline over its part; a value the
     baseline could not measure is the follow-up's own, for both.
     """
+    clock = Clock(timings)
     # clipping is found on the photo as taken: a colour correction (or the gains that bring
     # a follow-up to its baseline) can move a clipped channel below the clip level while its
     # true value stays unknown
-    clock = Clock(timings)
     clipped = clipped_mask(srgb, pipeline.params["roi"]["clip_level"])
     cal = calibrate(srgb, chart, patch_pitch_mm=pipeline.params["scale"]["chart_patch_pitch_mm"])
     srgb = cal.apply(srgb)
@@ -401,6 +401,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
         if result.estimates == base.detection.estimates:  # its lesions as found
             paired = summarise_layers(base.detection, pipeline, region=compared,
                                       regions=base_regions)
+            base.detection.planes.release()  # as it was: kept for the other follow-ups
         else:  # found again with the estimates this follow-up was measured with
             paired = measure_image(
                 base.srgb, pipeline, base.px_per_mm, region=compared,

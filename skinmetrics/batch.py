@@ -311,23 +311,29 @@ def _outcome(status: str, message: str, t0: float, sha256: str | None,
 
 
 def measure_group(items: Sequence[Mapping], out_dir: str, pipeline: Pipeline, chart: str = "auto",
-                  register: bool = True) -> list[dict]:
+                  register: bool = True,
+                  report: Callable[[int, dict], None] | None = None) -> list[dict]:
     """Measure a baseline photo and its follow-ups (or one photo), never raising: the worker
     of :func:`measure_all`. The baseline is measured once, in memory, and each follow-up is
     aligned to it (:func:`skinmetrics.core.measure`); a follow-up whose baseline failed is
-    measured unaligned.
+    measured unaligned. Each photo's outputs are complete, with their ``inputs.json``, as
+    soon as it is measured: a run stopped within a group keeps the photos done.
 
     Parameters
     ----------
     items : sequence of mapping
         The photos, the baseline first when there are several: ``path``, ``stem`` (output
-        folder name), ``px_per_mm``, ``px_per_mm_source``, ``view`` and ``write`` (False: a
-        baseline measured earlier, measured again in memory only for its follow-ups).
+        folder name), ``px_per_mm``, ``px_per_mm_source``, ``view``, ``write`` (False: a
+        baseline measured earlier, measured again in memory only for its follow-ups) and
+        ``fingerprints``: what it is measured from (written to ``inputs.json``), aligned to
+        the baseline and, for a follow-up, unaligned (its baseline failed).
     out_dir : str
         Parent of the photos' output folders (``<out_dir>/<stem>/``).
     pipeline : Pipeline
     chart, register :
         As :func:`skinmetrics.photo.measure_photo`'s.
+    report : callable, optional
+        Called as ``report(n, outcome)`` after the n-th written photo.
 
     Returns
     -------
@@ -339,27 +345,34 @@ def measure_group(items: Sequence[Mapping], out_dir: str, pipeline: Pipeline, ch
     """
     from .photo import measure_file, write_outputs
 
-    outcomes = []
+    outcomes: list[dict] = []
     baseline = None
     for k, item in enumerate(items):
         t0 = time.perf_counter()
         path = Path(item["path"])
+        folder = Path(out_dir) / item["stem"]
         try:
             measurement, photo = measure_file(
                 path, pipeline, item["px_per_mm"], px_per_mm_source=item["px_per_mm_source"],
                 chart=chart, baseline=baseline, register=register, view=item["view"])
+            aligned = k == 0 or baseline is not None
             if k == 0:
                 baseline = measurement
-            if item["write"]:
-                record = write_outputs(measurement, Path(out_dir) / item["stem"], pipeline,
-                                       photo)
-                outcomes.append(_outcome("ok", "", t0, photo["sha256"], record))
+            if not item["write"]:
+                continue
+            outcome = _outcome("ok", "", t0, photo["sha256"],
+                               write_outputs(measurement, folder, pipeline, photo))
+            write_json(folder / INPUTS_FILE, {"fingerprint": item["fingerprints"][not aligned]})
         except Exception as exc:  # one bad photo never stops a batch
-            message = _one_line(str(exc) if isinstance(exc, ImageReadError)
-                                else f"{path.name}: {type(exc).__name__}: {exc}")
-            if item["write"]:
-                shutil.rmtree(Path(out_dir) / item["stem"], ignore_errors=True)
-                outcomes.append(_outcome("error", message, t0, _file_sha256(path), None))
+            if not item["write"]:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            outcome = _outcome("error", _one_line(
+                str(exc) if isinstance(exc, ImageReadError)
+                else f"{path.name}: {type(exc).__name__}: {exc}"), t0, _file_sha256(path), None)
+        outcomes.append(outcome)
+        if report is not None:
+            report(len(outcomes) - 1, outcome)
     return outcomes
 
 
@@ -492,30 +505,34 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
     for i, j in baseline_of.items():
         groups[j].append(i)
 
-    def fingerprint(i: int) -> str:
-        p, j = photos[i], baseline_of.get(i)
-        base = None if j is None else (prints[j] if results[j].status == "ok" else "failed")
-        return _fingerprint(_file_sha256(p.path), plan.pipeline, plan.scale(p), chart, register,
-                            p.view, base)
+    shas: dict[int, str | None] = {}
 
-    def item(i: int, write: bool) -> dict:
+    def fingerprint(i: int, base_ok: bool = True) -> str:
+        p, j = photos[i], baseline_of.get(i)
+        base = None if j is None else (prints[j] if base_ok else "failed")
+        if i not in shas:
+            shas[i] = _file_sha256(p.path)
+        return _fingerprint(shas[i], plan.pipeline, plan.scale(p), chart, register, p.view,
+                            base)
+
+    def item(i: int, write: bool, base_failed: bool = False) -> dict:
         p = photos[i]
+        unaligned = fingerprint(i, base_ok=False)
         return {"path": str(p.path), "stem": p.stem, "px_per_mm": plan.scale(p),
                 "px_per_mm_source": "manifest" if p.px_per_mm is not None else "flag",
-                "view": p.view, "write": write}
+                "view": p.view, "write": write,
+                "fingerprints": (unaligned if base_failed else fingerprint(i), unaligned)}
 
     def record(i: int, outcome: dict) -> None:
         results[i] = PhotoResult(photos[i], outcome["status"], outcome["message"],
                                  outcome["seconds"], outcome["sha256"], outcome["record"],
                                  outcome.get("reused", False))
-        if outcome["status"] == "ok" and not results[i].reused:
-            write_json(Path(photos_dir) / photos[i].stem / INPUTS_FILE,
-                       {"fingerprint": prints[i]})
         if progress is not None:
             progress(len(results), len(photos), results[i])
 
     def reuse(i: int) -> bool:
-        prints[i] = fingerprint(i)
+        base = baseline_of.get(i)
+        prints[i] = fingerprint(i, base is None or results[base].status == "ok")
         earlier = _earlier(Path(photos_dir) / photos[i].stem, prints[i])
         if earlier is not None:
             record(i, {"status": "ok", "message": "", "seconds": 0.0, "reused": True,
@@ -536,7 +553,6 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
 
     def done(key: int, outcomes: list[dict]) -> None:
         for i, outcome in zip(measured[key], outcomes, strict=True):
-            prints[i] = fingerprint(i)  # a follow-up's depends on how its baseline went
             record(i, outcome)
 
     def crashed(i: int) -> None:
@@ -549,9 +565,10 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
         for key in _run_cluster(tasks, client, done):
             for i in measured[key]:
                 crashed(i)
-    elif jobs == 1:
+    elif jobs == 1:  # each photo reported as it is done
         for key, args in tasks.items():
-            done(key, measure_group(*args))
+            measure_group(*args, report=lambda n, outcome, key=key: record(measured[key][n],
+                                                                          outcome))
     else:  # the largest groups first: the workers finish together
         order = sorted(tasks, key=lambda k: -len(measured[k]))
         for key in _run_pool({k: tasks[k] for k in order}, jobs, done):
@@ -559,8 +576,9 @@ def measure_all(plan: BatchPlan, photos_dir: str | os.PathLike, jobs: int | None
             # memory, unless the baseline itself crashed) to find the culprit
             base = groups[key][0]
             for i in measured[key]:
-                alone = [item(i, True)]
-                if i != base and base in results and results[base].status == "ok":
+                base_ok = base in results and results[base].status == "ok"
+                alone = [item(i, True, base_failed=i != base and not base_ok)]
+                if i != base and base_ok:
                     alone.insert(0, item(base, False))
                 measured[-1 - i] = [i]
                 if _run_pool({-1 - i: (alone, *tasks[key][1:])}, 1, done):

@@ -349,7 +349,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
         alignment = align_to_baseline(
             baseline.srgb, baseline.result.masks["roi"], srgb,
             skin_region(srgb, pipeline, px_per_mm,
-                        not_skin=_union(clipped, cal.chart_mask, excluded)),
+                        not_skin=_union(clipped, cal.chart_mask, excluded), coarse=True),
             register_photos=register, normalise_colour=not both_charted)
         srgb = alignment.srgb
         if both_charted or alignment.gains is not None:  # the same colours: the same skin,

@@ -45,6 +45,7 @@ __all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "Detection", "l
 _SCALE_PARAMS = {
     "assumed_px_per_mm": Param(float, 1e-3, 1e5, "scale for mm size limits when unknown"),
     "max_px_per_mm": Param(float, 1.0, 1e5, "finer photos are measured resampled to this"),
+    "coarse_px_per_mm": Param(float, 1.0, 1e5, "scale of a follow-up's first skin region"),
     "chart_patch_pitch_mm": Param(float, 0.1, 1000, "colour chart patch pitch, for px_per_mm"),
     "face_photo_min_mm": Param(float, 1.0, 1e4, "field of view from which a face is expected"),
     "max_megapixels": Param(float, 0.1, 1e4, "larger JPEGs are decoded reduced, others refused"),
@@ -414,11 +415,12 @@ def summarise_layers(detection: Detection, pipeline: Pipeline, *,
     return result
 
 
-def _working_copy(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None
-                  ) -> tuple[np.ndarray, float | None]:
-    """The photo at no finer than the pipeline's ``max_px_per_mm`` (area resampling)."""
+def _working_copy(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None,
+                  limit: float | None = None) -> tuple[np.ndarray, float | None]:
+    """The photo at no finer than ``limit`` px/mm (default: the pipeline's
+    ``max_px_per_mm``; area resampling)."""
     height, width = srgb.shape[:2]
-    limit = pipeline.params["scale"]["max_px_per_mm"]
+    limit = limit or pipeline.params["scale"]["max_px_per_mm"]
     if not px_per_mm or px_per_mm <= limit:
         return srgb, px_per_mm
     size = (max(1, round(width * limit / px_per_mm)), max(1, round(height * limit / px_per_mm)))
@@ -427,10 +429,13 @@ def _working_copy(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None
 
 
 def skin_region(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None,
-                not_skin: np.ndarray | None = None) -> np.ndarray:
+                not_skin: np.ndarray | None = None, coarse: bool = False) -> np.ndarray:
     """The skin region (roi) of a photo alone, at the photo's size (see :func:`measure_image`
-    for the resampling of fine photos and ``not_skin``)."""
-    work, work_ppm = _working_copy(srgb, pipeline, px_per_mm)
+    for the resampling of fine photos and ``not_skin``); ``coarse``: found on a copy at the
+    pipeline's ``coarse_px_per_mm`` (a first region, e.g. to register a follow-up, where
+    thin hairs need not be told from skin)."""
+    limit = pipeline.params["scale"]["coarse_px_per_mm"] if coarse else None
+    work, work_ppm = _working_copy(srgb, pipeline, px_per_mm, limit)
     scale = Scale(work_ppm, work_ppm or pipeline.params["scale"]["assumed_px_per_mm"])
     same = work is srgb
     roi = roi_module.skin_mask(ColourPlanes(work), pipeline.params["roi"], scale,

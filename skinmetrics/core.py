@@ -42,7 +42,7 @@ from .pipeline import (
     summarise_layers,
 )
 from .register import warp_to_baseline, warp_to_followup
-from .roi import clipped_mask, clipped_skin_fraction
+from .roi import clipped_mask, clipped_skin_fraction, skin_texture
 from .stages.base import Scale
 
 __all__ = ["FACE_IPD_MM", "FACE_IPD_RANGE_MM", "FACE_VIEWS", "NoSkinError", "PhotoMeasurement",
@@ -307,7 +307,9 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     Raises
     ------
     NoSkinError
-        Less than ``[roi] min_skin_fraction`` of a photo measured alone is skin.
+        Less than ``[roi] min_skin_fraction`` of a photo measured alone is skin, or its skin
+        region is uniform (less lightness texture than ``[roi] min_texture_l_star``,
+        :func:`skinmetrics.roi.skin_texture`).
 
     Notes
     -----
@@ -385,6 +387,12 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
         raise NoSkinError(f"no skin found (skin region {100 * skin_share:.1f} % of the photo, "
                           f"at least {100 * pipeline.params['roi']['min_skin_fraction']:g} % "
                           "needed)")
+    texture = skin_texture(srgb, result.masks["roi"]) if region is None else float("nan")
+    if texture < pipeline.params["roi"]["min_texture_l_star"]:
+        raise NoSkinError(f"no skin found (the skin-coloured region is uniform: lightness "
+                          f"texture {texture:.2f} L*, skin shows at least "
+                          f"{pipeline.params['roi']['min_texture_l_star']:g}; a wall, paper or "
+                          "backdrop)")
     lost = _clipped_share(srgb, result.masks["roi"], clipped, cal.chart_mask, region,
                           pipeline, px_per_mm or size_ppm)
     if lost > pipeline.params["roi"]["clipped_warning_fraction"]:

@@ -76,6 +76,7 @@ from .methods import Layer, MetricDefinition
 from .stages.base import Param, Scale
 
 __all__ = ["LAYER", "PARAMS", "skin_mask", "skin_and_fringe", "colour_cast", "clipped_mask",
+           "skin_texture",
            "clipped_skin_fraction"]
 
 #: What this module measures (see :mod:`skinmetrics.methods`).
@@ -137,6 +138,8 @@ PARAMS = {
     "cast_chroma_min": Param(float, 0.0, 100, "...and has at least this chroma"),
     "cast_skin_region_fraction": Param(float, 0.0, 1.0, "a skin-coloured piece this share of "
                                        "the lit pixels is the skin"),
+    "min_texture_l_star": Param(float, 0.0, 100, "a photo whose skin region has less lightness "
+                                "texture than this (L*, see skin_texture) is not skin"),
 }
 
 
@@ -216,6 +219,51 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray,
             return 0.0, 0.0
     hue = np.radians(0.5 * (params["hue_min_deg"] + params["hue_max_deg"]))
     return a_med - chroma * float(np.cos(hue)), b_med - chroma * float(np.sin(hue))
+
+
+#: long side (px) of the frame :func:`skin_texture` is measured on, and its band (sigmas, px)
+TEXTURE_FRAME_PX = 600
+TEXTURE_SIGMAS_PX = (2.0, 8.0)
+
+
+def skin_texture(srgb: np.ndarray, roi: np.ndarray) -> float:
+    """Lightness texture of a skin region: what tells skin from a uniform surface.
+
+    Skin photographed at any scale shows structure in its lightness (pores, furrows, hairs,
+    lesions, the relief of a face); a wall, a sheet of paper or a backdrop of one colour
+    shows only sensor noise and a smooth fall-off of light. The photo is reduced to
+    ``TEXTURE_FRAME_PX`` on its long side, and L* is band-passed by a difference of
+    Gaussians (sigmas ``TEXTURE_SIGMAS_PX``: noise is averaged out by the first, the fall-off
+    of light removed by the second); the texture is the robust standard deviation
+    (1.4826 x the median absolute deviation) of the band over the skin region.
+
+    Parameters
+    ----------
+    srgb : (H, W, 3) ndarray
+        The photo (sRGB in [0, 1]).
+    roi : (H, W) bool ndarray
+        Its skin region.
+
+    Returns
+    -------
+    float
+        Texture in L* units; nan when the region is empty.
+
+    References
+    ----------
+    .. [4] Marr D., Hildreth E. Theory of edge detection. Proc R Soc Lond B 1980;207:187-217
+           (the difference of Gaussians as a band-pass filter).
+    """
+    factor = min(1.0, TEXTURE_FRAME_PX / max(srgb.shape[:2]))
+    size = (max(1, round(srgb.shape[1] * factor)), max(1, round(srgb.shape[0] * factor)))
+    small = cv2.resize(np.asarray(srgb, np.float32), size, interpolation=cv2.INTER_AREA)
+    lightness = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)[..., 0]
+    fine, coarse = (cv2.GaussianBlur(lightness, (0, 0), s) for s in TEXTURE_SIGMAS_PX)
+    inside = cv2.resize(roi.view(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    band = (fine - coarse)[inside]
+    if band.size == 0:
+        return float("nan")
+    return 1.4826 * float(np.median(np.abs(band - np.median(band))))
 
 
 def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray,

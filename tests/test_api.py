@@ -65,6 +65,21 @@ def test_an_array_without_skin_is_refused():
         sm.measure(white, pipe, px_per_mm=PPM, chart="none")
 
 
+@pytest.mark.parametrize("rgb", [(60, 140, 70), (60, 90, 170), (150, 110, 160),
+                                 (220, 200, 120), (210, 160, 130)])
+def test_a_uniform_surface_is_refused(rgb):
+    """A wall, paper or backdrop of one colour (green, blue, purple, yellow, skin-beige),
+    with sensor noise and a fall-off of light, is no skin, whether or not its colour is
+    skin's (a colour far from skin's would otherwise be taken for skin under a cast)."""
+    # (the yellow wall clips where the light is brightest: what is left is too little skin)
+    rng = np.random.default_rng(1)
+    light = np.linspace(0.85, 1.1, SHAPE[1])[None, :, None]
+    frame = np.clip(np.array(rgb) * light + rng.normal(0, 3, (*SHAPE, 3)), 0, 255) / 255
+    with pytest.raises(sm.NoSkinError, match="no skin found"):
+        sm.measure(frame.astype(np.float32), sm.load_pipeline("laser_recovery"),
+                   px_per_mm=PPM, chart="none")
+
+
 def test_a_batch_reads_and_measures_each_photo_once(tmp_path, monkeypatch):
     """A follow-up is aligned to its baseline's measurement in memory: no photo is decoded,
     calibrated or measured twice (before, each follow-up decoded, calibrated and searched

@@ -16,6 +16,7 @@ from scipy import ndimage as ndi
 from skimage.color import lab2rgb
 
 from skinmetrics.pipeline import load_pipeline, skin_region
+from skinmetrics.roi import skin_texture
 
 pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
 
@@ -30,8 +31,8 @@ HAIRY = ("PAT_1014_86_861.png", "PAT_1070_305_907.png", "PAT_1074_322_662.png",
 @pytest.fixture(scope="module")
 def pad_regions(shared_data):
     """Per PAD image (single and pair subsets): its subset, name, diagnosis, the share of
-    its expert lesion mask inside the skin region, the share of the photo that is skin and
-    the largest connected piece's share of the skin region."""
+    its expert lesion mask inside the skin region, the share of the photo that is skin, the
+    largest connected piece's share of the skin region and the region's lightness texture."""
     import csv
 
     root = shared_data / "pad_ufes20_body"
@@ -48,8 +49,16 @@ def pad_regions(shared_data):
             largest = np.bincount(labels.ravel())[1:].max() / roi.sum() if n else 0.0
             rows.append({"subset": r["subset"], "name": r["img_id"], "dx": r["diagnostic"],
                          "inside": float(roi[lesion].mean()), "kept": float(roi.mean()),
-                         "largest": float(largest)})
+                         "largest": float(largest), "texture": skin_texture(srgb, roi)})
     return rows
+
+
+def test_real_skin_is_never_taken_for_a_uniform_surface(pad_regions):
+    """Every close-up's skin shows well above the lightness texture below which a photo is
+    refused as a uniform surface (the smoothest PAD photo: 0.30 L*; a uniform frame with
+    sensor noise of 4 levels: 0.16)."""
+    floor = load_pipeline("laser_recovery").params["roi"]["min_texture_l_star"]
+    assert min(r["texture"] for r in pad_regions) >= 1.8 * floor
 
 
 def test_pigmented_lesions_stay_skin(pad_regions):

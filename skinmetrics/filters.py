@@ -38,6 +38,8 @@ __all__ = [
     "small_dots",
     "dark_objects",
     "blob_objects",
+    "blob_responses",
+    "gaussian_laplace",
     "object_means",
     "object_contrast",
     "black_tophat_od",
@@ -80,8 +82,9 @@ def local_reference(
 
     Normalised convolution [1]: ``G*(v w) / G*w`` with a Gaussian of ``sigma_px``, evaluated
     on a grid subsampled to about sigma/4 and interpolated back, so a 12 MP image costs a
-    few milliseconds. Where no weighted pixel lies within reach the global weighted median
-    (or ``fallback``) is used.
+    few milliseconds. Where no weighted pixel lies within reach the median of the grid
+    cells at least half covered by weighted pixels (their means, at most about 100 000 of
+    them evenly sampled; or ``fallback``) is used.
 
     Parameters
     ----------
@@ -104,7 +107,8 @@ def local_reference(
     f = max(1, int(sigma_px / 4))
     sh, sw = max(1, h // f), max(1, w // f)
     wt = cv2.resize(weights.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
-    vw = cv2.resize(np.where(weights, values, 0).astype(np.float32), (sw, sh),
+    vw = cv2.resize(np.where(weights, values, np.float32(0)).astype(np.float32, copy=False),
+                    (sw, sh),
                     interpolation=cv2.INTER_AREA)
     s = sigma_px / f
     num = cv2.GaussianBlur(vw, (0, 0), s, borderType=cv2.BORDER_REFLECT)
@@ -112,7 +116,11 @@ def local_reference(
     ref = (num / np.maximum(den, 1e-6)).astype(np.float32)
     unreached = den <= 1e-3
     if unreached.any():  # only then is the fallback (a median) needed
-        ref[unreached] = np.median(values[weights]) if fallback is None else fallback
+        if fallback is None:  # (a sample of) the cells at least half covered
+            covered = np.flatnonzero(wt >= 0.5)[::max(1, int(wt.size // 100_000))]
+            fallback = float(np.median(vw.flat[covered] / wt.flat[covered]) if covered.size
+                             else np.median(values[weights]))
+        ref[unreached] = fallback
     return cv2.resize(ref, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -600,15 +608,45 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     return np.where(holds_peak[parts], regions, 0).astype(np.int32)
 
 
-def blob_objects(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float],
+def gaussian_laplace(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Laplacian of Gaussian of ``image`` (float32), mirrored at the borders.
+
+    The same kernels as ``scipy.ndimage.gaussian_laplace(image, sigma_px, mode="mirror")``
+    (second derivative of a Gaussian truncated at 4 sigma along one axis, the Gaussian
+    along the other, summed), applied by OpenCV's separable filter: equal to float32
+    rounding and about four times faster.
+    """
+    radius = int(4.0 * sigma_px + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    gauss = np.exp(-0.5 * (x / sigma_px) ** 2)
+    gauss /= gauss.sum()
+    second = (gauss * (x * x / sigma_px ** 4 - 1.0 / sigma_px ** 2)).astype(np.float32)
+    gauss = gauss.astype(np.float32)
+    img = np.asarray(image, dtype=np.float32)
+    along_x = cv2.sepFilter2D(img, cv2.CV_32F, second, gauss, borderType=cv2.BORDER_REFLECT_101)
+    along_y = cv2.sepFilter2D(img, cv2.CV_32F, gauss, second, borderType=cv2.BORDER_REFLECT_101)
+    return along_x + along_y
+
+
+def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
+                   ) -> list[np.ndarray]:
+    """The scale-normalised Laplacian of Gaussian, -sigma^2 LoG (Lindeberg [6]), of
+    ``density`` at each of ``sigmas_px``: positive on dark blobs (a disk of radius r answers
+    most at sigma = r / sqrt 2). Outside ``roi`` the density is replaced by the local level
+    of the ``roi`` around it, so the edge of the region makes no blobs."""
+    d = np.asarray(density, dtype=np.float32)
+    d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
+    return [-(s * s) * gaussian_laplace(d, s) for s in sigmas_px]
+
+
+def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
                  window_px: float, min_z: float, level_floor: float = 0.0,
                  fraction: float = 0.5, texture: np.ndarray | None = None) -> np.ndarray:
     """Small dark blobs of an optical density image, found by how far they stand out of
     the photo's own texture and noise, and outlined at a fraction of their peak.
 
-    1. response: the scale-normalised Laplacian of Gaussian, -sigma^2 LoG (Lindeberg [6]),
-       of ``density`` at each of ``sigmas_px`` (a disk of radius r answers most at
-       sigma = r / sqrt 2), the largest over the scales kept per pixel;
+    1. response: :func:`blob_responses` at each of ``sigmas_px``, the largest over the
+       scales kept per pixel;
     2. standing out: each scale's response is divided by the skin's mean absolute response
        around it (:func:`local_reference` over ``roi``, Gaussian of ``window_px``): the
        level of the skin's texture and sensor noise there, so that a threshold ``min_z``
@@ -623,8 +661,9 @@ def blob_objects(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float],
 
     Parameters
     ----------
-    density : (H, W) ndarray
-        Optical density (darker = higher), e.g. ``ColourPlanes.luminance_density``.
+    responses : list of (H, W) float32 ndarray
+        :func:`blob_responses` of an optical density (darker = higher), e.g.
+        ``ColourPlanes.luminance_density``, at ``sigmas_px``.
     roi : (H, W) bool ndarray
     sigmas_px : list of float
         Scales of the Laplacian of Gaussian, pixels.
@@ -649,11 +688,8 @@ def blob_objects(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float],
     .. [6] Lindeberg T. Feature detection with automatic scale selection. Int J Comput
            Vision 1998;30:79-116.
     """
-    d = np.asarray(density, dtype=np.float32)
-    d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
-    ratio = np.full(d.shape, -np.inf, np.float32)
-    for s in sigmas_px:
-        response = -(s * s) * ndi.gaussian_laplace(d, s, mode="mirror")
+    ratio = np.full(roi.shape, -np.inf, np.float32)
+    for response in responses:
         level = local_reference(np.abs(response), roi if texture is None else texture,
                                 window_px)
         np.maximum(ratio, response / np.maximum(level, max(level_floor, 1e-6)), out=ratio)

@@ -13,6 +13,7 @@ from skinmetrics.filters import (
     clean_mask,
     contrast_to_reference,
     dark_objects,
+    gaussian_laplace,
     h_maxima,
     label_peaks,
     local_half_maximum,
@@ -241,3 +242,14 @@ def test_tophat_gives_skin_between_highlights_no_dark_contrast():
     th = black_tophat_od(density, 6.0, skin)
     assert th[gap].max() < 0.02
     assert th[dot].max() == pytest.approx(0.2, abs=0.02)  # the dot keeps its own contrast
+
+
+@pytest.mark.parametrize("sigma", [0.8, 1.77, 3.54])
+def test_gaussian_laplace_equals_scipy(sigma):
+    """OpenCV's separable filter with scipy's kernels: the same Laplacian of Gaussian."""
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(rng.random((61, 83)).astype(np.float32), (0, 0), 1.5)
+    expected = ndi.gaussian_laplace(image, sigma, mode="mirror")
+    got = gaussian_laplace(image, sigma)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())

@@ -48,7 +48,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes
-from ..filters import area_metrics, blob_objects, disk
+from ..filters import area_metrics, blob_objects, blob_responses, disk
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     GRID_PARAMS,
@@ -137,9 +137,10 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     """
     where = roi if fringe is None else roi & ~fringe
     sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
+    responses = blob_responses(planes.luminance_density, where, sigmas)
     texture = where
     for _ in range(2):  # the second time, crust-like blobs are left out of the skin's texture
-        labels = blob_objects(planes.luminance_density, where, sigmas,
+        labels = blob_objects(responses, where, sigmas,
                               scale.px(params["window_mm"]), params["min_z"],
                               params["level_floor"], params["edge_fraction"], texture)
         if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads

@@ -279,6 +279,9 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         (area averaging): the smallest structures measured (0.05 mm) still span 1.5 px at
         30 px/mm, and the work falls with the square of the scale. Masks are returned at
         the photo's size (nearest neighbour) and px areas in the photo's own pixels.
+        A layer with a ``work_px_per_mm`` (erythema: its patches are a millimetre or
+        more) finds its lesions on a copy resampled further, to that scale, and draws
+        them back on the photo (a bilinear outline).
     region : (H, W) bool ndarray, optional
         Where to measure (e.g. the part of a follow-up photo its baseline also shows,
         without a colour chart's pixels): lesions are found on the whole skin region, then
@@ -340,14 +343,25 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     detection = Detection(shape, planes, scale, roi, fringe)
     clock.lap("roi")
     known_ppm = work_ppm or size_px_per_mm
+    coarser: dict[float, tuple] = {}  # the copies at each layer's working scale
     for name in pipeline.stages:
         module = STAGES[name]
-        need = pipeline.params[name].get("min_px_per_mm", 0.0)
+        params = pipeline.params[name]
+        need = params.get("min_px_per_mm", 0.0)
         detection.resolved[name] = not (known_ppm and known_ppm < need)
         if detection.resolved[name]:
             given = (estimates or {}).get(name, {})
-            found, used = module.detect(planes, roi, pipeline.params[name], scale, fringe,
-                                        **given)
+            limit = params.get("work_px_per_mm", 0.0)
+            if limit and scale.size_px_per_mm > limit:
+                if limit not in coarser:
+                    coarser[limit] = _coarser_copy(planes, roi, fringe, scale, limit)
+                at_planes, at_roi, at_fringe, at_scale = coarser[limit]
+                found, used = module.detect(at_planes, at_roi, params, at_scale, at_fringe,
+                                            **given)
+                found = roi & (cv2.resize(found.astype(np.float32), roi.shape[::-1],
+                                          interpolation=cv2.INTER_LINEAR) >= 0.5)
+            else:
+                found, used = module.detect(planes, roi, params, scale, fringe, **given)
             if used:
                 detection.estimates[name] = used
         else:
@@ -441,6 +455,26 @@ def skin_region(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = 
     roi = roi_module.skin_mask(ColourPlanes(work), pipeline.params["roi"], scale,
                                not_skin if same else _resized(not_skin, work.shape))
     return roi if same else _resized(roi, srgb.shape)
+
+
+def _coarser_copy(planes: ColourPlanes, roi: np.ndarray, fringe: np.ndarray | None,
+                  scale: Scale, limit: float
+                  ) -> tuple[ColourPlanes, np.ndarray, np.ndarray | None, Scale]:
+    """The photo at ``limit`` px/mm (by its sizing scale) for a layer whose lesions need no
+    finer one (a stage's ``work_px_per_mm``): colour planes of an area-resampled copy, the
+    skin region where at least half of a pixel is skin, and as fringe (skin whose colour
+    is not used) every pixel that mixes in any hair fringe or any pixel that is not skin."""
+    height, width = roi.shape
+    size = (max(1, round(width * limit / scale.size_px_per_mm)),
+            max(1, round(height * limit / scale.size_px_per_mm)))
+    ratio = size[0] / width
+
+    def share(mask: np.ndarray) -> np.ndarray:
+        return cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+    return (ColourPlanes(cv2.resize(planes.srgb, size, interpolation=cv2.INTER_AREA)),
+            share(roi) >= 0.5, share(~roi if fringe is None else ~roi | fringe) > 0,
+            Scale(scale.px_per_mm and scale.px_per_mm * ratio, scale.size_px_per_mm * ratio))
 
 
 def _resized(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:

@@ -117,3 +117,24 @@ def test_the_reference_is_reported_with_its_value():
         lab[..., 0][skin & ~ph.masks["pigment"]].mean(), abs=1.5)  # crusts, glare: ~1 L*
     # erythema is redder than its reference by delta_a_star
     assert got["delta_a_star"] > 3
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_erythema_found_at_its_working_scale_is_the_full_resolution_one(seed):
+    """A photo finer than [erythema] work_px_per_mm has its erythema found on a resampled
+    copy and drawn back at the photo's size: the same patches as at full resolution (the
+    phantom at 25 px/mm, found at 12.5), as close to the truth."""
+    from skinmetrics.synthetic import make_phantom
+
+    ph = make_phantom((320, 480), 25.0, 55.0, seed=seed)
+    photo = ph.image.astype(np.float32) / 255
+    coarse, full = load_pipeline("laser_recovery"), load_pipeline("laser_recovery")
+    assert coarse.params["erythema"]["work_px_per_mm"] == 12.5
+    full.params["erythema"]["work_px_per_mm"] = 0.0
+    found = {name: measure_image(photo, pipe, px_per_mm=25.0).masks["erythema"]
+             for name, pipe in (("coarse", coarse), ("full", full))}
+    assert found["coarse"].shape == photo.shape[:2]
+    assert not np.array_equal(found["coarse"], found["full"])  # found on the copy
+    assert dice(found["coarse"], found["full"]) >= 0.95
+    truth = ph.masks["erythema"]
+    assert dice(found["coarse"], truth) >= dice(found["full"], truth) - 0.01 >= 0.9

@@ -205,6 +205,9 @@ def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],
 
 #: Parameters of the density-excess segmentation (erythema and pigmentation stages).
 EXCESS_PARAMS = {
+    "work_px_per_mm": Param(float, 0.0, 1000, "a finer photo's lesions are found on a copy "
+                            "resampled to this scale, then drawn back on the photo (0: none), "
+                            "px/mm"),
     "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the density map, mm"),
     "dot_radius_mm": Param(float, 0.01, 100, "dark dots narrower than this radius are ignored, mm"),
     "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),

@@ -88,6 +88,24 @@ def test_phantom_lesions_counted_not_brown_spots_or_diffuse_redness(px_per_mm):
     assert plain.metrics["acne_lesion_mean_diameter_mm"] is None
 
 
+def test_only_the_face_area_is_searched():
+    """A face photo's outline (``face_area``, from :func:`skinmetrics.core.measure`) reaches
+    the layer through the pipeline: lesions outside it are not counted, the other layers
+    and the skin region do not change."""
+    photo = lesion_patch(10.0)
+    pipe = load_pipeline("acne")
+    pipe = dataclasses.replace(pipe, stages=("pigmentation", "acne_lesion"))
+    left = np.zeros(photo.shape[:2], bool)
+    left[:, :400] = True  # x < 40 mm
+    whole = measure_image(photo, pipe, 10.0)
+    half = measure_image(photo, pipe, 10.0, face_area=left)
+    inside = sum(1 for _, x, _ in LESIONS_MM if x < 40)
+    assert half.metrics["acne_lesion_count"] == inside < whole.metrics["acne_lesion_count"]
+    assert not (half.masks["acne_lesion"] & ~left).any()
+    assert np.array_equal(half.masks["roi"], whole.masks["roi"])
+    assert half.metrics["pigment_spot_count"] == whole.metrics["pigment_spot_count"]
+
+
 def test_no_lesion_on_even_skin():
     photo = plain_skin_photo((300, 300), seed=7)
     pipe = load_pipeline("acne")

@@ -59,6 +59,7 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 from scipy.spatial import cKDTree
+from skimage.segmentation import relabel_sequential
 
 from ..colour import ColourPlanes, erythema_index
 from ..filters import local_reference, robust_spread
@@ -317,7 +318,7 @@ def lesion_labels(lesions: np.ndarray, roi: np.ndarray) -> np.ndarray:
         x, y, r = lesions[i, :3]
         cv2.circle(labels, (int(round(x)), int(round(y))), max(1, int(round(r))), i + 1, -1)
     labels[~roi] = 0
-    return restrict_labels(labels, labels > 0)
+    return relabel_sequential(labels)[0].astype(np.int32)
 
 
 def acne_lesion_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None

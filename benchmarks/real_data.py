@@ -1,6 +1,7 @@
 """Score skinmetrics on the real labelled photos in ../shared/data; prints dated Markdown tables.
 
-    python benchmarks/real_data.py [--data ../shared/data] [--only {pores,pad,pairs,acne}]
+    python benchmarks/real_data.py [--data ../shared/data]
+                                   [--only {pores,pad,pairs,acne,acne_lesions}]
                                    [--limit N]
 
 Every score stands beside a trivial baseline measured in the same run on the same photos.
@@ -37,6 +38,17 @@ from ``--data`` and never copied into the project.
   ellipses minus that of the other skin (the contrast the photos offer, the same for every
   method). Baseline: Otsu's threshold of a* over the same skin region. Also the share of
   expert lesion centres inside the skin region.
+* ``acne_lesions`` (the same 243 faces with expert lesion circles, sorted by file name:
+  even index TUNE, on which the ``[acne_lesion]`` thresholds were set; odd index CHECK):
+  the ``acne_lesion`` layer measured through :func:`skinmetrics.core.measure` at 4 px/mm
+  (face, its exclusions and outline; the acne pipeline with that layer alone, which the
+  other layers do not change). A found lesion (the centroid of its disc) matches an expert
+  lesion when it lies inside the expert's ellipse with both semi-axes grown by 3 px,
+  one-to-one (:func:`skinmetrics.scoring.match_in_ellipses`); precision, recall and F1
+  pooled over the faces (total matches), and Spearman's rho [6] between the found and the
+  expert count per face. Baseline: Otsu's threshold [1] of a* over the same search
+  region (skin region within the face's outline), each 8-connected blob of 4-2000 px one
+  lesion.
 
 References
 ----------
@@ -50,13 +62,17 @@ References
        erythema induced by ultraviolet radiation. Br J Dermatol 1984;111:663-672.
 .. [5] Bland J. M., Altman D. G. Measurement error proportional to the mean. BMJ
        1996;313:106.
+.. [6] Spearman C. The proof and measurement of association between two things. Am J
+       Psychol 1904;15:72-101.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
+import sys
 import time
 from collections import defaultdict
 from datetime import date
@@ -64,12 +80,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy import ndimage as ndi
+from scipy.stats import spearmanr
 from skimage.filters import threshold_otsu
 
 from skinmetrics.colour import erythema_index, linear_to_lab, melanin_index, srgb_to_linear
+from skinmetrics.core import measure
 from skinmetrics.io import read_image
 from skinmetrics.pipeline import load_pipeline, measure_image
-from skinmetrics.scoring import dice, match_objects
+from skinmetrics.scoring import dice, match_in_ellipses, match_objects
 
 PIGMENTED = ("NEV", "SEK", "MEL")
 RED = ("ACK", "BCC", "SCC")
@@ -287,7 +306,104 @@ def acne(data: Path, limit: int | None) -> None:
           f" ({100 * centres_in_skin / max(centres, 1):.0f} %).")
 
 
-SETS = {"pores": pores, "pad": pad, "pairs": pairs, "acne": acne}
+def acne04_lesion_faces(folder: Path) -> list[dict]:
+    """The acne04_valid faces with expert lesions, sorted by file name, each with its
+    ``split``: even index TUNE (thresholds set on these), odd index CHECK."""
+    with open(folder / "acne04v2_circles_640.json") as f:
+        faces = sorted((e for e in json.load(f)["images"] if e["lesions"]),
+                       key=lambda e: e["file_name"])
+    for i, e in enumerate(faces):
+        e["split"] = "TUNE" if i % 2 == 0 else "CHECK"
+    return faces
+
+
+def otsu_blobs(srgb: np.ndarray, where: np.ndarray, min_px: int = 4,
+               max_px: int = 2000) -> np.ndarray:
+    """Trivial lesion detector: Otsu's threshold of a* over ``where``, each 8-connected
+    blob of ``min_px``..``max_px`` pixels one lesion; (N, 2) centroids (row, column)."""
+    if not where.any():
+        return np.zeros((0, 2))
+    a = linear_to_lab(srgb_to_linear(srgb))[..., 1]
+    labels, n = ndi.label((a > threshold_otsu(a[where])) & where, structure=np.ones((3, 3)))
+    size = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    keep = np.flatnonzero((size >= min_px) & (size <= max_px)) + 1
+    return np.asarray(ndi.center_of_mass(labels > 0, labels, keep)).reshape(-1, 2)
+
+
+def lesion_faces_measured(folder: Path, faces: list[dict], px_per_mm: float = 4.0,
+                          margin_px: float = 3.0) -> tuple[list[dict], dict[str, float]]:
+    """Each face measured with the acne pipeline's ``acne_lesion`` layer and the Otsu
+    baseline (see the module text): per face and method the found, expert and matched
+    counts; and the seconds per face of each (face finding and skin region not included)."""
+    pipeline = load_pipeline("acne")
+    pipeline = dataclasses.replace(pipeline, stages=("acne_lesion",))
+    rows, seconds = [], {"acne_lesion": 0.0, "baseline": 0.0}
+    for e in faces:
+        srgb = read_image(folder / "images" / e["file_name"])
+        timings: dict[str, float] = {}
+        photo = measure(srgb, pipeline, px_per_mm=px_per_mm, chart="none", view="front",
+                        timings=timings)
+        seconds["acne_lesion"] += timings["acne_lesion"]
+        labels = photo.detection.found["acne_lesion"]
+        n = int(labels.max())
+        found = np.asarray(ndi.center_of_mass(labels > 0, labels, np.arange(1, n + 1))
+                           ).reshape(-1, 2)
+        where = photo.detection.roi
+        if photo.face_area is not None:
+            where = where & photo.face_area
+        start = time.perf_counter()
+        trivial = otsu_blobs(srgb, where)
+        seconds["baseline"] += time.perf_counter() - start
+        centres = np.array([(les["cy"], les["cx"]) for les in e["lesions"]], float)
+        axes = np.array([(les["ry"], les["rx"]) for les in e["lesions"]], float)
+        for method, points in (("acne_lesion", found), ("baseline", trivial)):
+            m = match_in_ellipses(points, centres, axes, margin_px)
+            rows.append({"face": e["file_name"], "split": e["split"], "method": method,
+                         "found": m.found, "expert": m.truth, "matched": m.matched})
+        print(".", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return rows, {k: v / max(len(faces), 1) for k, v in seconds.items()}
+
+
+def lesion_scores(rows: list[dict]) -> dict[str, float]:
+    """Pooled precision, recall, F1 and Spearman's rho (found vs expert count per face) of
+    rows of :func:`lesion_faces_measured`."""
+    found = np.array([r["found"] for r in rows])
+    expert = np.array([r["expert"] for r in rows])
+    matched = sum(r["matched"] for r in rows)
+    precision = matched / max(found.sum(), 1)
+    recall = matched / max(expert.sum(), 1)
+    return {"faces": len(rows), "precision": precision, "recall": recall,
+            "f1": 2 * matched / max(found.sum() + expert.sum(), 1),
+            "rho": float(spearmanr(found, expert)[0]) if len(rows) > 2 else float("nan"),
+            "mean_found": float(found.mean()), "mean_expert": float(expert.mean())}
+
+
+def acne_lesions(data: Path, limit: int | None) -> None:
+    folder = data / "acne04_valid"
+    faces = acne04_lesion_faces(folder)[:limit]
+    rows, seconds = lesion_faces_measured(folder, faces)
+    names = {"acne_lesion": "skinmetrics acne_lesion",
+             "baseline": "Otsu a* blobs (baseline)"}
+    print(f"\n### Acne lesion count: acne04_valid ({len(faces)} faces with expert lesion"
+          " circles, 4 px/mm; match = centre inside the expert ellipse + 3 px, one-to-one)\n")
+    print("| method | split | faces | precision | recall | F1 | Spearman rho | mean found |"
+          " mean expert |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for method, name in names.items():
+        for split in ("TUNE", "CHECK", "all"):
+            sel = [r for r in rows if r["method"] == method and split in ("all", r["split"])]
+            if not sel:
+                continue
+            s = lesion_scores(sel)
+            print(f"| {name} | {split} | {s['faces']} | {s['precision']:.2f} | "
+                  f"{s['recall']:.2f} | {s['f1']:.2f} | {s['rho']:.2f} | "
+                  f"{s['mean_found']:.1f} | {s['mean_expert']:.1f} |")
+    print("\nPer face: " + ", ".join(f"{names[k]} {1000 * v:.0f} ms" for k, v in seconds.items())
+          + " (the layer's detection alone; face finding and skin region not included).")
+
+
+SETS = {"pores": pores, "pad": pad, "pairs": pairs, "acne": acne, "acne_lesions": acne_lesions}
 
 
 def main() -> None:

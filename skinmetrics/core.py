@@ -30,7 +30,7 @@ import numpy as np
 from . import __version__
 from .align import Alignment, align_to_baseline
 from .correction import Calibration, calibrate
-from .face import Face, excluded_mask, find_face, region_masks
+from .face import Face, excluded_mask, face_outline_mask, find_face, region_masks
 from .pipeline import (
     Clock,
     Detection,
@@ -139,6 +139,9 @@ class PhotoMeasurement:
         The anatomical regions measured (the baseline's, mapped, for a registered follow-up).
     excluded : (H, W) bool ndarray or None
         Eyes, brows, lips and nostrils (with a margin): never skin.
+    face_area : (H, W) bool ndarray or None
+        The face's outline (:func:`skinmetrics.face.face_outline_mask`), for the layers
+        that search only the face (acne lesions); None without a face.
     regions_source : str or None
         ``landmarks`` or ``baseline landmarks, registered``; None without regions.
     alignment : Alignment or None
@@ -168,6 +171,7 @@ class PhotoMeasurement:
     baseline_result: Measurement | None = None
     given_estimates: Mapping[str, Mapping[str, float | None]] | None = None
     warnings: list[str] = field(default_factory=list)
+    face_area: np.ndarray | None = None
 
     @property
     def masks(self) -> dict[str, np.ndarray]:
@@ -342,6 +346,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     face = (find_plausible_face(srgb, px_per_mm, expected or not px_per_mm)
             if pipeline.regions else None)
     areas, excluded = _face_areas(face, srgb.shape, pipeline.regions)
+    face_area = None if face is None else face_outline_mask(face, srgb.shape)
     regions_source = "landmarks" if face is not None else None
     clock.lap("face")
     region = alignment = given = None
@@ -369,6 +374,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                 regions_source = "baseline landmarks, registered"
                 if face is None:
                     excluded = warp_to_followup(baseline.excluded, reg, srgb.shape)
+                    face_area = warp_to_followup(baseline.face_area, reg, srgb.shape)
         clock.lap("align")
     if not areas and pipeline.regions and expected:
         warnings.append("no face found in a whole-face photo; measured over the whole skin "
@@ -377,7 +383,8 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
     detection = detect_layers(srgb, pipeline, px_per_mm,
                               not_skin=_union(cal.chart_mask, excluded, clipped),
-                              size_px_per_mm=size_ppm, estimates=given, timings=timings)
+                              size_px_per_mm=size_ppm, estimates=given, face_area=face_area,
+                              timings=timings)
     result = summarise_layers(detection, pipeline, region=region, regions=areas,
                               timings=timings)
     clock.restart()  # the layers recorded their own steps
@@ -415,9 +422,9 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                 base.srgb, pipeline, base.px_per_mm, region=compared,
                 not_skin=_union(base.calibration.chart_mask, base.excluded, base.clipped),
                 size_px_per_mm=base.size_px_per_mm, regions=base_regions,
-                estimates=result.estimates)
+                estimates=result.estimates, face_area=base.face_area)
         clock.lap("baseline over the compared skin")
     detection.planes.release()  # kept for follow-ups: only what they need
     return PhotoMeasurement(srgb, result, detection, px_per_mm, scale_source, cal, clipped,
                             face, size_ppm, areas, excluded, regions_source, alignment, paired,
-                            given, warnings)
+                            given, warnings, face_area)

@@ -51,6 +51,8 @@ __all__ = [
     "exclusion_masks",
     "excluded_mask",
     "exclusion_polygons",
+    "face_outline_mask",
+    "face_outline_polygon",
     "find_face",
     "region_masks",
     "region_polygons",
@@ -64,6 +66,8 @@ CNN_SIDE = 320  # longer side of the copy the CNN fallback sees (~0.4 s per imag
 FRONTAL_MAX = 0.25  # |asymmetry| up to which a face counts as frontal
 PROFILE_MIN = 0.6  # |asymmetry| from which the far cheek is hidden (profile)
 MARGIN_IOD = 0.08  # default exclusion margin, fraction of the inter-ocular distance
+FOREHEAD_EXTENT = 1.0  # face outline: forehead height, multiple of the brow-to-nose-tip distance
+OUTLINE_GROWTH = 1.2  # face outline: scale about its centre (room for the landmarks' error)
 
 # iBUG 68-point index of each point's mirror image (patient's left <-> right)
 MIRROR_68 = np.array(
@@ -365,6 +369,38 @@ def region_polygons(face: Face) -> dict[str, np.ndarray]:
     elif face.asymmetry <= -PROFILE_MIN:
         del out["left_cheek"]
     return out
+
+
+def face_outline_polygon(face: Face) -> np.ndarray:
+    """The face's outline: the convex hull of the jaw line (iBUG points 0-16) and of the
+    brows (17-26) raised by :data:`FOREHEAD_EXTENT` times the brow-to-nose-tip distance
+    (brow midpoint to point 30; the forehead up to about the hairline), scaled by
+    :data:`OUTLINE_GROWTH` about its centre (room for the landmarks' placement error at the
+    jaw and temples).
+
+    Everything outside it (neck, ears, hair, clothes, backdrop) is no part of the face, even
+    where it passes as skin colour.
+
+    Parameters
+    ----------
+    face : Face
+
+    Returns
+    -------
+    ndarray, shape (N, 2)
+        Convex polygon in image ``(x, y)``.
+    """
+    p = face.landmarks
+    raise_by = FOREHEAD_EXTENT * (p[17:27].mean(0) - p[30])
+    pts = np.vstack([p[0:17], p[17:27] + raise_by])
+    centre = pts.mean(0)
+    pts = centre + OUTLINE_GROWTH * (pts - centre)
+    return cv2.convexHull(pts.astype(np.float32))[:, 0, :].astype(float)
+
+
+def face_outline_mask(face: Face, shape: tuple[int, ...]) -> np.ndarray:
+    """Rasterised :func:`face_outline_polygon`: (H, W) bool, True inside the face."""
+    return _fill([face_outline_polygon(face)], _shape2(shape))
 
 
 def _shape2(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -22,6 +22,7 @@ missing key or section, an unknown stage or a value of the wrong type or range i
 
 from __future__ import annotations
 
+import inspect
 import time
 import tomllib
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from skimage.segmentation import relabel_sequential
 
 from . import roi as roi_module
 from .colour import ColourPlanes
@@ -263,8 +265,8 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                   not_skin: np.ndarray | None = None,
                   size_px_per_mm: float | None = None,
                   regions: Mapping[str, np.ndarray] | None = None,
-                  estimates: Mapping[str, Mapping[str, float | None]] | None = None
-                  ) -> Measurement:
+                  estimates: Mapping[str, Mapping[str, float | None]] | None = None,
+                  face_area: np.ndarray | None = None) -> Measurement:
     """Measure one photograph with a pipeline: :func:`detect_layers`, then
     :func:`summarise_layers`.
 
@@ -301,6 +303,11 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         Per stage, values to use instead of estimating them from this photo (a
         :attr:`Measurement.estimates` of the patient's baseline: the same skin measured
         the same way at every visit); a None value is estimated.
+    face_area : (H, W) bool ndarray, optional
+        In a face photo, the face's outline (:func:`skinmetrics.face.face_outline_mask`):
+        handed to the stages whose ``detect`` takes a ``face_area`` argument (the acne
+        lesions: skin-coloured neck, ears, hair or backdrop outside it is not searched).
+        The skin region and the other layers do not use it.
     timings : dict, optional
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
         colour conversions, each stage, ``summarise``, ``upsample``).
@@ -315,7 +322,7 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     """
     detection = detect_layers(srgb, pipeline, px_per_mm, not_skin=not_skin,
                               size_px_per_mm=size_px_per_mm, estimates=estimates,
-                              timings=timings)
+                              face_area=face_area, timings=timings)
     return summarise_layers(detection, pipeline, region=region, regions=regions,
                             timings=timings)
 
@@ -323,19 +330,23 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
 def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None, *,
                   not_skin: np.ndarray | None = None, size_px_per_mm: float | None = None,
                   estimates: Mapping[str, Mapping[str, float | None]] | None = None,
+                  face_area: np.ndarray | None = None,
                   timings: dict[str, float] | None = None) -> Detection:
     """The skin region and every stage's lesions on the whole of it (the arguments are
-    :func:`measure_image`'s)."""
+    :func:`measure_image`'s; ``face_area`` goes, at the measured copy's size, to the
+    stages whose ``detect`` has a ``face_area`` argument)."""
     if px_per_mm is not None and not px_per_mm > 0:
         raise ValueError(f"px_per_mm must be positive (got {px_per_mm})")
     clock = Clock(timings)
     shape = srgb.shape[:2]
-    if not_skin is not None and not_skin.shape != shape:
-        raise ValueError(f"not_skin is {not_skin.shape}, the photo {shape}")
+    for name, mask in (("not_skin", not_skin), ("face_area", face_area)):
+        if mask is not None and mask.shape != shape:
+            raise ValueError(f"{name} is {mask.shape}, the photo {shape}")
     work, work_ppm = _working_copy(srgb, pipeline, px_per_mm)
     if work is not srgb:
         clock.lap("resample")
         not_skin = _resized(not_skin, work.shape)
+        face_area = _resized(face_area, work.shape)
     planes = ColourPlanes(work)  # colour conversions happen (once) where first needed
     scale = Scale(work_ppm, work_ppm or size_px_per_mm
                   or pipeline.params["scale"]["assumed_px_per_mm"])
@@ -350,17 +361,21 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         need = params.get("min_px_per_mm", 0.0)
         detection.resolved[name] = not (known_ppm and known_ppm < need)
         if detection.resolved[name]:
-            given = (estimates or {}).get(name, {})
+            given = dict((estimates or {}).get(name, {}))
+            wants_face = "face_area" in inspect.signature(module.detect).parameters
             limit = params.get("work_px_per_mm", 0.0)
-            if limit and scale.size_px_per_mm > limit:
+            if limit and scale.size_px_per_mm > limit:  # found on a coarser copy
                 if limit not in coarser:
                     coarser[limit] = _coarser_copy(planes, roi, fringe, scale, limit)
                 at_planes, at_roi, at_fringe, at_scale = coarser[limit]
+                if wants_face:
+                    given["face_area"] = _resized(face_area, at_roi.shape)
                 found, used = module.detect(at_planes, at_roi, params, at_scale, at_fringe,
                                             **given)
-                found = roi & (cv2.resize(found.astype(np.float32), roi.shape[::-1],
-                                          interpolation=cv2.INTER_LINEAR) >= 0.5)
+                found = _drawn_back(found, roi)
             else:
+                if wants_face:
+                    given["face_area"] = face_area
                 found, used = module.detect(planes, roi, params, scale, fringe, **given)
             if used:
                 detection.estimates[name] = used
@@ -475,6 +490,21 @@ def _coarser_copy(planes: ColourPlanes, roi: np.ndarray, fringe: np.ndarray | No
     return (ColourPlanes(cv2.resize(planes.srgb, size, interpolation=cv2.INTER_AREA)),
             share(roi) >= 0.5, share(~roi if fringe is None else ~roi | fringe) > 0,
             Scale(scale.px_per_mm and scale.px_per_mm * ratio, scale.size_px_per_mm * ratio))
+
+
+def _drawn_back(found: np.ndarray, roi: np.ndarray) -> np.ndarray:
+    """Lesions found on a coarser copy, drawn on the photo's pixels (``roi``'s): a mask
+    with a bilinear outline; a label image's labels by nearest neighbour within that
+    outline, relabelled 1..N."""
+    height, width = roi.shape
+    inside = roi & (cv2.resize((found > 0).astype(np.float32), (width, height),
+                               interpolation=cv2.INTER_LINEAR) >= 0.5)
+    if found.dtype == bool:
+        return inside
+    rows = (np.arange(height) * found.shape[0]) // height
+    cols = (np.arange(width) * found.shape[1]) // width
+    labels = np.where(inside, found[np.ix_(rows, cols)], 0)
+    return relabel_sequential(labels)[0].astype(np.int32)
 
 
 def _resized(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:

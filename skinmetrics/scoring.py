@@ -16,7 +16,7 @@ from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
-__all__ = ["dice", "ObjectMatch", "centroids", "match_objects"]
+__all__ = ["dice", "ObjectMatch", "centroids", "match_objects", "match_in_ellipses"]
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -84,11 +84,47 @@ def match_objects(found: np.ndarray, truth: np.ndarray, max_distance_px: float,
     if len(a) == 0 or len(b) == 0:
         return ObjectMatch(len(a), len(b), 0)
     pairs = cKDTree(a).sparse_distance_matrix(cKDTree(b), max_distance_px).tocoo()
-    if pairs.nnz == 0:
-        return ObjectMatch(len(a), len(b), 0)
-    # maximise matches: a pair within reach costs 0, one out of reach 1
-    rows, cols = np.unique(pairs.row), np.unique(pairs.col)
-    cost = np.ones((len(rows), len(cols)))
-    cost[np.searchsorted(rows, pairs.row), np.searchsorted(cols, pairs.col)] = 0.0
+    return ObjectMatch(len(a), len(b), _most_matches(pairs.row, pairs.col))
+
+
+def match_in_ellipses(found: np.ndarray, centres: np.ndarray, semi_axes: np.ndarray,
+                      margin_px: float = 0.0) -> ObjectMatch:
+    """Match found points to labelled ellipses one-to-one: a point may match an ellipse
+    when it lies inside it with both semi-axes grown by ``margin_px``.
+
+    Parameters
+    ----------
+    found : (N, 2) ndarray
+        Found points (row, column).
+    centres : (M, 2) ndarray
+        Centres of the labelled ellipses (row, column), axes along the rows and columns.
+    semi_axes : (M, 2) ndarray
+        Their semi-axes along the rows and the columns, px.
+    margin_px : float
+        Added to both semi-axes.
+
+    Returns
+    -------
+    ObjectMatch
+        The pairing that maximises the number of matches.
+    """
+    found = np.asarray(found, float).reshape(-1, 2)
+    centres = np.asarray(centres, float).reshape(-1, 2)
+    if len(found) == 0 or len(centres) == 0:
+        return ObjectMatch(len(found), len(centres), 0)
+    reach = np.asarray(semi_axes, float).reshape(-1, 2) + margin_px
+    scaled = (found[:, None, :] - centres[None]) / reach[None]
+    rows, cols = np.nonzero((scaled**2).sum(axis=-1) <= 1.0)
+    return ObjectMatch(len(found), len(centres), _most_matches(rows, cols))
+
+
+def _most_matches(rows: np.ndarray, cols: np.ndarray) -> int:
+    """The largest number of one-to-one pairs among the allowed pairs (rows[i], cols[i])
+    (Hungarian assignment: an allowed pair costs 0, any other 1)."""
+    if len(rows) == 0:
+        return 0
+    urows, ucols = np.unique(rows), np.unique(cols)
+    cost = np.ones((len(urows), len(ucols)))
+    cost[np.searchsorted(urows, rows), np.searchsorted(ucols, cols)] = 0.0
     r, c = linear_sum_assignment(cost)
-    return ObjectMatch(len(a), len(b), int(np.count_nonzero(cost[r, c] == 0)))
+    return int(np.count_nonzero(cost[r, c] == 0))

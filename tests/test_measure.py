@@ -19,7 +19,7 @@ from .conftest import PX_PER_MM
 
 runner = CliRunner()
 LASER_MASKS = {"roi", "erythema", "microcrust", "pigment"}
-ACNE_MASKS = {"roi", "pore", "pigment", "erythema"}
+ACNE_MASKS = {"roi", "pore", "pigment", "erythema", "acne_lesion"}
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,7 @@ def test_acne_pipeline_writes_only_its_layers(photos, tmp_path):
     assert rec["metrics"]["pore_density_per_cm2"] is None
     assert rec["metrics"]["pore_mean_diameter_mm"] is None
     assert rec["metrics"]["erythema_area_mm2"] is None
+    assert rec["metrics"]["acne_lesion_density_per_cm2"] is None
     assert rec["metrics"]["pore_count"] > 0 and rec["metrics"]["erythema_area_pct"] > 0
 
 

@@ -19,7 +19,7 @@ def test_builtins_load_with_every_parameter():
     assert builtin_pipelines() == ["acne", "laser_recovery"]
     lr = load_pipeline("laser_recovery")
     assert lr.stages == ("erythema", "microcrust", "pigmentation")
-    assert load_pipeline("acne").stages == ("pore", "pigmentation", "erythema")
+    assert load_pipeline("acne").stages == ("pore", "pigmentation", "erythema", "acne_lesion")
     assert set(lr.params["roi"]) == set(roi.PARAMS)
     for stage in lr.stages:
         assert set(lr.params[stage]) == set(STAGES[stage].PARAMS)

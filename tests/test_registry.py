@@ -30,12 +30,12 @@ def photo():
 
 
 def test_stages_are_the_modules_that_declare_a_layer():
-    assert set(STAGES) == {"erythema", "microcrust", "pore", "pigmentation"}
+    assert set(STAGES) == {"acne_lesion", "erythema", "microcrust", "pore", "pigmentation"}
     for name, module in STAGES.items():
         assert module.LAYER.name == name and module.LAYER.mask and module.LAYER.colour
         assert set(module.LAYER.headline) <= {m.name for m in module.LAYER.metrics}
     colours = layer_colours()
-    assert len(set(colours.values())) == len(colours) == 5  # roi and four layers
+    assert len(set(colours.values())) == len(colours) == 6  # roi and five layers
     # every metric has its own short label for the patient tables
     labels = [m.label for layer in methods() for m in layer.metrics]
     assert all(labels) and len(set(labels)) == len(labels)
@@ -54,7 +54,7 @@ def _toy_module() -> ModuleType:
     toy.LAYER = Layer("toy", "Toy redness", "a* above the skin's median a* + margin",
                       ("Toy 2026",), area_definitions("toy", "toy redness"),
                       citations={"Toy 2026": "A. Toy. Redness for tests. 2026."},
-                      mask="toy", colour=(213, 94, 0), headline=("toy_area_pct",))
+                      mask="toy", colour=(0, 114, 178), headline=("toy_area_pct",))
     toy.PARAMS = {"margin": Param(float, 0.0, 100, "a* above the median, CIELAB units")}
 
     def detect(planes, roi, params, scale, fringe=None):
@@ -83,9 +83,9 @@ def test_a_new_layer_is_one_module_and_its_pipeline_section(photo, monkeypatch):
     assert result.metrics["toy_area_pct"] == pytest.approx(100 * expected.sum() / roi.sum())
     assert result.units["toy_area_mm2"] == "mm2"
     # drawn on the overlay in its colour, described (with its reference) in the report
-    assert layer_colours()["toy"] == (213, 94, 0)
+    assert layer_colours()["toy"] == (0, 114, 178)
     overlay = outline_overlay(photo, {"toy": result.masks["toy"]})
-    assert (overlay == (213, 94, 0)).all(axis=-1).any()
+    assert (overlay == (0, 114, 178)).all(axis=-1).any()
     assert methods()[-1].name == "toy" and references()["Toy 2026"].startswith("A. Toy")
     # a section for a stage that does not exist is still refused
     with pytest.raises(ValueError, match="unknown"):

@@ -6,7 +6,10 @@ Every module here but :mod:`~skinmetrics.stages.base` is a stage and declares
   with units, definitions, formulas and references, mask name, overlay colour);
 * ``PARAMS``: its pipeline parameters (:class:`skinmetrics.stages.base.Param`);
 * ``detect(planes, roi, params, scale, fringe, **estimates)``: the lesions on the whole
-  skin region and the values it estimated from the photo;
+  skin region and the values it estimated from the photo; a stage whose ``detect`` also
+  takes a ``face_area`` argument is given the face's outline in a face photo (None
+  otherwise; :func:`skinmetrics.face.face_outline_mask`, from
+  :func:`skinmetrics.core.measure`);
 * ``summarise(planes, roi, found, params, scale, region)``: their mask and metrics within a
   region (:class:`skinmetrics.stages.base.StageResult`).
 

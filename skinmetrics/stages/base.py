@@ -11,6 +11,7 @@ from skimage.segmentation import relabel_sequential
 
 from ..colour import ColourPlanes, erythema_index
 from ..filters import (
+    area_metrics,
     contrast_to_reference,
     dark_objects,
     hysteresis,
@@ -26,7 +27,7 @@ from ..lattice import lattice_neighbours, lattice_vectors
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
            "crosstalk",
            "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "dark_objects_in_skin",
-           "keep_by_size_and_shape", "restrict_labels"]
+           "keep_by_size_and_shape", "restrict_labels", "object_metrics"]
 
 
 @dataclass(frozen=True)
@@ -203,11 +204,15 @@ def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],
     return relabel_sequential(np.where(keep[labels], labels, 0))[0].astype(np.int32)
 
 
+#: A stage's working scale: a finer photo's lesions are found on a copy resampled to it
+#: and drawn back on the photo by :func:`skinmetrics.pipeline.detect_layers`.
+WORK_SCALE_PARAM = Param(float, 0.0, 1000, "a finer photo's lesions are found on a copy "
+                         "resampled to this scale, then drawn back on the photo (0: none), "
+                         "px/mm")
+
 #: Parameters of the density-excess segmentation (erythema and pigmentation stages).
 EXCESS_PARAMS = {
-    "work_px_per_mm": Param(float, 0.0, 1000, "a finer photo's lesions are found on a copy "
-                            "resampled to this scale, then drawn back on the photo (0: none), "
-                            "px/mm"),
+    "work_px_per_mm": WORK_SCALE_PARAM,
     "smooth_mm": Param(float, 0.0, 10, "Gaussian sigma smoothing the density map, mm"),
     "dot_radius_mm": Param(float, 0.01, 100, "dark dots narrower than this radius are ignored, mm"),
     "dot_tophat": Param(float, 0.0, 5, "black top-hat (luminance OD) that marks a dark dot"),
@@ -336,3 +341,51 @@ def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray
     if region is None:
         return labels
     return relabel_sequential(np.where(region, labels, 0))[0].astype(np.int32)
+
+
+def object_metrics(prefix: str, roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None,
+                   areas: tuple[str, ...] = ("px", "mm2", "pct"), density: bool = True
+                   ) -> tuple[dict, dict]:
+    """Count, density, area and mean diameter of the objects of a label image: the metrics
+    of the layers of discrete lesions (pores, microcrusts, acne lesions).
+
+    Parameters
+    ----------
+    prefix : str
+        The metrics are ``<prefix>_count``, ``<prefix>_density_per_cm2``,
+        ``<prefix>_area_<s>`` for each ``s`` of ``areas`` and ``<prefix>_mean_diameter_mm``.
+    roi : (H, W) bool ndarray
+        The skin region the objects are counted in (the density's and area share's
+        denominator).
+    labels : (H, W) int ndarray
+        Objects 1..N (every label present), 0 elsewhere.
+    px_per_mm : float or None
+        Image scale; without it the mm-based metrics are None.
+    areas : tuple of str
+        Which of :func:`skinmetrics.filters.area_metrics`' ``px``, ``mm2``, ``pct`` to give.
+    density : bool
+        Whether to give ``<prefix>_density_per_cm2``: count / (roi area in cm^2).
+
+    Returns
+    -------
+    metrics, units : dict
+        The mean diameter is the mean equivalent-circle diameter sqrt(4 area / pi) / px_per_mm.
+    """
+    roi_px = int(np.count_nonzero(roi))
+    n = int(labels.max())
+    sizes = np.bincount(labels.ravel())[1:] if n else np.zeros(0)
+    area, area_units = area_metrics(prefix, labels > 0, roi_px, px_per_mm)
+    roi_cm2 = roi_px / (10.0 * px_per_mm) ** 2 if px_per_mm else 0.0
+    metrics: dict = {f"{prefix}_count": n}
+    units = {f"{prefix}_count": "count"}
+    if density:
+        metrics[f"{prefix}_density_per_cm2"] = n / roi_cm2 if roi_cm2 else None
+        units[f"{prefix}_density_per_cm2"] = "1/cm2"
+    for suffix in areas:
+        key = f"{prefix}_area_{suffix}"
+        metrics[key], units[key] = area[key], area_units[key]
+    diameter = np.sqrt(4 * sizes / np.pi)
+    metrics[f"{prefix}_mean_diameter_mm"] = (float(diameter.mean() / px_per_mm)
+                                            if px_per_mm and n else None)
+    units[f"{prefix}_mean_diameter_mm"] = "mm"
+    return metrics, units

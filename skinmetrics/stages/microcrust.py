@@ -41,7 +41,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..colour import ColourPlanes
-from ..filters import area_metrics, object_table, split_touching
+from ..filters import split_touching
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     DARK_OBJECT_PARAMS,
@@ -52,6 +52,7 @@ from .base import (
     crust_like,
     dark_objects_in_skin,
     keep_by_size_and_shape,
+    object_metrics,
     restrict_labels,
 )
 
@@ -124,17 +125,12 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
 
 def microcrust_metrics(roi: np.ndarray, labels: np.ndarray,
                        px_per_mm: float | None) -> tuple[dict, dict]:
-    """Count, area and mean diameter of labelled microcrusts."""
-    roi_px = int(np.count_nonzero(roi))
-    table = object_table(labels)
-    metrics, units = area_metrics("microcrust", labels > 0, roi_px, px_per_mm)
-    metrics["microcrust_count"] = int(len(table["area_px"]))
-    units["microcrust_count"] = "count"
-    d = table["diameter_px"]
-    metrics["microcrust_mean_diameter_mm"] = (float(d.mean() / px_per_mm)
-                                              if px_per_mm and len(d) else None)
-    units["microcrust_mean_diameter_mm"] = "mm"
-    return metrics, units
+    """Count, area and mean diameter of labelled microcrusts
+    (:func:`skinmetrics.stages.base.object_metrics`, no density), areas first as the
+    tables have always listed them."""
+    metrics, units = object_metrics("microcrust", roi, labels, px_per_mm, density=False)
+    order = sorted(metrics, key=lambda k: "_area_" not in k)
+    return {k: metrics[k] for k in order}, units
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],

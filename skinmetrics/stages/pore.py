@@ -48,7 +48,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes
-from ..filters import area_metrics, blob_objects, blob_responses, disk
+from ..filters import blob_objects, blob_responses, disk
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     GRID_PARAMS,
@@ -57,6 +57,7 @@ from .base import (
     StageResult,
     crust_like,
     keep_by_size_and_shape,
+    object_metrics,
     restrict_labels,
 )
 
@@ -160,24 +161,9 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
 
 def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None
                  ) -> tuple[dict, dict]:
-    """Count, density, area and mean diameter of labelled pores."""
-    roi_px = int(np.count_nonzero(roi))
-    n = int(labels.max())
-    area, area_units = area_metrics("pore", labels > 0, roi_px, px_per_mm)
-    sizes = np.bincount(labels.ravel())[1:] if n else np.zeros(0)
-    d = np.sqrt(4 * sizes / np.pi)
-    roi_cm2 = roi_px / (10.0 * px_per_mm) ** 2 if px_per_mm else 0.0
-    metrics = {
-        "pore_count": n,
-        "pore_density_per_cm2": n / roi_cm2 if roi_cm2 else None,
-        "pore_area_px": area["pore_area_px"],
-        "pore_area_pct": area["pore_area_pct"],
-        "pore_mean_diameter_mm": float(d.mean() / px_per_mm) if px_per_mm and n else None,
-    }
-    units = {"pore_count": "count", "pore_density_per_cm2": "1/cm2",
-             "pore_area_px": area_units["pore_area_px"],
-             "pore_area_pct": area_units["pore_area_pct"], "pore_mean_diameter_mm": "mm"}
-    return metrics, units
+    """Count, density, area (px, % of roi) and mean diameter of labelled pores
+    (:func:`skinmetrics.stages.base.object_metrics`)."""
+    return object_metrics("pore", roi, labels, px_per_mm, areas=("px", "pct"))
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],

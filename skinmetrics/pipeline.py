@@ -477,8 +477,7 @@ def _coarser_copy(planes: ColourPlanes, roi: np.ndarray, fringe: np.ndarray | No
                   ) -> tuple[ColourPlanes, np.ndarray, np.ndarray | None, Scale]:
     """The photo at ``limit`` px/mm (by its sizing scale) for a layer whose lesions need no
     finer one (a stage's ``work_px_per_mm``): colour planes of an area-resampled copy, the
-    skin region where at least half of a pixel is skin, and as fringe (skin whose colour
-    is not used) every pixel that mixes in any hair fringe or any pixel that is not skin."""
+    skin region where at least half of a pixel is skin, the hair fringe where any is."""
     height, width = roi.shape
     size = (max(1, round(width * limit / scale.size_px_per_mm)),
             max(1, round(height * limit / scale.size_px_per_mm)))
@@ -488,7 +487,7 @@ def _coarser_copy(planes: ColourPlanes, roi: np.ndarray, fringe: np.ndarray | No
         return cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
 
     return (ColourPlanes(cv2.resize(planes.srgb, size, interpolation=cv2.INTER_AREA)),
-            share(roi) >= 0.5, share(~roi if fringe is None else ~roi | fringe) > 0,
+            share(roi) >= 0.5, None if fringe is None else share(fringe) > 0,
             Scale(scale.px_per_mm and scale.px_per_mm * ratio, scale.size_px_per_mm * ratio))
 
 

@@ -71,7 +71,7 @@ from .base import (
     Scale,
     StageResult,
     object_metrics,
-    restrict_labels,
+    summarise_objects,
 )
 
 __all__ = ["LAYER", "PARAMS", "lesion_radii_px", "lesion_candidates", "select_lesions",
@@ -339,7 +339,4 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
               region: np.ndarray | None = None) -> StageResult:
     """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
     (a lesion cut by the region's edge was found whole and is measured inside)."""
-    labels = restrict_labels(found, region)
-    metrics, units = acne_lesion_metrics(roi if region is None else roi & region, labels,
-                                         scale.px_per_mm)
-    return StageResult(labels > 0, metrics, units)
+    return summarise_objects(found, roi, region, scale.px_per_mm, acne_lesion_metrics)

@@ -3,7 +3,7 @@ the small-dark-object detector of the microcrust and pore stages."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +27,8 @@ from ..lattice import lattice_neighbours, lattice_vectors
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
            "crosstalk",
            "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "dark_objects_in_skin",
-           "keep_by_size_and_shape", "restrict_labels", "object_metrics"]
+           "keep_by_size_and_shape", "restrict_labels", "object_metrics", "summarise_objects",
+           "WORK_SCALE_PARAM"]
 
 
 @dataclass(frozen=True)
@@ -341,6 +342,19 @@ def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray
     if region is None:
         return labels
     return relabel_sequential(np.where(region, labels, 0))[0].astype(np.int32)
+
+
+def summarise_objects(found: np.ndarray, roi: np.ndarray, region: np.ndarray | None,
+                      px_per_mm: float | None,
+                      metrics_of: Callable[[np.ndarray, np.ndarray, float | None],
+                                           tuple[dict, dict]]) -> StageResult:
+    """Mask and metrics of the objects of a label image ``found`` (found on the whole skin
+    region) within ``roi & region``: an object cut by the region's edge is measured inside
+    and counts once (:func:`restrict_labels`); ``metrics_of(roi, labels, px_per_mm)`` gives
+    the layer's metrics and units (e.g. through :func:`object_metrics`)."""
+    labels = restrict_labels(found, region)
+    metrics, units = metrics_of(roi if region is None else roi & region, labels, px_per_mm)
+    return StageResult(labels > 0, metrics, units)
 
 
 def object_metrics(prefix: str, roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None,

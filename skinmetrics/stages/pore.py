@@ -58,7 +58,7 @@ from .base import (
     crust_like,
     keep_by_size_and_shape,
     object_metrics,
-    restrict_labels,
+    summarise_objects,
 )
 
 __all__ = [
@@ -180,8 +180,5 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
               region: np.ndarray | None = None) -> StageResult:
     """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
     (a lesion cut by the region's edge was found whole and is measured inside)."""
-    labels = restrict_labels(found, region)
-    metrics, units = pore_metrics(roi if region is None else roi & region, labels,
-                                  scale.px_per_mm)
-    return StageResult(labels > 0, metrics, units)
+    return summarise_objects(found, roi, region, scale.px_per_mm, pore_metrics)
 

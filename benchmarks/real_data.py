@@ -42,13 +42,15 @@ from ``--data`` and never copied into the project.
   even index TUNE, on which the ``[acne_lesion]`` thresholds were set; odd index CHECK):
   the ``acne_lesion`` layer measured through :func:`skinmetrics.core.measure` at 4 px/mm
   (face, its exclusions and outline; the acne pipeline with that layer alone, which the
-  other layers do not change). A found lesion (the centroid of its disc) matches an expert
+  other layers do not change). A found lesion (the centroid of its outline) matches an expert
   lesion when it lies inside the expert's ellipse with both semi-axes grown by 3 px,
   one-to-one (:func:`skinmetrics.scoring.match_in_ellipses`); precision, recall and F1
   pooled over the faces (total matches), and Spearman's rho [6] between the found and the
   expert count per face. Baseline: Otsu's threshold [1] of a* over the same search
   region (skin region within the face's outline), each 8-connected blob of 4-2000 px one
-  lesion.
+  lesion. Lesion size: each found lesion whose centre lies inside an expert ellipse (+ 3 px)
+  against the nearest such ellipse, the equivalent diameters of its outline and of the
+  ellipse (2 sqrt(ab)).
 
 References
 ----------
@@ -93,6 +95,8 @@ from skinmetrics.scoring import dice, match_in_ellipses, match_objects
 PIGMENTED = ("NEV", "SEK", "MEL")
 RED = ("ACK", "BCC", "SCC")
 PIPELINES = ("laser_recovery", "acne")
+#: Scale of the 640 x 640 ACNE04 faces (a face about 160 mm wide), px/mm.
+ACNE04_PX_PER_MM = 4.0
 
 
 def read_mask(path: Path) -> np.ndarray:
@@ -268,7 +272,7 @@ def acne(data: Path, limit: int | None) -> None:
     contrast, centres_in_skin, centres = [], 0, 0
     for e in entries:
         srgb = read_image(folder / "images" / e["file_name"])
-        result = measure_image(srgb, pipeline, px_per_mm=4.0)
+        result = measure_image(srgb, pipeline, px_per_mm=ACNE04_PX_PER_MM)
         skin = result.masks["roi"]
         for les in e["lesions"]:
             row, col = (min(round(les[k]), n - 1) for k, n in (("cy", skin.shape[0]),
@@ -330,7 +334,7 @@ def otsu_blobs(srgb: np.ndarray, where: np.ndarray, min_px: int = 4,
     return np.asarray(ndi.center_of_mass(labels > 0, labels, keep)).reshape(-1, 2)
 
 
-def lesion_faces_measured(folder: Path, faces: list[dict], px_per_mm: float = 4.0,
+def lesion_faces_measured(folder: Path, faces: list[dict],
                           margin_px: float = 3.0) -> tuple[list[dict], dict[str, float]]:
     """Each face measured with the acne pipeline's ``acne_lesion`` layer and the Otsu
     baseline (see the module text): per face and method the found, expert and matched
@@ -341,7 +345,7 @@ def lesion_faces_measured(folder: Path, faces: list[dict], px_per_mm: float = 4.
     for e in faces:
         srgb = read_image(folder / "images" / e["file_name"])
         timings: dict[str, float] = {}
-        photo = measure(srgb, pipeline, px_per_mm=px_per_mm, chart="none", view="front",
+        photo = measure(srgb, pipeline, px_per_mm=ACNE04_PX_PER_MM, chart="none", view="front",
                         timings=timings)
         seconds["acne_lesion"] += timings["acne_lesion"]
         labels = photo.detection.found["acne_lesion"]
@@ -360,9 +364,25 @@ def lesion_faces_measured(folder: Path, faces: list[dict], px_per_mm: float = 4.
             m = match_in_ellipses(points, centres, axes, margin_px)
             rows.append({"face": e["file_name"], "split": e["split"], "method": method,
                          "found": m.found, "expert": m.truth, "matched": m.matched})
+        sizes = np.sqrt(4 * np.bincount(labels.ravel(), minlength=n + 1)[1:] / np.pi)
+        rows[-2]["diameters"] = lesion_sizes(found, sizes, centres, axes, margin_px)
         print(".", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return rows, {k: v / max(len(faces), 1) for k, v in seconds.items()}
+
+
+def lesion_sizes(found: np.ndarray, diameters: np.ndarray, centres: np.ndarray,
+                 semi_axes: np.ndarray, margin_px: float) -> list[tuple[float, float]]:
+    """(found, expert) equivalent diameters (px) of each found lesion whose centre
+    (row, column) lies inside an expert ellipse grown by ``margin_px``, paired with the
+    nearest such ellipse (2 sqrt(a b) for semi-axes a, b)."""
+    pairs = []
+    for point, d in zip(found, diameters, strict=True):
+        inside = (((point - centres) / (semi_axes + margin_px)) ** 2).sum(axis=1) <= 1
+        if inside.any():
+            near = np.flatnonzero(inside)[np.argmin(np.hypot(*(point - centres[inside]).T))]
+            pairs.append((float(d), float(2 * np.sqrt(np.prod(semi_axes[near])))))
+    return pairs
 
 
 def lesion_scores(rows: list[dict]) -> dict[str, float]:
@@ -399,6 +419,14 @@ def acne_lesions(data: Path, limit: int | None) -> None:
             print(f"| {name} | {split} | {s['faces']} | {s['precision']:.2f} | "
                   f"{s['recall']:.2f} | {s['f1']:.2f} | {s['rho']:.2f} | "
                   f"{s['mean_found']:.1f} | {s['mean_expert']:.1f} |")
+    pairs = np.array([p for r in rows for p in r.get("diameters", [])]).reshape(-1, 2)
+    ratio = pairs[:, 0] / pairs[:, 1]
+    print(f"\nLesion size: {len(pairs)} found lesions inside an expert ellipse; their outline's"
+          " equivalent diameter / the ellipse's: median"
+          f" {np.median(ratio):.2f} (quartiles {np.percentile(ratio, 25):.2f}-"
+          f"{np.percentile(ratio, 75):.2f}), Spearman rho of the two"
+          f" {spearmanr(pairs[:, 0], pairs[:, 1])[0]:.2f}; expert diameter median"
+          f" {np.median(pairs[:, 1]) / ACNE04_PX_PER_MM:.1f} mm.")
     print("\nPer face: " + ", ".join(f"{names[k]} {1000 * v:.0f} ms" for k, v in seconds.items())
           + " (the layer's detection alone; face finding and skin region not included).")
 

@@ -66,7 +66,14 @@ def test_phantom_lesions_counted_not_brown_spots_or_diffuse_redness(px_per_mm):
     assert abs(result.metrics["acne_lesion_count"] - n) <= 0.1 * n
     assert result.metrics["acne_lesion_density_per_cm2"] == pytest.approx(
         result.metrics["acne_lesion_count"] / (result.metrics["roi_area_mm2"] / 100))
-    assert 1.0 < result.metrics["acne_lesion_mean_diameter_mm"] < 6.0
+    # outlined at their half maximum: each lesion's equivalent diameter within 15 % of its
+    # own (drawn as the disc of the strongest response's scale, the 6 mm one measured 3.9)
+    labels = ndi.label(result.masks["acne_lesion"])[0]
+    for y, x, d in LESIONS_MM:
+        lesion = labels == labels[round(y * px_per_mm), round(x * px_per_mm)]
+        assert np.sqrt(4 * lesion.sum() / np.pi) / px_per_mm == pytest.approx(d, rel=0.15)
+    truth_mean = np.mean([d for _, _, d in LESIONS_MM])
+    assert result.metrics["acne_lesion_mean_diameter_mm"] == pytest.approx(truth_mean, rel=0.1)
     # where they are: each found lesion on a red lesion, none on a brown spot or the patch
     found = find_lesions(ColourPlanes(photo), result.masks["roi"], pipe.params["acne_lesion"],
                          Scale(px_per_mm, px_per_mm))

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from skimage import measure, morphology
 
 from skinmetrics.filters import (
     black_tophat_od,
@@ -15,9 +16,11 @@ from skinmetrics.filters import (
     dark_objects,
     gaussian_laplace,
     h_maxima,
+    hysteresis,
     label_peaks,
     local_half_maximum,
     noise_level,
+    object_table,
     small_dots,
     split_touching,
     thin_parts,
@@ -253,3 +256,49 @@ def test_gaussian_laplace_equals_scipy(sigma):
     got = gaussian_laplace(image, sigma)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
+
+
+def _blobs(seed: int, shape: tuple[int, int] = (70, 90)) -> np.ndarray:
+    """A smooth random field: bumps, ridges and saddles of many heights."""
+    noise = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return cv2.GaussianBlur(noise, (0, 0), 2.5) * 10
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hysteresis_equals_skimage_reconstruction(seed):
+    """The pixels above ``low`` connected to one above ``high``: scikit-image's
+    reconstruction by dilation (8-connectivity) of the high seeds under the low mask."""
+    score = _blobs(seed)
+    low, high = 0.3, 1.2
+    expected = morphology.reconstruction((score > high).astype(np.uint8),
+                                         (score > low).astype(np.uint8),
+                                         footprint=np.ones((3, 3))) > 0
+    got = hysteresis(score, low, high)
+    assert 0 < got.sum() < (score > low).sum()  # some low regions hold no seed
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_h_maxima_caps_hold_skimage_h_maxima(seed):
+    """Every h-maximum of scikit-image (8-connectivity) lies in one of the caps, and every
+    cap holds at least one: the same maxima, each returned with the part of it above its
+    saddle."""
+    image = _blobs(seed)
+    caps = ndi.label(h_maxima(image, 0.5), structure=np.ones((3, 3)))[0]
+    tops = morphology.h_maxima(image, 0.5, footprint=np.ones((3, 3))) > 0
+    assert caps.max() >= 3
+    assert caps[tops].min() > 0
+    np.testing.assert_array_equal(np.unique(caps[tops]), np.arange(1, caps.max() + 1))
+
+
+def test_object_table_equals_skimage_regionprops():
+    """Area and inertia-ellipse axes of every object: scikit-image's regionprops_table."""
+    labels = measure.label(_blobs(2) > 0.8, connectivity=2)
+    expected = measure.regionprops_table(
+        labels, properties=("area", "axis_major_length", "axis_minor_length"))
+    got = object_table(labels)
+    assert len(got["area_px"]) >= 5
+    np.testing.assert_array_equal(got["area_px"], expected["area"])
+    np.testing.assert_allclose(got["major_px"], expected["axis_major_length"], rtol=1e-9)
+    np.testing.assert_allclose(got["minor_px"], expected["axis_minor_length"], rtol=1e-9,
+                               atol=1e-9)

@@ -86,10 +86,14 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
         extra: dict[str, float] = {}
         follow = decode_image(follow_data)[0]
         t2 = time.perf_counter()
-        measure(follow, pipe, px_per_mm=ppm, baseline=base, timings=extra)
+        followed = measure(follow, pipe, px_per_mm=ppm, baseline=base, timings=extra)
         run["total (follow-up, without decode and write)"] = time.perf_counter() - t2
-        for step in ("align", "baseline over the compared skin"):
-            run[f"follow-up: {step}"] = extra.get(step, 0.0)
+        run["follow-up: first skin region (to register on)"] = extra["follow-up skin region"]
+        run["follow-up: registration"] = followed.alignment.registration.seconds
+        run["follow-up: colour normalisation and warps"] = (
+            extra["align"] - followed.alignment.registration.seconds)
+        run["follow-up: baseline over the compared skin"] = extra[
+            "baseline over the compared skin"]
         t3 = time.perf_counter()
         ccm.apply(srgb_to_linear(srgb))
         run["chart correction (linearise + apply)"] = time.perf_counter() - t3

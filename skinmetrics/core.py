@@ -353,11 +353,12 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     if baseline is not None:
         base_cal = baseline.calibration
         both_charted = cal.ccm is not None and base_cal.ccm is not None
-        alignment = align_to_baseline(
-            baseline.srgb, baseline.result.masks["roi"], srgb,
-            skin_region(srgb, pipeline, px_per_mm,
-                        not_skin=_union(clipped, cal.chart_mask, excluded), coarse=True),
-            register_photos=register, normalise_colour=not both_charted)
+        first_skin = skin_region(srgb, pipeline, px_per_mm,
+                                 not_skin=_union(clipped, cal.chart_mask, excluded), coarse=True)
+        clock.lap("follow-up skin region")
+        alignment = align_to_baseline(baseline.srgb, baseline.result.masks["roi"], srgb,
+                                      first_skin, register_photos=register,
+                                      normalise_colour=not both_charted)
         srgb = alignment.srgb
         if both_charted or alignment.gains is not None:  # the same colours: the same skin,
             given = baseline.estimates                   # unmixed the same way

@@ -103,12 +103,12 @@ SCALE_RANGE = (0.5, 2.0)
 #: Smallest accepted fraction of the follow-up frame that falls inside the baseline frame.
 MIN_OVERLAP = 0.25
 #: Longest side of the images keypoints are detected on (work images are reduced to it).
-FEATURE_SIDE_PX = 800
+FEATURE_SIDE_PX = 400
 #: Largest median residual (px at the feature scale) of the RANSAC inliers under an ECC
 #: refinement for it to be kept (module text, step 4).
 ECC_MAX_INLIER_RESIDUAL_PX = 1.0
 #: Longest side of the images the ECC refinement runs on (work images are reduced to it).
-ECC_SIDE_PX = 1200
+ECC_SIDE_PX = 800
 #: ECC stops after this many iterations or when the correlation changes by less than ECC_EPS.
 ECC_ITERATIONS = 50
 ECC_EPS = 1e-4

@@ -40,3 +40,18 @@ def test_scattered_dots_make_no_grid(n):
 def test_a_grid_outside_the_pitch_range_is_not_taken():
     grid = _grid(60.0, 0.0, 1.0, 0.0, 12, np.random.default_rng(0))
     assert lattice_vectors(grid, 10.0, 40.0) is None
+
+
+@pytest.mark.parametrize("pitch", [15.0, 30.0])
+def test_a_jittered_grid_outnumbered_by_scattered_dots_is_found(pitch):
+    """Spots placed with a jitter of a tenth of the pitch among three times as many scattered
+    dots (pores and specks on dark skin, where the crusts are no darker than they are)."""
+    rng = np.random.default_rng(int(pitch) + 1)
+    grid = _grid(pitch, 8.0, 0.1 * pitch, 0.15, 20, rng)
+    side = 20 * pitch
+    scattered = rng.uniform(-2 * pitch, side + 2 * pitch, (3 * len(grid), 2))
+    basis = lattice_vectors(np.vstack([grid, scattered]), 0.5 * pitch, 2.0 * pitch)
+    assert basis is not None
+    assert np.hypot(*basis.T) == pytest.approx([pitch, pitch], rel=0.05)
+    on_grid = lattice_neighbours(np.vstack([grid, scattered]), basis) >= 2
+    assert on_grid[: len(grid)].mean() > 0.7

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial import cKDTree
+from scipy.stats import binom
 from skimage.segmentation import relabel_sequential
 
 from ..colour import ColourPlanes, erythema_index
@@ -22,7 +24,7 @@ from ..filters import (
     robust_spread,
     small_dots,
 )
-from ..lattice import lattice_neighbours, lattice_vectors
+from ..lattice import TOLERANCE, lattice_neighbours, lattice_vectors
 
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
            "crosstalk",
@@ -127,8 +129,11 @@ def dark_objects_in_skin(planes: ColourPlanes, roi: np.ndarray,
 GRID_PARAMS = {
     "grid_pitch_min_mm": Param(float, 0.01, 100, "smallest spacing of a laser grid, mm"),
     "grid_pitch_max_mm": Param(float, 0.01, 100, "largest spacing of a laser grid, mm"),
-    "grid_contrast": Param(float, 1.0, 1e3, "a grid's pair count over the chance level"),
+    "grid_contrast": Param(float, 0.0, 1e3, "a grid step's pair count over the chance "
+                           "level, Poisson SDs"),
     "grid_neighbours": Param(int, 1, 4, "least lattice neighbours of a dot on the grid"),
+    "grid_chance": Param(float, 0.0, 1.0, "a dot is on the grid only with a neighbour "
+                         "count that scattered dots reach with at most this probability"),
     "grid_darkness_fraction": Param(float, 0.0, 1.0, "a dot on the grid is at least this "
                                     "fraction of the grid's median darkness"),
 }
@@ -151,7 +156,12 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     * or, with ``grid`` (:data:`GRID_PARAMS`), it lies on the laser's grid: the objects'
       centres form a regular lattice (:func:`skinmetrics.lattice.lattice_vectors`), at
       least ``grid_neighbours`` of its four lattice neighbours are objects
-      (:func:`skinmetrics.lattice.lattice_neighbours`), and it is at least
+      (:func:`skinmetrics.lattice.lattice_neighbours`), and more than a scattered object
+      has by chance with probability ``grid_chance`` (each site holds an object within the
+      tolerance with probability p = 1 - exp(-density x area), so the count is binomial,
+      4 sites; where even four is that likely, the objects are too dense for their place
+      to tell crusts and the grid is not used), the darkest object within the tolerance of
+      its site (a crust's fragments and faint rim are not crusts of their own), and at least
       ``grid_darkness_fraction`` as dark as the median of the objects on the grid (a pore
       near a grid site is fainter than the crusts around it). On dark skin a brown crust
       takes no more light than a pore's shadow on light skin; its place tells it.
@@ -183,11 +193,38 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
                                 scale.px(grid["grid_pitch_max_mm"]), grid["grid_contrast"])
         if basis is not None:
             on = np.zeros(n, bool)
-            on[present] = lattice_neighbours(centres[present], basis) >= grid["grid_neighbours"]
+            least = _least_neighbours(np.count_nonzero(present) / max(np.count_nonzero(roi), 1),
+                                      np.pi * (TOLERANCE * np.hypot(*basis.T).min()) ** 2,
+                                      int(grid["grid_neighbours"]), grid["grid_chance"])
+            pts, radius = centres[present], TOLERANCE * np.hypot(*basis.T).min()
+            on[present] = ((lattice_neighbours(pts, basis) >= least)
+                           & _darkest_near(pts, darkness[present], radius))
             if on.any():
                 crust |= on & (darkness >= grid["grid_darkness_fraction"]
                                * np.median(darkness[on]))
     return np.concatenate([[False], crust])
+
+
+def _darkest_near(centres: np.ndarray, darkness: np.ndarray, radius: float) -> np.ndarray:
+    """Which objects are the darkest of those whose centres lie within ``radius`` of theirs:
+    one object per lattice site (the fragments and the faint rim of a crust are not crusts
+    of their own)."""
+    darkest = np.ones(len(centres), bool)
+    for i, near in enumerate(cKDTree(centres).query_ball_point(centres, radius)):
+        darkest[i] = darkness[i] >= darkness[near].max()
+    return darkest
+
+
+def _least_neighbours(density: float, site_area: float, least: int, chance: float) -> int:
+    """The fewest of its four lattice neighbours an object must have, at least ``least``,
+    that objects scattered at ``density`` (per px^2) reach with probability at most
+    ``chance``, each site (``site_area`` px^2) holding one with p = 1 - exp(-density x
+    site_area) (5: none is enough)."""
+    p = -np.expm1(-density * site_area)
+    for k in range(least, 5):
+        if binom.sf(k - 1, 4, p) <= chance:
+            return k
+    return 5
 
 
 def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],

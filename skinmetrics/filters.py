@@ -50,13 +50,19 @@ __all__ = [
     "keep_seeded",
     "h_maxima",
     "split_touching",
+    "distance_to_background",
     "noise_level",
     "label_peaks",
     "line_opening",
     "local_half_maximum",
     "object_table",
+    "renumbered",
     "area_metrics",
 ]
+
+
+#: highest level of a 16-bit integer image (:func:`line_opening` works on such levels)
+LEVELS_16BIT = 65535
 
 
 def disk(radius_px: float) -> np.ndarray:
@@ -252,11 +258,43 @@ def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.
     A bright (here: dark-in-the-photo) structure survives only where a straight segment of
     that length fits inside it in some direction [2]: hairs do, round objects shorter than
     the segment (pores, crusts) and rows of separate dots do not.
+
+    The openings run on ``image`` rounded to 65 536 levels between its minimum and maximum
+    (16-bit integers, which OpenCV filters twice as fast as floats): an opening by a flat
+    segment commutes with any increasing map of the grey levels, so the result is the exact
+    opening of ``image``, rounded to that step. For the same reason the opening of a
+    thresholded image is the thresholded opening: a bool ``image`` is opened as one (in
+    8-bit integers, faster still).
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        Grey levels, or a bool mask.
+    length_px : float
+        Length of the segment, px.
+    n_angles : int
+        Directions, evenly spaced over 180 degrees.
+
+    Returns
+    -------
+    (H, W) float32 ndarray, or bool ndarray for a bool ``image``
     """
-    img = np.ascontiguousarray(image, dtype=np.float32)
-    out = np.zeros_like(img)
+    if image.dtype == bool:
+        return _max_line_opening(image.view(np.uint8), length_px, n_angles).view(bool)
+    img = np.asarray(image, dtype=np.float32)
+    low, high = float(img.min()), float(img.max())
+    step = (high - low) / LEVELS_16BIT if high > low else 1.0
+    levels = np.rint((img - np.float32(low)) / np.float32(step)).astype(np.uint16)
+    return (_max_line_opening(levels, length_px, n_angles).astype(np.float32) * np.float32(step)
+            + np.float32(low))
+
+
+def _max_line_opening(image: np.ndarray, length_px: float, n_angles: int) -> np.ndarray:
+    """Pixelwise maximum of the openings of ``image`` by segments of ``length_px`` in
+    ``n_angles`` directions (in ``image``'s own dtype)."""
+    out = np.zeros_like(image)
     for angle in np.linspace(0, np.pi, n_angles, endpoint=False):
-        np.maximum(out, cv2.morphologyEx(img, cv2.MORPH_OPEN, _line_kernel(length_px, angle)),
+        np.maximum(out, cv2.morphologyEx(image, cv2.MORPH_OPEN, _line_kernel(length_px, angle)),
                    out=out)
     return out
 
@@ -446,6 +484,34 @@ def h_maxima(image: np.ndarray, h: float, support: np.ndarray | None = None) -> 
     return with_top[caps]
 
 
+def distance_to_background(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each pixel of ``mask`` to the nearest pixel outside it
+    (``scipy.ndimage.distance_transform_edt``, the same values, in a tenth of the time).
+
+    OpenCV's exact transform (Felzenszwalb & Huttenlocher 2012) gives the distance in
+    float32; squared and rounded it is the integer squared distance (exactly so below
+    about 2 000 px, beyond which float32 cannot hold it), whose square root in float64 is
+    scipy's value.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+
+    Returns
+    -------
+    (H, W) float64 ndarray
+        0 outside ``mask``.
+
+    References
+    ----------
+    .. [6] Felzenszwalb P.F., Huttenlocher D.P. Distance transforms of sampled functions.
+           Theory of Computing 2012;8:415-428.
+    """
+    dist = cv2.distanceTransform(np.asarray(mask, dtype=np.uint8), cv2.DIST_L2,
+                                 cv2.DIST_MASK_PRECISE)
+    return np.sqrt(np.rint(np.square(dist, dtype=np.float64)))
+
+
 def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     """Split touching round objects at their waist (Beucher & Meyer [3]).
 
@@ -460,7 +526,7 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     (H, W) int32 ndarray
         Labels 1..N.
     """
-    dist = ndi.distance_transform_edt(mask)
+    dist = distance_to_background(mask)
     markers = ndi.label(h_maxima(dist, depth_px, mask), structure=np.ones((3, 3)))[0]
     return watershed(-dist, markers, mask=mask).astype(np.int32)
 
@@ -713,8 +779,9 @@ def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
     n = int(labels.max())
     if n == 0:
         return np.zeros(0)
-    lab = labels.ravel()
-    sums = np.bincount(lab, weights=values.ravel().astype(np.float64), minlength=n + 1)
+    flat = np.flatnonzero(labels)  # the objects' pixels only, in the image's order
+    lab = labels.ravel()[flat]
+    sums = np.bincount(lab, weights=values.ravel()[flat].astype(np.float64), minlength=n + 1)
     counts = np.bincount(lab, minlength=n + 1)
     return sums[1:] / np.maximum(counts[1:], 1)
 
@@ -735,6 +802,27 @@ def object_contrast(labels: np.ndarray, values: np.ndarray, roi: np.ndarray,
     v = np.asarray(values, dtype=np.float32)
     ref = local_reference(v, roi & (labels == 0), sigma_px)
     return object_means(labels, v - ref)
+
+
+def renumbered(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The objects of ``labels`` that ``keep`` keeps, numbered 1..N in their order.
+
+    The result of ``skimage.segmentation.relabel_sequential`` on those objects, by a
+    look-up table (a tenth of its time on a 12 MP image of small objects).
+
+    Parameters
+    ----------
+    labels : (H, W) int ndarray
+        Labels 0..M (0: background).
+    keep : (M + 1,) bool ndarray
+        Indexed by label; False for 0 and for every label without pixels.
+
+    Returns
+    -------
+    (H, W) int32 ndarray
+        Labels 1..N, 0 elsewhere.
+    """
+    return np.where(keep, np.cumsum(keep), 0).astype(np.int32)[labels]
 
 
 def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:

@@ -439,8 +439,8 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
     # white hair: thin bright lines, found as dark hair is; no glare, part of the fringe
-    white = line_opening(black_tophat_od(-lum, hair_width),
-                         scale.px(p["hair_min_length_mm"]), n_angles=24) > p["hair_tophat"]
+    white = line_opening(black_tophat_od(-lum, hair_width) > p["hair_tophat"],
+                         scale.px(p["hair_min_length_mm"]), n_angles=24)
     not_skin |= (lum < lum_ref - p["glare_od"]) & ~white
     hair |= white
     if p["exclusion_margin_mm"] > 0:

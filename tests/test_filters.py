@@ -6,18 +6,23 @@ import cv2
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from skimage.segmentation import relabel_sequential
 
 from skinmetrics.filters import (
+    _line_kernel,
     black_tophat_od,
     bridge_gaps,
     clean_mask,
     contrast_to_reference,
     dark_objects,
+    distance_to_background,
     gaussian_laplace,
     h_maxima,
     label_peaks,
+    line_opening,
     local_half_maximum,
     noise_level,
+    renumbered,
     small_dots,
     split_touching,
     thin_parts,
@@ -253,3 +258,61 @@ def test_gaussian_laplace_equals_scipy(sigma):
     got = gaussian_laplace(image, sigma)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-5 * np.abs(expected).max())
+
+
+def _hairy_image(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Noise with a few bright lines of random direction (a hair top-hat's kind of image)."""
+    rng = np.random.default_rng(seed)
+    image = (0.05 * rng.random(shape)).astype(np.float32)
+    for _ in range(6):
+        (x0, x1), (y0, y1) = rng.integers(0, shape[1], 2), rng.integers(0, shape[0], 2)
+        cv2.line(image, (int(x0), int(y0)), (int(x1), int(y1)), float(rng.uniform(0.05, 0.6)),
+                 thickness=int(rng.integers(1, 3)))
+    return cv2.GaussianBlur(image, (0, 0), 0.7)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_line_opening_equals_the_float_openings(seed):
+    """The openings on 16-bit levels are OpenCV's float openings by the same segments (to
+    the 16-bit step); a bool image gives the thresholded opening exactly."""
+    image = _hairy_image((90, 120), seed)
+    expected = np.max([cv2.morphologyEx(image, cv2.MORPH_OPEN, _line_kernel(15.0, angle))
+                       for angle in np.linspace(0, np.pi, 24, endpoint=False)], axis=0)
+    # a segment drawn off its kernel's centre (60 degrees) leaves two corner pixels without
+    # one inside the frame: OpenCV's float opening gives them its largest float there, the
+    # 16-bit one its largest level (the image's maximum); both are above any skin's value
+    inside = expected <= image.max()
+    assert (~inside).sum() <= 2
+    got = line_opening(image, 15.0, n_angles=24)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got[inside], expected[inside],
+                               atol=(image.max() - image.min()) / 65535)
+    assert (got[~inside] == image.max()).all()
+    assert (expected > 0.1).sum() > 100  # the lines are there
+    binary = line_opening(image > 0.1, 15.0, n_angles=24)
+    assert binary.dtype == bool
+    np.testing.assert_array_equal(binary, expected > 0.1)
+
+
+def test_distance_to_background_equals_scipy():
+    """OpenCV's exact transform, squared, rounded and rooted: scipy's values exactly."""
+    rng = np.random.default_rng(5)
+    mask = np.zeros((150, 200), np.uint8)
+    for _ in range(60):
+        cv2.circle(mask, (int(rng.integers(200)), int(rng.integers(150))),
+                   int(rng.integers(1, 25)), 1, -1)
+    mask = mask.astype(bool)
+    np.testing.assert_array_equal(distance_to_background(mask),
+                                  ndi.distance_transform_edt(mask))
+
+
+def test_renumbered_equals_relabel_sequential():
+    """The kept objects numbered 1..N by a look-up table: skimage's relabelling."""
+    rng = np.random.default_rng(7)
+    labels = ndi.label(rng.random((120, 160)) > 0.8)[0]
+    keep = rng.random(labels.max() + 1) > 0.4
+    keep[0] = False
+    expected = relabel_sequential(np.where(keep[labels], labels, 0))[0]
+    got = renumbered(labels, keep)
+    assert got.dtype == np.int32 and got.max() == keep.sum() > 10
+    np.testing.assert_array_equal(got, expected)

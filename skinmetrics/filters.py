@@ -112,10 +112,10 @@ def local_reference(
                        np.float32)
     f = max(1, int(sigma_px / 4))
     sh, sw = max(1, h // f), max(1, w // f)
-    wt = cv2.resize(weights.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
-    vw = cv2.resize(np.where(weights, values, np.float32(0)).astype(np.float32, copy=False),
-                    (sw, sh),
-                    interpolation=cv2.INTER_AREA)
+    wt = weights.astype(np.float32)
+    vw = np.where(weights, values, np.float32(0)).astype(np.float32, copy=False)
+    if f > 1:
+        wt, vw = (cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA) for a in (wt, vw))
     s = sigma_px / f
     num = cv2.GaussianBlur(vw, (0, 0), s, borderType=cv2.BORDER_REFLECT)
     den = cv2.GaussianBlur(wt, (0, 0), s, borderType=cv2.BORDER_REFLECT)
@@ -127,7 +127,7 @@ def local_reference(
             fallback = float(np.median(vw.flat[covered] / wt.flat[covered]) if covered.size
                              else np.median(values[weights]))
         ref[unreached] = fallback
-    return cv2.resize(ref, (w, h), interpolation=cv2.INTER_LINEAR)
+    return ref if f == 1 else cv2.resize(ref, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def contrast_to_reference(
@@ -760,7 +760,11 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
                                 window_px)
         np.maximum(ratio, response / np.maximum(level, max(level_floor, 1e-6)), out=ratio)
     apart = max(1, int(round(2 * min(sigmas_px))))
-    peaks = (ratio >= min_z) & roi & (ratio == ndi.maximum_filter(ratio, 2 * apart + 1))
+    # the largest ratio within the square of side 2 apart + 1: a dilation, equal to scipy's
+    # maximum_filter (whose mirrored border adds no value the square does not hold) on
+    # every finite ratio
+    nearby = cv2.dilate(ratio, np.ones((2 * apart + 1, 2 * apart + 1), np.uint8))
+    peaks = (ratio >= min_z) & roi & (ratio == nearby)
     markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
     if n == 0:
         return markers.astype(np.int32)

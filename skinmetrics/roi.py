@@ -145,7 +145,10 @@ PARAMS = {
 
 def clipped_mask(srgb: np.ndarray, clip_level: float) -> np.ndarray:
     """Pixels with any sRGB channel at or above ``clip_level`` (their colour is unknown)."""
-    return (srgb >= clip_level).any(axis=2)
+    clipped = srgb[..., 0] >= clip_level
+    for channel in range(1, srgb.shape[2]):
+        clipped |= srgb[..., channel] >= clip_level
+    return clipped
 
 
 def _skin_hued(a: np.ndarray, b: np.ndarray, params: Mapping[str, float]) -> np.ndarray:

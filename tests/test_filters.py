@@ -316,3 +316,12 @@ def test_renumbered_equals_relabel_sequential():
     got = renumbered(labels, keep)
     assert got.dtype == np.int32 and got.max() == keep.sum() > 10
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (61, 83)])
+def test_square_dilation_is_scipys_maximum_filter(shape):
+    """blob_objects takes its peaks' neighbourhood maximum by OpenCV's dilation: the same as
+    scipy's maximum_filter (mirrored border), frame included."""
+    ratio = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(cv2.dilate(ratio, np.ones((9, 9), np.uint8)),
+                                  ndi.maximum_filter(ratio, 9))

@@ -48,6 +48,7 @@ __all__ = [
     "clean_mask",
     "hysteresis",
     "keep_seeded",
+    "connected_parts",
     "h_maxima",
     "split_touching",
     "distance_to_background",
@@ -308,10 +309,35 @@ def _line_kernel(length_px: float, angle: float) -> np.ndarray:
     return k
 
 
+def connected_parts(mask: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, int]:
+    """Connected parts of a mask, by OpenCV's labelling (about twice as fast as scipy's).
+
+    The parts are those of ``scipy.ndimage.label`` (with a 3 x 3 structure for
+    8-connectivity); with 8-connectivity they may be numbered in another order, so the
+    labels serve where only which pixels belong together matters.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    connectivity : int
+        8 (diagonal neighbours touch) or 4.
+
+    Returns
+    -------
+    labels : (H, W) int32 ndarray
+        1..n on the parts, 0 elsewhere.
+    n : int
+        Number of parts.
+    """
+    n, labels = cv2.connectedComponents(np.ascontiguousarray(mask, dtype=bool).view(np.uint8),
+                                        connectivity=connectivity, ltype=cv2.CV_32S)
+    return labels, n - 1
+
+
 def keep_seeded(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """The connected regions of ``mask`` (8-connectivity) that hold a pixel of ``seeds``
     (morphological reconstruction by dilation [2])."""
-    lab, n = ndi.label(mask, structure=np.ones((3, 3)))
+    lab, n = connected_parts(mask)
     if n == 0:
         return mask.astype(bool)
     keep = np.zeros(n + 1, bool)
@@ -408,7 +434,7 @@ def clean_mask(
     """
     out = mask.astype(bool)
     if max_hole_px > 0:
-        holes_lab, n = ndi.label(~out)
+        holes_lab, n = connected_parts(~out, connectivity=4)
         if n:
             sizes = np.bincount(holes_lab.ravel())
             fill = sizes <= max_hole_px
@@ -418,7 +444,7 @@ def clean_mask(
     if within is not None:
         out &= within
     if min_area_px > 1:
-        lab, n = ndi.label(bridge_gaps(out, bridge_px), structure=np.ones((3, 3)))
+        lab, n = connected_parts(bridge_gaps(out, bridge_px))
         if n:
             sizes = np.bincount(lab[out], minlength=n + 1)
             keep = sizes >= min_area_px
@@ -477,7 +503,7 @@ def h_maxima(image: np.ndarray, h: float, support: np.ndarray | None = None) -> 
     tops = cut >= np.float32(h) * np.float32(1 - 1e-5)
     if support is not None:
         tops &= support
-    caps, n = ndi.label(cut > 0, structure=np.ones((3, 3)))
+    caps, n = connected_parts(cut > 0)
     with_top = np.zeros(n + 1, bool)
     with_top[caps[tops]] = True
     with_top[0] = False
@@ -667,7 +693,7 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         keep[keep] = peak[keep] >= typical + min_snr * noise
     keep[0] = False
     cut = keep[regions] & (th >= fraction * peak[regions])
-    parts = ndi.label(cut, structure=np.ones((3, 3)))[0]
+    parts = connected_parts(cut)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False
@@ -771,7 +797,7 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
     regions = watershed(-ratio, markers, mask=roi & (ratio > fraction * min_z))
     peak, _ = label_peaks(ratio, regions, n)
     cut = regions * (ratio >= fraction * peak[regions])
-    parts = ndi.label(cut > 0, structure=np.ones((3, 3)))[0]
+    parts = connected_parts(cut > 0)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False

@@ -61,11 +61,11 @@ from collections.abc import Mapping
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 
 from .colour import ColourPlanes, linear_to_lab, srgb_to_linear
 from .filters import (
     black_tophat_od,
+    connected_parts,
     disk,
     hysteresis,
     line_opening,
@@ -305,7 +305,7 @@ def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray
     coloured[clipped] = _skin_coloured(linear_to_lab(srgb_to_linear(rgb))[:, 0], params)
     reach = scale.px(params["open_radius_mm"] + params["exclusion_margin_mm"]) + 1.0
     near = cv2.dilate(roi.view(np.uint8), disk(reach))
-    labels, _ = ndi.label(coloured | near.view(bool), structure=np.ones((3, 3)))
+    labels, _ = connected_parts(coloured | near.view(bool))
     joined = np.zeros(labels.max() + 1, bool)
     joined[np.unique(labels[roi])] = True
     joined[0] = False
@@ -318,7 +318,7 @@ def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray
 def _objects_where(mask: np.ndarray, prop: str, minimum: float) -> np.ndarray:
     """Connected objects of ``mask`` whose :func:`object_table` column ``prop`` exceeds
     ``minimum``."""
-    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    labels, n = connected_parts(mask)
     if n == 0:
         return mask
     big = np.zeros(n + 1, bool)
@@ -336,7 +336,7 @@ def _frame(shape: tuple[int, int]) -> np.ndarray:
 def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     """Connected objects of ``mask`` (8-connectivity) that touch ``other`` (a pixel of
     theirs is in ``other`` or next to it)."""
-    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    labels, n = connected_parts(mask)
     if n == 0:
         return mask
     near = cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
@@ -451,7 +451,7 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
         not_skin = cv2.dilate(not_skin.view(np.uint8), margin).view(bool)
         hair = cv2.dilate(hair.view(np.uint8), margin).view(bool)
     skin &= ~not_skin
-    lab_skin, n = ndi.label(skin)
+    lab_skin, n = connected_parts(skin, connectivity=4)
     if n > 1:
         sizes = np.bincount(lab_skin.ravel())
         sizes[0] = 0

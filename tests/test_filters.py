@@ -13,6 +13,7 @@ from skinmetrics.filters import (
     black_tophat_od,
     bridge_gaps,
     clean_mask,
+    connected_parts,
     contrast_to_reference,
     dark_objects,
     distance_to_background,
@@ -325,3 +326,18 @@ def test_square_dilation_is_scipys_maximum_filter(shape):
     ratio = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
     np.testing.assert_array_equal(cv2.dilate(ratio, np.ones((9, 9), np.uint8)),
                                   ndi.maximum_filter(ratio, 9))
+
+
+@pytest.mark.parametrize("connectivity", [8, 4])
+def test_connected_parts_are_scipys(connectivity):
+    """OpenCV's labelling groups the pixels as scipy's does (4-connected: same numbers too)."""
+    mask = cv2.GaussianBlur(np.random.default_rng(6).random((120, 160)), (0, 0), 1.5) > 0.5
+    structure = np.ones((3, 3)) if connectivity == 8 else None
+    expected, n_expected = ndi.label(mask, structure=structure)
+    got, n = connected_parts(mask, connectivity)
+    assert got.dtype == np.int32 and n == n_expected > 20
+    np.testing.assert_array_equal(got > 0, mask)
+    pairs = np.unique(np.stack([got[mask], expected[mask]]), axis=1)
+    assert pairs.shape[1] == n  # one scipy part for each OpenCV part, and the reverse
+    if connectivity == 4:
+        np.testing.assert_array_equal(got, expected)

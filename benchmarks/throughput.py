@@ -7,7 +7,8 @@ For each scale a phantom of the requested size (4:3; at 25 px/mm a 12 MP frame i
 160 x 120 mm field, measured at full resolution; at 67 px/mm a cheek close-up, measured
 resampled to the pipeline's ``max_px_per_mm``) is written as JPEG once, with a follow-up
 captured 2 % closer, shifted and turned 2 degrees. A fresh process per pipeline and scale,
-on one thread, ``--repeat`` times:
+on one thread, keeping freed large arrays for the next as the command line does
+(:func:`skinmetrics.memory.reuse_freed_memory`), ``--repeat`` times:
 
 * the floor: the same process start and JPEG decode (a separate process that does only that);
 * a baseline: decode, :func:`skinmetrics.core.measure` (chart search, face search, skin
@@ -58,6 +59,9 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
     import numpy as np
 
     cv2.setNumThreads(1)
+    from skinmetrics.memory import reuse_freed_memory
+
+    reuse_freed_memory()  # as the command line and its worker processes do
     from skinmetrics.colour import srgb_to_linear
     from skinmetrics.core import measure
     from skinmetrics.correction import ColourCorrection

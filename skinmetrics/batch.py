@@ -377,10 +377,14 @@ def measure_group(items: Sequence[Mapping], out_dir: str, pipeline: Pipeline, ch
 
 
 def _init_worker() -> None:
-    """One OpenCV thread per worker process: the processes are the parallelism."""
+    """One OpenCV thread per worker process (the processes are the parallelism), which
+    keeps freed large arrays for the next (:func:`skinmetrics.memory.reuse_freed_memory`)."""
     import cv2
 
+    from .memory import reuse_freed_memory
+
     cv2.setNumThreads(1)
+    reuse_freed_memory()
 
 
 def _run_pool(tasks: dict[int, tuple], jobs: int,

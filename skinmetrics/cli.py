@@ -60,6 +60,9 @@ def main(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """skinmetrics: erythema, microcrusts, pores and pigmentation, with open formulas."""
+    from .memory import reuse_freed_memory
+
+    reuse_freed_memory()
 
 
 @app.command()

@@ -132,8 +132,7 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     out = np.power(x, np.float32(1 / 2.4))
     out *= np.float32(1.055)
     out -= np.float32(0.055)
-    low = x <= np.float32(0.0031308)
-    out[low] = x[low] * np.float32(12.92)
+    np.multiply(x, np.float32(12.92), out=out, where=x <= np.float32(0.0031308))
     return out
 
 

@@ -48,15 +48,22 @@ __all__ = [
     "clean_mask",
     "hysteresis",
     "keep_seeded",
+    "connected_parts",
     "h_maxima",
     "split_touching",
+    "distance_to_background",
     "noise_level",
     "label_peaks",
     "line_opening",
     "local_half_maximum",
     "object_table",
+    "renumbered",
     "area_metrics",
 ]
+
+
+#: highest level of a 16-bit integer image (:func:`line_opening` works on such levels)
+LEVELS_16BIT = 65535
 
 
 def disk(radius_px: float) -> np.ndarray:
@@ -106,10 +113,10 @@ def local_reference(
                        np.float32)
     f = max(1, int(sigma_px / 4))
     sh, sw = max(1, h // f), max(1, w // f)
-    wt = cv2.resize(weights.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
-    vw = cv2.resize(np.where(weights, values, np.float32(0)).astype(np.float32, copy=False),
-                    (sw, sh),
-                    interpolation=cv2.INTER_AREA)
+    wt = weights.astype(np.float32)
+    vw = np.where(weights, values, np.float32(0)).astype(np.float32, copy=False)
+    if f > 1:
+        wt, vw = (cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA) for a in (wt, vw))
     s = sigma_px / f
     num = cv2.GaussianBlur(vw, (0, 0), s, borderType=cv2.BORDER_REFLECT)
     den = cv2.GaussianBlur(wt, (0, 0), s, borderType=cv2.BORDER_REFLECT)
@@ -121,7 +128,7 @@ def local_reference(
             fallback = float(np.median(vw.flat[covered] / wt.flat[covered]) if covered.size
                              else np.median(values[weights]))
         ref[unreached] = fallback
-    return cv2.resize(ref, (w, h), interpolation=cv2.INTER_LINEAR)
+    return ref if f == 1 else cv2.resize(ref, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def contrast_to_reference(
@@ -252,11 +259,43 @@ def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.
     A bright (here: dark-in-the-photo) structure survives only where a straight segment of
     that length fits inside it in some direction [2]: hairs do, round objects shorter than
     the segment (pores, crusts) and rows of separate dots do not.
+
+    The openings run on ``image`` rounded to 65 536 levels between its minimum and maximum
+    (16-bit integers, which OpenCV filters twice as fast as floats): an opening by a flat
+    segment commutes with any increasing map of the grey levels, so the result is the exact
+    opening of ``image``, rounded to that step. For the same reason the opening of a
+    thresholded image is the thresholded opening: a bool ``image`` is opened as one (in
+    8-bit integers, faster still).
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        Grey levels, or a bool mask.
+    length_px : float
+        Length of the segment, px.
+    n_angles : int
+        Directions, evenly spaced over 180 degrees.
+
+    Returns
+    -------
+    (H, W) float32 ndarray, or bool ndarray for a bool ``image``
     """
-    img = np.ascontiguousarray(image, dtype=np.float32)
-    out = np.zeros_like(img)
+    if image.dtype == bool:
+        return _max_line_opening(image.view(np.uint8), length_px, n_angles).view(bool)
+    img = np.asarray(image, dtype=np.float32)
+    low, high = float(img.min()), float(img.max())
+    step = (high - low) / LEVELS_16BIT if high > low else 1.0
+    levels = np.rint((img - np.float32(low)) / np.float32(step)).astype(np.uint16)
+    return (_max_line_opening(levels, length_px, n_angles).astype(np.float32) * np.float32(step)
+            + np.float32(low))
+
+
+def _max_line_opening(image: np.ndarray, length_px: float, n_angles: int) -> np.ndarray:
+    """Pixelwise maximum of the openings of ``image`` by segments of ``length_px`` in
+    ``n_angles`` directions (in ``image``'s own dtype)."""
+    out = np.zeros_like(image)
     for angle in np.linspace(0, np.pi, n_angles, endpoint=False):
-        np.maximum(out, cv2.morphologyEx(img, cv2.MORPH_OPEN, _line_kernel(length_px, angle)),
+        np.maximum(out, cv2.morphologyEx(image, cv2.MORPH_OPEN, _line_kernel(length_px, angle)),
                    out=out)
     return out
 
@@ -270,10 +309,35 @@ def _line_kernel(length_px: float, angle: float) -> np.ndarray:
     return k
 
 
+def connected_parts(mask: np.ndarray, connectivity: int = 8) -> tuple[np.ndarray, int]:
+    """Connected parts of a mask, by OpenCV's labelling (about twice as fast as scipy's).
+
+    The parts are those of ``scipy.ndimage.label`` (with a 3 x 3 structure for
+    8-connectivity); with 8-connectivity they may be numbered in another order, so the
+    labels serve where only which pixels belong together matters.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    connectivity : int
+        8 (diagonal neighbours touch) or 4.
+
+    Returns
+    -------
+    labels : (H, W) int32 ndarray
+        1..n on the parts, 0 elsewhere.
+    n : int
+        Number of parts.
+    """
+    n, labels = cv2.connectedComponents(np.ascontiguousarray(mask, dtype=bool).view(np.uint8),
+                                        connectivity=connectivity, ltype=cv2.CV_32S)
+    return labels, n - 1
+
+
 def keep_seeded(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """The connected regions of ``mask`` (8-connectivity) that hold a pixel of ``seeds``
     (morphological reconstruction by dilation [2])."""
-    lab, n = ndi.label(mask, structure=np.ones((3, 3)))
+    lab, n = connected_parts(mask)
     if n == 0:
         return mask.astype(bool)
     keep = np.zeros(n + 1, bool)
@@ -370,7 +434,7 @@ def clean_mask(
     """
     out = mask.astype(bool)
     if max_hole_px > 0:
-        holes_lab, n = ndi.label(~out)
+        holes_lab, n = connected_parts(~out, connectivity=4)
         if n:
             sizes = np.bincount(holes_lab.ravel())
             fill = sizes <= max_hole_px
@@ -380,7 +444,7 @@ def clean_mask(
     if within is not None:
         out &= within
     if min_area_px > 1:
-        lab, n = ndi.label(bridge_gaps(out, bridge_px), structure=np.ones((3, 3)))
+        lab, n = connected_parts(bridge_gaps(out, bridge_px))
         if n:
             sizes = np.bincount(lab[out], minlength=n + 1)
             keep = sizes >= min_area_px
@@ -439,11 +503,39 @@ def h_maxima(image: np.ndarray, h: float, support: np.ndarray | None = None) -> 
     tops = cut >= np.float32(h) * np.float32(1 - 1e-5)
     if support is not None:
         tops &= support
-    caps, n = ndi.label(cut > 0, structure=np.ones((3, 3)))
+    caps, n = connected_parts(cut > 0)
     with_top = np.zeros(n + 1, bool)
     with_top[caps[tops]] = True
     with_top[0] = False
     return with_top[caps]
+
+
+def distance_to_background(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each pixel of ``mask`` to the nearest pixel outside it
+    (``scipy.ndimage.distance_transform_edt``, the same values, in a tenth of the time).
+
+    OpenCV's exact transform (Felzenszwalb & Huttenlocher 2012) gives the distance in
+    float32; squared and rounded it is the integer squared distance (exactly so below
+    about 2 000 px, beyond which float32 cannot hold it), whose square root in float64 is
+    scipy's value.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+
+    Returns
+    -------
+    (H, W) float64 ndarray
+        0 outside ``mask``.
+
+    References
+    ----------
+    .. [6] Felzenszwalb P.F., Huttenlocher D.P. Distance transforms of sampled functions.
+           Theory of Computing 2012;8:415-428.
+    """
+    dist = cv2.distanceTransform(np.asarray(mask, dtype=np.uint8), cv2.DIST_L2,
+                                 cv2.DIST_MASK_PRECISE)
+    return np.sqrt(np.rint(np.square(dist, dtype=np.float64)))
 
 
 def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
@@ -460,7 +552,7 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     (H, W) int32 ndarray
         Labels 1..N.
     """
-    dist = ndi.distance_transform_edt(mask)
+    dist = distance_to_background(mask)
     markers = ndi.label(h_maxima(dist, depth_px, mask), structure=np.ones((3, 3)))[0]
     return watershed(-dist, markers, mask=mask).astype(np.int32)
 
@@ -601,7 +693,7 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         keep[keep] = peak[keep] >= typical + min_snr * noise
     keep[0] = False
     cut = keep[regions] & (th >= fraction * peak[regions])
-    parts = ndi.label(cut, structure=np.ones((3, 3)))[0]
+    parts = connected_parts(cut)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False
@@ -694,14 +786,18 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
                                 window_px)
         np.maximum(ratio, response / np.maximum(level, max(level_floor, 1e-6)), out=ratio)
     apart = max(1, int(round(2 * min(sigmas_px))))
-    peaks = (ratio >= min_z) & roi & (ratio == ndi.maximum_filter(ratio, 2 * apart + 1))
+    # the largest ratio within the square of side 2 apart + 1: a dilation, equal to scipy's
+    # maximum_filter (whose mirrored border adds no value the square does not hold) on
+    # every finite ratio
+    nearby = cv2.dilate(ratio, np.ones((2 * apart + 1, 2 * apart + 1), np.uint8))
+    peaks = (ratio >= min_z) & roi & (ratio == nearby)
     markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
     if n == 0:
         return markers.astype(np.int32)
     regions = watershed(-ratio, markers, mask=roi & (ratio > fraction * min_z))
     peak, _ = label_peaks(ratio, regions, n)
     cut = regions * (ratio >= fraction * peak[regions])
-    parts = ndi.label(cut > 0, structure=np.ones((3, 3)))[0]
+    parts = connected_parts(cut > 0)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False
@@ -713,8 +809,9 @@ def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
     n = int(labels.max())
     if n == 0:
         return np.zeros(0)
-    lab = labels.ravel()
-    sums = np.bincount(lab, weights=values.ravel().astype(np.float64), minlength=n + 1)
+    flat = np.flatnonzero(labels)  # the objects' pixels only, in the image's order
+    lab = labels.ravel()[flat]
+    sums = np.bincount(lab, weights=values.ravel()[flat].astype(np.float64), minlength=n + 1)
     counts = np.bincount(lab, minlength=n + 1)
     return sums[1:] / np.maximum(counts[1:], 1)
 
@@ -735,6 +832,27 @@ def object_contrast(labels: np.ndarray, values: np.ndarray, roi: np.ndarray,
     v = np.asarray(values, dtype=np.float32)
     ref = local_reference(v, roi & (labels == 0), sigma_px)
     return object_means(labels, v - ref)
+
+
+def renumbered(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The objects of ``labels`` that ``keep`` keeps, numbered 1..N in their order.
+
+    The result of ``skimage.segmentation.relabel_sequential`` on those objects, by a
+    look-up table (a tenth of its time on a 12 MP image of small objects).
+
+    Parameters
+    ----------
+    labels : (H, W) int ndarray
+        Labels 0..M (0: background).
+    keep : (M + 1,) bool ndarray
+        Indexed by label; False for 0 and for every label without pixels.
+
+    Returns
+    -------
+    (H, W) int32 ndarray
+        Labels 1..N, 0 elsewhere.
+    """
+    return np.where(keep, np.cumsum(keep), 0).astype(np.int32)[labels]
 
 
 def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from skimage.segmentation import relabel_sequential
 
 from . import roi as roi_module
 from .colour import ColourPlanes
 from .face import REGIONS
+from .filters import renumbered
 from .stages import STAGES
 from .stages.base import Param, Scale
 
@@ -503,7 +503,10 @@ def _drawn_back(found: np.ndarray, roi: np.ndarray) -> np.ndarray:
     rows = (np.arange(height) * found.shape[0]) // height
     cols = (np.arange(width) * found.shape[1]) // width
     labels = np.where(inside, found[np.ix_(rows, cols)], 0)
-    return relabel_sequential(labels)[0].astype(np.int32)
+    keep = np.zeros(int(labels.max()) + 1, bool)
+    keep[labels[inside]] = True
+    keep[0] = False
+    return renumbered(labels, keep)
 
 
 def _resized(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:

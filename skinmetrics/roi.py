@@ -61,11 +61,11 @@ from collections.abc import Mapping
 
 import cv2
 import numpy as np
-from scipy import ndimage as ndi
 
 from .colour import ColourPlanes, linear_to_lab, srgb_to_linear
 from .filters import (
     black_tophat_od,
+    connected_parts,
     disk,
     hysteresis,
     line_opening,
@@ -145,7 +145,10 @@ PARAMS = {
 
 def clipped_mask(srgb: np.ndarray, clip_level: float) -> np.ndarray:
     """Pixels with any sRGB channel at or above ``clip_level`` (their colour is unknown)."""
-    return (srgb >= clip_level).any(axis=2)
+    clipped = srgb[..., 0] >= clip_level
+    for channel in range(1, srgb.shape[2]):
+        clipped |= srgb[..., channel] >= clip_level
+    return clipped
 
 
 def _skin_hued(a: np.ndarray, b: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
@@ -302,7 +305,7 @@ def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray
     coloured[clipped] = _skin_coloured(linear_to_lab(srgb_to_linear(rgb))[:, 0], params)
     reach = scale.px(params["open_radius_mm"] + params["exclusion_margin_mm"]) + 1.0
     near = cv2.dilate(roi.view(np.uint8), disk(reach))
-    labels, _ = ndi.label(coloured | near.view(bool), structure=np.ones((3, 3)))
+    labels, _ = connected_parts(coloured | near.view(bool))
     joined = np.zeros(labels.max() + 1, bool)
     joined[np.unique(labels[roi])] = True
     joined[0] = False
@@ -315,7 +318,7 @@ def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray
 def _objects_where(mask: np.ndarray, prop: str, minimum: float) -> np.ndarray:
     """Connected objects of ``mask`` whose :func:`object_table` column ``prop`` exceeds
     ``minimum``."""
-    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    labels, n = connected_parts(mask)
     if n == 0:
         return mask
     big = np.zeros(n + 1, bool)
@@ -333,7 +336,7 @@ def _frame(shape: tuple[int, int]) -> np.ndarray:
 def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     """Connected objects of ``mask`` (8-connectivity) that touch ``other`` (a pixel of
     theirs is in ``other`` or next to it)."""
-    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    labels, n = connected_parts(mask)
     if n == 0:
         return mask
     near = cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
@@ -439,8 +442,8 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
     # white hair: thin bright lines, found as dark hair is; no glare, part of the fringe
-    white = line_opening(black_tophat_od(-lum, hair_width),
-                         scale.px(p["hair_min_length_mm"]), n_angles=24) > p["hair_tophat"]
+    white = line_opening(black_tophat_od(-lum, hair_width) > p["hair_tophat"],
+                         scale.px(p["hair_min_length_mm"]), n_angles=24)
     not_skin |= (lum < lum_ref - p["glare_od"]) & ~white
     hair |= white
     if p["exclusion_margin_mm"] > 0:
@@ -448,7 +451,7 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
         not_skin = cv2.dilate(not_skin.view(np.uint8), margin).view(bool)
         hair = cv2.dilate(hair.view(np.uint8), margin).view(bool)
     skin &= ~not_skin
-    lab_skin, n = ndi.label(skin)
+    lab_skin, n = connected_parts(skin, connectivity=4)
     if n > 1:
         sizes = np.bincount(lab_skin.ravel())
         sizes[0] = 0

@@ -7,20 +7,26 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 from skimage import measure, morphology
+from skimage.segmentation import relabel_sequential
 
 from skinmetrics.filters import (
+    _line_kernel,
     black_tophat_od,
     bridge_gaps,
     clean_mask,
+    connected_parts,
     contrast_to_reference,
     dark_objects,
+    distance_to_background,
     gaussian_laplace,
     h_maxima,
     hysteresis,
     label_peaks,
+    line_opening,
     local_half_maximum,
     noise_level,
     object_table,
+    renumbered,
     small_dots,
     split_touching,
     thin_parts,
@@ -302,3 +308,85 @@ def test_object_table_equals_skimage_regionprops():
     np.testing.assert_allclose(got["major_px"], expected["axis_major_length"], rtol=1e-9)
     np.testing.assert_allclose(got["minor_px"], expected["axis_minor_length"], rtol=1e-9,
                                atol=1e-9)
+
+
+def _hairy_image(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """Noise with a few bright lines of random direction (a hair top-hat's kind of image)."""
+    rng = np.random.default_rng(seed)
+    image = (0.05 * rng.random(shape)).astype(np.float32)
+    for _ in range(6):
+        (x0, x1), (y0, y1) = rng.integers(0, shape[1], 2), rng.integers(0, shape[0], 2)
+        cv2.line(image, (int(x0), int(y0)), (int(x1), int(y1)), float(rng.uniform(0.05, 0.6)),
+                 thickness=int(rng.integers(1, 3)))
+    return cv2.GaussianBlur(image, (0, 0), 0.7)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_line_opening_equals_the_float_openings(seed):
+    """The openings on 16-bit levels are OpenCV's float openings by the same segments (to
+    the 16-bit step); a bool image gives the thresholded opening exactly."""
+    image = _hairy_image((90, 120), seed)
+    expected = np.max([cv2.morphologyEx(image, cv2.MORPH_OPEN, _line_kernel(15.0, angle))
+                       for angle in np.linspace(0, np.pi, 24, endpoint=False)], axis=0)
+    # a segment drawn off its kernel's centre (60 degrees) leaves two corner pixels without
+    # one inside the frame: OpenCV's float opening gives them its largest float there, the
+    # 16-bit one its largest level (the image's maximum); both are above any skin's value
+    inside = expected <= image.max()
+    assert (~inside).sum() <= 2
+    got = line_opening(image, 15.0, n_angles=24)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got[inside], expected[inside],
+                               atol=(image.max() - image.min()) / 65535)
+    assert (got[~inside] == image.max()).all()
+    assert (expected > 0.1).sum() > 100  # the lines are there
+    binary = line_opening(image > 0.1, 15.0, n_angles=24)
+    assert binary.dtype == bool
+    np.testing.assert_array_equal(binary, expected > 0.1)
+
+
+def test_distance_to_background_equals_scipy():
+    """OpenCV's exact transform, squared, rounded and rooted: scipy's values exactly."""
+    rng = np.random.default_rng(5)
+    mask = np.zeros((150, 200), np.uint8)
+    for _ in range(60):
+        cv2.circle(mask, (int(rng.integers(200)), int(rng.integers(150))),
+                   int(rng.integers(1, 25)), 1, -1)
+    mask = mask.astype(bool)
+    np.testing.assert_array_equal(distance_to_background(mask),
+                                  ndi.distance_transform_edt(mask))
+
+
+def test_renumbered_equals_relabel_sequential():
+    """The kept objects numbered 1..N by a look-up table: skimage's relabelling."""
+    rng = np.random.default_rng(7)
+    labels = ndi.label(rng.random((120, 160)) > 0.8)[0]
+    keep = rng.random(labels.max() + 1) > 0.4
+    keep[0] = False
+    expected = relabel_sequential(np.where(keep[labels], labels, 0))[0]
+    got = renumbered(labels, keep)
+    assert got.dtype == np.int32 and got.max() == keep.sum() > 10
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (61, 83)])
+def test_square_dilation_is_scipys_maximum_filter(shape):
+    """blob_objects takes its peaks' neighbourhood maximum by OpenCV's dilation: the same as
+    scipy's maximum_filter (mirrored border), frame included."""
+    ratio = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    np.testing.assert_array_equal(cv2.dilate(ratio, np.ones((9, 9), np.uint8)),
+                                  ndi.maximum_filter(ratio, 9))
+
+
+@pytest.mark.parametrize("connectivity", [8, 4])
+def test_connected_parts_are_scipys(connectivity):
+    """OpenCV's labelling groups the pixels as scipy's does (4-connected: same numbers too)."""
+    mask = cv2.GaussianBlur(np.random.default_rng(6).random((120, 160)), (0, 0), 1.5) > 0.5
+    structure = np.ones((3, 3)) if connectivity == 8 else None
+    expected, n_expected = ndi.label(mask, structure=structure)
+    got, n = connected_parts(mask, connectivity)
+    assert got.dtype == np.int32 and n == n_expected > 20
+    np.testing.assert_array_equal(got > 0, mask)
+    pairs = np.unique(np.stack([got[mask], expected[mask]]), axis=1)
+    assert pairs.shape[1] == n  # one scipy part for each OpenCV part, and the reverse
+    if connectivity == 4:
+        np.testing.assert_array_equal(got, expected)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import binom
-from skimage.segmentation import relabel_sequential
 
 from ..colour import ColourPlanes, erythema_index
 from ..filters import (
@@ -21,6 +20,7 @@ from ..filters import (
     local_half_maximum,
     object_contrast,
     object_table,
+    renumbered,
     robust_spread,
     small_dots,
 )
@@ -238,8 +238,8 @@ def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],
     keep = np.zeros(int(labels.max()) + 1, bool)
     keep[1:] = ((d >= scale.px(params["min_diameter_mm"]))
                 & (d <= scale.px(params["max_diameter_mm"]))
-                & (shape["roundness"] >= params["min_roundness"]))
-    return relabel_sequential(np.where(keep[labels], labels, 0))[0].astype(np.int32)
+                & (shape["roundness"] >= params["min_roundness"]) & (shape["area_px"] > 0))
+    return renumbered(labels, keep)
 
 
 #: A stage's working scale: a finer photo's lesions are found on a copy resampled to it
@@ -378,7 +378,10 @@ def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray
     part and still counts once), relabelled 1..N; unchanged without a region."""
     if region is None:
         return labels
-    return relabel_sequential(np.where(region, labels, 0))[0].astype(np.int32)
+    keep = np.zeros(int(labels.max()) + 1, bool)
+    keep[labels[region]] = True
+    keep[0] = False
+    return np.where(region, renumbered(labels, keep), 0)
 
 
 def summarise_objects(found: np.ndarray, roi: np.ndarray, region: np.ndarray | None,

@@ -64,6 +64,7 @@ from ..filters import (
     area_metrics,
     bridge_gaps,
     clean_mask,
+    connected_parts,
     local_reference,
     object_contrast,
     object_table,
@@ -182,7 +183,7 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
             shape["roundness"] >= params["min_roundness"])
         return keep
 
-    labels, _ = ndi.label(whole, structure=np.ones((3, 3)))
+    labels, _ = connected_parts(whole)
     keep = spot_shaped(labels)
     out = keep[labels]
     # a region that is not round may be touching round spots: split it at its waists and
@@ -196,7 +197,7 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
         out[box] |= spot_shaped(parts)[parts]
     out &= spots
     # and darker than the skin just around it
-    labels, n = ndi.label(out, structure=np.ones((3, 3)))
+    labels, n = connected_parts(out)
     if n == 0:
         return out
     surround = roi if fringe is None else roi & ~fringe
@@ -225,7 +226,7 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     else:
         metrics["melanin_index_mean"] = metrics["ita_deg_mean"] = None
     units.update(melanin_index_mean="MI (100 log10 1/R)", ita_deg_mean="degrees")
-    n = int(ndi.label(_joined_across_hair(mask, roi, bridge_px), structure=np.ones((3, 3)))[1])
+    n = connected_parts(_joined_across_hair(mask, roi, bridge_px))[1]
     metrics["pigment_spot_count"] = n
     units["pigment_spot_count"] = "count"
     area, area_units = area_metrics("pigment_spot", mask, roi_px, px_per_mm)

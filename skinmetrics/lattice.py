@@ -126,8 +126,8 @@ def _shorter(basis: np.ndarray) -> float:
 
 
 def _mean_step(tree: cKDTree, pts: np.ndarray, v: np.ndarray, radius: float) -> np.ndarray:
-    """Mean displacement from each centre to the centre within ``radius`` of it + ``v``
-    (``v`` itself when none; nan when no centre has one)."""
+    """Mean displacement from each centre to the centre within ``radius`` of it + ``v``,
+    over the centres that have one (nan when none has)."""
     dist, j = tree.query(pts + v, distance_upper_bound=radius)
     hit = np.isfinite(dist)
     return (pts[j[hit]] - pts[hit]).mean(axis=0) if hit.any() else np.full(2, np.nan)

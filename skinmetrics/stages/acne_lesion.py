@@ -64,10 +64,9 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 from scipy.spatial import cKDTree
-from skimage.segmentation import relabel_sequential
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import local_reference, robust_spread
+from ..filters import local_reference, renumbered, robust_spread
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     WORK_SCALE_PARAM,
@@ -363,7 +362,9 @@ def lesion_outlines(planes: ColourPlanes, where: np.ndarray, lesions: np.ndarray
         parts = cv2.connectedComponents(above.view(np.uint8), connectivity=8)[1]
         labels[y0:y1, x0:x1][parts == parts[cy - y0, cx - x0]] = i + 1
     labels[~skin] = 0
-    return relabel_sequential(labels)[0].astype(np.int32)
+    present = np.bincount(labels.ravel(), minlength=len(lesions) + 1) > 0
+    present[0] = False
+    return renumbered(labels, present)
 
 
 def acne_lesion_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None

@@ -193,10 +193,10 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
                                 scale.px(grid["grid_pitch_max_mm"]), grid["grid_contrast"])
         if basis is not None:
             on = np.zeros(n, bool)
-            least = _least_neighbours(np.count_nonzero(present) / max(np.count_nonzero(roi), 1),
-                                      np.pi * (TOLERANCE * np.hypot(*basis.T).min()) ** 2,
-                                      int(grid["grid_neighbours"]), grid["grid_chance"])
             pts, radius = centres[present], TOLERANCE * np.hypot(*basis.T).min()
+            least = _least_neighbours(len(pts) / max(np.count_nonzero(roi), 1),
+                                      np.pi * radius**2, int(grid["grid_neighbours"]),
+                                      grid["grid_chance"])
             on[present] = ((lattice_neighbours(pts, basis) >= least)
                            & _darkest_near(pts, darkness[present], radius))
             if on.any():

@@ -383,7 +383,7 @@ def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
     it is searched); ``fringe`` is not used (the lesions are much wider than a hair's
     blurred edge)."""
     where = roi if face_area is None else roi & face_area
-    lesions = find_lesions(planes, roi, params, scale, face_area)
+    lesions = find_lesions(planes, where, params, scale)
     return lesion_outlines(planes, where, lesions, params, scale.size_px_per_mm), {}
 
 

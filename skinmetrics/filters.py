@@ -33,6 +33,7 @@ __all__ = [
     "disk",
     "square",
     "local_reference",
+    "LocalReference",
     "contrast_to_reference",
     "robust_spread",
     "small_dots",
@@ -91,7 +92,8 @@ def local_reference(
     on a grid subsampled to about sigma/4 and interpolated back, so a 12 MP image costs a
     few milliseconds. Where no weighted pixel lies within reach the median of the grid
     cells at least half covered by weighted pixels (their means, at most about 100 000 of
-    them evenly sampled; or ``fallback``) is used.
+    them evenly sampled; or ``fallback``) is used. :class:`LocalReference` gives the same
+    for several images over the same weights, their part computed once.
 
     Parameters
     ----------
@@ -107,28 +109,71 @@ def local_reference(
     -------
     (H, W) float32 ndarray
     """
-    h, w = values.shape
-    if not weights.any():
-        return np.full((h, w), np.median(values) if fallback is None else fallback,
-                       np.float32)
-    f = max(1, int(sigma_px / 4))
-    sh, sw = max(1, h // f), max(1, w // f)
-    wt = weights.astype(np.float32)
-    vw = np.where(weights, values, np.float32(0)).astype(np.float32, copy=False)
-    if f > 1:
-        wt, vw = (cv2.resize(a, (sw, sh), interpolation=cv2.INTER_AREA) for a in (wt, vw))
-    s = sigma_px / f
-    num = cv2.GaussianBlur(vw, (0, 0), s, borderType=cv2.BORDER_REFLECT)
-    den = cv2.GaussianBlur(wt, (0, 0), s, borderType=cv2.BORDER_REFLECT)
-    ref = (num / np.maximum(den, 1e-6)).astype(np.float32)
-    unreached = den <= 1e-3
-    if unreached.any():  # only then is the fallback (a median) needed
-        if fallback is None:  # (a sample of) the cells at least half covered
-            covered = np.flatnonzero(wt >= 0.5)[::max(1, int(wt.size // 100_000))]
-            fallback = float(np.median(vw.flat[covered] / wt.flat[covered]) if covered.size
-                             else np.median(values[weights]))
-        ref[unreached] = fallback
-    return ref if f == 1 else cv2.resize(ref, (w, h), interpolation=cv2.INTER_LINEAR)
+    return LocalReference(weights, sigma_px)(values, fallback)
+
+
+class LocalReference:
+    """:func:`local_reference` over fixed ``weights`` and ``sigma_px``, for any number of
+    images: the weights' subsampled grid, their blur and where they reach are computed
+    once.
+
+    Parameters
+    ----------
+    weights : (H, W) bool ndarray
+        Pixels that represent the reference (e.g. unaffected skin).
+    sigma_px : float
+        Gaussian standard deviation in pixels.
+
+    Examples
+    --------
+    >>> surround = LocalReference(skin, 7.0)                         # doctest: +SKIP
+    >>> redness, darkness = surround(ei), surround(density)          # doctest: +SKIP
+    """
+
+    def __init__(self, weights: np.ndarray, sigma_px: float):
+        self.weights = weights
+        self.sigma_px = sigma_px
+        self.empty = not weights.any()
+        if self.empty:
+            return
+        h, w = weights.shape
+        self.factor = max(1, int(sigma_px / 4))
+        self.grid = (max(1, w // self.factor), max(1, h // self.factor))
+        wt = self._subsampled(weights.astype(np.float32))
+        den = self._blurred(wt)
+        self.unreached = den <= 1e-3
+        self.reaches_all = not self.unreached.any()
+        self.den = np.maximum(den, 1e-6)
+        if not self.reaches_all:  # (a sample of) the grid cells at least half covered
+            self.covered = np.flatnonzero(wt >= 0.5)[::max(1, int(wt.size // 100_000))]
+            self.covered_weights = wt.flat[self.covered]
+
+    def _subsampled(self, image: np.ndarray) -> np.ndarray:
+        if self.factor == 1:
+            return image
+        return cv2.resize(image, self.grid, interpolation=cv2.INTER_AREA)
+
+    def _blurred(self, image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), self.sigma_px / self.factor,
+                                borderType=cv2.BORDER_REFLECT)
+
+    def __call__(self, values: np.ndarray, fallback: float | None = None) -> np.ndarray:
+        """The local reference of ``values`` ((H, W) float ndarray; ``fallback`` as for
+        :func:`local_reference`), (H, W) float32."""
+        h, w = values.shape
+        if self.empty:
+            return np.full((h, w), np.median(values) if fallback is None else fallback,
+                           np.float32)
+        vw = self._subsampled(np.where(self.weights, values, np.float32(0)
+                                       ).astype(np.float32, copy=False))
+        ref = (self._blurred(vw) / self.den).astype(np.float32, copy=False)
+        if not self.reaches_all:  # only then is the fallback (a median) needed
+            if fallback is None:  # the median of the covered cells' means
+                fallback = float(np.median(vw.flat[self.covered] / self.covered_weights)
+                                 if self.covered.size else np.median(values[self.weights]))
+            ref[self.unreached] = fallback
+        return ref if self.factor == 1 else cv2.resize(ref, (w, h),
+                                                       interpolation=cv2.INTER_LINEAR)
 
 
 def contrast_to_reference(
@@ -781,9 +826,9 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
            Vision 1998;30:79-116.
     """
     ratio = np.full(roi.shape, -np.inf, np.float32)
+    level_of = LocalReference(roi if texture is None else texture, window_px)
     for response in responses:
-        level = local_reference(np.abs(response), roi if texture is None else texture,
-                                window_px)
+        level = level_of(np.abs(response))
         np.maximum(ratio, response / np.maximum(level, max(level_floor, 1e-6)), out=ratio)
     apart = max(1, int(round(2 * min(sigmas_px))))
     # the largest ratio within the square of side 2 apart + 1: a dilation, equal to scipy's
@@ -816,22 +861,36 @@ def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sums[1:] / np.maximum(counts[1:], 1)
 
 
-def object_contrast(labels: np.ndarray, values: np.ndarray, roi: np.ndarray,
+def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarray,
                     sigma_px: float) -> np.ndarray:
-    """Per-object mean of ``values`` minus the mean of the skin just around each object.
+    """Per-object mean of each of ``values`` minus the mean of the skin just around each
+    object.
 
     The surround is the Gaussian-weighted (``sigma_px``) mean over ``roi`` pixels that
-    belong to no object (:func:`local_reference`). Unlike a top-hat, which is never
-    negative and so grows with noise, this contrast is unbiased: noise averages to zero.
+    belong to no object (:func:`local_reference`; the weights' part computed once for all
+    of ``values``). Unlike a top-hat, which is never negative and so grows with noise,
+    this contrast is unbiased: noise averages to zero.
+
+    Parameters
+    ----------
+    labels : (H, W) int ndarray
+        Objects 1..N, 0 elsewhere.
+    values : list of (H, W) ndarray
+        The images whose contrast is measured.
+    roi : (H, W) bool ndarray
+    sigma_px : float
 
     Returns
     -------
-    (N,) ndarray
-        Index i holds label i + 1.
+    (len(values), N) ndarray
+        Row k for ``values[k]``; column i holds label i + 1.
     """
-    v = np.asarray(values, dtype=np.float32)
-    ref = local_reference(v, roi & (labels == 0), sigma_px)
-    return object_means(labels, v - ref)
+    surround = LocalReference(roi & (labels == 0), sigma_px)
+    contrasts = []
+    for image in values:
+        v = np.asarray(image, dtype=np.float32)
+        contrasts.append(object_means(labels, v - surround(v)))
+    return np.array(contrasts).reshape(len(values), -1)
 
 
 def renumbered(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:

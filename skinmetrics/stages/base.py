@@ -179,8 +179,8 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     n = int(labels.max())
     if n == 0:
         return np.zeros(1, bool)
-    redness = object_contrast(labels, erythema_index(planes.linear), roi, sigma_px)
-    darkness = object_contrast(labels, planes.luminance_density, roi, sigma_px)
+    redness, darkness = object_contrast(
+        labels, [erythema_index(planes.linear), planes.luminance_density], roi, sigma_px)
     crust = (redness >= min_redness) | (darkness >= min_darkness)
     if grid is not None and scale is not None:
         rows, cols = np.nonzero(labels)  # the objects' pixels only

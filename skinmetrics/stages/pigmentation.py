@@ -201,7 +201,7 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     if n == 0:
         return out
     surround = roi if fringe is None else roi & ~fringe
-    contrast = object_contrast(labels, excess, surround, scale.px(params["surround_mm"]))
+    contrast = object_contrast(labels, [excess], surround, scale.px(params["surround_mm"]))[0]
     return np.r_[False, contrast >= params["min_contrast"]][labels]
 
 

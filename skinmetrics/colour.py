@@ -322,7 +322,8 @@ class ColourPlanes:
     srgb, linear, lab, od, densities : ndarray
         sRGB, linear RGB, CIELAB (D65), optical density and (melanin, haemoglobin, shading)
         densities, all (H, W, 3) float32. The densities are unmixed with channel weights
-        from the median reflectance of the central quarter of the image.
+        from the median reflectance of the central quarter of the image. The optical
+        density is not kept (it is made again at each use; the densities are made from it).
     luminance_density : ndarray
         -log10 Y, (H, W) float32.
     """
@@ -356,7 +357,7 @@ class ColourPlanes:
 
     @property
     def od(self) -> np.ndarray:
-        return self._get("od", lambda: optical_density(self.linear))
+        return optical_density(self.linear)
 
     @property
     def luminance_density(self) -> np.ndarray:

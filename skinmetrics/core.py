@@ -408,6 +408,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                        else ("the baseline's skin", "compared"))
         warnings.append(f"over-exposed: {100 * lost:.0f} % of {whose} is clipped in this "
                         f"photo; {then} over the rest")
+    detection.planes.release()  # kept for follow-ups: only what they need
     paired = None
     if region is not None:  # the baseline over the skin this follow-up measured
         base = baseline
@@ -425,7 +426,6 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                 size_px_per_mm=base.size_px_per_mm, regions=base_regions,
                 estimates=result.estimates, face_area=base.face_area)
         clock.lap("baseline over the compared skin")
-    detection.planes.release()  # kept for follow-ups: only what they need
     return PhotoMeasurement(srgb, result, detection, px_per_mm, scale_source, cal, clipped,
                             face, size_ppm, areas, excluded, regions_source, alignment, paired,
                             given, warnings, face_area)

@@ -653,8 +653,10 @@ def label_peaks(values: np.ndarray, labels: np.ndarray, n: int
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Largest value of each label 1..n and the flat index of a pixel holding it.
 
-    Works on the labelled pixels only (one sort of them), which for small objects is
-    far faster than ``scipy.ndimage.maximum_position`` over the whole image.
+    Works on the labelled pixels only (unbuffered maxima per label, no sort), which for
+    small objects is far faster than ``scipy.ndimage.maximum_position`` over the whole
+    image. Of several pixels holding a label's peak, the last in the image's order is
+    given. ``values`` are finite.
 
     Returns
     -------
@@ -666,14 +668,25 @@ def label_peaks(values: np.ndarray, labels: np.ndarray, n: int
     flat = np.flatnonzero(labels)
     lab = labels.ravel()[flat]
     val = np.asarray(values, dtype=np.float32).ravel()[flat]
-    order = np.lexsort((val, lab))  # by label, then value: each label's last is its peak
-    lab, val, flat = lab[order], val[order], flat[order]
-    last = np.flatnonzero(np.diff(lab, append=lab[-1] + 1) if lab.size else lab)
-    peak = np.zeros(n + 1, np.float32)
+    peak = np.full(n + 1, -np.inf, np.float32)
+    np.maximum.at(peak, lab, val)
+    top = val == peak[lab]  # the pixels holding their label's peak
     where = np.full(n + 1, -1, np.int64)
-    peak[lab[last]] = val[last]
-    where[lab[last]] = flat[last]
+    np.maximum.at(where, lab[top], flat[top])
+    peak[where < 0] = 0
     return peak, where
+
+
+def _cut_at_fraction(values: np.ndarray, regions: np.ndarray, peak: np.ndarray,
+                     fraction: float) -> np.ndarray:
+    """``regions`` where ``values`` are at least ``fraction`` of their region's ``peak``
+    (0 elsewhere), computed on the labelled pixels only."""
+    flat = np.flatnonzero(regions)
+    lab = regions.ravel()[flat]
+    inside = values.ravel()[flat] >= fraction * peak[lab]
+    cut = np.zeros_like(regions)
+    cut.ravel()[flat[inside]] = lab[inside]
+    return cut
 
 
 def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: float,
@@ -737,7 +750,7 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         typical, noise = noise_level(th, level, skin, level.ravel()[at[keep]])
         keep[keep] = peak[keep] >= typical + min_snr * noise
     keep[0] = False
-    cut = keep[regions] & (th >= fraction * peak[regions])
+    cut = keep[_cut_at_fraction(th, regions, peak, fraction)]
     parts = connected_parts(cut)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
@@ -841,7 +854,7 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
         return markers.astype(np.int32)
     regions = watershed(-ratio, markers, mask=roi & (ratio > fraction * min_z))
     peak, _ = label_peaks(ratio, regions, n)
-    cut = regions * (ratio >= fraction * peak[regions])
+    cut = _cut_at_fraction(ratio, regions, peak, fraction)
     parts = connected_parts(cut > 0)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True

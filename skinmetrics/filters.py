@@ -51,6 +51,7 @@ __all__ = [
     "keep_seeded",
     "connected_parts",
     "h_maxima",
+    "reconstruct_by_dilation",
     "split_touching",
     "distance_to_background",
     "noise_level",
@@ -510,9 +511,10 @@ def h_maxima(image: np.ndarray, h: float, support: np.ndarray | None = None) -> 
     to a higher region (h-maxima, Soille [2], section 6.3.4).
 
     With R the grey reconstruction by dilation of ``image - h`` under ``image``
-    (8-connectivity, run as repeated 3x3 geodesic dilations (OpenCV) confined to
-    ``support``; with a sparse support it converges in as many steps as the objects are
-    wide, instead of sorting every pixel of the image), each maximum is returned as its
+    (8-connectivity, :func:`reconstruct_by_dilation`: repeated 3x3 geodesic dilations,
+    tile by tile, confined to ``support``; with a sparse support it converges in as many
+    steps as the objects are wide, instead of sorting every pixel of the image), each
+    maximum is returned as its
     cap: the connected part of ``image > R`` (what the reconstruction cut off) holding a
     top, ``image - R >= h``. Tops joined by a dip shallower than ``h`` (a flat ridge with
     small bumps) share one cap and are one maximum; thresholding ``image - R >= h`` alone
@@ -536,14 +538,8 @@ def h_maxima(image: np.ndarray, h: float, support: np.ndarray | None = None) -> 
     if support is not None:
         img = np.where(support, img, floor)
     img = np.ascontiguousarray(img)
-    marker = np.maximum(img - np.float32(h), np.float32(floor))
-    kernel = np.ones((3, 3), np.uint8)
-    while True:
-        before = marker
-        for _ in range(8):
-            marker = np.minimum(cv2.dilate(marker, kernel), img)
-        if np.array_equal(marker, before):
-            break
+    marker = reconstruct_by_dilation(np.maximum(img - np.float32(h), np.float32(floor)), img,
+                                     img > floor)
     cut = img - marker
     tops = cut >= np.float32(h) * np.float32(1 - 1e-5)
     if support is not None:
@@ -553,6 +549,64 @@ def h_maxima(image: np.ndarray, h: float, support: np.ndarray | None = None) -> 
     with_top[caps[tops]] = True
     with_top[0] = False
     return with_top[caps]
+
+
+#: side of the tiles :func:`reconstruct_by_dilation` works on, px (a float32 tile and its
+#: margin stay in the processor's cache through the dilations of a round)
+RECONSTRUCTION_TILE_PX = 256
+#: geodesic dilations per tile and round, and the margin of image around a tile they need
+RECONSTRUCTION_STEPS = 8
+
+
+def reconstruct_by_dilation(marker: np.ndarray, mask: np.ndarray,
+                            moving: np.ndarray) -> np.ndarray:
+    """Grey reconstruction by dilation of ``marker`` under ``mask`` (8-connectivity) [2].
+
+    Repeated 3 x 3 geodesic dilations (OpenCV's dilation, then the smaller of it and
+    ``mask``) until nothing changes, run tile by tile: a round gives each tile of
+    :data:`RECONSTRUCTION_TILE_PX` that can still change :data:`RECONSTRUCTION_STEPS`
+    dilations on it and a margin of as many pixels (so that they are exact on the tile),
+    and only the tiles that changed and their neighbours go on. Minima and maxima of the
+    values only: the result is exactly that of whole-image dilations, whatever the order.
+
+    Parameters
+    ----------
+    marker : (H, W) float32 ndarray
+        At most ``mask`` everywhere.
+    mask : (H, W) float32 ndarray
+    moving : (H, W) bool ndarray
+        Where ``marker`` may rise (elsewhere it equals ``mask`` or only equal values
+        surround it, e.g. the image's floor): tiles without such a pixel are skipped.
+
+    Returns
+    -------
+    (H, W) float32 ndarray
+    """
+    height, width = marker.shape
+    side, steps = RECONSTRUCTION_TILE_PX, RECONSTRUCTION_STEPS
+    rows, cols = -(-height // side), -(-width // side)
+    padded = np.zeros((rows * side, cols * side), bool)
+    padded[:height, :width] = moving
+    live = padded.reshape(rows, side, cols, side).any(axis=(1, 3))
+    out = np.array(marker, dtype=np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    active = live
+    while active.any():
+        changed = np.zeros_like(active)
+        for i, j in zip(*np.nonzero(active), strict=True):
+            y0, x0 = i * side, j * side
+            y1, x1 = min(y0 + side, height), min(x0 + side, width)
+            top, left = max(y0 - steps, 0), max(x0 - steps, 0)
+            window = (slice(top, min(y1 + steps, height)), slice(left, min(x1 + steps, width)))
+            grown, under = np.ascontiguousarray(out[window]), np.ascontiguousarray(mask[window])
+            for _ in range(steps):
+                grown = np.minimum(cv2.dilate(grown, kernel), under)
+            tile = grown[y0 - top:y1 - top, x0 - left:x1 - left]
+            if not np.array_equal(tile, out[y0:y1, x0:x1]):
+                out[y0:y1, x0:x1] = tile
+                changed[i, j] = True
+        active = cv2.dilate(changed.view(np.uint8), kernel).view(bool) & live
+    return out
 
 
 def distance_to_background(mask: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from skinmetrics.filters import (
     local_half_maximum,
     noise_level,
     object_table,
+    reconstruct_by_dilation,
     renumbered,
     small_dots,
     split_touching,
@@ -295,6 +296,30 @@ def test_h_maxima_caps_hold_skimage_h_maxima(seed):
     assert caps.max() >= 3
     assert caps[tops].min() > 0
     np.testing.assert_array_equal(np.unique(caps[tops]), np.arange(1, caps.max() + 1))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_reconstruct_by_dilation_equals_whole_image_dilations(sparse):
+    """Tile by tile, with ridges longer than a tile, the reconstruction is bit for bit that
+    of 3x3 geodesic dilations of the whole image repeated until nothing changes (and that
+    of scikit-image)."""
+    rng = np.random.default_rng(4)
+    image = cv2.GaussianBlur(rng.random((600, 700)).astype(np.float32), (0, 0), 6)
+    image[300, 20:680] += 0.5  # a ridge across three tiles
+    if sparse:
+        image[image < np.quantile(image, 0.8)] = image.min()
+    marker = np.maximum(image - np.float32(0.05), image.min())
+    expected = marker
+    while True:
+        before = expected
+        expected = np.minimum(cv2.dilate(expected, np.ones((3, 3), np.uint8)), image)
+        if np.array_equal(expected, before):
+            break
+    got = reconstruct_by_dilation(marker, image, image > image.min())
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(got, morphology.reconstruction(marker, image,
+                                                              footprint=np.ones((3, 3))),
+                               atol=1e-6)
 
 
 def test_object_table_equals_skimage_regionprops():

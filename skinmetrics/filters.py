@@ -828,8 +828,9 @@ def gaussian_laplace(image: np.ndarray, sigma_px: float) -> np.ndarray:
     gauss = gauss.astype(np.float32)
     img = np.asarray(image, dtype=np.float32)
     along_x = cv2.sepFilter2D(img, cv2.CV_32F, second, gauss, borderType=cv2.BORDER_REFLECT_101)
-    along_y = cv2.sepFilter2D(img, cv2.CV_32F, gauss, second, borderType=cv2.BORDER_REFLECT_101)
-    return along_x + along_y
+    along_x += cv2.sepFilter2D(img, cv2.CV_32F, gauss, second,
+                               borderType=cv2.BORDER_REFLECT_101)
+    return along_x
 
 
 def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
@@ -840,7 +841,10 @@ def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
     of the ``roi`` around it, so the edge of the region makes no blobs."""
     d = np.asarray(density, dtype=np.float32)
     d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
-    return [-(s * s) * gaussian_laplace(d, s) for s in sigmas_px]
+    responses = [gaussian_laplace(d, s) for s in sigmas_px]
+    for s, response in zip(sigmas_px, responses, strict=True):
+        response *= -(s * s)
+    return responses
 
 
 def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
@@ -896,13 +900,16 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
     level_of = LocalReference(roi if texture is None else texture, window_px)
     for response in responses:
         level = level_of(np.abs(response))
-        np.maximum(ratio, response / np.maximum(level, max(level_floor, 1e-6)), out=ratio)
+        np.maximum(level, max(level_floor, 1e-6), out=level)
+        np.maximum(ratio, np.divide(response, level, out=level), out=ratio)
+    del level
     apart = max(1, int(round(2 * min(sigmas_px))))
     # the largest ratio within the square of side 2 apart + 1: a dilation, equal to scipy's
     # maximum_filter (whose mirrored border adds no value the square does not hold) on
     # every finite ratio
     nearby = cv2.dilate(ratio, np.ones((2 * apart + 1, 2 * apart + 1), np.uint8))
     peaks = (ratio >= min_z) & roi & (ratio == nearby)
+    del nearby
     markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
     if n == 0:
         return markers.astype(np.int32)

@@ -341,11 +341,11 @@ class ColourPlanes:
     def shape(self) -> tuple[int, int]:
         return self.srgb.shape[:2]
 
-    def release(self) -> None:
-        """Forget the representations computed so far (they are computed again when
-        needed): a photo kept in memory, e.g. a baseline for its follow-ups, then holds
-        only its sRGB."""
-        self._cache.clear()
+    def release(self, keep: tuple[str, ...] = ()) -> None:
+        """Forget the representations computed so far but those named in ``keep`` (e.g.
+        ``("linear", "lab")``; the others are computed again when needed): a photo kept in
+        memory, e.g. a baseline for its follow-ups, then holds only its sRGB."""
+        self._cache = {k: v for k, v in self._cache.items() if k in keep}
 
     @property
     def linear(self) -> np.ndarray:

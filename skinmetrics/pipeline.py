@@ -385,6 +385,8 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                                       f"photo has {known_ppm:.1f} px/mm")
         detection.found[name] = found
         clock.lap(name)
+    # the layers' summaries use only these planes (any other is made again when needed)
+    planes.release(keep=("linear", "lab"))
     return detection
 
 

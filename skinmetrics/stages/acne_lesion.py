@@ -24,6 +24,8 @@ close-up only adds noise):
 3. a maximum is a lesion when it passes every rule: z >= ``min_z``; a* contrast >=
    ``min_contrast_a``; erythema-index contrast (EI = 100 log10(R/G), Diffey et al. [4])
    >= ``min_contrast_ei`` (an a* peak not redder in R/G is a brown or yellowish mark);
+   CIELAB L* at least ``min_darkening_l`` below the skin around (a papule's blood darkens
+   it; a red spot no darker is pink texture or a sheen);
    response >= ``min_z_local`` times its local RMS within ``local_window_mm`` (busy
    texture: hairline, stubble); centre no more than ``max_darkness_od`` darker than the
    median skin (hair, shadow); centre EI at least ``min_ei_above_skin`` above the median
@@ -87,8 +89,9 @@ LAYER = Layer(
     "the Gaussian mean of CIELAB a* over the skin at the lesion's scale exceeds that of the "
     "skin around it (normalised convolution; a multi-scale difference of Gaussians), in "
     "units of the photo's own spread of that response; kept when also redder in the "
-    "erythema index (not a brown mark), standing out from the texture around, not dark "
-    "(hair, shadow), round (principal-curvature ratio) and within the face's outline; "
+    "erythema index (not a brown mark) and darker in L* than the skin around, standing "
+    "out from the texture around, not dark (hair, shadow), round (principal-curvature "
+    "ratio) and within the face's outline; "
     "each outlined where its a* excess falls to half of its centre's.",
     ("CIE 2004", "Knutsson 1993", "Lindeberg 1998", "Diffey 1984", "Lowe 2004"),
     (MetricDefinition("acne_lesion_count", "Acne lesions (count)", "count",
@@ -125,6 +128,8 @@ PARAMS = {
     "min_z": Param(float, 0.0, 100, "smallest a* response in robust SDs of the photo's"),
     "min_contrast_a": Param(float, 0.0, 100, "smallest a* contrast to the skin around"),
     "min_contrast_ei": Param(float, -100, 100, "smallest EI contrast to the skin around"),
+    "min_darkening_l": Param(float, -100, 100, "smallest L* of the skin around minus the "
+                             "spot's"),
     "min_z_local": Param(float, 0.0, 100, "smallest response over its local RMS"),
     "max_darkness_od": Param(float, 0.0, 5, "largest darkness (OD) of the centre over the "
                              "median skin"),
@@ -142,7 +147,8 @@ PARAMS = {
 
 #: Per-candidate values of :func:`lesion_candidates`.
 CANDIDATE_FIELDS = ("x", "y", "radius_px", "z", "z_local", "contrast_a", "contrast_ei",
-                    "darkness_od", "ei_above_skin", "curvature_ratio", "skin_fraction")
+                    "darkening_l", "darkness_od", "ei_above_skin", "curvature_ratio",
+                    "skin_fraction")
 
 
 def lesion_radii_px(min_diameter_mm: float, max_diameter_mm: float, scales_per_octave: int,
@@ -186,9 +192,10 @@ def lesion_candidates(planes: ColourPlanes, where: np.ndarray, params: Mapping[s
     -------
     dict of (N,) float ndarray, keys :data:`CANDIDATE_FIELDS`
         x, y, radius_px (px); z; z_local (response over its local RMS); contrast_a,
-        contrast_ei (centre minus surround, a* and EI units); darkness_od (luminance
-        density of the centre minus the median skin's, OD); ei_above_skin (EI of the
-        centre minus the median skin's); curvature_ratio; skin_fraction.
+        contrast_ei (centre minus surround, a* and EI units); darkening_l (surround minus
+        centre, CIELAB L*); darkness_od (luminance density of the centre minus the median
+        skin's, OD); ei_above_skin (EI of the centre minus the median skin's);
+        curvature_ratio; skin_fraction.
     """
     empty = {f: np.zeros(0) for f in CANDIDATE_FIELDS}
     skin = np.asarray(where, bool)
@@ -197,6 +204,7 @@ def lesion_candidates(planes: ColourPlanes, where: np.ndarray, params: Mapping[s
     density = planes.luminance_density
     ei = erythema_index(planes.linear)
     a_star = planes.lab[..., 1]
+    plane = {"a": a_star, "ei": ei, "l": planes.lab[..., 0]}
     density_median = float(np.median(density[skin]))
     ei_median = float(np.median(ei[skin]))
     shade = cv2.GaussianBlur(density, (0, 0), max(params["shade_sigma_mm"] * px_per_mm, 0.1))
@@ -216,7 +224,7 @@ def lesion_candidates(planes: ColourPlanes, where: np.ndarray, params: Mapping[s
     def mean(name: str, sigma: float) -> np.ndarray:
         key = (name, round(float(sigma), 4))
         if key not in means:
-            means[key] = local_reference(a_star if name == "a" else ei, skin, sigma, 0.0)
+            means[key] = local_reference(plane[name], skin, sigma, 0.0)
         return means[key]
 
     response = np.stack([mean("a", s) - mean("a", ratio * s) for s in sigmas])
@@ -236,7 +244,7 @@ def lesion_candidates(planes: ColourPlanes, where: np.ndarray, params: Mapping[s
     ks = best_k[ys, xs]
     out = {"x": xs.astype(float), "y": ys.astype(float), "radius_px": radii[ks],
            "z": best[ys, xs].astype(float), "contrast_a": response[ks, ys, xs].astype(float)}
-    for f in ("z_local", "contrast_ei", "curvature_ratio", "skin_fraction"):
+    for f in ("z_local", "contrast_ei", "darkening_l", "curvature_ratio", "skin_fraction"):
         out[f] = np.zeros(len(xs))
     weight = skin.astype(np.float32)
     window = params["local_window_mm"] * px_per_mm
@@ -246,6 +254,7 @@ def lesion_candidates(planes: ColourPlanes, where: np.ndarray, params: Mapping[s
         rms = np.sqrt(local_reference(response[k] ** 2, skin, window, 0.0)[yy, xx])
         out["z_local"][sel] = response[k][yy, xx] / np.maximum(rms, 1e-6)
         out["contrast_ei"][sel] = (mean("ei", s) - mean("ei", ratio * s))[yy, xx]
+        out["darkening_l"][sel] = (mean("l", ratio * s) - mean("l", s))[yy, xx]
         box = 2 * max(1, int(round(radii[k]))) + 1
         out["skin_fraction"][sel] = cv2.blur(weight, (box, box))[yy, xx]
         out["curvature_ratio"][sel] = _curvature_ratio(mean("a", s), yy, xx)
@@ -287,6 +296,7 @@ def select_lesions(candidates: Mapping[str, np.ndarray], params: Mapping[str, fl
         return np.zeros((0, 4))
     keep = ((c["z"] >= params["min_z"]) & (c["contrast_a"] >= params["min_contrast_a"])
             & (c["contrast_ei"] >= params["min_contrast_ei"])
+            & (c["darkening_l"] >= params["min_darkening_l"])
             & (c["z_local"] >= params["min_z_local"])
             & (c["darkness_od"] <= params["max_darkness_od"])
             & (c["ei_above_skin"] >= params["min_ei_above_skin"])

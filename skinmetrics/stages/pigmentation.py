@@ -10,12 +10,12 @@ Whole-region indices (over the skin region):
 Pigmented spots are regions whose pigment density (:func:`pigment_density`: the optical
 density left when haemoglobin is separated out after Tsumura et al. [4], i.e. melanin
 plus the grey term, the photo's illumination taken out first,
-:func:`skinmetrics.stages.base.skin_densities`; smoothed over the skin that is neither a small dark dot, see
-:func:`skinmetrics.filters.small_dots`, nor a hair's blurred fringe) exceeds that of the
-surrounding unaffected skin, i.e. darker and yellower than their surroundings (that
-skin leaving out also the skin ``reference_below`` or more less dense than it, which a
-specular highlight's skirt lightens with white light: it would pull the reference down
-beside the highlight and make the even skin there a spot)
+:func:`skinmetrics.stages.base.skin_densities`; smoothed over the skin that is neither a
+small dark dot, see :func:`skinmetrics.filters.small_dots`, nor a hair's blurred fringe)
+exceeds that of the surrounding unaffected skin, i.e. darker and yellower than their
+surroundings (that skin leaving out also the skin ``reference_below`` or more less dense
+than it, which a specular highlight's skirt lightens with white light: it would pull the
+reference down beside the highlight and make the even skin there a spot)
 (hysteresis between ``threshold_low`` and ``threshold``, outlined at ``edge_fraction`` of
 the local peak excess, that peak taken on the excess smoothed by ``peak_smooth_mm`` so that
 a noisier photo of the same spot is not outlined tighter,

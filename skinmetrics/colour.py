@@ -382,8 +382,9 @@ class ColourPlanes:
     def densities_with_shading(self, shading: np.ndarray) -> np.ndarray:
         """Densities (melanin, haemoglobin, shading) with a known ``shading`` (OD, (H, W))
         taken out as grey before the weighted unmixing and added back to its shading term
-        (not cached)."""
-        shading = np.asarray(shading, dtype=np.float32)
-        d = chromophore_densities(self.od - shading[..., None], self.channel_weights)
-        d[..., 2] += shading
-        return d
+        (not cached). The unmixing is linear, so this is :attr:`densities` minus
+        ``shading`` times what the weighted unmixing makes of a unit of grey, plus
+        ``shading`` in the shading term."""
+        leak = unmixing_matrix(self.channel_weights) @ np.ones(3, np.float32)
+        leak[2] -= 1.0
+        return self.densities - np.asarray(shading, np.float32)[..., None] * leak

@@ -369,9 +369,23 @@ class ColourPlanes:
 
     @property
     def densities(self) -> np.ndarray:
-        def make():
-            h, w = self.shape
-            centre = self.linear[h // 4: h - h // 4, w // 4: w - w // 4].reshape(-1, 3)
-            weights = np.maximum(np.median(centre, axis=0), 1e-4) ** 2
-            return chromophore_densities(self.od, weights)
-        return self._get("densities", make)
+        return self._get("densities",
+                         lambda: chromophore_densities(self.od, self.channel_weights))
+
+    @property
+    def channel_weights(self) -> np.ndarray:
+        """Reliability of the R, G, B channels for the unmixing: the median reflectance of
+        the central quarter of the image, squared; (3,) float64."""
+        h, w = self.shape
+        centre = self.linear[h // 4: h - h // 4, w // 4: w - w // 4].reshape(-1, 3)
+        return np.maximum(np.median(centre, axis=0), 1e-4) ** 2
+
+    def densities_with_shading(self, shading: np.ndarray) -> np.ndarray:
+        """Densities (melanin, haemoglobin, shading) with a known ``shading`` (OD, (H, W))
+        taken out as grey before the weighted unmixing and added back to its shading term
+        (not cached). The unmixing is linear, so this is :attr:`densities` minus
+        ``shading`` times what the weighted unmixing makes of a unit of grey, plus
+        ``shading`` in the shading term."""
+        leak = unmixing_matrix(self.channel_weights) @ np.ones(3, np.float32)
+        leak[2] -= 1.0
+        return self.densities - np.asarray(shading, np.float32)[..., None] * leak

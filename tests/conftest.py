@@ -31,16 +31,19 @@ def soft_disc(shape: tuple[int, int], centre: tuple[float, float], radius_px: fl
 
 def plain_skin_photo(shape: tuple[int, int], extra_melanin: np.ndarray | float = 0.0,
                      extra_blood: np.ndarray | float = 0.0, seed: int = 0,
-                     hair: np.ndarray | None = None) -> np.ndarray:
+                     hair: np.ndarray | None = None,
+                     light: np.ndarray | float = 1.0) -> np.ndarray:
     """sRGB photo of even skin (melanin 0.45, blood 0.12 OD) with these extra densities
     (OD, maps of ``shape`` or constants) and, optionally, a dark hair of that coverage
-    (0-1); slight optical blur and camera noise (shot noise and a read-noise floor)."""
+    (0-1), lit by ``light`` (relative illumination, a map or a constant); slight optical
+    blur and camera noise (shot noise and a read-noise floor)."""
     od = (np.array([0.10, 0.17, 0.24])
           + (0.45 + np.broadcast_to(extra_melanin, shape)[..., None]) * OD_MELANIN
           + (0.12 + np.broadcast_to(extra_blood, shape)[..., None]) * OD_HAEMOGLOBIN)
     reflectance = (0.8 * 10.0 ** -od).astype(np.float32)
     if hair is not None:
         reflectance = reflectance * (1 - hair[..., None]) + 0.02 * hair[..., None]
+    reflectance = reflectance * np.broadcast_to(light, shape)[..., None].astype(np.float32)
     linear = cv2.GaussianBlur(reflectance, (0, 0), 0.6)
     rng = np.random.default_rng(seed)
     linear += rng.standard_normal(linear.shape).astype(np.float32) * np.sqrt(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from skinmetrics.colour import ColourPlanes
 from skinmetrics.pipeline import load_pipeline, measure_image
 from skinmetrics.scoring import dice
+from skinmetrics.stages.base import Scale, skin_densities
 
 from .conftest import PX_PER_MM, plain_skin_photo, soft_disc
 
@@ -47,6 +49,31 @@ def test_a_brown_spot_is_no_erythema_whatever_its_spectrum(leak):
     photo = plain_skin_photo(SHAPE, melanin, leak * melanin + 0.15 * patch)
     found = measure_image(photo, laser, PX_PER_MM).masks["erythema"]
     assert not found[:160].any()
+    assert dice(found, patch > 0.5) == pytest.approx(1.0, abs=0.03)
+
+
+def test_a_shadow_across_dark_skin_is_no_erythema():
+    """Dark skin (melanin 0.85 OD, L* about 30) half in a soft shadow (the light falls to
+    half over about 2 mm: the edge of a nose's or a chin rest's shadow), with one patch of
+    0.1 OD more blood in the shade. The weighted unmixing alone (``shading_sigma_mm`` 0)
+    reads the shadow's grey as haemoglobin (-0.4 OD per OD of grey on such skin: the lit
+    side 0.1 OD redder, 44 000 px of false erythema, Dice 0.26); with the illumination
+    taken out first both sides read the same, the lit side holds no erythema and the
+    patch is drawn whole."""
+    laser = load_pipeline("laser_recovery")
+    x = np.arange(SHAPE[1], dtype=np.float32)
+    light = np.broadcast_to(1.0 - 0.5 / (1.0 + np.exp((150.0 - x) / (0.5 * PX_PER_MM))), SHAPE)
+    patch = soft_disc(SHAPE, (150, 300), 2.0 * PX_PER_MM, 0.3 * PX_PER_MM)
+    photo = plain_skin_photo(SHAPE, extra_melanin=0.4, extra_blood=0.1 * patch, light=light)
+    planes, skin = ColourPlanes(photo), np.ones(SHAPE, bool)
+    scale = Scale(PX_PER_MM, PX_PER_MM)
+    lit, shaded = np.s_[:, 20:80], np.s_[:, 190:220]  # skin without the patch
+    for sigma_mm, step in ((0.0, (0.08, 1.0)), (1.0, (0.0, 0.01))):
+        params = {**laser.params["erythema"], "shading_sigma_mm": sigma_mm}
+        blood = skin_densities(planes, skin, params, scale)[..., 1]
+        assert step[0] <= abs(blood[lit].mean() - blood[shaded].mean()) < step[1]
+    found = measure_image(photo, laser, PX_PER_MM).masks["erythema"]
+    assert not found[:, :230].any()
     assert dice(found, patch > 0.5) == pytest.approx(1.0, abs=0.03)
 
 

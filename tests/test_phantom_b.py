@@ -180,9 +180,9 @@ def change_errors(series, pipes):
 @pytest.mark.parametrize("layer", [
     "microcrust", "pigment",
     pytest.param("erythema", marks=pytest.mark.xfail(
-        strict=True, reason="issue #25 open: -41 / +5 points at day 14 / 28 on 2026-12-05")),
+        strict=True, reason="issue #25 open: -47 / +48 points at day 14 / 28 on 2026-12-05")),
     pytest.param("pore", marks=pytest.mark.xfail(
-        strict=True, reason="issue #25 open: -5 / +16 points at day 14 / 28 on 2026-12-05")),
+        strict=True, reason="issue #25 open: -12 / -7 points at day 14 / 28 on 2026-12-05")),
 ])
 def test_percent_change_from_baseline(change_errors, layer):
     """Crusts and pigment hold (2026-12-05: crusts -0.2 / -3.9, pigment -4.0 / -0.8)."""

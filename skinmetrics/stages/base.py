@@ -10,7 +10,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import binom
 
-from ..colour import ColourPlanes, erythema_index
+from ..colour import ColourPlanes, erythema_index, unmixing_matrix
 from ..filters import (
     area_metrics,
     contrast_to_reference,
@@ -18,6 +18,7 @@ from ..filters import (
     hysteresis,
     keep_seeded,
     local_half_maximum,
+    local_reference,
     object_contrast,
     object_table,
     renumbered,
@@ -266,12 +267,43 @@ EXCESS_PARAMS = {
     "threshold_low": Param(float, 0.0, 5, "excess to which a seeded region grows"),
     "threshold_spread": Param(float, 0.0, 100, "both thresholds are raised (in proportion) to "
                               "at least this many robust SDs of the skin's excess (0: fixed)"),
+    "shading_sigma_mm": Param(float, 0.0, 100, "Gaussian sigma of the illumination taken out "
+                              "before the weighted unmixing, mm (0: none)"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the local peak excess"),
     "edge_radius_mm": Param(float, 0.0, 1000, "radius within which the local peak is taken, mm"),
     "edge_ceiling": Param(float, 0.0, 1000, "excess that is always inside, whatever the peak"),
     "peak_smooth_mm": Param(float, 0.0, 10,
                             "Gaussian sigma smoothing the excess whose local peak is taken, mm"),
 }
+
+
+def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, float],
+                   scale: Scale) -> np.ndarray:
+    """Chromophore densities (melanin, haemoglobin, shading; (H, W, 3) OD) with the
+    photo's illumination taken out exactly.
+
+    :attr:`skinmetrics.colour.ColourPlanes.densities` is a weighted unmixing whose ridge on
+    the shading term keeps a weak channel's noise (blue on dark skin) out of the pigments;
+    it also lets part of a change of illumination, which is grey, into melanin and
+    haemoglobin (with dark skin's channel weights about 1 : 0.1 : 0.007, a grey OD of 1
+    reads as melanin +1.3 and haemoglobin -0.4), so the light falling off across a cheek
+    reads as a change of redness. Here the exact unmixing's shading (Tsumura et al. 1999),
+    smoothed over ``skin`` with a Gaussian of ``shading_sigma_mm`` (normalised
+    convolution, :func:`skinmetrics.filters.local_reference`: noise averages out, the
+    backdrop does not enter) and then again without the skin whose shading departs from
+    that by more than 3 robust SDs (a dark naevus, which reads grey, a highlight, a
+    shadow's edge), is taken out first as grey and the weighted unmixing applied to the
+    rest (:meth:`~skinmetrics.colour.ColourPlanes.densities_with_shading`). With
+    ``shading_sigma_mm`` 0 the photo's weighted unmixing is returned.
+    """
+    sigma = scale.px(params["shading_sigma_mm"])
+    if sigma <= 0 or not skin.any():
+        return planes.densities
+    exact = np.ascontiguousarray(planes.od @ unmixing_matrix()[2])
+    smooth = local_reference(exact, skin, sigma)
+    departure = exact - smooth
+    keep = skin & (np.abs(departure) <= 3 * robust_spread(departure[skin]))
+    return planes.densities_with_shading(local_reference(exact, keep, sigma))
 
 
 def trusted_skin(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],

@@ -4,7 +4,9 @@ Segmentation is relative to the person's own unaffected skin, so it holds across
 where a fixed a* cut does not:
 
 1. the haemoglobin density of every pixel is separated from melanin and shading
-   (:func:`skinmetrics.colour.chromophore_densities`, after Tsumura et al. [4]) and
+   (:func:`skinmetrics.colour.chromophore_densities`, after Tsumura et al. [4]), the
+   photo's illumination taken out first (:func:`skinmetrics.stages.base.skin_densities`:
+   a shadow or light falling off across dark skin is not read as redness), and
    smoothed over the skin that is not a small dark dot (crusts, pores: black top-hat of the
    luminance density above ``dot_tophat`` with a disk of ``dot_radius_mm``, holding at
    least ``dot_fraction`` of the dot's contrast, :func:`skinmetrics.filters.small_dots`),
@@ -79,6 +81,7 @@ from .base import (
     StageResult,
     crosstalk,
     density_excess,
+    skin_densities,
     trusted_skin,
 )
 
@@ -167,7 +170,8 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
         (none taken out).
     """
     trusted = trusted_skin(planes, roi, params, scale, fringe)
-    melanin, blood = planes.densities[..., 0], planes.densities[..., 1]
+    densities = skin_densities(planes, trusted, params, scale)
+    melanin, blood = densities[..., 0], densities[..., 1]
     if melanin_crosstalk is None:
         melanin_crosstalk = crosstalk(blood, melanin, roi, trusted, params, scale)
     if melanin_crosstalk:

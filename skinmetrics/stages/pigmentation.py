@@ -9,12 +9,13 @@ Whole-region indices (over the skin region):
 
 Pigmented spots are regions whose pigment density (:func:`pigment_density`: the optical
 density left when haemoglobin is separated out after Tsumura et al. [4], i.e. melanin
-plus the grey term; smoothed over the skin that is neither a small dark dot, see
-:func:`skinmetrics.filters.small_dots`, nor a hair's blurred fringe) exceeds that of the
-surrounding unaffected skin, i.e. darker and yellower than their surroundings (that
-skin leaving out also the skin ``reference_below`` or more less dense than it, which a
-specular highlight's skirt lightens with white light: it would pull the reference down
-beside the highlight and make the even skin there a spot)
+plus the grey term, the photo's illumination taken out first,
+:func:`skinmetrics.stages.base.skin_densities`; smoothed over the skin that is neither a
+small dark dot, see :func:`skinmetrics.filters.small_dots`, nor a hair's blurred fringe)
+exceeds that of the surrounding unaffected skin, i.e. darker and yellower than their
+surroundings (that skin leaving out also the skin ``reference_below`` or more less dense
+than it, which a specular highlight's skirt lightens with white light: it would pull the
+reference down beside the highlight and make the even skin there a spot)
 (hysteresis between ``threshold_low`` and ``threshold``, outlined at ``edge_fraction`` of
 the local peak excess, that peak taken on the excess smoothed by ``peak_smooth_mm`` so that
 a noisier photo of the same spot is not outlined tighter,
@@ -72,7 +73,15 @@ from ..filters import (
     thin_parts,
 )
 from ..methods import Layer, MetricDefinition, area_definitions
-from .base import EXCESS_PARAMS, Param, Scale, StageResult, density_excess, trusted_skin
+from .base import (
+    EXCESS_PARAMS,
+    Param,
+    Scale,
+    StageResult,
+    density_excess,
+    skin_densities,
+    trusted_skin,
+)
 
 __all__ = [
     "LAYER", "PARAMS", "pigment_density", "pigment_spot_mask", "pigmentation_metrics", "detect",
@@ -138,7 +147,7 @@ def _joined_across_hair(mask: np.ndarray, roi: np.ndarray, bridge_px: float) -> 
     return bridge_gaps(mask, bridge_px, through=thin_parts(~roi, bridge_px))
 
 
-def pigment_density(planes: ColourPlanes) -> np.ndarray:
+def pigment_density(densities: np.ndarray) -> np.ndarray:
     """Optical density of pigment: melanin plus the grey term of the unmixing (OD units of
     the G channel), i.e. the density that haemoglobin does not explain.
 
@@ -149,12 +158,17 @@ def pigment_density(planes: ColourPlanes) -> np.ndarray:
     unmixing puts most of its density in the grey term. A smooth change of illumination
     is grey too: the reference of unaffected skin (coarse and fine) takes it out.
 
+    Parameters
+    ----------
+    densities : (H, W, 3) ndarray
+        Melanin, haemoglobin and shading densities
+        (:func:`skinmetrics.stages.base.skin_densities`).
+
     Returns
     -------
     (H, W) float32 ndarray
     """
-    d = planes.densities
-    return d[..., 0] + d[..., 2]
+    return densities[..., 0] + densities[..., 2]
 
 
 def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
@@ -168,9 +182,10 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     (H, W) bool ndarray
         True on pigmented spots, within ``roi``.
     """
-    spots, excess = density_excess(pigment_density(planes), roi,
-                                   trusted_skin(planes, roi, params, scale, fringe), params,
-                                   scale)
+    trusted = trusted_skin(planes, roi, params, scale, fringe)
+    spots, excess = density_excess(
+        pigment_density(skin_densities(planes, trusted, params, scale)), roi, trusted,
+        params, scale)
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
     # a spot cut by a hair is tested whole, the strand then left out again

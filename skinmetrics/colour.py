@@ -380,6 +380,15 @@ class ColourPlanes:
         centre = self.linear[h // 4: h - h // 4, w // 4: w - w // 4].reshape(-1, 3)
         return np.maximum(np.median(centre, axis=0), 1e-4) ** 2
 
+    @property
+    def exact_shading(self) -> np.ndarray:
+        """Shading term of the exact (unweighted) unmixing, (H, W) float32 OD: made from
+        :attr:`densities` (the weighted unmixing is invertible, so optical density is
+        its inverse times the densities), not kept."""
+        weighted = unmixing_matrix(self.channel_weights).astype(np.float64)
+        row = unmixing_matrix().astype(np.float64)[2] @ np.linalg.inv(weighted)
+        return self.densities @ row.astype(np.float32)
+
     def densities_with_shading(self, shading: np.ndarray) -> np.ndarray:
         """Densities (melanin, haemoglobin, shading) with a known ``shading`` (OD, (H, W))
         taken out as grey before the weighted unmixing and added back to its shading term

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import binom
 
-from ..colour import ColourPlanes, erythema_index, unmixing_matrix
+from ..colour import ColourPlanes, erythema_index
 from ..filters import (
     area_metrics,
     contrast_to_reference,
@@ -299,7 +299,7 @@ def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, 
     sigma = scale.px(params["shading_sigma_mm"])
     if sigma <= 0 or not skin.any():
         return planes.densities
-    exact = np.ascontiguousarray(planes.od @ unmixing_matrix()[2])
+    exact = planes.exact_shading
     smooth = local_reference(exact, skin, sigma)
     departure = exact - smooth
     keep = skin & (np.abs(departure) <= 3 * robust_spread(departure[skin]))

@@ -397,4 +397,6 @@ class ColourPlanes:
         ``shading`` in the shading term."""
         leak = unmixing_matrix(self.channel_weights) @ np.ones(3, np.float32)
         leak[2] -= 1.0
-        return self.densities - np.asarray(shading, np.float32)[..., None] * leak
+        out = np.asarray(shading, np.float32)[..., None] * -leak
+        out += self.densities
+        return out

@@ -376,9 +376,11 @@ class ColourPlanes:
     def channel_weights(self) -> np.ndarray:
         """Reliability of the R, G, B channels for the unmixing: the median reflectance of
         the central quarter of the image, squared; (3,) float64."""
-        h, w = self.shape
-        centre = self.linear[h // 4: h - h // 4, w // 4: w - w // 4].reshape(-1, 3)
-        return np.maximum(np.median(centre, axis=0), 1e-4) ** 2
+        def make():
+            h, w = self.shape
+            centre = self.linear[h // 4: h - h // 4, w // 4: w - w // 4].reshape(-1, 3)
+            return np.maximum(np.median(centre, axis=0), 1e-4) ** 2
+        return self._get("channel_weights", make)
 
     @property
     def exact_shading(self) -> np.ndarray:

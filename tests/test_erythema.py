@@ -77,6 +77,23 @@ def test_a_shadow_across_dark_skin_is_no_erythema():
     assert dice(found, patch > 0.5) == pytest.approx(1.0, abs=0.03)
 
 
+def test_a_faint_patch_over_half_the_frame_is_not_its_own_reference():
+    """A faint diffuse patch (0.065 OD more blood, edge soft over 2 mm) covering half of a
+    32 x 48 mm close-up. Left out of the reference only from ``threshold_low`` (0.05) up,
+    it never is: at first the reference holds the patch itself, its excess stays below
+    0.05 and nothing is found. Left out from 3 robust SDs of the skin's spread up (the
+    shipped ``reference_spread``), it is drawn whole."""
+    shape, px_per_mm = (400, 600), 12.5
+    patch = soft_disc(shape, (200, 400), 16 * px_per_mm, 2 * px_per_mm)
+    photo = plain_skin_photo(shape, extra_blood=0.065 * patch)
+    laser = load_pipeline("laser_recovery")
+    assert laser.params["erythema"]["reference_spread"] == 3.0
+    found = measure_image(photo, laser, px_per_mm).masks["erythema"]
+    assert dice(found, patch > 0.5) > 0.9
+    laser.params["erythema"]["reference_spread"] = 0.0
+    assert not measure_image(photo, laser, px_per_mm).masks["erythema"].any()
+
+
 def test_a_given_crosstalk_is_the_one_taken_out():
     """The crosstalk measured on the photo's spots is the phantom's (0.3 OD of haemoglobin
     per OD of melanin); one given (a follow-up is given its baseline's) replaces it: given

@@ -133,7 +133,7 @@ def test_pigment_dice(phantoms, measured):
 
 def test_erythema_dice(phantoms, measured):
     """Whole-cheek diffuse erythema is outlined, measured against the skin around it rather
-    than against itself (2026-12-05: 0.94, 0.91, 0.89; with one 4 mm reference scale 0.06,
+    than against itself (2026-12-06: 0.98, 0.94, 0.83; with one 4 mm reference scale 0.06,
     0.03, 0.42)."""
     assert _mean_dice(phantoms, measured, "erythema") >= ERYTHEMA_DICE_MIN
 
@@ -180,7 +180,9 @@ def change_errors(series, pipes):
 @pytest.mark.parametrize("layer", [
     "microcrust", "pigment",
     pytest.param("erythema", marks=pytest.mark.xfail(
-        strict=True, reason="issue #25 open: -47 / +48 points at day 14 / 28 on 2026-12-05")),
+        strict=True, reason="issue #25 open: +55 / +63 points at day 14 / 28 on 2026-12-06; "
+        "this series' erythema is a 21 mm2 sliver in a corner (2 mm2 at day 28) beside the "
+        "patch's soft skirt, which the layer draws")),
     pytest.param("pore", marks=pytest.mark.xfail(
         strict=True, reason="issue #25 open: -12 / -7 points at day 14 / 28 on 2026-12-05")),
 ])

@@ -259,6 +259,9 @@ EXCESS_PARAMS = {
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
     "coarse_sigma_mm": Param(float, 0.0, 1000, "scale of the coarse first reference that keeps "
                              "lesions wider than reference_sigma_mm out of it, mm (0: none)"),
+    "reference_spread": Param(float, 0.0, 100, "skin this many robust SDs of the skin's spread "
+                              "above the reference is not reference, when below threshold_low "
+                              "(0: threshold_low)"),
     "reference_margin_mm": Param(float, 0.0, 100,
                                  "skin this close to a region is not reference (its skirt), mm"),
     "reference_below": Param(float, 0.0, 5,
@@ -331,6 +334,10 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
        a highlight's skirt) (:func:`skinmetrics.filters.contrast_to_reference`), first at
        ``coarse_sigma_mm`` then at ``reference_sigma_mm`` (coarse to fine: a lesion wider
        than the fine scale found at the coarse one is not its own reference);
+       candidates are skin above ``threshold_low``, or, where the skin is smooth, above
+       ``reference_spread`` robust SDs of its spread (measured on the first estimate's
+       side below the reference, mirrored): an outlier test, so that a faint lesion wide
+       enough to fill much of the reference's reach does not raise it and vanish;
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
        within ``edge_radius_mm`` (taken on the excess smoothed by ``peak_smooth_mm``, so
@@ -346,17 +353,25 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
     excess : (H, W) float32 ndarray
         Density minus the unaffected-skin level (OD units).
     """
-    excess = contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
-                                   scale.px(params["reference_sigma_mm"]),
-                                   params["threshold_low"], valid=trusted,
-                                   margin_px=scale.px(params["reference_margin_mm"]),
-                                   exclude_below=params["reference_below"],
-                                   coarse_sigma_px=scale.px(params["coarse_sigma_mm"]))
-    # the skin's spread from its side below the reference, mirrored: lesions (above it)
-    # however many do not widen it
-    below = excess[roi & trusted & (excess <= 0)]
-    raise_by = max(1.0, params["threshold_spread"] * robust_spread(np.r_[below, -below])
-                   / max(params["threshold"], 1e-6))
+    def excess_over(exclude_above):
+        return contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
+                                     scale.px(params["reference_sigma_mm"]), exclude_above,
+                                     valid=trusted,
+                                     margin_px=scale.px(params["reference_margin_mm"]),
+                                     exclude_below=params["reference_below"],
+                                     coarse_sigma_px=scale.px(params["coarse_sigma_mm"]))
+
+    def spread_of(excess):  # the skin's spread from its side below the reference, mirrored:
+        below = excess[roi & trusted & (excess <= 0)]  # lesions (above it) do not widen it
+        return robust_spread(np.r_[below, -below])
+
+    excess = excess_over(params["threshold_low"])
+    spread = spread_of(excess)
+    outlier = params["reference_spread"] * spread
+    if 0 < outlier < params["threshold_low"]:  # faint wide lesions are not their own reference
+        excess = excess_over(outlier)
+        spread = spread_of(excess)
+    raise_by = max(1.0, params["threshold_spread"] * spread / max(params["threshold"], 1e-6))
     high, low = raise_by * params["threshold"], raise_by * params["threshold_low"]
     found = hysteresis(np.where(roi, excess, 0), low, high)
     outlined = local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),

@@ -64,6 +64,22 @@ def test_crusts_and_pores_are_told_apart(pipes, melanin):
     assert pores == 16  # the shadows, not the crusts
 
 
+def test_faint_crusts_among_as_many_pores_are_found_on_the_grid_of_the_darker(pipes):
+    """100 faint brown crusts on the grid among 100 scattered pore shadows on dark skin:
+    among all 200 dots a scattered one has lattice neighbours by chance, and no crust is
+    told; searched again among the darker half (``grid_min_objects``), the grid holds the
+    crusts."""
+    laser, _ = pipes
+    photo = _dots(skin_rgb(np.array(0.2), np.array(0.02)), ["faint-brown"] * 100 + ["pore"] * 100)
+    assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] == pytest.approx(
+        100, abs=5)
+    laser.params["microcrust"]["grid_min_objects"] = 0
+    try:
+        assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] < 10
+    finally:
+        laser.params["microcrust"]["grid_min_objects"] = 50
+
+
 def test_a_field_of_pores_has_no_crusts(pipes):
     laser, _ = pipes
     photo = _dots(skin_rgb(np.array(0.05), np.array(0.02)), ["pore"] * 24)

@@ -29,7 +29,7 @@ from ..lattice import TOLERANCE, lattice_neighbours, lattice_vectors
 
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
            "crosstalk",
-           "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "dark_objects_in_skin",
+           "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "on_grid", "dark_objects_in_skin",
            "keep_by_size_and_shape", "restrict_labels", "object_metrics", "summarise_objects",
            "WORK_SCALE_PARAM"]
 
@@ -137,6 +137,8 @@ GRID_PARAMS = {
                          "count that scattered dots reach with at most this probability"),
     "grid_darkness_fraction": Param(float, 0.0, 1.0, "a dot on the grid is at least this "
                                     "fraction of the grid's median darkness"),
+    "grid_min_objects": Param(int, 0, 1_000_000, "too dense for a grid: searched again among "
+                              "the darker half, quarter, ... while this many remain (0: never)"),
 }
 
 
@@ -161,7 +163,8 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
       has by chance with probability ``grid_chance`` (each site holds an object within the
       tolerance with probability p = 1 - exp(-density x area), so the count is binomial,
       4 sites; where even four is that likely, the objects are too dense for their place
-      to tell crusts and the grid is not used), the darkest object within the tolerance of
+      to tell crusts, the grid is searched among the darker objects, :func:`on_grid`),
+      the darkest object within the tolerance of
       its site (a crust's fragments and faint rim are not crusts of their own), and at least
       ``grid_darkness_fraction`` as dark as the median of the objects on the grid (a pore
       near a grid site is fainter than the crusts around it). On dark skin a brown crust
@@ -190,20 +193,60 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
         centres = np.column_stack([np.bincount(which, c, n + 1)[1:] for c in (rows, cols)]
                                   ) / np.maximum(area, 1)[:, None]
         present = area > 0  # a label may be missing (its object removed)
-        basis = lattice_vectors(centres[present], scale.px(grid["grid_pitch_min_mm"]),
+        crust |= on_grid(centres, darkness, present, np.count_nonzero(roi), grid, scale)
+    return np.concatenate([[False], crust])
+
+
+def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_px: int,
+            grid: Mapping[str, float], scale: Scale) -> np.ndarray:
+    """Which objects lie on a laser's grid (the grid test of :func:`crust_like`).
+
+    Where the objects are so dense that a scattered one has lattice neighbours by chance
+    (dark skin's texture at a fine scale gives thousands of dark dots), the grid is
+    searched again among the darker half of them, then the darker quarter, and so on
+    while at least ``grid_min_objects`` remain (0: among all only); the search that puts
+    the most objects on a grid is kept.
+
+    Parameters
+    ----------
+    centres : (N, 2) float ndarray
+        Object centres (row, col), px.
+    darkness : (N,) float ndarray
+        Each object's luminance density excess over the skin around it (OD).
+    present : (N,) bool ndarray
+        Objects that exist (a label may have been removed).
+    roi_px : int
+        Skin area (px) over which the objects were searched.
+    grid : mapping
+        :data:`GRID_PARAMS`.
+    scale : Scale
+
+    Returns
+    -------
+    (N,) bool ndarray
+    """
+    best = np.zeros(len(centres), bool)
+    candidates = present.copy()
+    while np.count_nonzero(candidates):
+        pts = centres[candidates]
+        basis = lattice_vectors(pts, scale.px(grid["grid_pitch_min_mm"]),
                                 scale.px(grid["grid_pitch_max_mm"]), grid["grid_contrast"])
         if basis is not None:
-            on = np.zeros(n, bool)
-            pts, radius = centres[present], TOLERANCE * np.hypot(*basis.T).min()
-            least = _least_neighbours(len(pts) / max(np.count_nonzero(roi), 1),
-                                      np.pi * radius**2, int(grid["grid_neighbours"]),
-                                      grid["grid_chance"])
-            on[present] = ((lattice_neighbours(pts, basis) >= least)
-                           & _darkest_near(pts, darkness[present], radius))
+            radius = TOLERANCE * np.hypot(*basis.T).min()
+            least = _least_neighbours(len(pts) / max(roi_px, 1), np.pi * radius**2,
+                                      int(grid["grid_neighbours"]), grid["grid_chance"])
+            on = np.zeros(len(centres), bool)
+            on[candidates] = ((lattice_neighbours(pts, basis) >= least)
+                              & _darkest_near(pts, darkness[candidates], radius))
             if on.any():
-                crust |= on & (darkness >= grid["grid_darkness_fraction"]
-                               * np.median(darkness[on]))
-    return np.concatenate([[False], crust])
+                on &= darkness >= grid["grid_darkness_fraction"] * np.median(darkness[on])
+            if np.count_nonzero(on) > np.count_nonzero(best):
+                best = on
+        candidates &= darkness >= np.median(darkness[candidates])
+        if not grid["grid_min_objects"] or (np.count_nonzero(candidates)
+                                            < grid["grid_min_objects"]):
+            break
+    return best
 
 
 def _darkest_near(centres: np.ndarray, darkness: np.ndarray, radius: float) -> np.ndarray:

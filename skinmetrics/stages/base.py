@@ -163,11 +163,11 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
       has by chance with probability ``grid_chance`` (each site holds an object within the
       tolerance with probability p = 1 - exp(-density x area), so the count is binomial,
       4 sites; where even four is that likely, the objects are too dense for their place
-      to tell crusts, the grid is searched among the darker objects, :func:`on_grid`),
-      the darkest object within the tolerance of
-      its site (a crust's fragments and faint rim are not crusts of their own), and at least
-      ``grid_darkness_fraction`` as dark as the median of the objects on the grid (a pore
-      near a grid site is fainter than the crusts around it). On dark skin a brown crust
+      to tell crusts, and the grid is searched among the darker ones, :func:`on_grid`),
+      the darkest object within the tolerance of its site (a crust's fragments and faint
+      rim are not crusts of their own), and at least ``grid_darkness_fraction`` as dark
+      as the median of the objects on the grid (a pore near a grid site is fainter than
+      the crusts around it). On dark skin a brown crust
       takes no more light than a pore's shadow on light skin; its place tells it.
 
     The skin around an object is the Gaussian-weighted mean (``sigma_px``) of ``roi``

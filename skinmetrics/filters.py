@@ -849,7 +849,8 @@ def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
 
 def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
                  window_px: float, min_z: float, level_floor: float = 0.0,
-                 fraction: float = 0.5, texture: np.ndarray | None = None) -> np.ndarray:
+                 fraction: float = 0.5, texture: np.ndarray | None = None,
+                 level_spread: float = 0.0) -> np.ndarray:
     """Small dark blobs of an optical density image, found by how far they stand out of
     the photo's own texture and noise, and outlined at a fraction of their peak.
 
@@ -861,8 +862,14 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
        adapts to the photo (its noise, its skin, the forehead and the cheek each to their
        own) instead of a fixed optical density; the level is taken as at least
        ``level_floor``, so that on smooth skin, whose level is its faint sensor noise, a
-       blob must still be ``min_z x level_floor`` dark; ``texture`` may leave out of it
-       objects that are not the skin's texture (a field of crusts);
+       blob must still be ``min_z x level_floor`` dark, and as at least ``level_spread``
+       times the robust standard deviation of that scale's response over the whole
+       skin (:func:`robust_spread`, Rousseeuw & Croux [5]: the photo's own noise and
+       texture, which the few blobs do not move), so that a patch smoother than the rest
+       of the photo does not lower the threshold below the photo's noise (the local mean
+       absolute response of pure normal noise is 0.8 of its standard deviation);
+       ``texture`` may leave out of the level objects that are not the skin's texture (a
+       field of crusts);
     3. blobs: every local maximum of that ratio inside ``roi`` above ``min_z`` (at least
        2 sigma from a higher one) grows by watershed over the ratio while it stays above
        ``fraction`` of its peak; the part that holds the peak is the blob.
@@ -885,6 +892,9 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
         Edge level as a fraction of each blob's peak ratio.
     texture : (H, W) bool ndarray, optional
         The skin whose response gives the level (default ``roi``).
+    level_spread : float
+        Least texture level, in robust standard deviations of each scale's response over
+        ``texture`` (0: none).
 
     Returns
     -------
@@ -897,10 +907,14 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
            Vision 1998;30:79-116.
     """
     ratio = np.full(roi.shape, -np.inf, np.float32)
-    level_of = LocalReference(roi if texture is None else texture, window_px)
+    skin = roi if texture is None else texture
+    level_of = LocalReference(skin, window_px)
+    # a sample of the skin on a regular grid (at most about a million pixels) for the spread
+    step = max(1, int(math.sqrt(np.count_nonzero(skin) / 1e6)))
     for response in responses:
         level = level_of(np.abs(response))
-        np.maximum(level, max(level_floor, 1e-6), out=level)
+        least = level_spread * robust_spread(response[::step, ::step][skin[::step, ::step]])
+        np.maximum(level, max(level_floor, least, 1e-6), out=level)
         np.maximum(ratio, np.divide(response, level, out=level), out=ratio)
     del level
     apart = max(1, int(round(2 * min(sigmas_px))))

@@ -8,9 +8,10 @@ not redder or browner. Method:
    from ``blob_min_mm`` to ``blob_max_mm`` across (steps of sqrt 2), divided by the skin's
    own mean absolute response within about ``window_mm`` (its texture and sensor noise
    there, taken as at least ``level_floor``, the faint noise of smooth skin, and as at
-   least ``level_spread`` robust standard deviations of the response over the whole skin,
-   the photo's own noise, so that a smooth patch or noise on dark skin, whose mean
-   absolute response is below its spread, does not lower the threshold): a pore stands
+   least ``level_spread`` robust standard deviations of the response over the skin of the
+   same brightness, the photo's own noise there, so that a smooth patch or noise on dark
+   skin, whose mean absolute response is below its spread, does not lower the
+   threshold): a pore stands
    at least ``min_z`` times above that level, so the threshold adapts to the photo, its
    skin and each part of the face rather than being a fixed contrast;
    each blob is outlined where that ratio falls to ``edge_fraction`` of its peak
@@ -149,7 +150,7 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
         labels = blob_objects(responses, where, sigmas,
                               scale.px(params["window_mm"]), params["min_z"],
                               params["level_floor"], params["edge_fraction"], texture,
-                              params["level_spread"])
+                              params["level_spread"], planes.luminance_density)
         if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
             beside = cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
             labels[np.isin(labels, np.unique(labels[beside]))] = 0

@@ -917,10 +917,11 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
     ratio = np.full(roi.shape, -np.inf, np.float32)
     skin = roi if texture is None else texture
     level_of = LocalReference(skin, window_px)
-    around = None if brightness is None or not level_spread else level_of(brightness)
     # the spread from a regular sample of the skin (at most about a million pixels)
     step = max(1, int(math.sqrt(np.count_nonzero(skin) / 1e6)))
     sample = skin[::step, ::step]
+    around = (None if brightness is None or not level_spread or not sample.any()
+              else level_of(brightness))
     if around is not None:  # brightnesses at which the spread is taken, then interpolated
         grid = np.linspace(*np.percentile(around[::step, ::step][sample], [0, 100]), 33)
     for response in responses:

@@ -103,7 +103,7 @@ PARAMS = {
     "level_floor": Param(float, 0.0, 5, "least texture level (OD): smooth skin's pores too "
                          "must be min_z times this dark"),
     "level_spread": Param(float, 0.0, 100, "least texture level, in robust SDs of the "
-                          "blob response over the whole skin (the photo's noise)"),
+                          "blob response over skin of that brightness (the photo's noise)"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the pore's peak"),
     "max_redness": Param(float, 0.0, 200, "objects with this EI excess are not pores"),
     "max_darkness": Param(float, 0.0, 5, "objects with this luminance density excess (OD) "

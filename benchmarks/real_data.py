@@ -14,7 +14,9 @@ from ``--data`` and never copied into the project.
   (:func:`skinmetrics.scoring.match_objects`): precision, recall, F1 on the whole half and
   on its top and bottom halves (rows). Baseline: black top-hat of the green channel (disk
   of radius 4 px), Otsu's threshold [1] of the top-hat inside the ROI, 8-connected
-  components of 2-80 px.
+  components of 2-80 px. Also the whole half taken as if in dimmer light: 3 % luminance
+  noise (normal, one value per pixel for the three channels, in linear light; seed 0),
+  8-bit sRGB.
 * ``pad`` (pad_ufes20_body single: smartphone close-ups of body lesions with expert lesion
   masks [2]): Dice [3] of the lesion mask against the expert mask, per class: pigmented
   (NEV, SEK, MEL) -> the ``pigment`` mask, red (ACK) -> the ``erythema`` mask, of both
@@ -86,7 +88,13 @@ from scipy import ndimage as ndi
 from scipy.stats import spearmanr
 from skimage.filters import threshold_otsu
 
-from skinmetrics.colour import erythema_index, linear_to_lab, melanin_index, srgb_to_linear
+from skinmetrics.colour import (
+    erythema_index,
+    linear_to_lab,
+    linear_to_srgb,
+    melanin_index,
+    srgb_to_linear,
+)
 from skinmetrics.core import measure
 from skinmetrics.io import read_image
 from skinmetrics.pipeline import load_pipeline, measure_image
@@ -138,6 +146,14 @@ def tophat_pores(srgb: np.ndarray, roi: np.ndarray, radius_px: int = 4,
     return keep[labels]
 
 
+def with_luminance_noise(srgb: np.ndarray, relative: float, seed: int = 0) -> np.ndarray:
+    """``srgb`` as if taken in dimmer light: linear RGB times 1 + ``relative`` x a normal
+    value per pixel (the same for the three channels), quantised to 8-bit sRGB."""
+    noise = 1 + relative * np.random.default_rng(seed).standard_normal(srgb.shape[:2])
+    linear = srgb_to_linear(srgb) * noise[..., None].astype(np.float32)
+    return np.round(linear_to_srgb(linear).clip(0, 1) * 255) / 255
+
+
 def pores(data: Path, limit: int | None) -> None:
     folder = data / "porenet_left_half"
     srgb = read_image(folder / "face_left_half.png")
@@ -147,6 +163,8 @@ def pores(data: Path, limit: int | None) -> None:
     found = measure_image(srgb, load_pipeline("acne"), px_per_mm=12.5).masks["pore"]
     seconds = time.perf_counter() - start
     baseline = tophat_pores(srgb, roi)
+    noisy = with_luminance_noise(srgb, 0.03)
+    found_noisy = measure_image(noisy, load_pipeline("acne"), px_per_mm=12.5).masks["pore"]
     rows = np.arange(roi.shape[0])[:, None]
     folds = {"whole half": roi, "top half (rows < 900)": roi & (rows < roi.shape[0] // 2),
              "bottom half (rows >= 900)": roi & (rows >= roi.shape[0] // 2)}
@@ -154,8 +172,14 @@ def pores(data: Path, limit: int | None) -> None:
           f" inside the ROI; {seconds:.1f} s)\n")
     print("| part | labelled pores | method | found | precision | recall | F1 |")
     print("|---|---:|---|---:|---:|---:|---:|")
-    for part, where in folds.items():
-        for method, mask in (("skinmetrics", found), ("black top-hat + Otsu (baseline)", baseline)):
+    scored = [(part, where, (("skinmetrics", found),
+                             ("black top-hat + Otsu (baseline)", baseline)))
+              for part, where in folds.items()]
+    scored.append(("whole half, 3 % luminance noise", roi,
+                   (("skinmetrics", found_noisy),
+                    ("black top-hat + Otsu (baseline)", tophat_pores(noisy, roi)))))
+    for part, where, methods in scored:
+        for method, mask in methods:
             m = match_objects(mask, label, 6, where)
             print(f"| {part} | {m.truth} | {method} | {m.found} | {m.precision:.2f} | "
                   f"{m.recall:.2f} | {m.f1:.2f} |")

@@ -849,7 +849,9 @@ def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
 
 def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
                  window_px: float, min_z: float, level_floor: float = 0.0,
-                 fraction: float = 0.5, texture: np.ndarray | None = None) -> np.ndarray:
+                 fraction: float = 0.5, texture: np.ndarray | None = None,
+                 level_spread: float = 0.0, brightness: np.ndarray | None = None
+                 ) -> np.ndarray:
     """Small dark blobs of an optical density image, found by how far they stand out of
     the photo's own texture and noise, and outlined at a fraction of their peak.
 
@@ -861,8 +863,17 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
        adapts to the photo (its noise, its skin, the forehead and the cheek each to their
        own) instead of a fixed optical density; the level is taken as at least
        ``level_floor``, so that on smooth skin, whose level is its faint sensor noise, a
-       blob must still be ``min_z x level_floor`` dark; ``texture`` may leave out of it
-       objects that are not the skin's texture (a field of crusts);
+       blob must still be ``min_z x level_floor`` dark, and as at least ``level_spread``
+       times the robust standard deviation of that scale's response over the skin (the
+       photo's own noise and texture, which the few blobs do not move; 1.4826 x the
+       median absolute deviation, Rousseeuw & Croux [5]), so that a patch smoother than
+       the rest of the photo does not lower the threshold below the photo's noise (the
+       local mean absolute response of pure normal noise is 0.8 of its standard
+       deviation); with ``brightness`` that spread is taken per brightness of the skin
+       around (:func:`noise_level`, a noise level function [4]: the noise of an optical
+       density grows where the skin is darker or in shade);
+       ``texture`` may leave out of the level objects that are not the skin's texture (a
+       field of crusts);
     3. blobs: every local maximum of that ratio inside ``roi`` above ``min_z`` (at least
        2 sigma from a higher one) grows by watershed over the ratio while it stays above
        ``fraction`` of its peak; the part that holds the peak is the blob.
@@ -885,6 +896,13 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
         Edge level as a fraction of each blob's peak ratio.
     texture : (H, W) bool ndarray, optional
         The skin whose response gives the level (default ``roi``).
+    level_spread : float
+        Least texture level, in robust standard deviations of each scale's response over
+        ``texture`` (0: none).
+    brightness : (H, W) ndarray, optional
+        What that spread depends on, e.g. the luminance density: its local mean over
+        ``texture`` (Gaussian of ``window_px``) bins the spread; without it the spread is
+        one for the whole ``texture``.
 
     Returns
     -------
@@ -897,10 +915,26 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
            Vision 1998;30:79-116.
     """
     ratio = np.full(roi.shape, -np.inf, np.float32)
-    level_of = LocalReference(roi if texture is None else texture, window_px)
+    skin = roi if texture is None else texture
+    level_of = LocalReference(skin, window_px)
+    # the spread from a regular sample of the skin (at most about a million pixels)
+    step = max(1, int(math.sqrt(np.count_nonzero(skin) / 1e6)))
+    sample = skin[::step, ::step]
+    around = (None if brightness is None or not level_spread or not sample.any()
+              else level_of(brightness))
+    if around is not None:  # brightnesses at which the spread is taken, then interpolated
+        grid = np.linspace(*np.percentile(around[::step, ::step][sample], [0, 100]), 33)
     for response in responses:
         level = level_of(np.abs(response))
-        np.maximum(level, max(level_floor, 1e-6), out=level)
+        if around is None:
+            least = robust_spread(response[::step, ::step][sample])
+        else:  # the brightness around is smooth over window_px: interpolated on a coarser grid
+            spread = noise_level(response[::step, ::step], around[::step, ::step], sample,
+                                 grid)[1]
+            k = max(1, int(window_px / 4))
+            least = cv2.resize(np.interp(around[::k, ::k], grid, spread).astype(np.float32),
+                               roi.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        np.maximum(level, np.maximum(level_spread * least, max(level_floor, 1e-6)), out=level)
         np.maximum(ratio, np.divide(response, level, out=level), out=ratio)
     del level
     apart = max(1, int(round(2 * min(sigmas_px))))

@@ -7,7 +7,11 @@ not redder or browner. Method:
    luminance density -log10 Y (an exposure change only adds a constant to it), at scales
    from ``blob_min_mm`` to ``blob_max_mm`` across (steps of sqrt 2), divided by the skin's
    own mean absolute response within about ``window_mm`` (its texture and sensor noise
-   there, taken as at least ``level_floor``, the faint noise of smooth skin): a pore stands
+   there, taken as at least ``level_floor``, the faint noise of smooth skin, and as at
+   least ``level_spread`` robust standard deviations of the response over the skin of the
+   same brightness, the photo's own noise there, so that a smooth patch or noise on dark
+   skin, whose mean absolute response is below its spread, does not lower the
+   threshold): a pore stands
    at least ``min_z`` times above that level, so the threshold adapts to the photo, its
    skin and each part of the face rather than being a fixed contrast;
    each blob is outlined where that ratio falls to ``edge_fraction`` of its peak
@@ -98,6 +102,8 @@ PARAMS = {
     "min_z": Param(float, 0.0, 100, "a pore's blob response over the skin's texture level"),
     "level_floor": Param(float, 0.0, 5, "least texture level (OD): smooth skin's pores too "
                          "must be min_z times this dark"),
+    "level_spread": Param(float, 0.0, 100, "least texture level, in robust SDs of the "
+                          "blob response over skin of that brightness (the photo's noise)"),
     "edge_fraction": Param(float, 0.0, 1.0, "edge at this fraction of the pore's peak"),
     "max_redness": Param(float, 0.0, 200, "objects with this EI excess are not pores"),
     "max_darkness": Param(float, 0.0, 5, "objects with this luminance density excess (OD) "
@@ -143,7 +149,8 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     for _ in range(2):  # the second time, crust-like blobs are left out of the skin's texture
         labels = blob_objects(responses, where, sigmas,
                               scale.px(params["window_mm"]), params["min_z"],
-                              params["level_floor"], params["edge_fraction"], texture)
+                              params["level_floor"], params["edge_fraction"], texture,
+                              params["level_spread"], planes.luminance_density)
         if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
             beside = cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
             labels[np.isin(labels, np.unique(labels[beside]))] = 0

@@ -131,14 +131,19 @@ def _models():
     )
 
 
-def _to_u8(srgb: np.ndarray) -> np.ndarray:
+def _rgb(srgb: np.ndarray) -> np.ndarray:
+    """The photo's three colour channels (a grey photo's one, three times)."""
     img = np.asarray(srgb)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    img = img[..., :3]
+    return np.ascontiguousarray(img[..., :3])
+
+
+def _to_u8(img: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] (or already 8-bit) as 8-bit code values."""
     if img.dtype != np.uint8:
         img = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(img)
+    return img
 
 
 def _resize(img: np.ndarray, side: int) -> tuple[np.ndarray, float]:
@@ -209,14 +214,16 @@ def find_face(
     import dlib
 
     hog, cnn, predictor = _models()
-    full = _to_u8(srgb)
+    full = _rgb(srgb)  # reduced before it is made 8-bit: the full-size photo is not copied
     work, s = _resize(full, WORK_SIDE)
+    work = _to_u8(work)
     upsample = 1 if max(work.shape[:2]) < 1000 else 0
     rects, scores, _ = hog.run(work, upsample, 0.0)
     detector = "hog"
     cands = [(r, float(c)) for r, c in zip(rects, scores, strict=True)]
     if not cands and cnn_fallback:
         small, s2 = _resize(full, CNN_SIDE)
+        small = _to_u8(small)
         k = s / s2
         detector = "cnn"
         for d in cnn(small, 0):

@@ -646,14 +646,104 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     disc has a single maximum and is left whole. An object narrower than ``2 depth_px``
     everywhere has no such maximum and is left out (label 0).
 
+    Each object (8-connected part of ``mask``) is split on its own, only its pixels' worth
+    of work: the objects are packed side by side, a pixel of background apart, into a
+    small image (:func:`_packed`), those cut by the image's frame each in its own bounding
+    box (the frame is not background: the object goes on beyond it). An object's
+    distances and maxima depend only on its own pixels (the nearest background pixel of
+    any of its pixels is one next to the object), and so does its watershed but for the
+    pixels as near to two markers (which of the two takes them depends on the order of
+    the watershed's queue); the labels are numbered as the whole image's labelling of the
+    markers numbers them.
+
     Returns
     -------
     (H, W) int32 ndarray
         Labels 1..N.
     """
+    objects, n = connected_parts(mask)
+    out = np.zeros(mask.shape, np.int32)
+    if n == 0:
+        return out
+    cut = np.zeros(n + 1, bool)
+    cut[_on_frame(objects)] = True
+    cut[0] = False
+    ys, xs = np.nonzero(objects)
+    which = objects[ys, xs]
+    inner = ~cut[which]
+    parts = []  # (rows, cols, marker of each pixel, label of each pixel) in the image
+    if inner.any():
+        ys_in, xs_in = ys[inner], xs[inner]
+        at = _packed(ys_in, xs_in, which[inner], n)
+        packed = np.zeros((at[0].max() + 2, at[1].max() + 2), bool)
+        packed[at] = True
+        markers, labels = _split_objects(packed, depth_px)
+        parts.append((ys_in, xs_in, markers[at], labels[at]))
+    for k in np.flatnonzero(cut):
+        its_rows = ys[which == k]
+        rows = slice(max(its_rows.min() - 1, 0), its_rows.max() + 2)
+        part = objects[rows] == k
+        cols = np.flatnonzero(part.any(axis=0))
+        cols = slice(max(cols[0] - 1, 0), cols[-1] + 2)
+        markers, labels = _split_objects(np.ascontiguousarray(part[:, cols]), depth_px)
+        py, px = np.nonzero(labels)  # the markers' pixels among them
+        parts.append((py + rows.start, px + cols.start, markers[py, px], labels[py, px]))
+    # one numbering for all the markers: by their first pixel in the image
+    first, offsets = [], [0]
+    for rows, cols, markers, _ in parts:
+        m = int(markers.max(initial=0))
+        start = np.full(m + 1, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(start, markers, rows.astype(np.int64) * mask.shape[1] + cols)
+        first.append(start[1:])
+        offsets.append(offsets[-1] + m)
+    number = np.zeros(offsets[-1], np.int32)
+    number[np.argsort(np.concatenate(first), kind="stable")] = np.arange(
+        1, offsets[-1] + 1, dtype=np.int32)
+    for (rows, cols, _, labels), offset in zip(parts, offsets, strict=False):
+        inside = labels > 0
+        out[rows[inside], cols[inside]] = number[offset + labels[inside] - 1]
+    return out
+
+
+def _split_objects(mask: np.ndarray, depth_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """The markers (labelled, 8-connectivity) and the watershed labels of
+    :func:`split_touching` on a whole image."""
     dist = distance_to_background(mask)
     markers = ndi.label(h_maxima(dist, depth_px, mask), structure=np.ones((3, 3)))[0]
-    return watershed(-dist, markers, mask=mask).astype(np.int32)
+    return markers, watershed(-dist, markers, mask=mask)
+
+
+def _packed(ys: np.ndarray, xs: np.ndarray, labels: np.ndarray, n: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Where the pixels (``ys``, ``xs``) of objects ``labels`` (of 1..n) go when the
+    objects' bounding boxes are packed in rows (shelves) into an image about as wide as it
+    is tall, each a pixel of background from the next and from the image's edge.
+
+    Returns
+    -------
+    rows, cols : int64 ndarray
+        The pixels' places in the packed image.
+    """
+    top = np.full(n + 1, np.iinfo(np.int64).max, np.int64)
+    left = top.copy()
+    bottom = np.full(n + 1, -1, np.int64)
+    right = bottom.copy()
+    np.minimum.at(top, labels, ys)
+    np.minimum.at(left, labels, xs)
+    np.maximum.at(bottom, labels, ys)
+    np.maximum.at(right, labels, xs)
+    present = np.flatnonzero(bottom >= 0)
+    heights, widths = bottom[present] - top[present] + 2, right[present] - left[present] + 2
+    side = max(int(np.sqrt(float(np.sum(heights * widths)))), int(widths.max()))
+    row0, col0 = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    y = x = shelf = 0
+    for k, height, width in zip(present, heights.tolist(), widths.tolist(), strict=True):
+        if x + width > side:
+            y, x, shelf = y + shelf, 0, 0
+        row0[k], col0[k] = y + 1, x + 1
+        x += width
+        shelf = max(shelf, height)
+    return ys - top[labels] + row0[labels], xs - left[labels] + col0[labels]
 
 
 def noise_level(values: np.ndarray, level: np.ndarray, weights: np.ndarray,

@@ -60,6 +60,7 @@ __all__ = [
     "local_half_maximum",
     "object_table",
     "renumbered",
+    "masked_mean",
     "area_metrics",
 ]
 
@@ -246,8 +247,10 @@ def contrast_to_reference(
     sigmas = [sigma_px] * iterations
     if coarse_sigma_px > sigma_px:
         sigmas = [coarse_sigma_px] * iterations + sigmas
-    for sigma in sigmas:
+    for i, sigma in enumerate(sigmas):
         contrast = v - local_reference(v, unaffected, sigma)
+        if i == len(sigmas) - 1:  # the last reference: no more pixels to leave out
+            break
         affected = contrast >= exclude_above
         if exclude_below is not None:
             affected |= contrast <= -exclude_below
@@ -1119,6 +1122,26 @@ def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:
     minor = 4 * np.sqrt(np.maximum(half_trace - root, 0))
     return {"area_px": area, "diameter_px": np.sqrt(4.0 * area / np.pi), "major_px": major,
             "minor_px": minor, "roundness": (minor + 1) / (major + 1)}
+
+
+def masked_mean(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of each channel of ``image`` over the pixels of ``mask``, in one pass, summed in
+    double precision (OpenCV's ``mean``) rather than gathering the pixels.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, C) ndarray, C at most 4
+    mask : (H, W) bool ndarray
+        Not empty.
+
+    Returns
+    -------
+    (C,) float64 ndarray
+        (1,) for a single-channel image.
+    """
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    means = cv2.mean(np.ascontiguousarray(image), mask=np.ascontiguousarray(mask).view(np.uint8))
+    return np.array(means[:channels])
 
 
 def area_metrics(prefix: str, mask: np.ndarray, roi_px: int,

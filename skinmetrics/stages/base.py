@@ -353,10 +353,11 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
                                    exclude_below=params["reference_below"],
                                    coarse_sigma_px=scale.px(params["coarse_sigma_mm"]))
     # the skin's spread from its side below the reference, mirrored: lesions (above it)
-    # however many do not widen it
-    below = excess[roi & trusted & (excess <= 0)]
-    raise_by = max(1.0, params["threshold_spread"] * robust_spread(np.r_[below, -below])
-                   / max(params["threshold"], 1e-6))
+    # however many do not widen it (the mirrored values' median is 0, so their robust
+    # spread is 1.4826 x the median depth below the reference)
+    depth = -excess[roi & trusted & (excess <= 0)]
+    spread = 1.4826 * float(np.median(depth)) if depth.size else 0.0
+    raise_by = max(1.0, params["threshold_spread"] * spread / max(params["threshold"], 1e-6))
     high, low = raise_by * params["threshold"], raise_by * params["threshold_low"]
     found = hysteresis(np.where(roi, excess, 0), low, high)
     outlined = local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),

@@ -649,71 +649,106 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     disc has a single maximum and is left whole. An object narrower than ``2 depth_px``
     everywhere has no such maximum and is left out (label 0).
 
-    Each object (8-connected part of ``mask``) is split on its own, only its pixels' worth
-    of work: the objects are packed side by side, a pixel of background apart, into a
-    small image (:func:`_packed`), those cut by the image's frame each in its own bounding
-    box (the frame is not background: the object goes on beyond it). An object's
-    distances and maxima depend only on its own pixels (the nearest background pixel of
-    any of its pixels is one next to the object), and so does its watershed but for the
-    pixels as near to two markers (which of the two takes them depends on the order of
-    the watershed's queue); the labels are numbered as the whole image's labelling of the
-    markers numbers them.
+    Each object (8-connected part of ``mask``) is split on its own (:func:`_part_by_part`;
+    the nearest background pixel of any of its pixels is one next to it), those cut by the
+    image's frame each in its own bounding box (the frame is not background: the object
+    goes on beyond it).
 
     Returns
     -------
     (H, W) int32 ndarray
         Labels 1..N.
     """
+    def split(part: np.ndarray, _: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        dist = distance_to_background(part)
+        markers = ndi.label(h_maxima(dist, depth_px, part), structure=np.ones((3, 3)))[0]
+        return markers, watershed(-dist, markers, mask=part)
+
+    return _part_by_part(mask, None, split, frame_cut=True)[1]
+
+
+def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Markers and watershed labels of ``split(mask, image)`` computed for each 8-connected
+    part of ``mask`` on its own, with only its pixels' worth of work.
+
+    The parts are packed side by side, a pixel of background apart, into a small image
+    (:func:`_packed`; ``image`` outside them at its own minimum); with ``frame_cut`` those
+    the image's frame cuts are each split in their own bounding box, the frame kept where
+    it cuts them. ``split`` must give each part what it gives it in the whole image (its
+    values depend only on the part's own pixels, as grey reconstructions and watersheds
+    confined to ``mask`` do): so they are, but for pixels as near to two markers (which of
+    the two takes them depends on the order of the watershed's queue), and the markers
+    are numbered as the whole image's labelling numbers them (by their first pixel).
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    image : (H, W) ndarray or None
+        Handed to ``split`` with the parts (None: none).
+    split : callable
+        ``split(mask, image)`` -> (markers, labels), (h, w) int ndarrays: labelled markers
+        1..M and the labels of the watershed from them (0 where none reaches).
+    frame_cut : bool
+        Whether the frame is to be kept where it cuts a part (e.g. for distances to the
+        background).
+
+    Returns
+    -------
+    markers, labels : (H, W) int32 ndarray
+    """
     objects, n = connected_parts(mask)
-    out = np.zeros(mask.shape, np.int32)
+    markers_out = np.zeros(mask.shape, np.int32)
+    labels_out = np.zeros(mask.shape, np.int32)
     if n == 0:
-        return out
+        return markers_out, labels_out
     cut = np.zeros(n + 1, bool)
-    cut[_on_frame(objects)] = True
+    if frame_cut:
+        cut[_on_frame(objects)] = True
     cut[0] = False
     ys, xs = np.nonzero(objects)
     which = objects[ys, xs]
     inner = ~cut[which]
-    parts = []  # (rows, cols, marker of each pixel, label of each pixel) in the image
+    done = []  # (rows, cols, marker of each pixel, label of each pixel) in the image
     if inner.any():
         ys_in, xs_in = ys[inner], xs[inner]
         at = _packed(ys_in, xs_in, which[inner], n)
-        packed = np.zeros((at[0].max() + 2, at[1].max() + 2), bool)
+        shape = (at[0].max() + 2, at[1].max() + 2)
+        packed = np.zeros(shape, bool)
         packed[at] = True
-        markers, labels = _split_objects(packed, depth_px)
-        parts.append((ys_in, xs_in, markers[at], labels[at]))
+        values = None
+        if image is not None:
+            values = np.full(shape, image.min(), image.dtype)
+            values[at] = image[ys_in, xs_in]
+        markers, labels = split(packed, values)
+        done.append((ys_in, xs_in, markers[at], labels[at]))
     for k in np.flatnonzero(cut):
         its_rows = ys[which == k]
         rows = slice(max(its_rows.min() - 1, 0), its_rows.max() + 2)
         part = objects[rows] == k
         cols = np.flatnonzero(part.any(axis=0))
         cols = slice(max(cols[0] - 1, 0), cols[-1] + 2)
-        markers, labels = _split_objects(np.ascontiguousarray(part[:, cols]), depth_px)
+        box = (rows, cols)
+        markers, labels = split(np.ascontiguousarray(part[:, cols]),
+                                None if image is None else np.ascontiguousarray(image[box]))
         py, px = np.nonzero(labels)  # the markers' pixels among them
-        parts.append((py + rows.start, px + cols.start, markers[py, px], labels[py, px]))
+        done.append((py + rows.start, px + cols.start, markers[py, px], labels[py, px]))
     # one numbering for all the markers: by their first pixel in the image
     first, offsets = [], [0]
-    for rows, cols, markers, _ in parts:
+    for rows, cols, markers, _ in done:
         m = int(markers.max(initial=0))
         start = np.full(m + 1, np.iinfo(np.int64).max, np.int64)
         np.minimum.at(start, markers, rows.astype(np.int64) * mask.shape[1] + cols)
         first.append(start[1:])
         offsets.append(offsets[-1] + m)
-    number = np.zeros(offsets[-1], np.int32)
-    number[np.argsort(np.concatenate(first), kind="stable")] = np.arange(
+    number = np.zeros(offsets[-1] + 1, np.int32)
+    number[1 + np.argsort(np.concatenate(first), kind="stable")] = np.arange(
         1, offsets[-1] + 1, dtype=np.int32)
-    for (rows, cols, _, labels), offset in zip(parts, offsets, strict=False):
-        inside = labels > 0
-        out[rows[inside], cols[inside]] = number[offset + labels[inside] - 1]
-    return out
-
-
-def _split_objects(mask: np.ndarray, depth_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """The markers (labelled, 8-connectivity) and the watershed labels of
-    :func:`split_touching` on a whole image."""
-    dist = distance_to_background(mask)
-    markers = ndi.label(h_maxima(dist, depth_px, mask), structure=np.ones((3, 3)))[0]
-    return markers, watershed(-dist, markers, mask=mask)
+    for (rows, cols, markers, labels), offset in zip(done, offsets, strict=False):
+        shift = np.int32(offset)
+        markers_out[rows, cols] = number[np.where(markers > 0, markers + shift, 0)]
+        labels_out[rows, cols] = number[np.where(labels > 0, labels + shift, 0)]
+    return markers_out, labels_out
 
 
 def _packed(ys: np.ndarray, xs: np.ndarray, labels: np.ndarray, n: int
@@ -884,11 +919,18 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     """
     th = black_tophat_od(density, radius_px, roi)
     h = high - low if prominence is None else prominence
-    peaks = h_maxima(th, h, roi & (th > low)) & (th > high)
-    markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
+
+    def grow(support: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        peaks = h_maxima(contrast, h, support) & (contrast > high)
+        markers = ndi.label(peaks, structure=np.ones((3, 3)))[0]
+        return markers, watershed(-contrast, markers, mask=support)
+
+    # each part above low on its own (:func:`_part_by_part`): only those pixels' work
+    markers, regions = _part_by_part(roi & (th > low), th, grow, frame_cut=False)
+    n = int(markers.max())
     if n == 0:
         return markers
-    regions = watershed(-th, markers, mask=roi & (th > low))
+    peaks = markers > 0
     peak, at = label_peaks(th, regions, n)
     keep = at >= 0
     if min_snr > 0:

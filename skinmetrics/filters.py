@@ -673,9 +673,10 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
     part of ``mask`` on its own, with only its pixels' worth of work.
 
     The parts are packed side by side, a pixel of background apart, into a small image
-    (:func:`_packed`; ``image`` outside them at its own minimum); with ``frame_cut`` those
-    the image's frame cuts are each split in their own bounding box, the frame kept where
-    it cuts them. ``split`` must give each part what it gives it in the whole image (its
+    (:func:`_packed`; ``image`` outside them at its own minimum); with ``frame_cut`` (a
+    split of the mask alone, ``image`` None) those the image's frame cuts are each split in
+    their own bounding box, the frame kept where it cuts them. ``split`` must give each
+    part what it gives it in the whole image (its
     values depend only on the part's own pixels, as grey reconstructions and watersheds
     confined to ``mask`` do): so they are, but for pixels as near to two markers (which of
     the two takes them depends on the order of the watershed's queue), and the markers
@@ -685,7 +686,7 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
     ----------
     mask : (H, W) bool ndarray
     image : (H, W) ndarray or None
-        Handed to ``split`` with the parts (None: none).
+        Handed to ``split`` with the parts (None: none; must be None with ``frame_cut``).
     split : callable
         ``split(mask, image)`` -> (markers, labels), (h, w) int ndarrays: labelled markers
         1..M and the labels of the watershed from them (0 where none reaches).
@@ -697,6 +698,8 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
     -------
     markers, labels : (H, W) int32 ndarray
     """
+    if frame_cut and image is not None:
+        raise ValueError("the frame is kept only for a split of the mask alone")
     objects, n = connected_parts(mask)
     markers_out = np.zeros(mask.shape, np.int32)
     labels_out = np.zeros(mask.shape, np.int32)
@@ -728,9 +731,7 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
         part = objects[rows] == k
         cols = np.flatnonzero(part.any(axis=0))
         cols = slice(max(cols[0] - 1, 0), cols[-1] + 2)
-        box = (rows, cols)
-        markers, labels = split(np.ascontiguousarray(part[:, cols]),
-                                None if image is None else np.ascontiguousarray(image[box]))
+        markers, labels = split(np.ascontiguousarray(part[:, cols]), None)
         py, px = np.nonzero(labels)  # the markers' pixels among them
         done.append((py + rows.start, px + cols.start, markers[py, px], labels[py, px]))
     # one numbering for all the markers: by their first pixel in the image

@@ -117,8 +117,10 @@ def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
         Linear RGB in [0, 1]. Computed through a 16-bit look-up table built from
         colour-science's ``cctf_decoding``: exact for 8- and 16-bit photographs.
     """
-    idx = np.rint(np.clip(rgb, 0.0, 1.0) * 65535.0).astype(np.uint16)
-    return _decoding_lut()[idx]
+    codes = np.array(rgb, dtype=np.result_type(rgb, np.float32))  # clipped, scaled, rounded
+    np.clip(codes, 0.0, 1.0, out=codes)                            # in place
+    codes *= 65535.0
+    return _decoding_lut()[np.rint(codes, out=codes).astype(np.uint16)]
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:

@@ -118,27 +118,34 @@ class Face:
         return float(np.linalg.norm(p[42:48].mean(0) - p[36:42].mean(0)))
 
 
-@functools.lru_cache(maxsize=1)
-def _models():
-    """Load dlib's detectors and the 68-point shape predictor once (lazily)."""
+@functools.cache
+def _model(name: str):
+    """dlib's ``hog`` or ``cnn`` face detector or its 68-point shape ``predictor``, each
+    loaded once, when first needed (a photo without a face needs no shape predictor, whose
+    loading takes about half a second)."""
     import dlib
     import face_recognition_models as frm
 
-    return (
-        dlib.get_frontal_face_detector(),
-        dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location()),
-        dlib.shape_predictor(frm.pose_predictor_model_location()),
-    )
+    if name == "hog":
+        return dlib.get_frontal_face_detector()
+    if name == "cnn":
+        return dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
+    return dlib.shape_predictor(frm.pose_predictor_model_location())
 
 
-def _to_u8(srgb: np.ndarray) -> np.ndarray:
+def _rgb(srgb: np.ndarray) -> np.ndarray:
+    """The photo's three colour channels (a grey photo's one, three times)."""
     img = np.asarray(srgb)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    img = img[..., :3]
+    return np.ascontiguousarray(img[..., :3])
+
+
+def _to_u8(img: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] (or already 8-bit) as 8-bit code values."""
     if img.dtype != np.uint8:
         img = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(img)
+    return img
 
 
 def _resize(img: np.ndarray, side: int) -> tuple[np.ndarray, float]:
@@ -208,18 +215,19 @@ def find_face(
     """
     import dlib
 
-    hog, cnn, predictor = _models()
-    full = _to_u8(srgb)
+    full = _rgb(srgb)  # reduced before it is made 8-bit: the full-size photo is not copied
     work, s = _resize(full, WORK_SIDE)
+    work = _to_u8(work)
     upsample = 1 if max(work.shape[:2]) < 1000 else 0
-    rects, scores, _ = hog.run(work, upsample, 0.0)
+    rects, scores, _ = _model("hog").run(work, upsample, 0.0)
     detector = "hog"
     cands = [(r, float(c)) for r, c in zip(rects, scores, strict=True)]
     if not cands and cnn_fallback:
         small, s2 = _resize(full, CNN_SIDE)
+        small = _to_u8(small)
         k = s / s2
         detector = "cnn"
-        for d in cnn(small, 0):
+        for d in _model("cnn")(small, 0):
             r = d.rect
             rect = dlib.rectangle(
                 round(r.left() * k), round(r.top() * k), round(r.right() * k), round(r.bottom() * k)
@@ -228,7 +236,7 @@ def find_face(
     if not cands:
         return None
     rect, conf = max(cands, key=lambda rc: rc[0].width() * rc[0].height())
-    shape = predictor(work, rect)
+    shape = _model("predictor")(work, rect)
     pts = np.array([(q.x, q.y) for q in shape.parts()], float)
     pts = (pts + 0.5) / s - 0.5
     if mirrored:

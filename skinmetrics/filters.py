@@ -60,6 +60,7 @@ __all__ = [
     "local_half_maximum",
     "object_table",
     "renumbered",
+    "masked_mean",
     "area_metrics",
 ]
 
@@ -246,8 +247,10 @@ def contrast_to_reference(
     sigmas = [sigma_px] * iterations
     if coarse_sigma_px > sigma_px:
         sigmas = [coarse_sigma_px] * iterations + sigmas
-    for sigma in sigmas:
+    for i, sigma in enumerate(sigmas):
         contrast = v - local_reference(v, unaffected, sigma)
+        if i == len(sigmas) - 1:  # the last reference: no more pixels to leave out
+            break
         affected = contrast >= exclude_above
         if exclude_below is not None:
             affected |= contrast <= -exclude_below
@@ -646,14 +649,140 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     disc has a single maximum and is left whole. An object narrower than ``2 depth_px``
     everywhere has no such maximum and is left out (label 0).
 
+    Each object (8-connected part of ``mask``) is split on its own (:func:`_part_by_part`;
+    the nearest background pixel of any of its pixels is one next to it), those cut by the
+    image's frame each in its own bounding box (the frame is not background: the object
+    goes on beyond it).
+
     Returns
     -------
     (H, W) int32 ndarray
         Labels 1..N.
     """
-    dist = distance_to_background(mask)
-    markers = ndi.label(h_maxima(dist, depth_px, mask), structure=np.ones((3, 3)))[0]
-    return watershed(-dist, markers, mask=mask).astype(np.int32)
+    def split(part: np.ndarray, _: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        dist = distance_to_background(part)
+        markers = ndi.label(h_maxima(dist, depth_px, part), structure=np.ones((3, 3)))[0]
+        return markers, watershed(-dist, markers, mask=part)
+
+    return _part_by_part(mask, None, split, frame_cut=True)[1]
+
+
+def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Markers and watershed labels of ``split(mask, image)`` computed for each 8-connected
+    part of ``mask`` on its own, with only its pixels' worth of work.
+
+    The parts are packed side by side, a pixel of background apart, into a small image
+    (:func:`_packed`; ``image`` outside them at its own minimum); with ``frame_cut`` (a
+    split of the mask alone, ``image`` None) those the image's frame cuts are each split in
+    their own bounding box, the frame kept where it cuts them. ``split`` must give each
+    part what it gives it in the whole image (its
+    values depend only on the part's own pixels, as grey reconstructions and watersheds
+    confined to ``mask`` do): so they are, but for pixels as near to two markers (which of
+    the two takes them depends on the order of the watershed's queue), and the markers
+    are numbered as the whole image's labelling numbers them (by their first pixel).
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+    image : (H, W) ndarray or None
+        Handed to ``split`` with the parts (None: none; must be None with ``frame_cut``).
+    split : callable
+        ``split(mask, image)`` -> (markers, labels), (h, w) int ndarrays: labelled markers
+        1..M and the labels of the watershed from them (0 where none reaches).
+    frame_cut : bool
+        Whether the frame is to be kept where it cuts a part (e.g. for distances to the
+        background).
+
+    Returns
+    -------
+    markers, labels : (H, W) int32 ndarray
+    """
+    if frame_cut and image is not None:
+        raise ValueError("the frame is kept only for a split of the mask alone")
+    objects, n = connected_parts(mask)
+    markers_out = np.zeros(mask.shape, np.int32)
+    labels_out = np.zeros(mask.shape, np.int32)
+    if n == 0:
+        return markers_out, labels_out
+    cut = np.zeros(n + 1, bool)
+    if frame_cut:
+        cut[_on_frame(objects)] = True
+    cut[0] = False
+    ys, xs = np.nonzero(objects)
+    which = objects[ys, xs]
+    inner = ~cut[which]
+    done = []  # (rows, cols, marker of each pixel, label of each pixel) in the image
+    if inner.any():
+        ys_in, xs_in = ys[inner], xs[inner]
+        at = _packed(ys_in, xs_in, which[inner], n)
+        shape = (at[0].max() + 2, at[1].max() + 2)
+        packed = np.zeros(shape, bool)
+        packed[at] = True
+        values = None
+        if image is not None:
+            values = np.full(shape, image.min(), image.dtype)
+            values[at] = image[ys_in, xs_in]
+        markers, labels = split(packed, values)
+        done.append((ys_in, xs_in, markers[at], labels[at]))
+    for k in np.flatnonzero(cut):
+        its_rows = ys[which == k]
+        rows = slice(max(its_rows.min() - 1, 0), its_rows.max() + 2)
+        part = objects[rows] == k
+        cols = np.flatnonzero(part.any(axis=0))
+        cols = slice(max(cols[0] - 1, 0), cols[-1] + 2)
+        markers, labels = split(np.ascontiguousarray(part[:, cols]), None)
+        py, px = np.nonzero(labels)  # the markers' pixels among them
+        done.append((py + rows.start, px + cols.start, markers[py, px], labels[py, px]))
+    # one numbering for all the markers: by their first pixel in the image
+    first, offsets = [], [0]
+    for rows, cols, markers, _ in done:
+        m = int(markers.max(initial=0))
+        start = np.full(m + 1, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(start, markers, rows.astype(np.int64) * mask.shape[1] + cols)
+        first.append(start[1:])
+        offsets.append(offsets[-1] + m)
+    number = np.zeros(offsets[-1] + 1, np.int32)
+    number[1 + np.argsort(np.concatenate(first), kind="stable")] = np.arange(
+        1, offsets[-1] + 1, dtype=np.int32)
+    for (rows, cols, markers, labels), offset in zip(done, offsets, strict=False):
+        shift = np.int32(offset)
+        markers_out[rows, cols] = number[np.where(markers > 0, markers + shift, 0)]
+        labels_out[rows, cols] = number[np.where(labels > 0, labels + shift, 0)]
+    return markers_out, labels_out
+
+
+def _packed(ys: np.ndarray, xs: np.ndarray, labels: np.ndarray, n: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Where the pixels (``ys``, ``xs``) of objects ``labels`` (of 1..n) go when the
+    objects' bounding boxes are packed in rows (shelves) into an image about as wide as it
+    is tall, each a pixel of background from the next and from the image's edge.
+
+    Returns
+    -------
+    rows, cols : int64 ndarray
+        The pixels' places in the packed image.
+    """
+    top = np.full(n + 1, np.iinfo(np.int64).max, np.int64)
+    left = top.copy()
+    bottom = np.full(n + 1, -1, np.int64)
+    right = bottom.copy()
+    np.minimum.at(top, labels, ys)
+    np.minimum.at(left, labels, xs)
+    np.maximum.at(bottom, labels, ys)
+    np.maximum.at(right, labels, xs)
+    present = np.flatnonzero(bottom >= 0)
+    heights, widths = bottom[present] - top[present] + 2, right[present] - left[present] + 2
+    side = max(int(np.sqrt(float(np.sum(heights * widths)))), int(widths.max()))
+    row0, col0 = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    y = x = shelf = 0
+    for k, height, width in zip(present, heights.tolist(), widths.tolist(), strict=True):
+        if x + width > side:
+            y, x, shelf = y + shelf, 0, 0
+        row0[k], col0[k] = y + 1, x + 1
+        x += width
+        shelf = max(shelf, height)
+    return ys - top[labels] + row0[labels], xs - left[labels] + col0[labels]
 
 
 def noise_level(values: np.ndarray, level: np.ndarray, weights: np.ndarray,
@@ -791,11 +920,18 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     """
     th = black_tophat_od(density, radius_px, roi)
     h = high - low if prominence is None else prominence
-    peaks = h_maxima(th, h, roi & (th > low)) & (th > high)
-    markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
+
+    def grow(support: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        peaks = h_maxima(contrast, h, support) & (contrast > high)
+        markers = ndi.label(peaks, structure=np.ones((3, 3)))[0]
+        return markers, watershed(-contrast, markers, mask=support)
+
+    # each part above low on its own (:func:`_part_by_part`): only those pixels' work
+    markers, regions = _part_by_part(roi & (th > low), th, grow, frame_cut=False)
+    n = int(markers.max())
     if n == 0:
         return markers
-    regions = watershed(-th, markers, mask=roi & (th > low))
+    peaks = markers > 0
     peak, at = label_peaks(th, regions, n)
     keep = at >= 0
     if min_snr > 0:
@@ -1063,6 +1199,26 @@ def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:
     minor = 4 * np.sqrt(np.maximum(half_trace - root, 0))
     return {"area_px": area, "diameter_px": np.sqrt(4.0 * area / np.pi), "major_px": major,
             "minor_px": minor, "roundness": (minor + 1) / (major + 1)}
+
+
+def masked_mean(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of each channel of ``image`` over the pixels of ``mask``, in one pass, summed in
+    double precision (OpenCV's ``mean``) rather than gathering the pixels.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, C) ndarray, C at most 4
+    mask : (H, W) bool ndarray
+        Not empty.
+
+    Returns
+    -------
+    (C,) float64 ndarray
+        (1,) for a single-channel image.
+    """
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    means = cv2.mean(np.ascontiguousarray(image), mask=np.ascontiguousarray(mask).view(np.uint8))
+    return np.array(means[:channels])
 
 
 def area_metrics(prefix: str, mask: np.ndarray, roi_px: int,

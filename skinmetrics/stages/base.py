@@ -404,9 +404,12 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
                                      exclude_below=params["reference_below"],
                                      coarse_sigma_px=scale.px(params["coarse_sigma_mm"]))
 
-    def spread_of(excess):  # the skin's spread from its side below the reference, mirrored:
-        below = excess[roi & trusted & (excess <= 0)]  # lesions (above it) do not widen it
-        return robust_spread(np.r_[below, -below])
+    def spread_of(excess):
+        # the skin's spread from its side below the reference, mirrored: lesions (above it)
+        # however many do not widen it (the mirrored values' median is 0, so their robust
+        # spread is 1.4826 x the median depth below the reference)
+        depth = -excess[roi & trusted & (excess <= 0)]
+        return 1.4826 * float(np.median(depth)) if depth.size else 0.0
 
     excess = excess_over(params["threshold_low"])
     spread = spread_of(excess)

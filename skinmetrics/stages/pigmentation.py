@@ -67,6 +67,7 @@ from ..filters import (
     clean_mask,
     connected_parts,
     local_reference,
+    masked_mean,
     object_contrast,
     object_table,
     split_touching,
@@ -230,13 +231,13 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     metrics: dict = {}
     units: dict = {}
     unaffected = roi & ~mask
-    metrics["pigment_reference_L_star"] = (float(lab[..., 0][unaffected].mean())
+    metrics["pigment_reference_L_star"] = (float(masked_mean(lab, unaffected)[0])
                                            if unaffected.any() else None)
     units["pigment_reference_L_star"] = "CIELAB L*"
     if roi_px:
-        L_mean = float(lab[..., 0][roi].mean())
-        b_mean = float(lab[..., 2][roi].mean())
-        metrics["melanin_index_mean"] = float(melanin_index(planes.linear[roi]).mean())
+        L_mean, _, b_mean = masked_mean(lab, roi)
+        red = planes.linear[..., :1][roi]  # the melanin index needs only R
+        metrics["melanin_index_mean"] = float(melanin_index(red).mean())
         metrics["ita_deg_mean"] = float(ita_degrees(L_mean, b_mean))
     else:
         metrics["melanin_index_mean"] = metrics["ita_deg_mean"] = None

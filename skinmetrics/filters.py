@@ -676,11 +676,11 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
     (:func:`_packed`; ``image`` outside them at its own minimum); with ``frame_cut`` (a
     split of the mask alone, ``image`` None) those the image's frame cuts are each split in
     their own bounding box, the frame kept where it cuts them. ``split`` must give each
-    part what it gives it in the whole image (its
-    values depend only on the part's own pixels, as grey reconstructions and watersheds
-    confined to ``mask`` do): so they are, but for pixels as near to two markers (which of
-    the two takes them depends on the order of the watershed's queue), and the markers
-    are numbered as the whole image's labelling numbers them (by their first pixel).
+    part what it gives it in the whole image (its values depend only on the part's own
+    pixels, as grey reconstructions and watersheds confined to ``mask`` do): so they are,
+    but for pixels as near to two markers (which of the two takes them depends on the
+    order of the watershed's queue), and the markers are numbered as the whole image's
+    labelling numbers them (by their first pixel).
 
     Parameters
     ----------

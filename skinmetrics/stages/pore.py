@@ -10,10 +10,9 @@ not redder or browner. Method:
    there, taken as at least ``level_floor``, the faint noise of smooth skin, and as at
    least ``level_spread`` robust standard deviations of the response over the skin of the
    same brightness, the photo's own noise there, so that a smooth patch or noise on dark
-   skin, whose mean absolute response is below its spread, does not lower the
-   threshold): a pore stands
-   at least ``min_z`` times above that level, so the threshold adapts to the photo, its
-   skin and each part of the face rather than being a fixed contrast;
+   skin, whose mean absolute response is below its spread, does not lower the threshold):
+   a pore stands at least ``min_z`` times above that level, so the threshold adapts to the
+   photo, its skin and each part of the face rather than being a fixed contrast;
    each blob is outlined where that ratio falls to ``edge_fraction`` of its peak
    (:func:`skinmetrics.filters.blob_objects`);
 2. a pore is a shadow, which keeps the skin's colour and takes only part of its light:

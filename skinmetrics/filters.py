@@ -34,6 +34,7 @@ __all__ = [
     "square",
     "local_reference",
     "LocalReference",
+    "below_spread",
     "contrast_to_reference",
     "robust_spread",
     "small_dots",
@@ -189,6 +190,8 @@ def contrast_to_reference(
     margin_px: float = 0.0,
     exclude_below: float | None = None,
     coarse_sigma_px: float = 0.0,
+    exclude_spread: float = 0.0,
+    spread: float = 0.0,
 ) -> np.ndarray:
     """``values`` minus the local level of the unaffected pixels of ``roi``.
 
@@ -206,7 +209,14 @@ def contrast_to_reference(
        wider than ``sigma_px`` (a whole red cheek, a large nevus) is measured against the
        skin around it rather than against itself (drawn whole, not as a ring); the fine
        re-estimations then keep it out only while it still stands above that reference
-       (a multi-scale background estimate, cf. Sternberg's rolling ball [2] at two radii).
+       (a multi-scale background estimate, cf. Sternberg's rolling ball [2] at two radii);
+    4. with ``exclude_spread``, each pass also leaves out the pixels more than that many
+       robust SDs of the skin's spread above its reference (an outlier test, where that is
+       below ``exclude_above``): ``spread`` in the first pass, then the spread of the pass's
+       own contrast (:func:`below_spread`), so that each scale is judged by the skin's
+       variation at that scale (mottling wider than the fine reference is not an outlier
+       of the coarse one) and a faint lesion wide enough to fill much of a reference's
+       reach is still kept out of it.
 
     Parameters
     ----------
@@ -229,6 +239,10 @@ def contrast_to_reference(
         Contrast deficit at or beyond which a pixel is not unaffected skin (None: none).
     coarse_sigma_px : float
         Scale of the coarse first pass (0: none; only when wider than ``sigma_px``).
+    exclude_spread : float
+        Robust SDs of the skin's spread above which a pixel is not unaffected (0: none).
+    spread : float
+        The skin's robust SD for the first pass (0: measured on that pass's contrast).
 
     Returns
     -------
@@ -243,7 +257,7 @@ def contrast_to_reference(
         v = local_reference(v, valid, max(smooth_px, 1.0))
     elif smooth_px > 0:
         v = cv2.GaussianBlur(v, (0, 0), smooth_px)
-    unaffected = roi if valid is None else roi & valid
+    unaffected = trusted = roi if valid is None else roi & valid
     sigmas = [sigma_px] * iterations
     if coarse_sigma_px > sigma_px:
         sigmas = [coarse_sigma_px] * iterations + sigmas
@@ -251,7 +265,12 @@ def contrast_to_reference(
         contrast = v - local_reference(v, unaffected, sigma)
         if i == len(sigmas) - 1:  # the last reference: no more pixels to leave out
             break
-        affected = contrast >= exclude_above
+        level = exclude_above
+        if exclude_spread > 0:
+            skin_spread = spread if i == 0 and spread > 0 else below_spread(contrast, trusted)
+            if skin_spread > 0:
+                level = min(level, exclude_spread * skin_spread)
+        affected = contrast >= level
         if exclude_below is not None:
             affected |= contrast <= -exclude_below
         affected = affected.view(np.uint8)
@@ -406,6 +425,15 @@ def robust_spread(values: np.ndarray) -> float:
     if values.size == 0:
         return 0.0
     return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+
+
+def below_spread(contrast: np.ndarray, where: np.ndarray) -> float:
+    """Robust standard deviation of a contrast to a reference over ``where``, from its side
+    below the reference, mirrored: lesions (above it), however many, do not widen it. The
+    mirrored values' median is 0, so this is 1.4826 x the median depth below the reference
+    (:func:`robust_spread` of the mirrored values); 0 where nothing lies below."""
+    depth = -contrast[where & (contrast <= 0)]
+    return 1.4826 * float(np.median(depth)) if depth.size else 0.0
 
 
 def local_half_maximum(contrast: np.ndarray, mask: np.ndarray, radius_px: float,

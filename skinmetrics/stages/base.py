@@ -13,6 +13,7 @@ from scipy.stats import binom
 from ..colour import ColourPlanes, erythema_index
 from ..filters import (
     area_metrics,
+    below_spread,
     contrast_to_reference,
     dark_objects,
     hysteresis,
@@ -378,9 +379,12 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
        ``coarse_sigma_mm`` then at ``reference_sigma_mm`` (coarse to fine: a lesion wider
        than the fine scale found at the coarse one is not its own reference);
        candidates are skin above ``threshold_low``, or, where the skin is smooth, above
-       ``reference_spread`` robust SDs of its spread (measured on the first estimate's
-       side below the reference, mirrored): an outlier test, so that a faint lesion wide
-       enough to fill much of the reference's reach does not raise it and vanish;
+       ``reference_spread`` robust SDs of its spread (an outlier test, so that a faint
+       lesion wide enough to fill much of the reference's reach does not raise it and
+       vanish): the spread is measured on the first estimate's fine excess (its side
+       below the reference, mirrored) for the first coarse pass, then on each pass's own
+       contrast, so that mottling wider than the fine reference is not an outlier of the
+       coarse one;
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
        within ``edge_radius_mm`` (taken on the excess smoothed by ``peak_smooth_mm``, so
@@ -396,27 +400,21 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
     excess : (H, W) float32 ndarray
         Density minus the unaffected-skin level (OD units).
     """
-    def excess_over(exclude_above):
+    def excess_over(exclude_spread, spread):
         return contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
-                                     scale.px(params["reference_sigma_mm"]), exclude_above,
-                                     valid=trusted,
+                                     scale.px(params["reference_sigma_mm"]),
+                                     params["threshold_low"], valid=trusted,
                                      margin_px=scale.px(params["reference_margin_mm"]),
                                      exclude_below=params["reference_below"],
-                                     coarse_sigma_px=scale.px(params["coarse_sigma_mm"]))
+                                     coarse_sigma_px=scale.px(params["coarse_sigma_mm"]),
+                                     exclude_spread=exclude_spread, spread=spread)
 
-    def spread_of(excess):
-        # the skin's spread from its side below the reference, mirrored: lesions (above it)
-        # however many do not widen it (the mirrored values' median is 0, so their robust
-        # spread is 1.4826 x the median depth below the reference)
-        depth = -excess[roi & trusted & (excess <= 0)]
-        return 1.4826 * float(np.median(depth)) if depth.size else 0.0
-
-    excess = excess_over(params["threshold_low"])
-    spread = spread_of(excess)
-    outlier = params["reference_spread"] * spread
-    if 0 < outlier < params["threshold_low"]:  # faint wide lesions are not their own reference
-        excess = excess_over(outlier)
-        spread = spread_of(excess)
+    excess = excess_over(0.0, 0.0)
+    spread = below_spread(excess, roi & trusted)
+    if 0 < params["reference_spread"] * spread < params["threshold_low"]:
+        # faint wide lesions are not their own reference: start from the fine spread
+        excess = excess_over(params["reference_spread"], spread)
+        spread = below_spread(excess, roi & trusted)
     raise_by = max(1.0, params["threshold_spread"] * spread / max(params["threshold"], 1e-6))
     high, low = raise_by * params["threshold"], raise_by * params["threshold_low"]
     found = hysteresis(np.where(roi, excess, 0), low, high)

@@ -23,6 +23,7 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -184,7 +185,7 @@ def contrast_to_reference(
     roi: np.ndarray,
     smooth_px: float,
     sigma_px: float,
-    exclude_above: float,
+    exclude_above: float | Sequence[float],
     valid: np.ndarray | None = None,
     iterations: int = 3,
     margin_px: float = 0.0,
@@ -192,7 +193,8 @@ def contrast_to_reference(
     coarse_sigma_px: float = 0.0,
     exclude_spread: float = 0.0,
     spread: float = 0.0,
-) -> np.ndarray:
+    return_levels: bool = False,
+) -> np.ndarray | tuple[np.ndarray, tuple[float, ...]]:
     """``values`` minus the local level of the unaffected pixels of ``roi``.
 
     1. ``values`` are smoothed with a Gaussian of ``smooth_px`` over the ``valid`` pixels
@@ -216,7 +218,8 @@ def contrast_to_reference(
        own contrast (:func:`below_spread`), so that each scale is judged by the skin's
        variation at that scale (mottling wider than the fine reference is not an outlier
        of the coarse one) and a faint lesion wide enough to fill much of a reference's
-       reach is still kept out of it.
+       reach is still kept out of it. The levels each pass used can be returned and given
+       to another photo of the same skin (a follow-up: the same rule at every visit).
 
     Parameters
     ----------
@@ -227,8 +230,9 @@ def contrast_to_reference(
         Gaussian sigma of the smoothing (0: none).
     sigma_px : float
         Scale of the reference.
-    exclude_above : float
-        Contrast above which a pixel is not unaffected skin.
+    exclude_above : float or sequence of float
+        Contrast above which a pixel is not unaffected skin; a sequence gives each pass's
+        level (as returned with ``return_levels``; ``exclude_spread`` then unused).
     valid : (H, W) bool ndarray, optional
         Pixels whose values are trusted (default: all).
     iterations : int
@@ -243,10 +247,14 @@ def contrast_to_reference(
         Robust SDs of the skin's spread above which a pixel is not unaffected (0: none).
     spread : float
         The skin's robust SD for the first pass (0: measured on that pass's contrast).
+    return_levels : bool
+        Also return the level each pass left out pixels above.
 
     Returns
     -------
-    (H, W) float32 ndarray
+    contrast : (H, W) float32 ndarray
+    levels : tuple of float
+        Only with ``return_levels``.
 
     References
     ----------
@@ -261,15 +269,24 @@ def contrast_to_reference(
     sigmas = [sigma_px] * iterations
     if coarse_sigma_px > sigma_px:
         sigmas = [coarse_sigma_px] * iterations + sigmas
+    given = None if np.isscalar(exclude_above) else tuple(exclude_above)
+    if given is not None and len(given) != len(sigmas) - 1:
+        raise ValueError(f"{len(given)} reference levels given for {len(sigmas) - 1} passes")
+    levels = []
     for i, sigma in enumerate(sigmas):
         contrast = v - local_reference(v, unaffected, sigma)
         if i == len(sigmas) - 1:  # the last reference: no more pixels to leave out
             break
-        level = exclude_above
-        if exclude_spread > 0:
-            skin_spread = spread if i == 0 and spread > 0 else below_spread(contrast, trusted)
-            if skin_spread > 0:
-                level = min(level, exclude_spread * skin_spread)
+        if given is not None:
+            level = given[i]
+        else:
+            level = float(exclude_above)
+            if exclude_spread > 0:
+                skin_spread = spread if i == 0 and spread > 0 else below_spread(contrast,
+                                                                                 trusted)
+                if skin_spread > 0:
+                    level = min(level, exclude_spread * skin_spread)
+        levels.append(level)
         affected = contrast >= level
         if exclude_below is not None:
             affected |= contrast <= -exclude_below
@@ -277,7 +294,7 @@ def contrast_to_reference(
         if round(margin_px) >= 1:
             affected = cv2.dilate(affected, square(margin_px))
         unaffected = roi & (affected == 0) & (True if valid is None else valid)
-    return contrast
+    return (contrast, tuple(levels)) if return_levels else contrast
 
 
 def small_dots(density: np.ndarray, radius_px: float, threshold: float,

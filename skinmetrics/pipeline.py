@@ -108,8 +108,9 @@ class Measurement:
         Metrics per requested region (see :func:`measure_image`'s ``regions``).
     estimates : dict of str -> dict
         Per stage, the values it estimated from the photo or was given (e.g. ``erythema``:
-        ``melanin_crosstalk``, haemoglobin OD read per OD of melanin; None: not
-        measurable, nothing taken out).
+        ``melanin_crosstalk``, haemoglobin OD read per OD of melanin, None: not
+        measurable, nothing taken out; ``reference_levels``, the haemoglobin excess, OD,
+        above which each pass of its unaffected-skin reference left skin out).
     warnings : list of str
         What the reader should know, e.g. a layer the photo's resolution cannot resolve.
     """

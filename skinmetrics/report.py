@@ -321,7 +321,12 @@ def _alignment_text(alignment: Mapping | None) -> str:
 
 def _estimates_text(estimates: Mapping | None, sources: Mapping | None) -> str:
     """The values the layers estimated from a photo, each with where it came from."""
-    parts = [f"{name.replace('_', ' ')} {format_value(value)} "
+    def shown(value) -> str:
+        if isinstance(value, list | tuple):
+            return ", ".join(map(format_value, value))
+        return format_value(value)
+
+    parts = [f"{name.replace('_', ' ')} {shown(value)} "
              f"({((sources or {}).get(stage) or {}).get(name, '?')})"
              for stage, values in (estimates or {}).items() for name, value in values.items()]
     return "; ".join(parts) or MISSING

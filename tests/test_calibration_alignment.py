@@ -17,6 +17,7 @@ from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, common_truth
 PPM = 25.0
 PATCH_MM = 2.5
 SHAPE = (800, 1200)
+ESTIMATES = ("melanin_crosstalk", "reference_levels")  # the erythema layer's, per photo
 
 
 @pytest.fixture(scope="module")
@@ -172,22 +173,22 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     # the colour normalised to the baseline's, its melanin crosstalk is the baseline's too
     # (measured on the baseline's spots: 0.11; on the follow-up's own: 0.14)
     crosstalk = b["estimates"]["erythema"]["melanin_crosstalk"]
-    assert b["estimates_source"] == {"erythema": {"melanin_crosstalk": "photo"}}
+    assert b["estimates_source"] == {"erythema": dict.fromkeys(ESTIMATES, "photo")}
     assert rec["estimates"] == b["estimates"]
-    assert rec["estimates_source"] == {"erythema": {"melanin_crosstalk": "baseline"}}
+    assert rec["estimates_source"] == {"erythema": dict.fromkeys(ESTIMATES, "baseline")}
     # unregistered on request: no colour normalisation either, so the photo's own crosstalk
     plain, _ = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="u", baseline=ref,
                              register=False)
     assert plain["alignment"]["registration"] is None and plain["baseline_metrics"] is None
     assert json.loads((tmp_path / "u" / "metrics.json").read_text())["alignment"] is not None
-    assert plain["estimates_source"] == {"erythema": {"melanin_crosstalk": "photo"}}
+    assert plain["estimates_source"] == {"erythema": dict.fromkeys(ESTIMATES, "photo")}
     own = plain["estimates"]["erythema"]["melanin_crosstalk"]
     assert abs(own - crosstalk) > 0.02
     # a crosstalk the baseline could not measure is the follow-up's own, for both visits
     unknown = replace(ref, result=replace(ref.result,
                                           estimates={"erythema": {"melanin_crosstalk": None}}))
     alone, _ = measure_photo(tmp_path / "f.jpg", tmp_path, pipe, PPM, stem="n", baseline=unknown)
-    assert alone["estimates_source"] == {"erythema": {"melanin_crosstalk": "photo"}}
+    assert alone["estimates_source"] == {"erythema": dict.fromkeys(ESTIMATES, "photo")}
     assert alone["estimates"]["erythema"]["melanin_crosstalk"] != crosstalk
     assert alone["baseline_metrics"]["erythema_area_mm2"] != rec["baseline_metrics"][
         "erythema_area_mm2"]
@@ -288,7 +289,7 @@ def test_run_records_calibration_scale_and_alignment(tmp_path):
                 assert p["alignment"]["registered"] is registered
                 # normalised to the baseline's colour, measured with its crosstalk
                 source = "baseline" if registered else "photo"
-                assert p["estimates_source"] == {"erythema": {"melanin_crosstalk": source}}
+                assert p["estimates_source"] == {"erythema": dict.fromkeys(ESTIMATES, source)}
                 assert (p["estimates"] == base_estimates) is registered
 
 

@@ -95,6 +95,28 @@ def test_a_faint_patch_over_half_the_frame_is_not_its_own_reference():
     assert not measure_image(photo, laser, px_per_mm).masks["erythema"].any()
 
 
+def test_reference_levels_given_are_the_ones_used():
+    """A follow-up is given its baseline's reference levels (the same skin judged by the
+    same rule at every visit, not by a spread its own lesions widen or narrow): the faint
+    half-frame patch above, found with the levels its own smooth skin sets (3 robust SDs,
+    0.02-0.03 OD), is not found with those of a photo whose skin left only excess above
+    ``threshold_low`` (0.05) out of its reference."""
+    shape, px_per_mm = (400, 600), 12.5
+    patch = soft_disc(shape, (200, 400), 16 * px_per_mm, 2 * px_per_mm)
+    photo = plain_skin_photo(shape, extra_blood=0.065 * patch)
+    laser = load_pipeline("laser_recovery")
+    own = measure_image(photo, laser, px_per_mm)
+    levels = own.estimates["erythema"]["reference_levels"]
+    assert len(levels) == 5 and max(levels) < 0.04
+    assert dice(own.masks["erythema"], patch > 0.5) > 0.9
+    given = {"erythema": {"reference_levels": levels}}
+    again = measure_image(photo, laser, px_per_mm, estimates=given)
+    assert again.estimates["erythema"]["reference_levels"] == levels
+    assert np.array_equal(again.masks["erythema"], own.masks["erythema"])
+    plain = {"erythema": {"reference_levels": [0.05] * 5}}
+    assert not measure_image(photo, laser, px_per_mm, estimates=plain).masks["erythema"].any()
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_mottling_wider_than_the_fine_reference_is_no_erythema(seed):
     """Even skin with a smooth blood mottling (Gaussian random field, SD 0.02 OD, 10 mm
@@ -136,7 +158,7 @@ def test_plain_skin_has_no_measurable_crosstalk():
     """Without pigmented spots there is nothing to measure the crosstalk on: None, and
     none is taken out."""
     found = measure_image(plain_skin_photo(SHAPE), load_pipeline("laser_recovery"), PX_PER_MM)
-    assert found.estimates == {"erythema": {"melanin_crosstalk": None}}
+    assert found.estimates["erythema"]["melanin_crosstalk"] is None
     assert not found.masks["erythema"].any()
 
 

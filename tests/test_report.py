@@ -230,9 +230,12 @@ def test_each_photos_estimates_and_their_source_are_shown(study):
             assert shown == ""
             continue
         value = photo["estimates"]["erythema"]["melanin_crosstalk"]
+        levels = photo["estimates"]["erythema"]["reference_levels"]
         source = "photo" if photo["day"] == 0 or photo["patient"] == "P09" else "baseline"
-        assert photo["estimates_source"]["erythema"]["melanin_crosstalk"] == source
-        assert shown == f"melanin crosstalk {format_value(value)} ({source})"
+        assert photo["estimates_source"]["erythema"] == {"melanin_crosstalk": source,
+                                                         "reference_levels": source}
+        assert shown == (f"melanin crosstalk {format_value(value)} ({source}); reference "
+                         f"levels {', '.join(map(format_value, levels))} ({source})")
     by_file = {p["file"]: p["estimates"] for p in run["photos"]}
     assert by_file["S1_left_day28.jpg"] == by_file["S1_left_day00.jpg"]
 

@@ -3,7 +3,7 @@ the small-dark-object detector of the microcrust and pore stages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -366,8 +366,9 @@ def trusted_skin(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, flo
 
 
 def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
-                   params: Mapping[str, float], scale: Scale
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   params: Mapping[str, float], scale: Scale,
+                   reference_levels: Sequence[float] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     """Regions where a chromophore density exceeds that of the surrounding unaffected skin.
 
     1. the skin that is not ``trusted`` (:func:`trusted_skin`) and everything outside
@@ -384,7 +385,10 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
        vanish): the spread is measured on the first estimate's fine excess (its side
        below the reference, mirrored) for the first coarse pass, then on each pass's own
        contrast, so that mottling wider than the fine reference is not an outlier of the
-       coarse one;
+       coarse one; ``reference_levels`` given (a follow-up's: those its baseline used),
+       each pass leaves out the skin above its given level instead: the same skin is
+       judged by the same rule at every visit, not by a spread that the lesions at each
+       visit widen or narrow;
     2. hysteresis between ``threshold_low`` and ``threshold``;
     3. each region is outlined where its excess falls to ``edge_fraction`` of the local peak
        within ``edge_radius_mm`` (taken on the excess smoothed by ``peak_smooth_mm``, so
@@ -399,29 +403,36 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
     mask : (H, W) bool ndarray
     excess : (H, W) float32 ndarray
         Density minus the unaffected-skin level (OD units).
+    reference_levels : tuple of float
+        The excess (OD) above which each pass of the reference left skin out.
     """
-    def excess_over(exclude_spread, spread):
+    def excess_over(levels, exclude_spread=0.0, spread=0.0):
         return contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
-                                     scale.px(params["reference_sigma_mm"]),
-                                     params["threshold_low"], valid=trusted,
+                                     scale.px(params["reference_sigma_mm"]), levels,
+                                     valid=trusted,
                                      margin_px=scale.px(params["reference_margin_mm"]),
                                      exclude_below=params["reference_below"],
                                      coarse_sigma_px=scale.px(params["coarse_sigma_mm"]),
-                                     exclude_spread=exclude_spread, spread=spread)
+                                     exclude_spread=exclude_spread, spread=spread,
+                                     return_levels=True)
 
-    excess = excess_over(0.0, 0.0)
-    spread = below_spread(excess, roi & trusted)
-    if 0 < params["reference_spread"] * spread < params["threshold_low"]:
-        # faint wide lesions are not their own reference: start from the fine spread
-        excess = excess_over(params["reference_spread"], spread)
+    if reference_levels is not None:
+        excess, reference_levels = excess_over(reference_levels)
+    else:
+        excess, reference_levels = excess_over(params["threshold_low"])
         spread = below_spread(excess, roi & trusted)
+        if 0 < params["reference_spread"] * spread < params["threshold_low"]:
+            # faint wide lesions are not their own reference: start from the fine spread
+            excess, reference_levels = excess_over(params["threshold_low"],
+                                                   params["reference_spread"], spread)
+    spread = below_spread(excess, roi & trusted)
     raise_by = max(1.0, params["threshold_spread"] * spread / max(params["threshold"], 1e-6))
     high, low = raise_by * params["threshold"], raise_by * params["threshold_low"]
     found = hysteresis(np.where(roi, excess, 0), low, high)
     outlined = local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
                                   params["edge_fraction"], params["edge_ceiling"],
                                   scale.px(params["peak_smooth_mm"]))
-    return keep_seeded(outlined, excess > high), excess
+    return keep_seeded(outlined, excess > high), excess, reference_levels
 
 
 def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,

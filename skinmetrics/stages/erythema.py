@@ -67,7 +67,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -142,7 +142,9 @@ PARAMS = {
 
 def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
                   scale: Scale, fringe: np.ndarray | None = None,
-                  melanin_crosstalk: float | None = None) -> tuple[np.ndarray, float | None]:
+                  melanin_crosstalk: float | None = None,
+                  reference_levels: Sequence[float] | None = None
+                  ) -> tuple[np.ndarray, float | None, tuple[float, ...]]:
     """Erythema segmentation (see the module text for the method).
 
     Parameters
@@ -159,6 +161,10 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
     melanin_crosstalk : float, optional
         Haemoglobin excess (OD) read per OD of melanin excess, to take out (e.g. the one
         measured on the patient's baseline); without it, measured on this photo's spots.
+    reference_levels : sequence of float, optional
+        The haemoglobin excess (OD) above which each pass of the unaffected-skin reference
+        left skin out (e.g. the baseline's); without them, set from this photo
+        (:func:`skinmetrics.stages.base.density_excess`).
 
     Returns
     -------
@@ -168,6 +174,8 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
         The crosstalk taken out: the one given, else the photo's
         (:func:`skinmetrics.stages.base.crosstalk`); None when neither was measurable
         (none taken out).
+    reference_levels : tuple of float
+        The levels used: those given, else the photo's (OD).
     """
     trusted = trusted_skin(planes, roi, params, scale, fringe)
     densities = skin_densities(planes, trusted, params, scale)
@@ -176,11 +184,12 @@ def erythema_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, fl
         melanin_crosstalk = crosstalk(blood, melanin, roi, trusted, params, scale)
     if melanin_crosstalk:
         blood = blood - np.float32(melanin_crosstalk) * melanin
-    found, _ = density_excess(blood, roi, trusted, params, scale)
+    found, _, reference_levels = density_excess(blood, roi, trusted, params, scale,
+                                                reference_levels)
     mask = clean_mask(found, min_area_px=scale.px2(params["min_area_mm2"]),
                       max_hole_px=scale.px2(params["max_hole_mm2"]), within=roi,
                       bridge_px=scale.px(params["dot_radius_mm"]), keep_frame_cut=True)
-    return mask, melanin_crosstalk
+    return mask, melanin_crosstalk, reference_levels
 
 
 def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
@@ -205,13 +214,15 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
            scale: Scale, fringe: np.ndarray | None = None,
-           melanin_crosstalk: float | None = None
-           ) -> tuple[np.ndarray, dict[str, float | None]]:
+           melanin_crosstalk: float | None = None,
+           reference_levels: Sequence[float] | None = None
+           ) -> tuple[np.ndarray, dict[str, float | list[float] | None]]:
     """The layer's lesions on the whole skin region and the values estimated from the photo
-    (``melanin_crosstalk``; given, it is used instead); ``fringe``: skin blurred by a hair,
-    not used to detect them."""
-    mask, used = erythema_mask(planes, roi, params, scale, fringe, melanin_crosstalk)
-    return mask, {"melanin_crosstalk": used}
+    (``melanin_crosstalk``, ``reference_levels``; given, they are used instead);
+    ``fringe``: skin blurred by a hair, not used to detect them."""
+    mask, crosstalk_used, levels_used = erythema_mask(planes, roi, params, scale, fringe,
+                                                      melanin_crosstalk, reference_levels)
+    return mask, {"melanin_crosstalk": crosstalk_used, "reference_levels": list(levels_used)}
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

@@ -184,7 +184,7 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
         True on pigmented spots, within ``roi``.
     """
     trusted = trusted_skin(planes, roi, params, scale, fringe)
-    spots, excess = density_excess(
+    spots, excess, _ = density_excess(
         pigment_density(skin_densities(planes, trusted, params, scale)), roi, trusted,
         params, scale)
     min_diameter = scale.px(params["min_diameter_mm"])

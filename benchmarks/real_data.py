@@ -41,14 +41,14 @@ from ``--data`` and never copied into the project.
   method). Baseline: Otsu's threshold of a* over the same skin region. Also the share of
   expert lesion centres inside the skin region.
 * ``acne_lesions`` (the same 243 faces with expert lesion circles, sorted by file name:
-  even index TUNE, on which the ``[acne_lesion]`` thresholds were set; odd index CHECK):
-  the ``acne_lesion`` layer measured through :func:`skinmetrics.core.measure` at 4 px/mm
-  (face, its exclusions and outline; the acne pipeline with that layer alone, which the
-  other layers do not change). A found lesion (the centroid of its outline) matches an expert
-  lesion when it lies inside the expert's ellipse with both semi-axes grown by 3 px,
-  one-to-one (:func:`skinmetrics.scoring.match_in_ellipses`); precision, recall and F1
-  pooled over the faces (total matches), and Spearman's rho [6] between the found and the
-  expert count per face. Baseline: Otsu's threshold [1] of a* over the same search
+  even index TUNE, on which the ``[acne_lesion]`` rules and lesion score were set; odd
+  index CHECK): the ``acne_lesion`` layer measured through :func:`skinmetrics.core.measure`
+  at 4 px/mm (face, its exclusions and outline; the acne pipeline with that layer alone,
+  which the other layers do not change). A found lesion (the centroid of its outline)
+  matches an expert lesion when it lies inside the expert's ellipse with both semi-axes
+  grown by 3 px, one-to-one (:func:`skinmetrics.scoring.match_in_ellipses`); precision,
+  recall and F1 pooled over the faces (total matches), and Spearman's rho [6] between the
+  found and the expert count per face. Baseline: Otsu's threshold [1] of a* over the same search
   region (skin region within the face's outline), each 8-connected blob of 4-2000 px one
   lesion. Lesion size: each found lesion whose centre lies inside an expert ellipse (+ 3 px)
   against the nearest such ellipse, the equivalent diameters of its outline and of the
@@ -336,7 +336,7 @@ def acne(data: Path, limit: int | None) -> None:
 
 def acne04_lesion_faces(folder: Path) -> list[dict]:
     """The acne04_valid faces with expert lesions, sorted by file name, each with its
-    ``split``: even index TUNE (thresholds set on these), odd index CHECK."""
+    ``split``: even index TUNE (the layer's rules and score set on these), odd index CHECK."""
     with open(folder / "acne04v2_circles_640.json") as f:
         faces = sorted((e for e in json.load(f)["images"] if e["lesions"]),
                        key=lambda e: e["file_name"])

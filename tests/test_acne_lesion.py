@@ -123,12 +123,13 @@ def test_no_lesion_on_even_skin():
 
 # --------------------------------------------------------------------------- real faces
 #: Every 6th of the 243 labelled faces sorted by file name, 40 faces (all from the TUNE
-#: half on which the thresholds were set; docs/validation.md gives both halves).
+#: half on which the rules and the lesion score were set; docs/validation.md gives both
+#: halves).
 REAL_STEP, REAL_FACES = 6, 40
-#: Bounds a little below what the layer measures on those faces (F1 0.33, rho 0.50 on
-#: 2026-12-05). The trivial detector (Otsu's threshold of a* over the same search region,
+#: Bounds a little below what the layer measures on those faces (F1 0.35, rho 0.51 on
+#: 2026-12-06). The trivial detector (Otsu's threshold of a* over the same search region,
 #: each blob one lesion) scores F1 0.02 and rho 0.08 there, far below both.
-MIN_F1, MIN_RHO = 0.28, 0.40
+MIN_F1, MIN_RHO = 0.30, 0.40
 
 
 def _otsu_blobs(srgb: np.ndarray, where: np.ndarray) -> np.ndarray:

@@ -21,19 +21,25 @@ close-up only adds noise):
    the photo's skin at that scale (z: the spot's redness in units of the photo's own
    redness texture, so that one threshold serves different cameras, exposures and skin);
    scale-space maxima (the largest z within ``peak_radius_fraction`` x r);
-3. a maximum is a lesion when it passes every rule: z >= ``min_z``; a* contrast >=
-   ``min_contrast_a``; erythema-index contrast (EI = 100 log10(R/G), Diffey et al. [4])
-   >= ``min_contrast_ei`` (an a* peak not redder in R/G is a brown or yellowish mark);
-   CIELAB L* at least ``min_darkening_l`` below the skin around (a papule's blood darkens
-   it; a red spot no darker is pink texture or a sheen);
-   response >= ``min_z_local`` times its local RMS within ``local_window_mm`` (busy
-   texture: hairline, stubble); centre no more than ``max_darkness_od`` darker than the
-   median skin (hair, shadow); centre EI at least ``min_ei_above_skin`` above the median
-   skin's; ratio of the principal curvatures of the blurred a* at most
-   ``max_curvature_ratio`` (a round dome rather than a fold, a vessel or a hair; the edge
-   test of Lowe [5]); at least ``min_skin_fraction`` skin around it;
+3. a maximum is a lesion when its probability of being one is at least
+   ``min_probability``: a logistic regression (Cox [6]) of its standardised features,
+   p = 1 / (1 + exp(-(``score_intercept`` + sum_f ``<f>_weight`` (f - ``<f>_mean``) /
+   ``<f>_sd``))), over the features f of :data:`SCORE_FEATURES`: z; z_local, the response
+   over its local RMS within ``local_window_mm`` (busy texture: hairline, stubble); the
+   a* contrast to the skin around; the erythema-index contrast (EI = 100 log10(R/G),
+   Diffey et al. [4]; an a* peak not redder in R/G is a brown or yellowish mark); the
+   darkening, CIELAB L* of the skin around minus the spot's (a papule's blood darkens it;
+   a red spot no darker is pink texture or a sheen); the centre's darkness over the median
+   skin (hair, shadow); the centre's EI above the median skin's; the roundness, the ratio
+   of the smaller to the larger principal curvature of the blurred a* (1 for a round dome,
+   near 0 for a fold, a vessel or a hair; the edge test of Lowe [5]); the share of skin
+   around it; and whether it passes all nine rules: z >= ``min_z``, a* contrast >=
+   ``min_contrast_a``, EI contrast >= ``min_contrast_ei``, darkening >=
+   ``min_darkening_l``, z_local >= ``min_z_local``, darkness <= ``max_darkness_od``, centre
+   EI above the skin's >= ``min_ei_above_skin``, curvature ratio <=
+   ``max_curvature_ratio``, skin share >= ``min_skin_fraction``;
 4. non-maximum suppression: of two lesions whose centres are closer than the larger
-   radius (x ``nms_overlap``), the weaker goes;
+   radius (x ``nms_overlap``), the less probable goes;
 5. each lesion is outlined at its half maximum: the skin connected to its centre whose a*
    exceeds the mean of the skin around (at the surround scale of step 2) by at least
    ``outline_fraction`` of the centre's excess, within ``max_outline_ratio`` x its radius
@@ -41,7 +47,8 @@ close-up only adds noise):
    papule peaks at a 4 mm scale).
 
 Judged on ACNE04 faces with expert lesion circles (Acne04-v2; docs/validation.md). The
-thresholds were set on half of those faces at about 4 px/mm.
+rules, the score's weights and standardisation and ``min_probability`` were set on half of
+those faces at about 4 px/mm.
 
 Metrics: ``acne_lesion_count``, ``acne_lesion_density_per_cm2`` (per cm^2 of the skin
 region; None without scale), ``acne_lesion_area_px``, ``_mm2``, ``_pct`` (% of roi),
@@ -57,6 +64,8 @@ References
 .. [4] Diffey B.L., Oliver R.J., Farr P.M. Br J Dermatol 1984;111:663-672.
 .. [5] Lowe D.G. Distinctive image features from scale-invariant keypoints. Int J Comput
        Vision 2004;60:91-110.
+.. [6] Cox D.R. The regression analysis of binary sequences. J R Stat Soc B
+       1958;20:215-242.
 """
 
 from __future__ import annotations
@@ -79,7 +88,8 @@ from .base import (
     summarise_objects,
 )
 
-__all__ = ["LAYER", "PARAMS", "lesion_radii_px", "lesion_candidates", "select_lesions",
+__all__ = ["LAYER", "PARAMS", "SCORE_FEATURES", "lesion_radii_px", "lesion_candidates",
+           "passes_rules", "score_features", "lesion_probability", "select_lesions",
            "find_lesions", "lesion_outlines", "acne_lesion_metrics", "detect", "summarise"]
 
 #: What this stage measures (see :mod:`skinmetrics.methods`).
@@ -88,12 +98,13 @@ LAYER = Layer(
     "Inflammatory lesions (papules, pustules, nodules): red spots 1.5-10 mm across where "
     "the Gaussian mean of CIELAB a* over the skin at the lesion's scale exceeds that of the "
     "skin around it (normalised convolution; a multi-scale difference of Gaussians), in "
-    "units of the photo's own spread of that response; kept when also redder in the "
-    "erythema index (not a brown mark) and darker in L* than the skin around, standing "
-    "out from the texture around, not dark (hair, shadow), round (principal-curvature "
-    "ratio) and within the face's outline; "
+    "units of the photo's own spread of that response, within the face's outline; kept "
+    "when probable by a logistic regression of its features: contrast in a* and in the "
+    "erythema index (not a brown mark), darkening in L*, standing out from the texture "
+    "around, not dark (hair, shadow), round (principal curvatures) and passing nine "
+    "rules on these; "
     "each outlined where its a* excess falls to half of its centre's.",
-    ("CIE 2004", "Knutsson 1993", "Lindeberg 1998", "Diffey 1984", "Lowe 2004"),
+    ("CIE 2004", "Knutsson 1993", "Lindeberg 1998", "Diffey 1984", "Lowe 2004", "Cox 1958"),
     (MetricDefinition("acne_lesion_count", "Acne lesions (count)", "count",
                       "Number of inflammatory acne lesions", "number of lesions found"),
      MetricDefinition("acne_lesion_density_per_cm2", "Acne lesions per cm\u00b2", "1/cm2",
@@ -108,6 +119,8 @@ LAYER = Layer(
                          "Proc IEEE CVPR 1993:515-523.",
         "Lowe 2004": "Lowe D.G. Distinctive image features from scale-invariant keypoints. "
                      "Int J Comput Vision 2004;60:91-110.",
+        "Cox 1958": "Cox D.R. The regression analysis of binary sequences. J R Stat Soc B "
+                    "1958;20:215-242.",
     },
     mask="acne_lesion", colour=(213, 94, 0),  # vermillion
     headline=("acne_lesion_count",))
@@ -138,12 +151,25 @@ PARAMS = {
     "max_curvature_ratio": Param(float, 1.0, 1e6, "largest ratio of the principal "
                                  "curvatures of a*"),
     "min_skin_fraction": Param(float, 0.0, 1.0, "smallest share of skin around a lesion"),
-    "nms_overlap": Param(float, 0.0, 10, "weaker lesions closer than this x the radius go"),
+    "score_intercept": Param(float, -100, 100, "the lesion score (log-odds) of a candidate "
+                             "whose standardised features are all 0"),
+    "min_probability": Param(float, 0.0, 1.0, "smallest probability of a lesion kept"),
+    "nms_overlap": Param(float, 0.0, 10, "less probable lesions closer than this x the "
+                         "radius go"),
     "outline_fraction": Param(float, 0.0, 1.0, "a lesion's edge: where its a* excess over "
                               "the skin around falls to this fraction of its centre's"),
     "max_outline_ratio": Param(float, 1.0, 10, "a lesion's outline lies within this many "
                                "radii of its centre"),
 }
+
+#: Features of the lesion score (:func:`score_features`); each has its ``<f>_mean``,
+#: ``<f>_sd`` and ``<f>_weight`` in the pipeline section.
+SCORE_FEATURES = ("z", "z_local", "contrast_a", "contrast_ei", "darkening_l", "darkness_od",
+                  "ei_above_skin", "roundness", "skin_fraction", "passes_rules")
+PARAMS |= {key: param for f in SCORE_FEATURES for key, param in (
+    (f"{f}_mean", Param(float, -1e6, 1e6, f"subtracted from {f} in the lesion score")),
+    (f"{f}_sd", Param(float, 1e-9, 1e6, f"{f} minus its mean is divided by this")),
+    (f"{f}_weight", Param(float, -100, 100, f"log-odds per standardised unit of {f}")))}
 
 #: Per-candidate values of :func:`lesion_candidates`.
 CANDIDATE_FIELDS = ("x", "y", "radius_px", "z", "z_local", "contrast_a", "contrast_ei",
@@ -265,8 +291,8 @@ def lesion_candidates(planes: ColourPlanes, where: np.ndarray, params: Mapping[s
 
 def _suppress(xy: np.ndarray, radius: np.ndarray, score: np.ndarray,
               overlap: float) -> np.ndarray:
-    """Non-maximum suppression: strongest first, a spot goes when its centre lies within
-    ``overlap`` x the larger radius of a stronger spot kept. Returns the kept (bool)."""
+    """Non-maximum suppression: highest score first, a spot goes when its centre lies within
+    ``overlap`` x the larger radius of a higher-scoring spot kept. Returns the kept (bool)."""
     keep = np.zeros(len(xy), bool)
     if len(xy) == 0:
         return keep
@@ -282,19 +308,12 @@ def _suppress(xy: np.ndarray, radius: np.ndarray, score: np.ndarray,
     return keep
 
 
-def select_lesions(candidates: Mapping[str, np.ndarray], params: Mapping[str, float]
-                   ) -> np.ndarray:
-    """The lesions among :func:`lesion_candidates` (steps 3-4 of the module text).
-
-    Returns
-    -------
-    (N, 4) float ndarray
-        x, y, radius (px) and z of each lesion, strongest first.
-    """
+def passes_rules(candidates: Mapping[str, np.ndarray], params: Mapping[str, float]
+                 ) -> np.ndarray:
+    """Which :func:`lesion_candidates` pass all nine rules of step 3 of the module text
+    (``min_z`` .. ``min_skin_fraction``); (N,) bool."""
     c = candidates
-    if len(c["x"]) == 0:
-        return np.zeros((0, 4))
-    keep = ((c["z"] >= params["min_z"]) & (c["contrast_a"] >= params["min_contrast_a"])
+    return ((c["z"] >= params["min_z"]) & (c["contrast_a"] >= params["min_contrast_a"])
             & (c["contrast_ei"] >= params["min_contrast_ei"])
             & (c["darkening_l"] >= params["min_darkening_l"])
             & (c["z_local"] >= params["min_z_local"])
@@ -302,7 +321,75 @@ def select_lesions(candidates: Mapping[str, np.ndarray], params: Mapping[str, fl
             & (c["ei_above_skin"] >= params["min_ei_above_skin"])
             & (c["curvature_ratio"] <= params["max_curvature_ratio"])
             & (c["skin_fraction"] >= params["min_skin_fraction"]))
-    found = np.column_stack([c["x"], c["y"], c["radius_px"], c["z"]])[keep]
+
+
+def score_features(candidates: Mapping[str, np.ndarray], params: Mapping[str, float]
+                   ) -> np.ndarray:
+    """The features of :data:`SCORE_FEATURES` of each candidate: its fields of
+    :func:`lesion_candidates`, the roundness 1 / curvature_ratio (0 where a* has no
+    maximum) and :func:`passes_rules` (1 or 0).
+
+    Returns
+    -------
+    (N, len(SCORE_FEATURES)) float ndarray
+    """
+    c = dict(candidates)
+    c["roundness"] = 1.0 / c["curvature_ratio"]
+    c["passes_rules"] = passes_rules(candidates, params).astype(float)
+    return np.column_stack([np.asarray(c[f], float) for f in SCORE_FEATURES]
+                           ).reshape(-1, len(SCORE_FEATURES))
+
+
+def lesion_probability(candidates: Mapping[str, np.ndarray], params: Mapping[str, float]
+                       ) -> np.ndarray:
+    """Probability that each candidate is a lesion: logistic regression (Cox [1]) of its
+    standardised :func:`score_features`,
+
+        p = 1 / (1 + exp(-(b0 + sum_f w_f (x_f - m_f) / s_f)))
+
+    with b0 = ``score_intercept`` and, per feature f, m_f = ``<f>_mean``, s_f = ``<f>_sd``
+    and w_f = ``<f>_weight``.
+
+    Parameters
+    ----------
+    candidates : mapping of (N,) ndarray
+        Output of :func:`lesion_candidates`.
+    params : mapping
+        The ``[acne_lesion]`` pipeline section (see :data:`PARAMS`).
+
+    Returns
+    -------
+    (N,) float ndarray
+        Probabilities in [0, 1].
+
+    References
+    ----------
+    .. [1] Cox D.R. The regression analysis of binary sequences. J R Stat Soc B
+           1958;20:215-242.
+    """
+    x = score_features(candidates, params)
+    mean, sd, weight = (np.array([params[f"{f}_{k}"] for f in SCORE_FEATURES])
+                        for k in ("mean", "sd", "weight"))
+    logit = params["score_intercept"] + ((x - mean) / sd) @ weight
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def select_lesions(candidates: Mapping[str, np.ndarray], params: Mapping[str, float]
+                   ) -> np.ndarray:
+    """The lesions among :func:`lesion_candidates` (steps 3-4 of the module text).
+
+    Returns
+    -------
+    (N, 4) float ndarray
+        x, y, radius (px) and :func:`lesion_probability` of each lesion, most probable
+        first.
+    """
+    c = candidates
+    if len(c["x"]) == 0:
+        return np.zeros((0, 4))
+    probability = lesion_probability(c, params)
+    found = np.column_stack([c["x"], c["y"], c["radius_px"], probability])
+    found = found[probability >= params["min_probability"]]
     found = found[_suppress(found[:, :2], found[:, 2], found[:, 3], params["nms_overlap"])]
     return found[np.argsort(-found[:, 3])]
 
@@ -314,7 +401,7 @@ def find_lesions(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, flo
     Returns
     -------
     (N, 4) float ndarray
-        x, y, radius (px) and z of each lesion, strongest first.
+        x, y, radius (px) and probability of each lesion, most probable first.
     """
     where = roi if face_area is None else roi & face_area
     return select_lesions(lesion_candidates(planes, where, params, scale.size_px_per_mm),
@@ -323,12 +410,13 @@ def find_lesions(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, flo
 
 def lesion_outlines(planes: ColourPlanes, where: np.ndarray, lesions: np.ndarray,
                     params: Mapping[str, float], px_per_mm: float) -> np.ndarray:
-    """Label image of lesions (x, y, radius rows of :func:`find_lesions`, strongest first),
+    """Label image of lesions (x, y, radius rows of :func:`find_lesions`, most probable
+    first),
     each outlined at its half maximum (step 5 of the module text): the skin connected to
     its centre whose a* exceeds the mean of the skin around (Gaussian sigma
     ``surround_ratio`` x the lesion's) by at least ``outline_fraction`` of the centre's
     excess, within ``max_outline_ratio`` x its radius of the centre; label i + 1 for row i,
-    a stronger lesion drawn over a weaker one where they overlap.
+    a more probable lesion drawn over a less probable one where they overlap.
 
     Parameters
     ----------
@@ -336,7 +424,7 @@ def lesion_outlines(planes: ColourPlanes, where: np.ndarray, lesions: np.ndarray
     where : (H, W) bool ndarray
         Skin that may hold lesions.
     lesions : (N, >=3) float ndarray
-        x, y, radius (px) of each lesion, strongest first.
+        x, y, radius (px) of each lesion, most probable first.
     params : mapping
         The ``[acne_lesion]`` pipeline section (see :data:`PARAMS`).
     px_per_mm : float

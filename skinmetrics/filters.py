@@ -701,10 +701,8 @@ def _part_by_part(mask: np.ndarray, images: tuple[np.ndarray, ...], split, frame
     if frame_cut and images:
         raise ValueError("the frame is kept only for a split of the mask alone")
     objects, n = connected_parts(mask)
-    markers_out = np.zeros(mask.shape, np.int32)
-    labels_out = np.zeros(mask.shape, np.int32)
     if n == 0:
-        return markers_out, labels_out
+        return np.zeros(mask.shape, np.int32), np.zeros(mask.shape, np.int32)
     cut = np.zeros(n + 1, bool)
     if frame_cut:
         cut[_on_frame(objects)] = True
@@ -743,6 +741,8 @@ def _part_by_part(mask: np.ndarray, images: tuple[np.ndarray, ...], split, frame
         first.append(start[1:])
         offsets.append(offsets[-1] + m)
     number = np.zeros(offsets[-1] + 1, np.int32)
+    markers_out = np.zeros(mask.shape, np.int32)  # made after the splits: less memory at once
+    labels_out = np.zeros(mask.shape, np.int32)
     number[1 + np.argsort(np.concatenate(first), kind="stable")] = np.arange(
         1, offsets[-1] + 1, dtype=np.int32)
     for (rows, cols, markers, labels), offset in zip(done, offsets, strict=False):
@@ -1072,7 +1072,7 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
                                roi.shape[::-1], interpolation=cv2.INTER_LINEAR)
         np.maximum(level, np.maximum(level_spread * least, max(level_floor, 1e-6)), out=level)
         np.maximum(ratio, np.divide(response, level, out=level), out=ratio)
-    del level
+    del level, least, around
     apart = max(1, int(round(2 * min(sigmas_px))))
     # the largest ratio within the square of side 2 apart + 1: a dilation, equal to scipy's
     # maximum_filter (whose mirrored border adds no value the square does not hold) on

@@ -346,10 +346,11 @@ def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, 
     if sigma <= 0 or not skin.any():
         return planes.densities
     exact = planes.exact_shading
-    smooth = local_reference(exact, skin, sigma)
-    departure = exact - smooth
+    departure = exact - local_reference(exact, skin, sigma)
     keep = skin & (np.abs(departure) <= 3 * robust_spread(departure[skin]))
-    return planes.densities_with_shading(local_reference(exact, keep, sigma))
+    shading = local_reference(exact, keep, sigma)
+    del exact, departure  # not held while the densities are made
+    return planes.densities_with_shading(shading)
 
 
 def trusted_skin(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],

@@ -337,9 +337,10 @@ def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, 
     smoothed over ``skin`` with a Gaussian of ``shading_sigma_mm`` (normalised
     convolution, :func:`skinmetrics.filters.local_reference`: noise averages out, the
     backdrop does not enter) and then again without the skin whose shading departs from
-    that by more than 3 robust SDs (a dark naevus, which reads grey, a highlight, a
-    shadow's edge), is taken out first as grey and the weighted unmixing applied to the
-    rest (:meth:`~skinmetrics.colour.ColourPlanes.densities_with_shading`). With
+    that by more than 3 robust SDs (of a regular sample of at most about a million skin
+    pixels; a dark naevus, which reads grey, a highlight, a shadow's edge), is taken out
+    first as grey and the weighted unmixing applied to the rest
+    (:meth:`~skinmetrics.colour.ColourPlanes.densities_with_shading`). With
     ``shading_sigma_mm`` 0 the photo's weighted unmixing is returned.
     """
     sigma = scale.px(params["shading_sigma_mm"])
@@ -347,7 +348,10 @@ def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, 
         return planes.densities
     exact = planes.exact_shading
     departure = exact - local_reference(exact, skin, sigma)
-    keep = skin & (np.abs(departure) <= 3 * robust_spread(departure[skin]))
+    # the spread from a regular sample of the skin (at most about a million pixels)
+    step = max(1, int(np.sqrt(np.count_nonzero(skin) / 1e6)))
+    spread = robust_spread(departure[::step, ::step][skin[::step, ::step]])
+    keep = skin & (np.abs(departure) <= 3 * spread)
     shading = local_reference(exact, keep, sigma)
     del exact, departure  # not held while the densities are made
     return planes.densities_with_shading(shading)

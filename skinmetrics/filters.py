@@ -1060,17 +1060,20 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
               else level_of(brightness))
     if around is not None:  # brightnesses at which the spread is taken, then interpolated
         grid = np.linspace(*np.percentile(around[::step, ::step][sample], [0, 100]), 33)
+    floor = max(level_floor, 1e-6)
     for response in responses:
         level = level_of(np.abs(response))
         if around is None:
-            least = robust_spread(response[::step, ::step][sample])
+            least = max(level_spread * robust_spread(response[::step, ::step][sample]), floor)
         else:  # the brightness around is smooth over window_px: interpolated on a coarser grid
             spread = noise_level(response[::step, ::step], around[::step, ::step], sample,
                                  grid)[1]
             k = max(1, int(window_px / 4))
             least = cv2.resize(np.interp(around[::k, ::k], grid, spread).astype(np.float32),
                                roi.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        np.maximum(level, np.maximum(level_spread * least, max(level_floor, 1e-6)), out=level)
+            least *= np.float32(level_spread)  # in place: no plane-sized temporaries
+            np.maximum(least, floor, out=least)
+        np.maximum(level, least, out=level)
         np.maximum(ratio, np.divide(response, level, out=level), out=ratio)
     del level, least, around
     apart = max(1, int(round(2 * min(sigmas_px))))

@@ -253,10 +253,11 @@ def _darkest_near(centres: np.ndarray, darkness: np.ndarray, radius: float) -> n
     """Which objects are the darkest of those whose centres lie within ``radius`` of theirs:
     one object per lattice site (the fragments and the faint rim of a crust are not crusts
     of their own)."""
-    darkest = np.ones(len(centres), bool)
-    for i, near in enumerate(cKDTree(centres).query_ball_point(centres, radius)):
-        darkest[i] = darkness[i] >= darkness[near].max()
-    return darkest
+    pairs = cKDTree(centres).query_pairs(radius, output_type="ndarray")
+    darkest_near = np.array(darkness, dtype=float)  # each object's own, then its neighbours'
+    np.maximum.at(darkest_near, pairs[:, 0], darkness[pairs[:, 1]])
+    np.maximum.at(darkest_near, pairs[:, 1], darkness[pairs[:, 0]])
+    return darkness >= darkest_near
 
 
 def _least_neighbours(density: float, site_area: float, least: int, chance: float) -> int:

@@ -704,37 +704,37 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     (H, W) int32 ndarray
         Labels 1..N.
     """
-    def split(part: np.ndarray, _: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def split(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dist = distance_to_background(part)
         markers = ndi.label(h_maxima(dist, depth_px, part), structure=np.ones((3, 3)))[0]
         return markers, watershed(-dist, markers, mask=part)
 
-    return _part_by_part(mask, None, split, frame_cut=True)[1]
+    return _part_by_part(mask, (), split, frame_cut=True)[1]
 
 
-def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: bool
+def _part_by_part(mask: np.ndarray, images: tuple[np.ndarray, ...], split, frame_cut: bool
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Markers and watershed labels of ``split(mask, image)`` computed for each 8-connected
-    part of ``mask`` on its own, with only its pixels' worth of work.
+    """Markers and watershed labels of ``split(mask, *images)`` computed for each
+    8-connected part of ``mask`` on its own, with only its pixels' worth of work.
 
     The parts are packed side by side, a pixel of background apart, into a small image
-    (:func:`_packed`; ``image`` outside them at its own minimum); with ``frame_cut`` (a
-    split of the mask alone, ``image`` None) those the image's frame cuts are each split in
-    their own bounding box, the frame kept where it cuts them. ``split`` must give each
-    part what it gives it in the whole image (its values depend only on the part's own
-    pixels, as grey reconstructions and watersheds confined to ``mask`` do): so they are,
-    but for pixels as near to two markers (which of the two takes them depends on the
-    order of the watershed's queue), and the markers are numbered as the whole image's
-    labelling numbers them (by their first pixel).
+    (:func:`_packed`; each of ``images`` outside them at its own minimum); with
+    ``frame_cut`` (a split of the mask alone, no ``images``) those the image's frame cuts
+    are each split in their own bounding box, the frame kept where it cuts them. ``split``
+    must give each part what it gives it in the whole image (its values depend only on the
+    part's own pixels, as grey reconstructions and watersheds confined to ``mask`` do): so
+    they are, but for pixels as near to two markers (which of the two takes them depends
+    on the order of the watershed's queue), and the markers are numbered as the whole
+    image's labelling numbers them (by their first pixel).
 
     Parameters
     ----------
     mask : (H, W) bool ndarray
-    image : (H, W) ndarray or None
-        Handed to ``split`` with the parts (None: none; must be None with ``frame_cut``).
+    images : tuple of (H, W) ndarray
+        Handed to ``split`` with the parts, packed as they are (none with ``frame_cut``).
     split : callable
-        ``split(mask, image)`` -> (markers, labels), (h, w) int ndarrays: labelled markers
-        1..M and the labels of the watershed from them (0 where none reaches).
+        ``split(mask, *images)`` -> (markers, labels), (h, w) int ndarrays: labelled
+        markers 1..M and the labels of the watershed from them (0 where none reaches).
     frame_cut : bool
         Whether the frame is to be kept where it cuts a part (e.g. for distances to the
         background).
@@ -743,13 +743,11 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
     -------
     markers, labels : (H, W) int32 ndarray
     """
-    if frame_cut and image is not None:
+    if frame_cut and images:
         raise ValueError("the frame is kept only for a split of the mask alone")
     objects, n = connected_parts(mask)
-    markers_out = np.zeros(mask.shape, np.int32)
-    labels_out = np.zeros(mask.shape, np.int32)
     if n == 0:
-        return markers_out, labels_out
+        return np.zeros(mask.shape, np.int32), np.zeros(mask.shape, np.int32)
     cut = np.zeros(n + 1, bool)
     if frame_cut:
         cut[_on_frame(objects)] = True
@@ -764,11 +762,11 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
         shape = (at[0].max() + 2, at[1].max() + 2)
         packed = np.zeros(shape, bool)
         packed[at] = True
-        values = None
-        if image is not None:
-            values = np.full(shape, image.min(), image.dtype)
-            values[at] = image[ys_in, xs_in]
-        markers, labels = split(packed, values)
+        values = []
+        for image in images:
+            values.append(np.full(shape, image.min(), image.dtype))
+            values[-1][at] = image[ys_in, xs_in]
+        markers, labels = split(packed, *values)
         done.append((ys_in, xs_in, markers[at], labels[at]))
     for k in np.flatnonzero(cut):
         its_rows = ys[which == k]
@@ -776,7 +774,7 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
         part = objects[rows] == k
         cols = np.flatnonzero(part.any(axis=0))
         cols = slice(max(cols[0] - 1, 0), cols[-1] + 2)
-        markers, labels = split(np.ascontiguousarray(part[:, cols]), None)
+        markers, labels = split(np.ascontiguousarray(part[:, cols]))
         py, px = np.nonzero(labels)  # the markers' pixels among them
         done.append((py + rows.start, px + cols.start, markers[py, px], labels[py, px]))
     # one numbering for all the markers: by their first pixel in the image
@@ -788,6 +786,8 @@ def _part_by_part(mask: np.ndarray, image: np.ndarray | None, split, frame_cut: 
         first.append(start[1:])
         offsets.append(offsets[-1] + m)
     number = np.zeros(offsets[-1] + 1, np.int32)
+    markers_out = np.zeros(mask.shape, np.int32)  # made after the splits: less memory at once
+    labels_out = np.zeros(mask.shape, np.int32)
     number[1 + np.argsort(np.concatenate(first), kind="stable")] = np.arange(
         1, offsets[-1] + 1, dtype=np.int32)
     for (rows, cols, markers, labels), offset in zip(done, offsets, strict=False):
@@ -972,7 +972,7 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         return markers, watershed(-contrast, markers, mask=support)
 
     # each part above low on its own (:func:`_part_by_part`): only those pixels' work
-    markers, regions = _part_by_part(roi & (th > low), th, grow, frame_cut=False)
+    markers, regions = _part_by_part(roi & (th > low), (th,), grow, frame_cut=False)
     n = int(markers.max())
     if n == 0:
         return markers
@@ -1105,19 +1105,22 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
               else level_of(brightness))
     if around is not None:  # brightnesses at which the spread is taken, then interpolated
         grid = np.linspace(*np.percentile(around[::step, ::step][sample], [0, 100]), 33)
+    floor = max(level_floor, 1e-6)
     for response in responses:
         level = level_of(np.abs(response))
         if around is None:
-            least = robust_spread(response[::step, ::step][sample])
+            least = max(level_spread * robust_spread(response[::step, ::step][sample]), floor)
         else:  # the brightness around is smooth over window_px: interpolated on a coarser grid
             spread = noise_level(response[::step, ::step], around[::step, ::step], sample,
                                  grid)[1]
             k = max(1, int(window_px / 4))
             least = cv2.resize(np.interp(around[::k, ::k], grid, spread).astype(np.float32),
                                roi.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        np.maximum(level, np.maximum(level_spread * least, max(level_floor, 1e-6)), out=level)
+            least *= np.float32(level_spread)  # in place: no plane-sized temporaries
+            np.maximum(least, floor, out=least)
+        np.maximum(level, least, out=level)
         np.maximum(ratio, np.divide(response, level, out=level), out=ratio)
-    del level
+    del level, least, around
     apart = max(1, int(round(2 * min(sigmas_px))))
     # the largest ratio within the square of side 2 apart + 1: a dilation, equal to scipy's
     # maximum_filter (whose mirrored border adds no value the square does not hold) on
@@ -1125,11 +1128,19 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
     nearby = cv2.dilate(ratio, np.ones((2 * apart + 1, 2 * apart + 1), np.uint8))
     peaks = (ratio >= min_z) & roi & (ratio == nearby)
     del nearby
-    markers, n = ndi.label(peaks, structure=np.ones((3, 3)))
-    if n == 0:
-        return markers.astype(np.int32)
-    regions = watershed(-ratio, markers, mask=roi & (ratio > fraction * min_z))
-    peak, _ = label_peaks(ratio, regions, n)
+    if not peaks.any():
+        return np.zeros(roi.shape, np.int32)
+
+    def grow(support: np.ndarray, values: np.ndarray, tops: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        markers = ndi.label(tops, structure=np.ones((3, 3)))[0]
+        return markers, watershed(-values, markers, mask=support)
+
+    # each part above the edge level that holds a peak on its own (:func:`_part_by_part`):
+    # only those pixels' work
+    support = keep_seeded(roi & (ratio > fraction * min_z), peaks)
+    markers, regions = _part_by_part(support, (ratio, peaks), grow, frame_cut=False)
+    peak, _ = label_peaks(ratio, regions, int(markers.max()))
     cut = _cut_at_fraction(ratio, regions, peak, fraction)
     parts = connected_parts(cut > 0)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)

@@ -36,12 +36,22 @@ def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
         Outlines are about 1/600 of the image's larger side thick (at least 1 px).
     """
     colours = colours or layer_colours()
-    img = srgb if srgb.dtype == np.uint8 else np.round(np.clip(srgb, 0, 1) * 255).astype(np.uint8)
-    out = img.copy()
-    width = max(1, round(max(img.shape[:2]) / 600))
+    out = srgb.copy() if srgb.dtype == np.uint8 else _to_uint8(srgb)
+    width = max(1, round(max(out.shape[:2]) / 600))
     kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
     for name, mask in masks.items():
-        m = mask.astype(np.uint8)
-        edge = cv2.morphologyEx(m, cv2.MORPH_GRADIENT, kernel).astype(bool)
+        edge = cv2.morphologyEx(np.asarray(mask, bool).view(np.uint8), cv2.MORPH_GRADIENT,
+                                kernel).view(bool)
         out[edge] = colours.get(name, (255, 255, 255))
+    return out
+
+
+def _to_uint8(srgb: np.ndarray, band_rows: int = 128) -> np.ndarray:
+    """``round(clip(srgb, 0, 1) x 255)`` as uint8, in bands of rows (no temporary the size
+    of the photo): OpenCV's scaled conversion saturates to 0..255 and rounds half to even
+    as numpy does, and takes the absolute value of what is already at least 0."""
+    out = np.empty(srgb.shape, np.uint8)
+    for top in range(0, len(srgb), band_rows):
+        rows = slice(top, top + band_rows)
+        out[rows] = cv2.convertScaleAbs(np.maximum(srgb[rows], np.float32(0)), alpha=255)
     return out

@@ -353,6 +353,8 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                   or pipeline.params["scale"]["assumed_px_per_mm"])
     roi, fringe = roi_module.skin_and_fringe(planes, pipeline.params["roi"], scale, not_skin)
     detection = Detection(shape, planes, scale, roi, fringe)
+    # the stages find their lesions without CIELAB (made again for the summaries)
+    planes.release(keep=("linear", "luminance_density"))
     clock.lap("roi")
     known_ppm = work_ppm or size_px_per_mm
     coarser: dict[float, tuple] = {}  # the copies at each layer's working scale

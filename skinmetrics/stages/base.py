@@ -254,10 +254,11 @@ def _darkest_near(centres: np.ndarray, darkness: np.ndarray, radius: float) -> n
     """Which objects are the darkest of those whose centres lie within ``radius`` of theirs:
     one object per lattice site (the fragments and the faint rim of a crust are not crusts
     of their own)."""
-    darkest = np.ones(len(centres), bool)
-    for i, near in enumerate(cKDTree(centres).query_ball_point(centres, radius)):
-        darkest[i] = darkness[i] >= darkness[near].max()
-    return darkest
+    pairs = cKDTree(centres).query_pairs(radius, output_type="ndarray")
+    darkest_near = np.array(darkness, dtype=float)  # each object's own, then its neighbours'
+    np.maximum.at(darkest_near, pairs[:, 0], darkness[pairs[:, 1]])
+    np.maximum.at(darkest_near, pairs[:, 1], darkness[pairs[:, 0]])
+    return darkness >= darkest_near
 
 
 def _least_neighbours(density: float, site_area: float, least: int, chance: float) -> int:
@@ -338,19 +339,24 @@ def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, 
     smoothed over ``skin`` with a Gaussian of ``shading_sigma_mm`` (normalised
     convolution, :func:`skinmetrics.filters.local_reference`: noise averages out, the
     backdrop does not enter) and then again without the skin whose shading departs from
-    that by more than 3 robust SDs (a dark naevus, which reads grey, a highlight, a
-    shadow's edge), is taken out first as grey and the weighted unmixing applied to the
-    rest (:meth:`~skinmetrics.colour.ColourPlanes.densities_with_shading`). With
+    that by more than 3 robust SDs (of a regular sample of at most about a million skin
+    pixels; a dark naevus, which reads grey, a highlight, a shadow's edge), is taken out
+    first as grey and the weighted unmixing applied to the rest
+    (:meth:`~skinmetrics.colour.ColourPlanes.densities_with_shading`). With
     ``shading_sigma_mm`` 0 the photo's weighted unmixing is returned.
     """
     sigma = scale.px(params["shading_sigma_mm"])
     if sigma <= 0 or not skin.any():
         return planes.densities
     exact = planes.exact_shading
-    smooth = local_reference(exact, skin, sigma)
-    departure = exact - smooth
-    keep = skin & (np.abs(departure) <= 3 * robust_spread(departure[skin]))
-    return planes.densities_with_shading(local_reference(exact, keep, sigma))
+    departure = exact - local_reference(exact, skin, sigma)
+    # the spread from a regular sample of the skin (at most about a million pixels)
+    step = max(1, int(np.sqrt(np.count_nonzero(skin) / 1e6)))
+    spread = robust_spread(departure[::step, ::step][skin[::step, ::step]])
+    keep = skin & (np.abs(departure) <= 3 * spread)
+    shading = local_reference(exact, keep, sigma)
+    del exact, departure  # not held while the densities are made
+    return planes.densities_with_shading(shading)
 
 
 def trusted_skin(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],

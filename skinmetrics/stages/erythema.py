@@ -72,7 +72,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..colour import ColourPlanes, erythema_index
-from ..filters import area_metrics, clean_mask
+from ..filters import area_metrics, clean_mask, masked_mean
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     EXCESS_PARAMS,
@@ -197,15 +197,16 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
     """Area and intensity metrics of an erythema mask (see the module text)."""
     roi_px = int(np.count_nonzero(roi))
     metrics, units = area_metrics("erythema", mask, roi_px, px_per_mm)
-    a_star = planes.lab[..., 1]
     unaffected = roi & ~mask
+    # means over the masks in one pass each, without gathering their pixels
+    reference = float(masked_mean(planes.lab, unaffected)[1]) if unaffected.any() else None
     metrics.update(
-        erythema_index_mean=float(erythema_index(planes.linear[roi]).mean()) if roi_px else None,
-        a_star_mean=float(a_star[roi].mean()) if roi_px else None,
-        erythema_reference_a_star=(float(a_star[unaffected].mean()) if unaffected.any()
-                                   else None),
-        delta_a_star=(float(a_star[mask].mean() - a_star[unaffected].mean())
-                      if mask.any() and unaffected.any() else None),
+        erythema_index_mean=(float(masked_mean(erythema_index(planes.linear), roi)[0])
+                             if roi_px else None),
+        a_star_mean=float(masked_mean(planes.lab, roi)[1]) if roi_px else None,
+        erythema_reference_a_star=reference,
+        delta_a_star=(float(masked_mean(planes.lab, mask)[1]) - reference
+                      if mask.any() and reference is not None else None),
     )
     units.update(erythema_index_mean="EI (100 log10 R/G)", a_star_mean="CIELAB a*",
                  erythema_reference_a_star="CIELAB a*", delta_a_star="CIELAB a*")

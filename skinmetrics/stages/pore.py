@@ -152,7 +152,10 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
                               params["level_spread"], planes.luminance_density)
         if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
             beside = cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            labels[np.isin(labels, np.unique(labels[beside]))] = 0
+            touching = np.zeros(int(labels.max()) + 1, bool)
+            touching[labels[beside]] = True
+            touching[0] = False
+            labels[touching[labels]] = 0
         if labels.max() == 0:
             return labels
         red = crust_like(labels, planes, where, 2 * max(sigmas), params["max_redness"],

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .colour import channel_gains, linear_to_srgb, srgb_to_linear
+from .colour import channel_gains, srgb_to_linear, srgb_with_linear_gains
 from .register import Registration, register, warp_to_followup
 
 __all__ = ["Alignment", "align_to_baseline"]
@@ -109,8 +109,7 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         return Alignment(reg, region, None, followup_srgb)
     gains = channel_gains(*_skin_samples(baseline_srgb, followup_srgb, followup_skin & region,
                                          reg))
-    return Alignment(reg, region, gains,
-                     linear_to_srgb(srgb_to_linear(followup_srgb) * gains.astype(np.float32)))
+    return Alignment(reg, region, gains, srgb_with_linear_gains(followup_srgb, gains))
 
 
 #: The colour gains are taken from at most about this many follow-up skin pixels (a regular

@@ -40,6 +40,7 @@ from .methods import Layer
 __all__ = [
     "LAYER", "srgb_to_linear",
     "linear_to_srgb",
+    "srgb_with_linear_gains",
     "linear_to_lab",
     "linear_to_lab_reference",
     "lab_to_linear",
@@ -117,10 +118,15 @@ def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
         Linear RGB in [0, 1]. Computed through a 16-bit look-up table built from
         colour-science's ``cctf_decoding``: exact for 8- and 16-bit photographs.
     """
-    codes = np.array(rgb, dtype=np.result_type(rgb, np.float32))  # clipped, scaled, rounded
-    np.clip(codes, 0.0, 1.0, out=codes)                            # in place
+    return _decoding_lut()[_codes16(rgb)]
+
+
+def _codes16(rgb: np.ndarray) -> np.ndarray:
+    """sRGB code values in [0, 1] as 16-bit codes: clipped, scaled, rounded (uint16)."""
+    codes = np.array(rgb, dtype=np.result_type(rgb, np.float32))
+    np.clip(codes, 0.0, 1.0, out=codes)  # in place
     codes *= 65535.0
-    return _decoding_lut()[np.rint(codes, out=codes).astype(np.uint16)]
+    return np.rint(codes, out=codes).astype(np.uint16)
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
@@ -136,6 +142,32 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     out -= np.float32(0.055)
     np.multiply(x, np.float32(12.92), out=out, where=x <= np.float32(0.0031308))
     return out
+
+
+def srgb_with_linear_gains(rgb: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """An sRGB photo whose linear channels are multiplied by ``gains`` (e.g. a follow-up's
+    colour brought to its baseline's), in sRGB code values.
+
+    The same values as ``linear_to_srgb(srgb_to_linear(rgb) * gains)`` (float32), in one
+    look-up per pixel: each channel's mapping of the 16-bit codes of
+    :func:`srgb_to_linear` through its gain and :func:`linear_to_srgb` is tabulated once.
+
+    Parameters
+    ----------
+    rgb : (..., 3) ndarray
+        sRGB code values in [0, 1].
+    gains : (3,) array_like
+        Linear gain of each channel.
+
+    Returns
+    -------
+    (..., 3) float32 ndarray
+    """
+    table = linear_to_srgb(_decoding_lut()[None, :]
+                           * np.asarray(gains, np.float32).reshape(3, 1))  # (3, 65536)
+    index = _codes16(rgb).astype(np.uint32)
+    index += np.arange(3, dtype=np.uint32) * np.uint32(65536)  # each channel's own table
+    return table.ravel()[index]
 
 
 def linear_to_lab(linear: np.ndarray) -> np.ndarray:

@@ -27,6 +27,17 @@ def test_srgb_encoding_agrees_with_colour_science():
     np.testing.assert_allclose(c.srgb_to_linear(c.linear_to_srgb(v)), v, atol=2e-5)
 
 
+def test_linear_gains_in_one_lookup_equal_decode_scale_encode():
+    """A follow-up's colour gains applied through per-channel tables give exactly what
+    decoding, scaling in linear light and encoding give (codes outside [0, 1] clipped)."""
+    rgb = np.random.default_rng(1).uniform(-0.1, 1.1, (40, 50, 3)).astype(np.float32)
+    rgb[0, :3] = [[0, 0, 0], [1, 1, 1], [200 / 255, 17 / 255, 1]]
+    gains = np.array([1.08, 0.95, 1.21])
+    expected = c.linear_to_srgb(c.srgb_to_linear(rgb) * gains.astype(np.float32))
+    assert np.array_equal(c.srgb_with_linear_gains(rgb, gains), expected)
+    assert c.srgb_with_linear_gains(rgb, gains)[0, 1, 2] == pytest.approx(1.0)  # clipped
+
+
 def test_lab_fast_path_agrees_with_colour_science():
     rng = np.random.default_rng(0)
     lin = c.srgb_to_linear(rng.random((64, 64, 3)).astype(np.float32))

@@ -422,16 +422,15 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
                                      exclude_spread=exclude_spread, spread=spread,
                                      return_levels=True)
 
-    if reference_levels is not None:
-        excess, reference_levels = excess_over(reference_levels)
-    else:
-        excess, reference_levels = excess_over(params["threshold_low"])
-        spread = below_spread(excess, roi & trusted)
-        if 0 < params["reference_spread"] * spread < params["threshold_low"]:
-            # faint wide lesions are not their own reference: start from the fine spread
-            excess, reference_levels = excess_over(params["threshold_low"],
-                                                   params["reference_spread"], spread)
+    given = reference_levels is not None
+    excess, reference_levels = excess_over(reference_levels if given
+                                           else params["threshold_low"])
     spread = below_spread(excess, roi & trusted)
+    if not given and 0 < params["reference_spread"] * spread < params["threshold_low"]:
+        # faint wide lesions are not their own reference: start from the fine spread
+        excess, reference_levels = excess_over(params["threshold_low"],
+                                               params["reference_spread"], spread)
+        spread = below_spread(excess, roi & trusted)
     raise_by = max(1.0, params["threshold_spread"] * spread / max(params["threshold"], 1e-6))
     high, low = raise_by * params["threshold"], raise_by * params["threshold_low"]
     found = hysteresis(np.where(roi, excess, 0), low, high)

@@ -122,9 +122,21 @@ def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
 
 
 def _codes16(rgb: np.ndarray) -> np.ndarray:
-    """sRGB code values in [0, 1] as 16-bit codes: clipped, scaled, rounded (uint16)."""
-    codes = np.array(rgb, dtype=np.result_type(rgb, np.float32))
-    np.clip(codes, 0.0, 1.0, out=codes)  # in place
+    """sRGB code values in [0, 1] as 16-bit codes: scaled, rounded to nearest (ties to
+    even, as ``np.rint``) and saturated to [0, 65535] (uint16); not-a-number and +inf
+    give 0.
+
+    Arrays of float32 or float64 go through OpenCV's saturating conversion in one pass
+    (no float temporary; the codes of ``np.rint(np.clip(v, 0, 1) * 65535)`` for every
+    finite value, tested); anything else through numpy.
+    """
+    values = np.asarray(rgb)
+    if values.ndim and values.size and values.dtype in (np.float32, np.float64):
+        flat = np.ascontiguousarray(values).reshape(-1, 1)
+        return cv2.addWeighted(flat, 65535.0, flat, 0.0, 0.0,
+                               dtype=cv2.CV_16U).reshape(values.shape)
+    codes = np.array(values, dtype=np.result_type(values, np.float32))
+    np.clip(codes, 0.0, 1.0, out=codes)
     codes *= 65535.0
     return np.rint(codes, out=codes).astype(np.uint16)
 

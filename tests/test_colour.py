@@ -113,3 +113,20 @@ def test_colour_planes_cache_and_luminance():
     assert p.lab is p.lab
     y = 0.214041  # sRGB 0.5 decoded; grey has Y equal to it
     np.testing.assert_allclose(p.luminance_density, -math.log10(y), atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sixteen_bit_codes_are_the_rounded_clipped_values(dtype):
+    # every code, the half-way points between codes and a step either side of them (ties
+    # to even), values outside [0, 1], and random values: OpenCV's conversion gives
+    # np.rint(np.clip(v, 0, 1) * 65535) for each
+    half = ((np.arange(65535) + 0.5) / 65535).astype(dtype)
+    values = np.concatenate([
+        (np.arange(65536) / 65535).astype(dtype), half, np.nextafter(half, dtype(2)),
+        np.nextafter(half, dtype(-1)), np.random.default_rng(0).random(200_000).astype(dtype),
+        np.array([-1.0, -0.0, 1.5, 2.0, -np.inf, 1.0], dtype)]).reshape(-1, 3)
+    expected = np.rint(np.clip(values.astype(np.float64), 0, 1) * 65535).astype(np.uint16)
+    if dtype == np.float32:  # the product rounded to float32 first, as numpy does
+        expected = np.rint(np.clip(values, 0, 1) * np.float32(65535)).astype(np.uint16)
+    np.testing.assert_array_equal(c._codes16(values), expected)
+    assert c._codes16(np.float32(0.5)) == 32768  # a scalar (through numpy)

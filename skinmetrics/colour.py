@@ -177,9 +177,11 @@ def srgb_with_linear_gains(rgb: np.ndarray, gains: np.ndarray) -> np.ndarray:
     """
     table = linear_to_srgb(_decoding_lut()[None, :]
                            * np.asarray(gains, np.float32).reshape(3, 1))  # (3, 65536)
-    index = _codes16(rgb).astype(np.uint32)
-    index += np.arange(3, dtype=np.uint32) * np.uint32(65536)  # each channel's own table
-    return table.ravel()[index]
+    codes = _codes16(rgb)
+    out = np.empty(codes.shape, np.float32)
+    for channel in range(3):  # each channel through its own table
+        out[..., channel] = table[channel][codes[..., channel]]
+    return out
 
 
 def linear_to_lab(linear: np.ndarray) -> np.ndarray:

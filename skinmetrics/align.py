@@ -128,11 +128,23 @@ def _skin_samples(baseline_srgb: np.ndarray, followup_srgb: np.ndarray, skin: np
     m = reg.followup_to_baseline
     bx = np.clip(m[0, 0] * xs + m[0, 1] * ys + m[0, 2], 0, baseline_srgb.shape[1] - 1)
     by = np.clip(m[1, 0] * xs + m[1, 1] * ys + m[1, 2], 0, baseline_srgb.shape[0] - 1)
-    x0 = np.minimum(bx.astype(np.intp), baseline_srgb.shape[1] - 2)
+    width = baseline_srgb.shape[1]
+    x0 = np.minimum(bx.astype(np.intp), width - 2)
     y0 = np.minimum(by.astype(np.intp), baseline_srgb.shape[0] - 2)
     fx, fy = (bx - x0)[:, None], (by - y0)[:, None]
-    b = np.asarray(baseline_srgb, np.float32)
-    reference = ((b[y0, x0] * (1 - fx) + b[y0, x0 + 1] * fx) * (1 - fy)
-                 + (b[y0 + 1, x0] * (1 - fx) + b[y0 + 1, x0 + 1] * fx) * fy)
-    return (srgb_to_linear(reference.astype(np.float32)),
-            srgb_to_linear(np.asarray(followup_srgb, np.float32)[ys, xs]))
+    b = np.asarray(baseline_srgb, np.float32).reshape(-1, 3)
+    top = y0 * width + x0  # the four neighbours by their flat index
+    bottom = top + width
+
+    def along_row(index: np.ndarray) -> np.ndarray:  # b[x0] (1 - fx) + b[x0 + 1] fx
+        row = b[index] * (1 - fx)
+        row += b[index + 1] * fx
+        return row
+
+    reference = along_row(top)
+    reference *= 1 - fy
+    lower = along_row(bottom)
+    lower *= fy
+    reference += lower
+    follow = np.asarray(followup_srgb, np.float32).reshape(-1, 3)[ys * followup_srgb.shape[1] + xs]
+    return srgb_to_linear(reference.astype(np.float32)), srgb_to_linear(follow)

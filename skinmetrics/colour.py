@@ -395,6 +395,11 @@ class ColourPlanes:
         memory, e.g. a baseline for its follow-ups, then holds only its sRGB."""
         self._cache = {k: v for k, v in self._cache.items() if k in keep}
 
+    def forget(self, name: str) -> None:
+        """Forget the representation ``name`` (e.g. ``"lab"`` after its last use: a 12 MP
+        photo's CIELAB is 144 MB); it is computed again when needed."""
+        self._cache.pop(name, None)
+
     @property
     def linear(self) -> np.ndarray:
         return self._get("linear", lambda: srgb_to_linear(self.srgb))

@@ -358,7 +358,8 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     clock.lap("roi")
     known_ppm = work_ppm or size_px_per_mm
     coarser: dict[float, tuple] = {}  # the copies at each layer's working scale
-    for name in pipeline.stages:
+    limits = [pipeline.params[name].get("work_px_per_mm", 0.0) for name in pipeline.stages]
+    for i, name in enumerate(pipeline.stages):
         module = STAGES[name]
         params = pipeline.params[name]
         need = params.get("min_px_per_mm", 0.0)
@@ -375,6 +376,9 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                     given["face_area"] = _resized(face_area, at_roi.shape)
                 found, used = module.detect(at_planes, at_roi, params, at_scale, at_fringe,
                                             **given)
+                del at_planes, at_roi, at_fringe
+                if limit not in limits[i + 1:]:  # no later layer works at this scale
+                    del coarser[limit]
                 found = _drawn_back(found, roi)
             else:
                 if wants_face:

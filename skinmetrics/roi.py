@@ -384,7 +384,7 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     Parameters
     ----------
     planes : ColourPlanes
-        The photograph.
+        The photograph (its CIELAB is forgotten once used, :meth:`ColourPlanes.forget`).
     params : mapping
         The ``[roi]`` section of a pipeline (see :data:`PARAMS`).
     scale : Scale
@@ -427,6 +427,9 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     L_ref = local_reference(L, colour_ok, scale.px(p["reference_sigma_mm"]))
     lum = planes.luminance_density
     dark = (L < (1.0 - p["dark_fraction"]) * L_ref).view(np.uint8)
+    # each full-size plane is freed once used (the region's peak memory); CIELAB too
+    del L, L_ref
+    planes.forget("lab")
     # deep shadow: dark regions wider than a hair and large...
     blobs = cv2.morphologyEx(dark, cv2.MORPH_OPEN, disk(scale.px(p["hair_max_width_mm"]) / 2))
     not_skin = _objects_where(blobs.astype(bool), "area_px", scale.px2(p["shadow_min_area_mm2"]))
@@ -439,12 +442,14 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     followed = hysteresis(line, p["hair_tophat_low"], p["hair_tophat"])
     peak = cv2.dilate(np.where(followed, line, 0).astype(np.float32), disk(hair_width))
     strand = followed & (line >= p["hair_edge_fraction"] * peak)
+    del line, peak
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
     # white hair: thin bright lines, found as dark hair is; no glare, part of the fringe
     white = line_opening(black_tophat_od(-lum, hair_width) > p["hair_tophat"],
                          scale.px(p["hair_min_length_mm"]), n_angles=24)
     not_skin |= (lum < lum_ref - p["glare_od"]) & ~white
+    del lum_ref
     hair |= white
     if p["exclusion_margin_mm"] > 0:
         margin = disk(scale.px(p["exclusion_margin_mm"]))

@@ -130,3 +130,12 @@ def test_sixteen_bit_codes_are_the_rounded_clipped_values(dtype):
         expected = np.rint(np.clip(values, 0, 1) * np.float32(65535)).astype(np.uint16)
     np.testing.assert_array_equal(c._codes16(values), expected)
     assert c._codes16(np.float32(0.5)) == 32768  # a scalar (through numpy)
+
+
+def test_a_forgotten_representation_is_made_again_the_same():
+    planes = c.ColourPlanes(np.random.default_rng(1).random((8, 8, 3)).astype(np.float32))
+    lab = planes.lab.copy()
+    planes.forget("lab")
+    assert "lab" not in planes._cache
+    np.testing.assert_array_equal(planes.lab, lab)
+    planes.forget("not made")  # nothing to forget: no error

@@ -1189,7 +1189,8 @@ def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarra
     contrasts = []
     for image in values:
         v = np.asarray(image, dtype=np.float32)
-        contrasts.append(object_means(labels, v - surround(v)))
+        excess = surround(v)  # a new array: the excess is made in its place
+        contrasts.append(object_means(labels, np.subtract(v, excess, out=excess)))
     return np.array(contrasts).reshape(len(values), -1)
 
 

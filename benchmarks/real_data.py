@@ -253,6 +253,8 @@ def pairs(data: Path, limit: int | None) -> None:
             f"lesion area, skinmetrics acne {layer} mask (% of image)": 100.0 * mask.mean(),
             f"lesion area, Otsu on {'L*' if pigmented else 'a*'}, all (baseline, % of image)":
                 100.0 * otsu_lesion(srgb, pigmented).mean(),
+            # the two captures' own framing and zoom: what any area measure varies by
+            "lesion area, the expert's mask (% of image)": 100.0 * truth.mean(),
             "mean MI inside the expert mask": float(melanin_index(linear)[truth].mean()),
             "mean EI inside the expert mask": float(erythema_index(linear)[truth].mean()),
         }

@@ -37,6 +37,7 @@ import multiprocessing
 import os
 import platform
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -414,6 +415,10 @@ def _run_pool(tasks: dict[int, tuple], jobs: int,
     return sorted(lost)
 
 
+#: Seconds to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT_S = 20
+
+
 def connect(scheduler: str):
     """A client of the Dask distributed scheduler at ``scheduler`` (``tcp://host:8786``).
 
@@ -424,11 +429,15 @@ def connect(scheduler: str):
     """
     try:
         from distributed import Client
+        from distributed.comm.addressing import get_address_host_port, parse_address
     except ImportError:
         raise BatchError("--scheduler needs Dask distributed: pip install "
                          "'skinmetrics[dask]'") from None
     try:
-        return Client(scheduler, timeout="20s")
+        if parse_address(scheduler)[0] == "tcp":  # nothing listening: say so at once
+            socket.create_connection(get_address_host_port(scheduler),
+                                     timeout=CONNECT_TIMEOUT_S).close()
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise BatchError(_one_line(f"no Dask scheduler at '{scheduler}' ({exc})")) from None
 

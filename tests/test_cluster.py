@@ -32,3 +32,20 @@ def test_a_cluster_run_equals_a_local_run(tmp_path):
     for name in TABLES:
         assert ((tmp_path / "cluster" / name).read_bytes()
                 == (tmp_path / "local" / name).read_bytes()), name
+
+
+def test_no_scheduler_at_the_address_is_a_one_line_error(tmp_path):
+    import socket
+
+    from skinmetrics.batch import BatchError
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    write_visit_set(tmp_path / "visits", patients=1, shape=SHAPE, px_per_mm=PPM)
+    with pytest.raises(BatchError, match="no Dask scheduler") as err:
+        run_batch(tmp_path / "visits", tmp_path / "out", px_per_mm=PPM, chart="none",
+                  scheduler=f"tcp://127.0.0.1:{port}")
+    message = str(err.value)
+    assert "\n" not in message and "refused" in message.lower()  # found out at once
+    assert not (tmp_path / "out" / "measurements.csv").exists()

@@ -284,7 +284,9 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         the photo's size (nearest neighbour) and px areas in the photo's own pixels.
         A layer with a ``work_px_per_mm`` (erythema: its patches are a millimetre or
         more) finds its lesions on a copy resampled further, to that scale, and draws
-        them back on the photo (a bilinear outline).
+        them back on the photo (a bilinear outline); a stage whose ``detect`` takes a
+        ``finer`` argument is given the photo too (its planes, roi, fringe and scale) and
+        returns its lesions on the photo's pixels (refined there, e.g. pigmented spots).
     region : (H, W) bool ndarray, optional
         Where to measure (e.g. the part of a follow-up photo its baseline also shows,
         without a colour chart's pixels): lesions are found on the whole skin region, then
@@ -366,7 +368,8 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         detection.resolved[name] = not (known_ppm and known_ppm < need)
         if detection.resolved[name]:
             given = dict((estimates or {}).get(name, {}))
-            wants_face = "face_area" in inspect.signature(module.detect).parameters
+            takes = inspect.signature(module.detect).parameters
+            wants_face = "face_area" in takes
             limit = params.get("work_px_per_mm", 0.0)
             if limit and scale.size_px_per_mm > limit:  # found on a coarser copy
                 if limit not in coarser:
@@ -374,12 +377,15 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                 at_planes, at_roi, at_fringe, at_scale = coarser[limit]
                 if wants_face:
                     given["face_area"] = _resized(face_area, at_roi.shape)
+                if "finer" in takes:  # the stage refines its lesions on the photo itself
+                    given["finer"] = (planes, roi, fringe, scale)
                 found, used = module.detect(at_planes, at_roi, params, at_scale, at_fringe,
                                             **given)
                 del at_planes, at_roi, at_fringe
                 if limit not in limits[i + 1:]:  # no later layer works at this scale
                     del coarser[limit]
-                found = _drawn_back(found, roi)
+                if "finer" not in takes:
+                    found = _drawn_back(found, roi)
             else:
                 if wants_face:
                     given["face_area"] = face_area

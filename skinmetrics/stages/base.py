@@ -29,6 +29,7 @@ from ..filters import (
 from ..lattice import TOLERANCE, lattice_neighbours, lattice_vectors
 
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
+           "seed_levels", "outlined_regions",
            "crosstalk",
            "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "on_grid", "dark_objects_in_skin",
            "keep_by_size_and_shape", "restrict_labels", "object_metrics", "summarise_objects",
@@ -289,10 +290,11 @@ def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],
 
 
 #: A stage's working scale: a finer photo's lesions are found on a copy resampled to it
-#: and drawn back on the photo by :func:`skinmetrics.pipeline.detect_layers`.
+#: and drawn back on the photo by :func:`skinmetrics.pipeline.detect_layers` (or refined
+#: on the photo's pixels by the stage itself, when its ``detect`` takes ``finer``).
 WORK_SCALE_PARAM = Param(float, 0.0, 1000, "a finer photo's lesions are found on a copy "
-                         "resampled to this scale, then drawn back on the photo (0: none), "
-                         "px/mm")
+                         "resampled to this scale, then drawn back on (or refined on) the "
+                         "photo (0: none), px/mm")
 
 #: Parameters of the density-excess segmentation (erythema and pigmentation stages).
 EXCESS_PARAMS = {
@@ -431,13 +433,41 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
         excess, reference_levels = excess_over(params["threshold_low"],
                                                params["reference_spread"], spread)
         spread = below_spread(excess, roi & trusted)
+    mask = outlined_regions(excess, roi, seed_levels(spread, params), params, scale)
+    return mask, excess, reference_levels
+
+
+def seed_levels(spread: float, params: Mapping[str, float]) -> tuple[float, float]:
+    """The excess that seeds a region and the excess it grows to (step 2 of
+    :func:`density_excess`): ``threshold`` and ``threshold_low``, both raised in
+    proportion to at least ``threshold_spread`` times the skin's robust ``spread`` of
+    excess (:func:`skinmetrics.filters.below_spread`).
+
+    Returns
+    -------
+    high, low : float
+    """
     raise_by = max(1.0, params["threshold_spread"] * spread / max(params["threshold"], 1e-6))
-    high, low = raise_by * params["threshold"], raise_by * params["threshold_low"]
+    return raise_by * params["threshold"], raise_by * params["threshold_low"]
+
+
+def outlined_regions(excess: np.ndarray, roi: np.ndarray, levels: tuple[float, float],
+                     params: Mapping[str, float], scale: Scale) -> np.ndarray:
+    """Steps 2-4 of :func:`density_excess` at the seed ``levels`` (high, low,
+    :func:`seed_levels`): hysteresis between them within ``roi``, each region outlined at
+    ``edge_fraction`` of its local peak (:func:`skinmetrics.filters.local_half_maximum`),
+    the parts that outline cuts off without a seed of their own dropped.
+
+    Returns
+    -------
+    (H, W) bool ndarray
+    """
+    high, low = levels
     found = hysteresis(np.where(roi, excess, 0), low, high)
     outlined = local_half_maximum(excess, found, scale.px(params["edge_radius_mm"]),
                                   params["edge_fraction"], params["edge_ceiling"],
                                   scale.px(params["peak_smooth_mm"]))
-    return keep_seeded(outlined, excess > high), excess, reference_levels
+    return keep_seeded(outlined, excess > high)
 
 
 def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,

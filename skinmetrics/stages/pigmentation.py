@@ -31,7 +31,13 @@ excess over that skin (Gaussian-weighted at ``surround_mm``,
 taken over a reference 3 mm wide, which cannot follow skin that is evenly a little darker
 over a millimetre or two (at the edge of the skin region, on dark skin, under
 the skin's own mottling); a speck of texture on such skin reaches the seed threshold
-without being darker than the skin beside it:
+without being darker than the skin beside it.
+
+A photo finer than ``work_px_per_mm`` is searched on a copy resampled to that scale, and
+the spots are found again on the photo's own pixels within ``refine_margin_mm`` of where
+the copy shows an excess (:func:`refined_spot_mask`): the work of the whole photo is done
+only around its spots, and their outlines, the smallest spots and the skin inside a dark
+spot are those the photo's own pixels give. The metrics:
 
 * ``pigment_reference_L_star``: mean L* of the unaffected roi (outside the spots), the
   skin that spots are measured against;
@@ -57,12 +63,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes, ita_degrees, melanin_index
 from ..filters import (
     area_metrics,
+    below_spread,
     bridge_gaps,
     clean_mask,
     connected_parts,
@@ -71,6 +79,7 @@ from ..filters import (
     object_contrast,
     object_table,
     split_touching,
+    square,
     thin_parts,
 )
 from ..methods import Layer, MetricDefinition, area_definitions
@@ -80,6 +89,8 @@ from .base import (
     Scale,
     StageResult,
     density_excess,
+    outlined_regions,
+    seed_levels,
     skin_densities,
     trusted_skin,
 )
@@ -138,6 +149,10 @@ PARAMS = {
                           "spot over the skin just around it"),
     "surround_mm": Param(float, 0.01, 100,
                          "Gaussian sigma of the skin just around a spot, mm"),
+    "refine_margin_mm": Param(float, 0.0, 100, "found on a coarser copy, the spots are "
+                              "measured again on the photo's pixels within this of them, mm"),
+    "candidate_share": Param(float, 0.0, 1.0, "smallest share of the smallest spot's area "
+                             "of a region of a coarser copy where spots are looked for"),
 }
 
 
@@ -146,6 +161,16 @@ def _joined_across_hair(mask: np.ndarray, roi: np.ndarray, bridge_px: float) -> 
     parts of what is not skin (hair strands; the background is wide): the pieces of a spot
     cut by a hair become one region."""
     return bridge_gaps(mask, bridge_px, through=thin_parts(~roi, bridge_px))
+
+
+class _PartOfPhoto(ColourPlanes):
+    """The colour planes of a part (``box``, a pair of slices) of a photo's ``planes``,
+    unmixed with the whole photo's channel weights: its densities are those of the whole
+    photo's planes there."""
+
+    def __init__(self, planes: ColourPlanes, box: tuple[slice, slice]):
+        super().__init__(planes.srgb[box])
+        self._get("channel_weights", lambda: planes.channel_weights)
 
 
 def pigment_density(densities: np.ndarray) -> np.ndarray:
@@ -173,20 +198,146 @@ def pigment_density(densities: np.ndarray) -> np.ndarray:
 
 
 def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                      scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+                      scale: Scale, fringe: np.ndarray | None = None,
+                      finer: tuple | None = None) -> np.ndarray:
     """Pigmented-spot segmentation (see the module text for the method) on the skin
     region ``roi``; the colour of the ``fringe`` of a hair is not used
     (:func:`skinmetrics.roi.skin_and_fringe`).
 
+    Parameters
+    ----------
+    planes, roi, params, scale, fringe
+        The photo (or a coarser copy of it: see ``finer``) and the layer's parameters.
+    finer : tuple, optional
+        The photo at its own, finer scale when ``planes`` is a coarser copy of it: its
+        (planes, roi, fringe, scale). The copy shows where spots may be; they are found
+        on the photo's own pixels there (:func:`refined_spot_mask`).
+
     Returns
     -------
     (H, W) bool ndarray
-        True on pigmented spots, within ``roi``.
+        True on pigmented spots, within ``roi`` (the photo's, with ``finer``).
+    """
+    spots, excess, trusted = pigment_excess(planes, roi, params, scale, fringe)
+    if finer is None:
+        return spots_kept(spots, excess, roi, params, scale, fringe)
+    low = seed_levels(below_spread(excess, roi & trusted), params)[1]
+    return refined_spot_mask(finer, roi & (excess > low), params)
+
+
+def pigment_excess(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
+                   scale: Scale, fringe: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pigment-density excess over the unaffected skin and its regions (the first steps of
+    :func:`pigment_spot_mask`): the skin whose colour is trusted
+    (:func:`skinmetrics.stages.base.trusted_skin`), its pigment density
+    (:func:`pigment_density`) and that density's excess
+    (:func:`skinmetrics.stages.base.density_excess`).
+
+    Returns
+    -------
+    spots : (H, W) bool ndarray
+        The excess regions, outlined.
+    excess : (H, W) float32 ndarray
+        OD over the unaffected skin.
+    trusted : (H, W) bool ndarray
     """
     trusted = trusted_skin(planes, roi, params, scale, fringe)
-    spots, excess, _ = density_excess(
-        pigment_density(skin_densities(planes, trusted, params, scale)), roi, trusted,
-        params, scale)
+    density = pigment_density(skin_densities(planes, trusted, params, scale))
+    spots, excess, _ = density_excess(density, roi, trusted, params, scale)
+    return spots, excess, trusted
+
+
+def refined_spot_mask(finer: tuple, candidates: np.ndarray, params: Mapping[str, float]
+                      ) -> np.ndarray:
+    """Pigmented spots found on a photo's own pixels where a coarser copy shows they may
+    be.
+
+    Of the ``candidates``, the groups that could hold a spot (at least ``candidate_share``
+    of the smallest spot's area) are taken with the skin within ``refine_margin_mm`` of
+    them (the reach of the unaffected-skin reference); there the excess is taken again
+    on the photo's pixels (:func:`pigment_excess`), the seed levels set on all those
+    pixels' trusted skin (:func:`skinmetrics.stages.base.seed_levels`), and the spots
+    outlined (:func:`skinmetrics.stages.base.outlined_regions`) and tested
+    (:func:`spots_kept`) as on a photo measured whole. The edge of a spot, a small spot
+    and the skin inside a dark spot (a dark nevus's texture is largely untrusted skin, and
+    a copy's pixel holds more of it) are then as the photo shows them.
+
+    Parameters
+    ----------
+    finer : tuple
+        The photo at its own scale: its (planes, roi, fringe, scale), as
+        :func:`pigment_spot_mask` takes them.
+    candidates : (h, w) bool ndarray
+        On the copy: where spots may be (excess above the lower seed level).
+    params : mapping
+        The layer's parameters.
+
+    Returns
+    -------
+    (H, W) bool ndarray
+        True on pigmented spots, within the photo's roi.
+    """
+    photo, skin, hair_fringe, scale = finer
+    height, width = skin.shape
+    ratio = width / candidates.shape[1]
+    labels, n = connected_parts(candidates)
+    least = params["candidate_share"] * np.pi * (scale.px(params["min_diameter_mm"]) / ratio
+                                                 / 2) ** 2
+    candidates = np.r_[False, np.bincount(labels.ravel(), minlength=n + 1)[1:] >= least][labels]
+    margin = max(1, round(scale.px(params["refine_margin_mm"]) / ratio))
+    groups, _ = connected_parts(cv2.dilate(candidates.view(np.uint8), square(margin)) > 0)
+    parts = []
+    for k, box in enumerate(ndi.find_objects(groups), start=1):
+        if box is None:
+            continue
+        part = tuple(slice(round(b.start * ratio), min(size, round(b.stop * ratio)))
+                     for b, size in zip(box, (height, width), strict=True))
+        # the group's own pixels (the boxes of two groups may overlap)
+        rows, cols = ((np.arange(b.start, b.stop) / ratio).astype(int) for b in part)
+        own = groups[np.ix_(np.minimum(rows, groups.shape[0] - 1),
+                            np.minimum(cols, groups.shape[1] - 1))] == k
+        roi = skin[part]
+        fringe = None if hair_fringe is None else hair_fringe[part]
+        _, excess, trusted = pigment_excess(_PartOfPhoto(photo, part), roi, params, scale,
+                                            fringe)
+        parts.append((part, own, roi, fringe, trusted, excess))
+    out = np.zeros((height, width), bool)
+    if not parts:
+        return out
+    levels = seed_levels(below_spread(np.concatenate(
+        [e[o & r & t] for _, o, r, _, t, e in parts]), np.True_), params)
+    for part, own, roi, fringe, _, excess in parts:
+        spots = outlined_regions(excess, roi, levels, params, scale)
+        out[part] |= own & spots_kept(spots, excess, roi, params, scale, fringe)
+    return out
+
+
+def spots_kept(spots: np.ndarray, excess: np.ndarray, roi: np.ndarray,
+               params: Mapping[str, float], scale: Scale,
+               fringe: np.ndarray | None = None) -> np.ndarray:
+    """The regions of ``spots`` (excess regions,
+    :func:`skinmetrics.stages.base.outlined_regions`) that are spots:
+    their small holes filled, at least ``min_diameter_mm`` across and ``min_roundness``
+    round (the pieces cut by a hair tested as one; a region not round enough split at its
+    waists and its parts tested), and standing ``min_contrast`` above the skin just around
+    them (see the module text).
+
+    Parameters
+    ----------
+    spots : (H, W) bool ndarray
+    excess : (H, W) float32 ndarray
+        Pigment density minus the unaffected skin's (OD).
+    roi : (H, W) bool ndarray
+    params : mapping
+    scale : Scale
+    fringe : (H, W) bool ndarray, optional
+        A hair's blurred fringe: not skin around a spot.
+
+    Returns
+    -------
+    (H, W) bool ndarray
+    """
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
     # a spot cut by a hair is tested whole, the strand then left out again
@@ -262,12 +413,13 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale, fringe: np.ndarray | None = None
+           scale: Scale, fringe: np.ndarray | None = None, finer: tuple | None = None
            ) -> tuple[np.ndarray, dict[str, float | None]]:
     """The layer's lesions on the whole skin region (a mask or a label image) and the values
     estimated from the photo (none); ``fringe``: skin blurred by a hair, not used to detect
-    them."""
-    return pigment_spot_mask(planes, roi, params, scale, fringe), {}
+    them; ``finer``: the photo at its own scale when ``planes`` is a coarser copy, the
+    lesions then refined and returned on its pixels (:func:`pigment_spot_mask`)."""
+    return pigment_spot_mask(planes, roi, params, scale, fringe, finer), {}
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

@@ -21,7 +21,13 @@ every colour with it (:func:`colour_cast`). Then it is cleaned up:
 3. hair: thin dark lines, i.e. pixels whose black top-hat of the luminance density
    (disk ``hair_max_width_mm``) stays above ``hair_tophat`` under a line opening of
    ``hair_min_length_mm`` in one of 24 directions (:func:`skinmetrics.filters.line_opening`;
-   7.5 degrees apart, so that a one-pixel hair between two directions still holds it).
+   7.5 degrees apart). A sharp hair one or two pixels wide, bent or between two of those
+   directions, holds no straight digital segment that long: it is found as a path of
+   ``hair_min_length_mm`` (:func:`skinmetrics.filters.path_opening`) through pixels
+   whose top-hat exceeds ``hair_tophat`` and the skin's median top-hat by
+   ``hair_thin_noise`` robust standard deviations (a level above the photo's own noise
+   and texture, which then do not join into paths); where such a path crosses a dark
+   object at least three pixels wide (a crust), the object is left whole to the layers.
    Round dark objects (pores, crusts) and rows of them are shorter than the line and stay,
    faint thin hairs are found as well as dark ones. The strand itself, where that line
    top-hat is at least ``hair_edge_fraction`` of its local peak (the strand's half
@@ -57,6 +63,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import cv2
@@ -71,6 +78,8 @@ from .filters import (
     line_opening,
     local_reference,
     object_table,
+    path_opening,
+    robust_spread,
 )
 from .methods import Layer, MetricDefinition
 from .stages.base import Param, Scale
@@ -116,6 +125,8 @@ PARAMS = {
     "hair_max_width_mm": Param(float, 0.0, 10, "widest hair strand, mm"),
     "hair_tophat": Param(float, 0.0, 5, "luminance density by which hair is darker than skin"),
     "hair_tophat_low": Param(float, 0.0, 5, "line top-hat to which a hair strand is followed"),
+    "hair_thin_noise": Param(float, 0.0, 100,
+                             "thin hair: top-hat this many noise SDs above the skin's median"),
     "hair_edge_fraction": Param(float, 0.0, 1.0,
                                 "strand edge at this fraction of its peak top-hat"),
     "cast_max_skin_fraction": Param(float, 0.0, 1.0,
@@ -346,6 +357,48 @@ def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     return hit[labels]
 
 
+def _thin_lines(tophat: np.ndarray, skin: np.ndarray, length_px: float, floor: float,
+                n_sd: float) -> np.ndarray:
+    """Thin dark lines, however curved or oriented, at least ``length_px`` long.
+
+    Pixels of ``tophat`` above the skin's median by ``n_sd`` times its robust spread
+    (:func:`skinmetrics.filters.robust_spread`, over ``skin`` at a regular stride, at most
+    about 200 000 pixels), and by at least ``floor``, that lie on a path of ``length_px``
+    through such pixels (:func:`skinmetrics.filters.path_opening`). The level rises with
+    the photo's own noise and texture, so that the skin's speckle does not join into paths;
+    a hair one pixel wide, which a straight segment of that length between its sampled
+    directions does not fit in, is followed whole. A path may step into a dark object it
+    touches or crosses: the parts of the top-hat above ``floor`` at least three pixels wide
+    (an opening by a 3 x 3 square: wider than such a line), grown by a pixel, are left out,
+    so that a crust on a hair stays whole.
+
+    Parameters
+    ----------
+    tophat : (H, W) float32 ndarray
+        Black top-hat of the luminance density.
+    skin : (H, W) bool ndarray
+        Skin-coloured pixels (the noise is measured over them).
+    length_px : float
+        Shortest line, px.
+    floor : float
+        Least top-hat of a line.
+    n_sd : float
+        Least top-hat above the skin's median, in robust standard deviations.
+
+    Returns
+    -------
+    (H, W) bool ndarray
+    """
+    step = max(1, math.isqrt(int(np.count_nonzero(skin)) // 200_000))
+    sample = tophat[::step, ::step][skin[::step, ::step]]
+    level = floor
+    if sample.size:
+        level = max(floor, float(np.median(sample)) + n_sd * robust_spread(sample))
+    square = np.ones((3, 3), np.uint8)
+    wide = cv2.morphologyEx((tophat > floor).view(np.uint8), cv2.MORPH_OPEN, square)
+    return path_opening(tophat > level, length_px) & (cv2.dilate(wide, square) == 0)
+
+
 def _enclosed_by(skin: np.ndarray, bridge_px: float) -> np.ndarray:
     """``skin`` with everything it encloses: the pixels not connected to the image's edge
     through what is not skin, once gaps up to ``bridge_px`` wide in the skin (a hair
@@ -435,10 +488,14 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     not_skin = _objects_where(blobs.astype(bool), "area_px", scale.px2(p["shadow_min_area_mm2"]))
     # ...at the skin's edge (reaching the frame or what is not skin): inside, a dark lesion
     not_skin = _touching(not_skin, ~skin | _frame(skin.shape))
-    # hair: thin dark lines along which a segment of hair_min_length_mm fits
-    line = line_opening(black_tophat_od(lum, hair_width),
-                        scale.px(p["hair_min_length_mm"]), n_angles=24)
-    hair = line > p["hair_tophat"]
+    # hair: thin dark lines along which a segment of hair_min_length_mm fits, or which
+    # hold a path that long well above the skin's noise (a hair one pixel wide)
+    tophat = black_tophat_od(lum, hair_width)
+    hair_length = scale.px(p["hair_min_length_mm"])
+    line = line_opening(tophat, hair_length, n_angles=24)
+    hair = (line > p["hair_tophat"]) | _thin_lines(tophat, colour_ok, hair_length,
+                                                   p["hair_tophat"], p["hair_thin_noise"])
+    del tophat
     followed = hysteresis(line, p["hair_tophat_low"], p["hair_tophat"])
     peak = cv2.dilate(np.where(followed, line, 0).astype(np.float32), disk(hair_width))
     strand = followed & (line >= p["hair_edge_fraction"] * peak)
@@ -447,7 +504,7 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
                               scale.px(p["reference_sigma_mm"]))
     # white hair: thin bright lines, found as dark hair is; no glare, part of the fringe
     white = line_opening(black_tophat_od(-lum, hair_width) > p["hair_tophat"],
-                         scale.px(p["hair_min_length_mm"]), n_angles=24)
+                         hair_length, n_angles=24)
     not_skin |= (lum < lum_ref - p["glare_od"]) & ~white
     del lum_ref
     hair |= white

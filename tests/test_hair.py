@@ -60,3 +60,41 @@ def test_dense_hair_does_not_shred_the_skin():
     crusts = measure_image(srgb, laser, PX_PER_MM).metrics["microcrust_count"]
     pores = measure_image(srgb, load_pipeline("acne"), PX_PER_MM).metrics["pore_count"]
     assert crusts == 0 and pores == 0
+
+
+@pytest.mark.parametrize(("angle_deg", "bend_px"), [(41.25, 0.0), (63.75, 0.0), (18.75, 10.0)])
+def test_a_one_pixel_hair_between_the_sampled_directions_is_hair(angle_deg, bend_px):
+    """A sharp one-pixel hair (anti-aliased, darkening the skin by 80 %) at 18 px/mm,
+    straight at an angle halfway between two of the line opening's 24 directions, or
+    bent: no straight 1.2 mm digital segment fits in it, so the line opening alone lost
+    it (none of the straight hairs' pixels in the fringe, 19 % of the bent one's). It is
+    found as a path; the laser grid
+    beside it (rows of separate dots 0.2 mm wide, 0.5 mm apart) stays trusted skin."""
+    from skinmetrics.colour import ColourPlanes, linear_to_srgb, srgb_to_linear
+    from skinmetrics.roi import skin_and_fringe
+    from skinmetrics.stages.base import Scale
+
+    from .conftest import plain_skin_photo
+
+    px_per_mm = 18.0
+    angle = np.deg2rad(angle_deg)
+    t = np.linspace(-1, 1, 60)[:, None]
+    path = (np.array([200.0, 150.0]) + 130 * t * np.array([np.cos(angle), np.sin(angle)])
+            + bend_px * (1 - t**2) * np.array([-np.sin(angle), np.cos(angle)]))
+    hair = np.zeros(SHAPE, np.float32)
+    cv2.polylines(hair, [np.round(path * 4).astype(np.int32)], False, 1.0, thickness=1,
+                  lineType=cv2.LINE_AA, shift=2)
+    hair = np.clip(hair, 0, 1)
+    dots = np.zeros(SHAPE, np.float32)
+    for y in np.arange(20, 280, 0.5 * px_per_mm):
+        for x in np.arange(330, 390, 0.5 * px_per_mm):
+            cv2.circle(dots, (round(x * 4), round(y * 4)), round(0.1 * px_per_mm * 4), 1.0,
+                       thickness=-1, lineType=cv2.LINE_AA, shift=2)
+    skin = srgb_to_linear(plain_skin_photo(SHAPE, extra_melanin=dots, seed=3))
+    srgb = linear_to_srgb(skin * (1 - 0.8 * hair[..., None]))
+    roi, fringe = skin_and_fringe(ColourPlanes(srgb), load_pipeline("laser_recovery").params["roi"],
+                                  Scale(px_per_mm, px_per_mm))
+    strand, dot = hair >= 0.5, dots >= 0.5
+    assert fringe[strand].mean() >= 0.95
+    assert roi[dot].all() and not fringe[dot].any()
+    assert fringe.mean() <= 4.0 * strand.mean()

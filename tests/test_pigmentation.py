@@ -136,9 +136,9 @@ def test_a_faint_spot_stands_out_from_the_skin_around_it(laser):
         assert dice(found, truth) >= 0.95
 
 
-def test_spots_found_on_a_coarser_copy_are_outlined_on_the_photo(laser):
-    """At 25 px/mm the spots are found on a half-size copy (``work_px_per_mm`` 12.5) and
-    outlined and tested again on the photo's pixels
+def test_spots_found_on_a_coarser_copy_are_outlined_on_the_photo():
+    """With ``work_px_per_mm`` 12.5 the spots of a 25 px/mm photo are found on a half-size
+    copy and outlined and tested again on the photo's pixels
     (:func:`skinmetrics.stages.pigmentation.refined_spot_mask`): a 0.6 mm spot (near the
     smallest, 0.5 mm), a 1.2 mm one and a dark 3 mm one speckled with darker dots 0.2 mm
     across (a nevus's texture, much of it untrusted skin) come out as the whole photo
@@ -159,10 +159,11 @@ def test_spots_found_on_a_coarser_copy_are_outlined_on_the_photo(laser):
                         + (cols - 250 - r * np.cos(angle)) ** 2 <= 2.5**2)
     srgb = plain_skin_photo(SHAPE, extra)
     whole = load_pipeline("laser_recovery")
-    whole.params["pigmentation"]["work_px_per_mm"] = 0.0
-    assert laser.params["pigmentation"]["work_px_per_mm"] == 12.5
+    assert whole.params["pigmentation"]["work_px_per_mm"] == 0.0  # the default
+    coarse = load_pipeline("laser_recovery")
+    coarse.params["pigmentation"]["work_px_per_mm"] = 12.5
     at_own_scale = measure_image(srgb, whole, PX_PER_MM).masks["pigment"]
-    refined = measure_image(srgb, laser, PX_PER_MM).masks["pigment"]
+    refined = measure_image(srgb, coarse, PX_PER_MM).masks["pigment"]
     assert ndi.label(refined)[1] == ndi.label(at_own_scale)[1] == 3
     # any pixel that differs lies on the outline (within 1 px of it)
     assert ndi.distance_transform_edt(~at_own_scale)[refined].max() <= 1

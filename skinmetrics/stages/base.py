@@ -414,6 +414,29 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
     reference_levels : tuple of float
         The excess (OD) above which each pass of the reference left skin out.
     """
+    excess, reference_levels, spread = excess_over_reference(density, roi, trusted, params,
+                                                             scale, reference_levels)
+    mask = outlined_regions(excess, roi, seed_levels(spread, params), params, scale)
+    return mask, excess, reference_levels
+
+
+def excess_over_reference(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
+                          params: Mapping[str, float], scale: Scale,
+                          reference_levels: Sequence[float] | None = None
+                          ) -> tuple[np.ndarray, tuple[float, ...], float]:
+    """Step 1 of :func:`density_excess`: the excess of ``density`` over the unaffected
+    skin, the levels its reference passes left skin out above, and the skin's robust
+    spread of that excess (:func:`skinmetrics.filters.below_spread` over ``roi &
+    trusted``; it raises the seed levels, :func:`seed_levels`).
+
+    Returns
+    -------
+    excess : (H, W) float32 ndarray
+        OD units.
+    reference_levels : tuple of float
+    spread : float
+        OD units.
+    """
     def excess_over(levels, exclude_spread=0.0, spread=0.0):
         return contrast_to_reference(density, roi, scale.px(params["smooth_mm"]),
                                      scale.px(params["reference_sigma_mm"]), levels,
@@ -433,8 +456,7 @@ def density_excess(density: np.ndarray, roi: np.ndarray, trusted: np.ndarray,
         excess, reference_levels = excess_over(params["threshold_low"],
                                                params["reference_spread"], spread)
         spread = below_spread(excess, roi & trusted)
-    mask = outlined_regions(excess, roi, seed_levels(spread, params), params, scale)
-    return mask, excess, reference_levels
+    return excess, reference_levels, spread
 
 
 def seed_levels(spread: float, params: Mapping[str, float]) -> tuple[float, float]:

@@ -88,7 +88,7 @@ from .base import (
     Param,
     Scale,
     StageResult,
-    density_excess,
+    excess_over_reference,
     outlined_regions,
     seed_levels,
     skin_densities,
@@ -218,34 +218,35 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     (H, W) bool ndarray
         True on pigmented spots, within ``roi`` (the photo's, with ``finer``).
     """
-    spots, excess, trusted = pigment_excess(planes, roi, params, scale, fringe)
+    excess, spread = pigment_excess(planes, roi, params, scale, fringe)[:2]
+    high, low = seed_levels(spread, params)
     if finer is None:
+        spots = outlined_regions(excess, roi, (high, low), params, scale)
         return spots_kept(spots, excess, roi, params, scale, fringe)
-    low = seed_levels(below_spread(excess, roi & trusted), params)[1]
     return refined_spot_mask(finer, roi & (excess > low), params)
 
 
 def pigment_excess(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
                    scale: Scale, fringe: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pigment-density excess over the unaffected skin and its regions (the first steps of
+                   ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Pigment-density excess over the unaffected skin (the first steps of
     :func:`pigment_spot_mask`): the skin whose colour is trusted
     (:func:`skinmetrics.stages.base.trusted_skin`), its pigment density
     (:func:`pigment_density`) and that density's excess
-    (:func:`skinmetrics.stages.base.density_excess`).
+    (:func:`skinmetrics.stages.base.excess_over_reference`).
 
     Returns
     -------
-    spots : (H, W) bool ndarray
-        The excess regions, outlined.
     excess : (H, W) float32 ndarray
         OD over the unaffected skin.
+    spread : float
+        The trusted skin's robust spread of that excess (OD), which raises the seed levels.
     trusted : (H, W) bool ndarray
     """
     trusted = trusted_skin(planes, roi, params, scale, fringe)
     density = pigment_density(skin_densities(planes, trusted, params, scale))
-    spots, excess, _ = density_excess(density, roi, trusted, params, scale)
-    return spots, excess, trusted
+    excess, _, spread = excess_over_reference(density, roi, trusted, params, scale)
+    return excess, spread, trusted
 
 
 def refined_spot_mask(finer: tuple, candidates: np.ndarray, params: Mapping[str, float]
@@ -299,7 +300,7 @@ def refined_spot_mask(finer: tuple, candidates: np.ndarray, params: Mapping[str,
                             np.minimum(cols, groups.shape[1] - 1))] == k
         roi = skin[part]
         fringe = None if hair_fringe is None else hair_fringe[part]
-        _, excess, trusted = pigment_excess(_PartOfPhoto(photo, part), roi, params, scale,
+        excess, _, trusted = pigment_excess(_PartOfPhoto(photo, part), roi, params, scale,
                                             fringe)
         parts.append((part, own, roi, fringe, trusted, excess))
     out = np.zeros((height, width), bool)

@@ -38,8 +38,9 @@ every colour with it (:func:`colour_cast`). Then it is cleaned up:
    skin, so that dense hair does not cut the region into pieces, but are returned as the
    *fringe*: skin whose colour is not trusted, which the stages leave out of detection and
    fill in from the skin around (a lesion under a hair is measured whole). White hair,
-   thin bright lines found in the same way (top-hat of the negative density), is part of
-   the fringe too, and not glare;
+   thin bright lines found in the same way (top-hat of the negative density) that are
+   also lighter than the skin's local level by ``hair_tophat`` (the skin between two dark
+   hairs is a bright line only beside them), is part of the fringe too, and not glare;
 4. deep shadow: regions much darker than the surrounding skin (``L* < (1 - dark_fraction)
    * L*_ref``, ``L*_ref`` the local skin lightness), wider than a hair, larger than
    ``shadow_min_area_mm2`` and at the skin's edge (reaching the frame or what is not
@@ -502,9 +503,10 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     del line, peak
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
-    # white hair: thin bright lines, found as dark hair is; no glare, part of the fringe
-    white = line_opening(black_tophat_od(-lum, hair_width) > p["hair_tophat"],
-                         hair_length, n_angles=24)
+    # white hair: thin bright lines, found as dark hair is, lighter than the skin's level
+    # (the skin between two dark hairs is not); no glare, part of the fringe
+    white = line_opening((black_tophat_od(-lum, hair_width) > p["hair_tophat"])
+                         & (lum < lum_ref - p["hair_tophat"]), hair_length, n_angles=24)
     not_skin |= (lum < lum_ref - p["glare_od"]) & ~white
     del lum_ref
     hair |= white

@@ -98,3 +98,33 @@ def test_a_one_pixel_hair_between_the_sampled_directions_is_hair(angle_deg, bend
     assert fringe[strand].mean() >= 0.95
     assert roi[dot].all() and not fringe[dot].any()
     assert fringe.mean() <= 4.0 * strand.mean()
+
+
+def test_skin_between_two_dark_hairs_is_no_white_hair():
+    """Pairs of dark hairs (2 px, 0.08 mm wide) running side by side 0.16 mm apart, as
+    they lie on a forearm: the strip of skin between them is lighter than the hairs on
+    either side, a thin bright line, but no lighter than the skin, so it is no white hair
+    and its middle stays trusted skin (before, all of it was fringe); a white hair, 30 %
+    lighter than the skin, is found and kept in the region (not glare)."""
+    from skinmetrics.colour import ColourPlanes, linear_to_srgb, srgb_to_linear
+    from skinmetrics.roi import skin_and_fringe
+    from skinmetrics.stages.base import Scale
+
+    from .conftest import plain_skin_photo
+
+    dark, white = np.zeros(SHAPE, np.float32), np.zeros(SHAPE, np.float32)
+    between = np.zeros(SHAPE, bool)
+    for x in (60, 140):  # two pairs, each 2 px hairs with a 4 px gap, 10 mm long
+        dark[20:270, x:x + 2] = dark[20:270, x + 6:x + 8] = 1.0
+        between[30:260, x + 3:x + 5] = True  # the gap's middle, beyond the hairs' edges
+    cv2.line(white, (300 * 4, 20 * 4), (340 * 4, 270 * 4), 1.0, thickness=2,
+             lineType=cv2.LINE_AA, shift=2)
+    skin = srgb_to_linear(plain_skin_photo(SHAPE, seed=11))
+    skin = skin * (1 - 0.7 * dark[..., None]) * (1 + 0.3 * np.clip(white, 0, 1)[..., None])
+    roi, fringe = skin_and_fringe(ColourPlanes(linear_to_srgb(skin)),
+                                  load_pipeline("laser_recovery").params["roi"],
+                                  Scale(PX_PER_MM, PX_PER_MM))
+    strand, white_strand = dark >= 0.5, white >= 0.5
+    assert fringe[strand].mean() >= 0.95
+    assert fringe[between].mean() <= 0.1
+    assert roi[white_strand].all() and fringe[white_strand].mean() >= 0.95

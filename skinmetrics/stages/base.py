@@ -206,8 +206,9 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
     Where the objects are so dense that a scattered one has lattice neighbours by chance
     (dark skin's texture at a fine scale gives thousands of dark dots), the grid is
     searched again among the darker half of them, then the darker quarter, and so on
-    while at least ``grid_min_objects`` remain (0: among all only); the search that puts
-    the most objects on a grid is kept.
+    while at least ``grid_min_objects`` remain (0: among all only). Each search tests its
+    objects against the chance at its own density; an object is on the grid when any
+    search puts it there.
 
     Parameters
     ----------
@@ -227,7 +228,7 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
     -------
     (N,) bool ndarray
     """
-    best = np.zeros(len(centres), bool)
+    found = np.zeros(len(centres), bool)
     candidates = present.copy()
     while np.count_nonzero(candidates):
         pts = centres[candidates]
@@ -242,13 +243,12 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
                               & _darkest_near(pts, darkness[candidates], radius))
             if on.any():
                 on &= darkness >= grid["grid_darkness_fraction"] * np.median(darkness[on])
-            if np.count_nonzero(on) > np.count_nonzero(best):
-                best = on
+            found |= on
         candidates &= darkness >= np.median(darkness[candidates])
         if not grid["grid_min_objects"] or (np.count_nonzero(candidates)
                                             < grid["grid_min_objects"]):
             break
-    return best
+    return found
 
 
 def _darkest_near(centres: np.ndarray, darkness: np.ndarray, radius: float) -> np.ndarray:

@@ -23,8 +23,8 @@ a grid among object centres and says which centres lie on it.
    more centres than half and one and a half of it do (the chance level c), by at least
    ``min_contrast`` Poisson standard deviations sqrt(c) (a harmonic of a coarser grid
    pairs no more than chance);
-2. :func:`lattice_neighbours`: for each centre, how many of the four neighbours ±a, ±b of
-   a lattice site are centres too (within a tolerance).
+2. :func:`lattice_neighbours`: for each centre, how many of the eight neighbours of a
+   lattice site, ±a, ±b, ±(a + b) and ±(a - b), are centres too (within a tolerance).
 
 References
 ----------
@@ -46,6 +46,9 @@ __all__ = ["lattice_vectors", "lattice_neighbours"]
 
 #: Pairing tolerance of a lattice vector, as a fraction of the shorter basis vector.
 TOLERANCE = 0.25
+
+#: Lattice neighbours :func:`lattice_neighbours` looks for around each centre.
+NEIGHBOURS = 8
 
 
 def lattice_vectors(centres: np.ndarray, min_pitch_px: float, max_pitch_px: float,
@@ -152,8 +155,9 @@ def _reduced(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def lattice_neighbours(centres: np.ndarray, basis: np.ndarray, tolerance: float = TOLERANCE
                        ) -> np.ndarray:
-    """How many of the four lattice neighbours (± each basis vector) of each centre are
-    centres too, within ``tolerance`` x the shorter basis vector.
+    """How many of the eight lattice neighbours of each centre (± each basis vector, ± their
+    sum and difference) are centres too, within ``tolerance`` x the shorter basis
+    vector.
 
     Returns
     -------
@@ -165,7 +169,8 @@ def lattice_neighbours(centres: np.ndarray, basis: np.ndarray, tolerance: float 
     tree = cKDTree(pts)
     radius = tolerance * min(np.hypot(*basis[0]), np.hypot(*basis[1]))
     found = np.zeros(len(pts), int)
-    for v in (basis[0], -basis[0], basis[1], -basis[1]):
+    a, b = basis
+    for v in (a, -a, b, -b, a + b, -a - b, a - b, b - a):
         dist, _ = tree.query(pts + v, distance_upper_bound=radius)
         found += np.isfinite(dist)
     return found

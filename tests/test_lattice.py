@@ -26,7 +26,7 @@ def test_a_jittered_grid_among_scattered_dots_is_found(pitch, angle):
     basis = lattice_vectors(np.vstack([grid, scattered]), 0.5 * pitch, 2.5 * pitch)
     assert basis is not None
     assert np.hypot(*basis.T) == pytest.approx([pitch, pitch], rel=0.05)
-    on_grid = lattice_neighbours(np.vstack([grid, scattered]), basis) >= 2
+    on_grid = lattice_neighbours(np.vstack([grid, scattered]), basis) >= 3  # of 8
     assert on_grid[: len(grid)].mean() > 0.85  # the grid's dots
     assert on_grid[len(grid):].mean() < 0.35  # scattered dots near a site only
 
@@ -53,5 +53,5 @@ def test_a_jittered_grid_outnumbered_by_scattered_dots_is_found(pitch):
     basis = lattice_vectors(np.vstack([grid, scattered]), 0.5 * pitch, 2.0 * pitch)
     assert basis is not None
     assert np.hypot(*basis.T) == pytest.approx([pitch, pitch], rel=0.05)
-    on_grid = lattice_neighbours(np.vstack([grid, scattered]), basis) >= 2
+    on_grid = lattice_neighbours(np.vstack([grid, scattered]), basis) >= 3  # of 8
     assert on_grid[: len(grid)].mean() > 0.7

@@ -26,7 +26,7 @@ from ..filters import (
     robust_spread,
     small_dots,
 )
-from ..lattice import TOLERANCE, lattice_neighbours, lattice_vectors
+from ..lattice import NEIGHBOURS, TOLERANCE, lattice_neighbours, lattice_vectors
 
 __all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
            "seed_levels", "outlined_regions",
@@ -134,7 +134,8 @@ GRID_PARAMS = {
     "grid_pitch_max_mm": Param(float, 0.01, 100, "largest spacing of a laser grid, mm"),
     "grid_contrast": Param(float, 0.0, 1e3, "a grid step's pair count over the chance "
                            "level, Poisson SDs"),
-    "grid_neighbours": Param(int, 1, 4, "least lattice neighbours of a dot on the grid"),
+    "grid_neighbours": Param(int, 1, NEIGHBOURS,
+                             "least lattice neighbours (of 8) of a dot on the grid"),
     "grid_chance": Param(float, 0.0, 1.0, "a dot is on the grid only with a neighbour "
                          "count that scattered dots reach with at most this probability"),
     "grid_darkness_fraction": Param(float, 0.0, 1.0, "a dot on the grid is at least this "
@@ -160,12 +161,13 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
       least ``min_darkness`` (0.3 OD: half the light), more than a pore's shadow takes;
     * or, with ``grid`` (:data:`GRID_PARAMS`), it lies on the laser's grid: the objects'
       centres form a regular lattice (:func:`skinmetrics.lattice.lattice_vectors`), at
-      least ``grid_neighbours`` of its four lattice neighbours are objects
-      (:func:`skinmetrics.lattice.lattice_neighbours`), and more than a scattered object
-      has by chance with probability ``grid_chance`` (each site holds an object within the
-      tolerance with probability p = 1 - exp(-density x area), so the count is binomial,
-      4 sites; where even four is that likely, the objects are too dense for their place
-      to tell crusts, and the grid is searched among the darker ones, :func:`on_grid`),
+      least ``grid_neighbours`` of its eight lattice neighbours (±a, ±b, ±(a + b),
+      ±(a - b)) are objects (:func:`skinmetrics.lattice.lattice_neighbours`), and more
+      than a scattered object has by chance with probability ``grid_chance`` (each site
+      holds an object within the tolerance with probability p = 1 - exp(-density x area),
+      so the count is binomial, 8 sites; where even eight is that likely, the objects are
+      too dense for their place to tell crusts, and the grid is searched among the darker
+      ones, :func:`on_grid`),
       the darkest object within the tolerance of its site (a crust's fragments and faint
       rim are not crusts of their own), and at least ``grid_darkness_fraction`` as dark
       as the median of the objects on the grid (a pore near a grid site is fainter than
@@ -263,15 +265,15 @@ def _darkest_near(centres: np.ndarray, darkness: np.ndarray, radius: float) -> n
 
 
 def _least_neighbours(density: float, site_area: float, least: int, chance: float) -> int:
-    """The fewest of its four lattice neighbours an object must have, at least ``least``,
-    that objects scattered at ``density`` (per px^2) reach with probability at most
-    ``chance``, each site (``site_area`` px^2) holding one with p = 1 - exp(-density x
-    site_area) (5: none is enough)."""
+    """The fewest of its :data:`~skinmetrics.lattice.NEIGHBOURS` lattice neighbours an
+    object must have, at least ``least``, that objects scattered at ``density`` (per px^2)
+    reach with probability at most ``chance``, each site (``site_area`` px^2) holding one
+    with p = 1 - exp(-density x site_area) (one more than there are: none is enough)."""
     p = -np.expm1(-density * site_area)
-    for k in range(least, 5):
-        if binom.sf(k - 1, 4, p) <= chance:
+    for k in range(least, NEIGHBOURS + 1):
+        if binom.sf(k - 1, NEIGHBOURS, p) <= chance:
             return k
-    return 5
+    return NEIGHBOURS + 1
 
 
 def keep_by_size_and_shape(labels: np.ndarray, params: Mapping[str, float],

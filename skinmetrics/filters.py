@@ -148,7 +148,7 @@ class LocalReference:
         den = self._blurred(wt)
         self.unreached = den <= 1e-3
         self.reaches_all = not self.unreached.any()
-        self.den = np.maximum(den, 1e-6)
+        self.den = np.maximum(den, 1e-6, out=den)  # in place: no second plane
         if not self.reaches_all:  # (a sample of) the grid cells at least half covered
             self.covered = np.flatnonzero(wt >= 0.5)[::max(1, int(wt.size // 100_000))]
             self.covered_weights = wt.flat[self.covered]
@@ -171,11 +171,13 @@ class LocalReference:
                            np.float32)
         vw = self._subsampled(np.where(self.weights, values, np.float32(0)
                                        ).astype(np.float32, copy=False))
-        ref = (self._blurred(vw) / self.den).astype(np.float32, copy=False)
+        if not self.reaches_all and fallback is None:  # the median of the covered cells' means
+            fallback = float(np.median(vw.flat[self.covered] / self.covered_weights)
+                             if self.covered.size else np.median(values[self.weights]))
+        ref = self._blurred(vw)
+        del vw
+        ref /= self.den  # in place: no second plane
         if not self.reaches_all:  # only then is the fallback (a median) needed
-            if fallback is None:  # the median of the covered cells' means
-                fallback = float(np.median(vw.flat[self.covered] / self.covered_weights)
-                                 if self.covered.size else np.median(values[self.weights]))
             ref[self.unreached] = fallback
         return ref if self.factor == 1 else cv2.resize(ref, (w, h),
                                                        interpolation=cv2.INTER_LINEAR)
@@ -275,7 +277,8 @@ def contrast_to_reference(
         raise ValueError(f"{len(given)} reference levels given for {len(sigmas) - 1} passes")
     levels = []
     for i, sigma in enumerate(sigmas):
-        contrast = v - local_reference(v, unaffected, sigma)
+        contrast = local_reference(v, unaffected, sigma)
+        np.subtract(v, contrast, out=contrast)  # in place: v minus its reference
         if i == len(sigmas) - 1:  # the last reference: no more pixels to leave out
             break
         if given is not None:
@@ -295,6 +298,7 @@ def contrast_to_reference(
         if round(margin_px) >= 1:
             affected = cv2.dilate(affected, square(margin_px))
         unaffected = roi & (affected == 0) & (True if valid is None else valid)
+        contrast = affected = None  # not held while the next reference is made
     return (contrast, tuple(levels)) if return_levels else contrast
 
 

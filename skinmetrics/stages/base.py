@@ -351,7 +351,8 @@ def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, 
     if sigma <= 0 or not skin.any():
         return planes.densities
     exact = planes.exact_shading
-    departure = exact - local_reference(exact, skin, sigma)
+    departure = local_reference(exact, skin, sigma)
+    np.subtract(exact, departure, out=departure)  # in place: exact minus its local level
     # the spread from a regular sample of the skin (at most about a million pixels)
     step = max(1, int(np.sqrt(np.count_nonzero(skin) / 1e6)))
     spread = robust_spread(departure[::step, ::step][skin[::step, ::step]])

@@ -232,8 +232,11 @@ def erythema_index(linear: np.ndarray) -> np.ndarray:
     ndarray, float32
         EI per pixel (dimensionless index units).
     """
-    lin = np.maximum(linear, _EPS)
-    return (100.0 * np.log10(lin[..., 0] / lin[..., 1])).astype(np.float32)
+    ratio = np.maximum(linear[..., 0], _EPS)  # only R and G: no copy of all three
+    ratio /= np.maximum(linear[..., 1], _EPS)
+    np.log10(ratio, out=ratio)
+    ratio *= 100.0
+    return ratio.astype(np.float32, copy=False)
 
 
 def melanin_index(linear: np.ndarray) -> np.ndarray:
@@ -449,9 +452,13 @@ class ColourPlanes:
         taken out as grey before the weighted unmixing and added back to its shading term
         (not cached). The unmixing is linear, so this is :attr:`densities` minus
         ``shading`` times what the weighted unmixing makes of a unit of grey, plus
-        ``shading`` in the shading term."""
+        ``shading`` in the shading term. Made in the place of :attr:`densities`, which is
+        then no longer kept (made again when next used): one (H, W, 3) array at a time."""
         leak = unmixing_matrix(self.channel_weights) @ np.ones(3, np.float32)
         leak[2] -= 1.0
-        out = np.asarray(shading, np.float32)[..., None] * -leak
-        out += self.densities
+        out = self.densities
+        self.forget("densities")
+        grey = np.asarray(shading, np.float32)
+        for c in range(3):  # channel by channel: one (H, W) temporary
+            out[..., c] += grey * -leak[c]
         return out

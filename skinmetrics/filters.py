@@ -23,7 +23,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -42,6 +42,8 @@ __all__ = [
     "dark_objects",
     "blob_objects",
     "blob_responses",
+    "blob_filled",
+    "blob_response",
     "gaussian_laplace",
     "object_means",
     "object_contrast",
@@ -1083,16 +1085,29 @@ def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
     """The scale-normalised Laplacian of Gaussian, -sigma^2 LoG (Lindeberg [6]), of
     ``density`` at each of ``sigmas_px``: positive on dark blobs (a disk of radius r answers
     most at sigma = r / sqrt 2). Outside ``roi`` the density is replaced by the local level
-    of the ``roi`` around it, so the edge of the region makes no blobs."""
+    of the ``roi`` around it, so the edge of the region makes no blobs
+    (:func:`blob_filled`, :func:`blob_response`)."""
+    filled = blob_filled(density, roi, max(sigmas_px))
+    return [blob_response(filled, s) for s in sigmas_px]
+
+
+def blob_filled(density: np.ndarray, roi: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``density`` (float32) with the pixels outside ``roi`` replaced by the local level of
+    the ``roi`` around them (:func:`local_reference`, ``sigma_px``: the largest blob
+    scale), so that the edge of the region makes no blobs."""
     d = np.asarray(density, dtype=np.float32)
-    d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
-    responses = [gaussian_laplace(d, s) for s in sigmas_px]
-    for s, response in zip(sigmas_px, responses, strict=True):
-        response *= -(s * s)
-    return responses
+    return np.where(roi, d, local_reference(d, roi, sigma_px))
 
 
-def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
+def blob_response(filled: np.ndarray, sigma_px: float) -> np.ndarray:
+    """The scale-normalised Laplacian of Gaussian, -sigma^2 LoG, of ``filled``
+    (:func:`blob_filled`) at ``sigma_px``; (H, W) float32."""
+    response = gaussian_laplace(filled, sigma_px)
+    response *= -(sigma_px * sigma_px)
+    return response
+
+
+def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
                  window_px: float, min_z: float, level_floor: float = 0.0,
                  fraction: float = 0.5, texture: np.ndarray | None = None,
                  level_spread: float = 0.0, brightness: np.ndarray | None = None
@@ -1125,9 +1140,10 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
 
     Parameters
     ----------
-    responses : list of (H, W) float32 ndarray
+    responses : iterable of (H, W) float32 ndarray
         :func:`blob_responses` of an optical density (darker = higher), e.g.
-        ``ColourPlanes.luminance_density``, at ``sigmas_px``.
+        ``ColourPlanes.luminance_density``, at ``sigmas_px`` (read once, in order: a
+        generator of :func:`blob_response` holds one at a time).
     roi : (H, W) bool ndarray
     sigmas_px : list of float
         Scales of the Laplacian of Gaussian, pixels.
@@ -1204,13 +1220,17 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
     # only those pixels' work
     support = keep_seeded(roi & (ratio > fraction * min_z), peaks)
     markers, regions = _part_by_part(support, (ratio, peaks), grow, frame_cut=False)
-    peak, _ = label_peaks(ratio, regions, int(markers.max()))
+    n = int(markers.max())
+    del support, markers  # each plane is freed once used
+    peak, _ = label_peaks(ratio, regions, n)
     cut = _cut_at_fraction(ratio, regions, peak, fraction)
+    del ratio, regions
     parts = connected_parts(cut > 0)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False
-    return np.where(holds_peak[parts], cut, 0).astype(np.int32)
+    cut *= holds_peak[parts]  # in place: only the parts that hold a peak keep their label
+    return cut
 
 
 def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:

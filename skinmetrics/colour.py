@@ -247,7 +247,10 @@ def melanin_index(linear: np.ndarray) -> np.ndarray:
     ndarray, float32
         MI per pixel (dimensionless index units); grows with pigmentation.
     """
-    return (-100.0 * np.log10(np.maximum(linear[..., 0], _EPS))).astype(np.float32)
+    index = np.maximum(linear[..., 0], _EPS)
+    np.log10(index, out=index)  # in place: one array of R's size
+    index *= -100.0
+    return index.astype(np.float32, copy=False)
 
 
 def ita_degrees(L: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -541,7 +541,9 @@ def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray
     keep = np.zeros(int(labels.max()) + 1, bool)
     keep[labels[region]] = True
     keep[0] = False
-    return np.where(region, renumbered(labels, keep), 0)
+    inside = renumbered(labels, keep)
+    inside *= region  # in place: 0 outside the region
+    return inside
 
 
 def summarise_objects(found: np.ndarray, roi: np.ndarray, region: np.ndarray | None,

@@ -65,6 +65,7 @@ __all__ = [
     "local_half_maximum",
     "object_table",
     "renumbered",
+    "compact_labels",
     "masked_mean",
     "area_metrics",
 ]
@@ -1297,6 +1298,19 @@ def renumbered(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
         Labels 1..N, 0 elsewhere.
     """
     return np.where(keep, np.cumsum(keep), 0).astype(np.int32)[labels]
+
+
+def compact_labels(labels: np.ndarray) -> np.ndarray:
+    """A label image (labels 0..N) in the smallest unsigned type that holds N (uint8 or
+    uint16; else as it is): the same labels in a quarter or half of int32's memory, e.g.
+    for a measurement kept for its follow-ups. A mask is returned as it is."""
+    if labels.dtype.kind not in "iu":
+        return labels
+    top = int(labels.max(initial=0))
+    for kind in (np.uint8, np.uint16):
+        if top <= np.iinfo(kind).max:
+            return labels.astype(kind, copy=False)
+    return labels
 
 
 def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -42,8 +42,7 @@ __all__ = [
     "dark_objects",
     "blob_objects",
     "blob_responses",
-    "blob_filled",
-    "blob_response",
+    "iter_blob_responses",
     "gaussian_laplace",
     "object_means",
     "object_contrast",
@@ -151,6 +150,8 @@ class LocalReference:
         den = self._blurred(wt)
         self.unreached = den <= 1e-3
         self.reaches_all = not self.unreached.any()
+        if self.reaches_all:
+            self.unreached = None  # not kept: nowhere to fill in
         self.den = np.maximum(den, 1e-6, out=den)  # in place: no second plane
         if not self.reaches_all:  # (a sample of) the grid cells at least half covered
             self.covered = np.flatnonzero(wt >= 0.5)[::max(1, int(wt.size // 100_000))]
@@ -1086,26 +1087,22 @@ def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
     """The scale-normalised Laplacian of Gaussian, -sigma^2 LoG (Lindeberg [6]), of
     ``density`` at each of ``sigmas_px``: positive on dark blobs (a disk of radius r answers
     most at sigma = r / sqrt 2). Outside ``roi`` the density is replaced by the local level
-    of the ``roi`` around it, so the edge of the region makes no blobs
-    (:func:`blob_filled`, :func:`blob_response`)."""
-    filled = blob_filled(density, roi, max(sigmas_px))
-    return [blob_response(filled, s) for s in sigmas_px]
+    of the ``roi`` around it, so the edge of the region makes no blobs. All at once;
+    :func:`iter_blob_responses` makes them one at a time."""
+    return list(iter_blob_responses(density, roi, sigmas_px))
 
 
-def blob_filled(density: np.ndarray, roi: np.ndarray, sigma_px: float) -> np.ndarray:
-    """``density`` (float32) with the pixels outside ``roi`` replaced by the local level of
-    the ``roi`` around them (:func:`local_reference`, ``sigma_px``: the largest blob
-    scale), so that the edge of the region makes no blobs."""
+def iter_blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
+                        ) -> Iterator[np.ndarray]:
+    """:func:`blob_responses`, each scale's made when it is read: one held at a time
+    (:func:`blob_objects` reads them once, in order)."""
     d = np.asarray(density, dtype=np.float32)
-    return np.where(roi, d, local_reference(d, roi, sigma_px))
-
-
-def blob_response(filled: np.ndarray, sigma_px: float) -> np.ndarray:
-    """The scale-normalised Laplacian of Gaussian, -sigma^2 LoG, of ``filled``
-    (:func:`blob_filled`) at ``sigma_px``; (H, W) float32."""
-    response = gaussian_laplace(filled, sigma_px)
-    response *= -(sigma_px * sigma_px)
-    return response
+    d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
+    for s in sigmas_px:
+        response = gaussian_laplace(d, s)
+        response *= -(s * s)
+        yield response
+        del response  # not held while the next scale's is made
 
 
 def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
@@ -1143,8 +1140,8 @@ def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: li
     ----------
     responses : iterable of (H, W) float32 ndarray
         :func:`blob_responses` of an optical density (darker = higher), e.g.
-        ``ColourPlanes.luminance_density``, at ``sigmas_px`` (read once, in order: a
-        generator of :func:`blob_response` holds one at a time).
+        ``ColourPlanes.luminance_density``, at ``sigmas_px`` (read once, in order:
+        :func:`iter_blob_responses` holds one at a time).
     roi : (H, W) bool ndarray
     sigmas_px : list of float
         Scales of the Laplacian of Gaussian, pixels.
@@ -1201,7 +1198,8 @@ def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: li
             np.maximum(least, floor, out=least)
         np.maximum(level, least, out=level)
         np.maximum(ratio, np.divide(response, level, out=level), out=ratio)
-    del level, least, around
+        del response, level, least  # not held while the next scale's response is made
+    del around
     apart = max(1, int(round(2 * min(sigmas_px))))
     # the largest ratio within the square of side 2 apart + 1: a dilation, equal to scipy's
     # maximum_filter (whose mirrored border adds no value the square does not hold) on

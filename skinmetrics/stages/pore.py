@@ -51,7 +51,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes
-from ..filters import blob_filled, blob_objects, blob_response, disk
+from ..filters import blob_objects, disk, iter_blob_responses
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     GRID_PARAMS,
@@ -143,11 +143,10 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     """
     where = roi if fringe is None else roi & ~fringe
     sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
-    filled = blob_filled(planes.luminance_density, where, max(sigmas))
     texture = where
     for _ in range(2):  # the second time, crust-like blobs are left out of the skin's texture
-        # each scale's response made when read: one held at a time, not all of them
-        responses = (blob_response(filled, s) for s in sigmas)
+        # each scale's response made when read: one held at a time, none after
+        responses = iter_blob_responses(planes.luminance_density, where, sigmas)
         labels = blob_objects(responses, where, sigmas,
                               scale.px(params["window_mm"]), params["min_z"],
                               params["level_floor"], params["edge_fraction"], texture,

@@ -239,15 +239,21 @@ def erythema_index(linear: np.ndarray) -> np.ndarray:
     return ratio.astype(np.float32, copy=False)
 
 
-def melanin_index(linear: np.ndarray) -> np.ndarray:
-    """Melanin index MI = 100 * log10(1 / R) on linear RGB [3, 4].
+def melanin_index(linear: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """Melanin index MI = 100 * log10(1 / R) on linear RGB [3, 4]; with ``where`` (a mask of
+    ``linear``'s shape without its channels) only of its pixels, in the image's order.
 
     Returns
     -------
     ndarray, float32
-        MI per pixel (dimensionless index units); grows with pigmentation.
+        MI per pixel (dimensionless index units); grows with pigmentation. (N,) with
+        ``where``.
     """
-    index = np.maximum(linear[..., 0], _EPS)
+    if where is None:
+        index = np.maximum(linear[..., 0], _EPS)
+    else:  # R of the pixels of where (a copy): the index made in it
+        index = linear[..., 0][where]
+        np.maximum(index, _EPS, out=index)
     np.log10(index, out=index)  # in place: one array of R's size
     index *= -100.0
     return index.astype(np.float32, copy=False)

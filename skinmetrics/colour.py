@@ -277,7 +277,8 @@ def optical_density(linear: np.ndarray) -> np.ndarray:
     """Apparent optical density OD = -log10(linear RGB), per channel (float32)."""
     lin = np.maximum(np.asarray(linear, dtype=np.float32), np.float32(_EPS))
     shape = lin.shape
-    od = cv2.log(lin.reshape(shape[0], -1) if lin.ndim > 1 else lin[None])  # natural log, fast
+    flat = lin.reshape(shape[0], -1) if lin.ndim > 1 else lin[None]
+    od = cv2.log(flat, flat)  # natural log, fast; in place (lin is a copy)
     od *= np.float32(-1.0 / np.log(10.0))
     return od.reshape(shape)
 
@@ -369,6 +370,11 @@ def channel_gains(reference_linear: np.ndarray, linear: np.ndarray,
     return np.median(ref[ok] / img[ok], axis=0)
 
 
+#: Pixels per band of rows in which :attr:`ColourPlanes.densities` are made (each pixel's
+#: are its own: the same values as made whole).
+BAND_PIXELS = 1 << 20
+
+
 class ColourPlanes:
     """The colour representations of one photograph, each computed once, on first use.
 
@@ -383,7 +389,8 @@ class ColourPlanes:
         sRGB, linear RGB, CIELAB (D65), optical density and (melanin, haemoglobin, shading)
         densities, all (H, W, 3) float32. The densities are unmixed with channel weights
         from the median reflectance of the central quarter of the image. The optical
-        density is not kept (it is made again at each use; the densities are made from it).
+        density is not kept (it is made again at each use; the densities are made from it,
+        a band of rows at a time).
     luminance_density : ndarray
         -log10 Y, (H, W) float32.
     """
@@ -434,8 +441,15 @@ class ColourPlanes:
 
     @property
     def densities(self) -> np.ndarray:
-        return self._get("densities",
-                         lambda: chromophore_densities(self.od, self.channel_weights))
+        def make():  # from the optical density of a band of rows at a time: no whole OD
+            linear, weights = self.linear, self.channel_weights
+            out = np.empty(linear.shape, np.float32)
+            step = max(1, BAND_PIXELS // linear.shape[1])
+            for top in range(0, linear.shape[0], step):
+                band = slice(top, top + step)
+                out[band] = chromophore_densities(optical_density(linear[band]), weights)
+            return out
+        return self._get("densities", make)
 
     @property
     def channel_weights(self) -> np.ndarray:

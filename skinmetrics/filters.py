@@ -162,8 +162,8 @@ class LocalReference:
             return image
         return cv2.resize(image, self.grid, interpolation=cv2.INTER_AREA)
 
-    def _blurred(self, image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(image, (0, 0), self.sigma_px / self.factor,
+    def _blurred(self, image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), self.sigma_px / self.factor, dst=out,
                                 borderType=cv2.BORDER_REFLECT)
 
     def __call__(self, values: np.ndarray, fallback: float | None = None) -> np.ndarray:
@@ -178,8 +178,7 @@ class LocalReference:
         if not self.reaches_all and fallback is None:  # the median of the covered cells' means
             fallback = float(np.median(vw.flat[self.covered] / self.covered_weights)
                              if self.covered.size else np.median(values[self.weights]))
-        ref = self._blurred(vw)
-        del vw
+        ref = self._blurred(vw, out=vw)  # in place: vw is not read again
         ref /= self.den  # in place: no second plane
         if not self.reaches_all:  # only then is the fallback (a median) needed
             ref[self.unreached] = fallback
@@ -1054,11 +1053,14 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         keep[keep] = peak[keep] >= typical + min_snr * noise
     keep[0] = False
     cut = keep[_cut_at_fraction(th, regions, peak, fraction)]
+    del th, markers  # each plane is freed once used
     parts = connected_parts(cut)[0]
+    del cut
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False
-    return np.where(holds_peak[parts], regions, 0).astype(np.int32)
+    regions *= holds_peak[parts]  # in place: only the regions whose part holds the peak
+    return regions
 
 
 def gaussian_laplace(image: np.ndarray, sigma_px: float) -> np.ndarray:

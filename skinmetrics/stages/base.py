@@ -357,8 +357,9 @@ def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, 
     step = max(1, int(np.sqrt(np.count_nonzero(skin) / 1e6)))
     spread = robust_spread(departure[::step, ::step][skin[::step, ::step]])
     keep = skin & (np.abs(departure) <= 3 * spread)
+    del departure
     shading = local_reference(exact, keep, sigma)
-    del exact, departure  # not held while the densities are made
+    del exact  # not held while the densities are made
     return planes.densities_with_shading(shading)
 
 

@@ -402,7 +402,7 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     if n:
         L = lab[..., 0]
         L_ref = local_reference(L, unaffected, reference_sigma_px)
-        delta_L = float((L_ref - L)[mask].mean())
+        delta_L = float((L_ref[mask] - L[mask]).mean())  # the spots' pixels only
         metrics["pigment_spot_delta_L"] = delta_L
         metrics["pigmentation_index"] = metrics["pigment_spot_area_pct"] * delta_L / 10.0
     else:

@@ -65,6 +65,7 @@ __all__ = [
     "object_table",
     "renumbered",
     "compact_labels",
+    "label_type",
     "masked_mean",
     "area_metrics",
 ]
@@ -1279,7 +1280,8 @@ def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarra
     return np.array(contrasts).reshape(len(values), -1)
 
 
-def renumbered(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def renumbered(labels: np.ndarray, keep: np.ndarray,
+               dtype: type[np.integer] = np.int32) -> np.ndarray:
     """The objects of ``labels`` that ``keep`` keeps, numbered 1..N in their order.
 
     The result of ``skimage.segmentation.relabel_sequential`` on those objects, by a
@@ -1291,26 +1293,32 @@ def renumbered(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
         Labels 0..M (0: background).
     keep : (M + 1,) bool ndarray
         Indexed by label; False for 0 and for every label without pixels.
+    dtype : integer type
+        Of the result (e.g. :func:`label_type` of N).
 
     Returns
     -------
-    (H, W) int32 ndarray
+    (H, W) ndarray of ``dtype``
         Labels 1..N, 0 elsewhere.
     """
-    return np.where(keep, np.cumsum(keep), 0).astype(np.int32)[labels]
+    return np.where(keep, np.cumsum(keep), 0).astype(dtype)[labels]
+
+
+def label_type(n: int) -> type[np.integer]:
+    """The smallest type for labels 0..``n``: uint8, uint16, else int32."""
+    for kind in (np.uint8, np.uint16):
+        if n <= np.iinfo(kind).max:
+            return kind
+    return np.int32
 
 
 def compact_labels(labels: np.ndarray) -> np.ndarray:
-    """A label image (labels 0..N) in the smallest unsigned type that holds N (uint8 or
-    uint16; else as it is): the same labels in a quarter or half of int32's memory, e.g.
-    for a measurement kept for its follow-ups. A mask is returned as it is."""
+    """A label image (labels 0..N) in the smallest type that holds N (:func:`label_type`):
+    the same labels in a quarter or half of int32's memory, e.g. for a measurement kept for
+    its follow-ups. A mask is returned as it is."""
     if labels.dtype.kind not in "iu":
         return labels
-    top = int(labels.max(initial=0))
-    for kind in (np.uint8, np.uint16):
-        if top <= np.iinfo(kind).max:
-            return labels.astype(kind, copy=False)
-    return labels
+    return labels.astype(label_type(int(labels.max(initial=0))), copy=False)
 
 
 def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:

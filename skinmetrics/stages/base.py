@@ -18,6 +18,7 @@ from ..filters import (
     dark_objects,
     hysteresis,
     keep_seeded,
+    label_type,
     local_half_maximum,
     local_reference,
     object_contrast,
@@ -536,13 +537,14 @@ def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
 
 def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray:
     """Objects of a label image cut to ``region`` (an object partly inside keeps its inside
-    part and still counts once), relabelled 1..N; unchanged without a region."""
+    part and still counts once), relabelled 1..N in the smallest type that holds N
+    (:func:`skinmetrics.filters.label_type`); unchanged without a region."""
     if region is None:
         return labels
     keep = np.zeros(int(labels.max()) + 1, bool)
     keep[labels[region]] = True
     keep[0] = False
-    inside = renumbered(labels, keep)
+    inside = renumbered(labels, keep, label_type(int(np.count_nonzero(keep))))
     inside *= region  # in place: 0 outside the region
     return inside
 

@@ -592,8 +592,10 @@ def object_metrics(prefix: str, roi: np.ndarray, labels: np.ndarray, px_per_mm: 
     """
     roi_px = int(np.count_nonzero(roi))
     n = int(labels.max())
-    sizes = np.bincount(labels.ravel())[1:] if n else np.zeros(0)
-    area, area_units = area_metrics(prefix, labels > 0, roi_px, px_per_mm)
+    inside = labels > 0
+    # counted over the objects' pixels only: no int64 copy of the whole label image
+    sizes = np.bincount(labels[inside], minlength=n + 1)[1:] if n else np.zeros(0)
+    area, area_units = area_metrics(prefix, inside, roi_px, px_per_mm)
     roi_cm2 = roi_px / (10.0 * px_per_mm) ** 2 if px_per_mm else 0.0
     metrics: dict = {f"{prefix}_count": n}
     units = {f"{prefix}_count": "count"}

@@ -232,19 +232,31 @@ def erythema_index(linear: np.ndarray) -> np.ndarray:
     ndarray, float32
         EI per pixel (dimensionless index units).
     """
-    lin = np.maximum(linear, _EPS)
-    return (100.0 * np.log10(lin[..., 0] / lin[..., 1])).astype(np.float32)
+    ratio = np.maximum(linear[..., 0], _EPS)  # only R and G: no copy of all three
+    ratio /= np.maximum(linear[..., 1], _EPS)
+    np.log10(ratio, out=ratio)
+    ratio *= 100.0
+    return ratio.astype(np.float32, copy=False)
 
 
-def melanin_index(linear: np.ndarray) -> np.ndarray:
-    """Melanin index MI = 100 * log10(1 / R) on linear RGB [3, 4].
+def melanin_index(linear: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """Melanin index MI = 100 * log10(1 / R) on linear RGB [3, 4]; with ``where`` (a mask of
+    ``linear``'s shape without its channels) only of its pixels, in the image's order.
 
     Returns
     -------
     ndarray, float32
-        MI per pixel (dimensionless index units); grows with pigmentation.
+        MI per pixel (dimensionless index units); grows with pigmentation. (N,) with
+        ``where``.
     """
-    return (-100.0 * np.log10(np.maximum(linear[..., 0], _EPS))).astype(np.float32)
+    if where is None:
+        index = np.maximum(linear[..., 0], _EPS)
+    else:  # R of the pixels of where (a copy): the index made in it
+        index = linear[..., 0][where]
+        np.maximum(index, _EPS, out=index)
+    np.log10(index, out=index)  # in place: one array of R's size
+    index *= -100.0
+    return index.astype(np.float32, copy=False)
 
 
 def ita_degrees(L: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -265,7 +277,8 @@ def optical_density(linear: np.ndarray) -> np.ndarray:
     """Apparent optical density OD = -log10(linear RGB), per channel (float32)."""
     lin = np.maximum(np.asarray(linear, dtype=np.float32), np.float32(_EPS))
     shape = lin.shape
-    od = cv2.log(lin.reshape(shape[0], -1) if lin.ndim > 1 else lin[None])  # natural log, fast
+    flat = lin.reshape(shape[0], -1) if lin.ndim > 1 else lin[None]
+    od = cv2.log(flat, flat)  # natural log, fast; in place (lin is a copy)
     od *= np.float32(-1.0 / np.log(10.0))
     return od.reshape(shape)
 
@@ -357,6 +370,11 @@ def channel_gains(reference_linear: np.ndarray, linear: np.ndarray,
     return np.median(ref[ok] / img[ok], axis=0)
 
 
+#: Pixels per band of rows in which :attr:`ColourPlanes.densities` are made (each pixel's
+#: are its own: the same values as made whole).
+BAND_PIXELS = 1 << 20
+
+
 class ColourPlanes:
     """The colour representations of one photograph, each computed once, on first use.
 
@@ -371,7 +389,8 @@ class ColourPlanes:
         sRGB, linear RGB, CIELAB (D65), optical density and (melanin, haemoglobin, shading)
         densities, all (H, W, 3) float32. The densities are unmixed with channel weights
         from the median reflectance of the central quarter of the image. The optical
-        density is not kept (it is made again at each use; the densities are made from it).
+        density is not kept (it is made again at each use; the densities are made from it,
+        a band of rows at a time).
     luminance_density : ndarray
         -log10 Y, (H, W) float32.
     """
@@ -422,8 +441,15 @@ class ColourPlanes:
 
     @property
     def densities(self) -> np.ndarray:
-        return self._get("densities",
-                         lambda: chromophore_densities(self.od, self.channel_weights))
+        def make():  # from the optical density of a band of rows at a time: no whole OD
+            linear, weights = self.linear, self.channel_weights
+            out = np.empty(linear.shape, np.float32)
+            step = max(1, BAND_PIXELS // linear.shape[1])
+            for top in range(0, linear.shape[0], step):
+                band = slice(top, top + step)
+                out[band] = chromophore_densities(optical_density(linear[band]), weights)
+            return out
+        return self._get("densities", make)
 
     @property
     def channel_weights(self) -> np.ndarray:
@@ -449,9 +475,13 @@ class ColourPlanes:
         taken out as grey before the weighted unmixing and added back to its shading term
         (not cached). The unmixing is linear, so this is :attr:`densities` minus
         ``shading`` times what the weighted unmixing makes of a unit of grey, plus
-        ``shading`` in the shading term."""
+        ``shading`` in the shading term. Made in the place of :attr:`densities`, which is
+        then no longer kept (made again when next used): one (H, W, 3) array at a time."""
         leak = unmixing_matrix(self.channel_weights) @ np.ones(3, np.float32)
         leak[2] -= 1.0
-        out = np.asarray(shading, np.float32)[..., None] * -leak
-        out += self.densities
+        out = self.densities
+        self.forget("densities")
+        grey = np.asarray(shading, np.float32)
+        for c in range(3):  # channel by channel: one (H, W) temporary
+            out[..., c] += grey * -leak[c]
         return out

@@ -359,6 +359,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
         alignment = align_to_baseline(baseline.srgb, baseline.result.masks["roi"], srgb,
                                       first_skin, register_photos=register,
                                       normalise_colour=not both_charted)
+        del first_skin  # used only to align
         srgb = alignment.srgb
         if both_charted or alignment.gains is not None:  # the same colours: the same skin,
             given = baseline.estimates                   # unmixed the same way

@@ -23,7 +23,7 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -42,6 +42,7 @@ __all__ = [
     "dark_objects",
     "blob_objects",
     "blob_responses",
+    "iter_blob_responses",
     "gaussian_laplace",
     "object_means",
     "object_contrast",
@@ -63,6 +64,8 @@ __all__ = [
     "local_half_maximum",
     "object_table",
     "renumbered",
+    "compact_labels",
+    "label_type",
     "masked_mean",
     "area_metrics",
 ]
@@ -148,7 +151,9 @@ class LocalReference:
         den = self._blurred(wt)
         self.unreached = den <= 1e-3
         self.reaches_all = not self.unreached.any()
-        self.den = np.maximum(den, 1e-6)
+        if self.reaches_all:
+            self.unreached = None  # not kept: nowhere to fill in
+        self.den = np.maximum(den, 1e-6, out=den)  # in place: no second plane
         if not self.reaches_all:  # (a sample of) the grid cells at least half covered
             self.covered = np.flatnonzero(wt >= 0.5)[::max(1, int(wt.size // 100_000))]
             self.covered_weights = wt.flat[self.covered]
@@ -158,8 +163,8 @@ class LocalReference:
             return image
         return cv2.resize(image, self.grid, interpolation=cv2.INTER_AREA)
 
-    def _blurred(self, image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(image, (0, 0), self.sigma_px / self.factor,
+    def _blurred(self, image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), self.sigma_px / self.factor, dst=out,
                                 borderType=cv2.BORDER_REFLECT)
 
     def __call__(self, values: np.ndarray, fallback: float | None = None) -> np.ndarray:
@@ -171,11 +176,12 @@ class LocalReference:
                            np.float32)
         vw = self._subsampled(np.where(self.weights, values, np.float32(0)
                                        ).astype(np.float32, copy=False))
-        ref = (self._blurred(vw) / self.den).astype(np.float32, copy=False)
+        if not self.reaches_all and fallback is None:  # the median of the covered cells' means
+            fallback = float(np.median(vw.flat[self.covered] / self.covered_weights)
+                             if self.covered.size else np.median(values[self.weights]))
+        ref = self._blurred(vw, out=vw)  # in place: vw is not read again
+        ref /= self.den  # in place: no second plane
         if not self.reaches_all:  # only then is the fallback (a median) needed
-            if fallback is None:  # the median of the covered cells' means
-                fallback = float(np.median(vw.flat[self.covered] / self.covered_weights)
-                                 if self.covered.size else np.median(values[self.weights]))
             ref[self.unreached] = fallback
         return ref if self.factor == 1 else cv2.resize(ref, (w, h),
                                                        interpolation=cv2.INTER_LINEAR)
@@ -275,7 +281,8 @@ def contrast_to_reference(
         raise ValueError(f"{len(given)} reference levels given for {len(sigmas) - 1} passes")
     levels = []
     for i, sigma in enumerate(sigmas):
-        contrast = v - local_reference(v, unaffected, sigma)
+        contrast = local_reference(v, unaffected, sigma)
+        np.subtract(v, contrast, out=contrast)  # in place: v minus its reference
         if i == len(sigmas) - 1:  # the last reference: no more pixels to leave out
             break
         if given is not None:
@@ -295,6 +302,7 @@ def contrast_to_reference(
         if round(margin_px) >= 1:
             affected = cv2.dilate(affected, square(margin_px))
         unaffected = roi & (affected == 0) & (True if valid is None else valid)
+        contrast = affected = None  # not held while the next reference is made
     return (contrast, tuple(levels)) if return_levels else contrast
 
 
@@ -1046,11 +1054,14 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         keep[keep] = peak[keep] >= typical + min_snr * noise
     keep[0] = False
     cut = keep[_cut_at_fraction(th, regions, peak, fraction)]
+    del th, markers  # each plane is freed once used
     parts = connected_parts(cut)[0]
+    del cut
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False
-    return np.where(holds_peak[parts], regions, 0).astype(np.int32)
+    regions *= holds_peak[parts]  # in place: only the regions whose part holds the peak
+    return regions
 
 
 def gaussian_laplace(image: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -1079,16 +1090,25 @@ def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
     """The scale-normalised Laplacian of Gaussian, -sigma^2 LoG (Lindeberg [6]), of
     ``density`` at each of ``sigmas_px``: positive on dark blobs (a disk of radius r answers
     most at sigma = r / sqrt 2). Outside ``roi`` the density is replaced by the local level
-    of the ``roi`` around it, so the edge of the region makes no blobs."""
+    of the ``roi`` around it, so the edge of the region makes no blobs. All at once;
+    :func:`iter_blob_responses` makes them one at a time."""
+    return list(iter_blob_responses(density, roi, sigmas_px))
+
+
+def iter_blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
+                        ) -> Iterator[np.ndarray]:
+    """:func:`blob_responses`, each scale's made when it is read: one held at a time
+    (:func:`blob_objects` reads them once, in order)."""
     d = np.asarray(density, dtype=np.float32)
     d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
-    responses = [gaussian_laplace(d, s) for s in sigmas_px]
-    for s, response in zip(sigmas_px, responses, strict=True):
+    for s in sigmas_px:
+        response = gaussian_laplace(d, s)
         response *= -(s * s)
-    return responses
+        yield response
+        del response  # not held while the next scale's is made
 
 
-def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
+def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: list[float],
                  window_px: float, min_z: float, level_floor: float = 0.0,
                  fraction: float = 0.5, texture: np.ndarray | None = None,
                  level_spread: float = 0.0, brightness: np.ndarray | None = None
@@ -1121,9 +1141,10 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
 
     Parameters
     ----------
-    responses : list of (H, W) float32 ndarray
+    responses : iterable of (H, W) float32 ndarray
         :func:`blob_responses` of an optical density (darker = higher), e.g.
-        ``ColourPlanes.luminance_density``, at ``sigmas_px``.
+        ``ColourPlanes.luminance_density``, at ``sigmas_px`` (read once, in order:
+        :func:`iter_blob_responses` holds one at a time).
     roi : (H, W) bool ndarray
     sigmas_px : list of float
         Scales of the Laplacian of Gaussian, pixels.
@@ -1180,7 +1201,8 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
             np.maximum(least, floor, out=least)
         np.maximum(level, least, out=level)
         np.maximum(ratio, np.divide(response, level, out=level), out=ratio)
-    del level, least, around
+        del response, level, least  # not held while the next scale's response is made
+    del around
     apart = max(1, int(round(2 * min(sigmas_px))))
     # the largest ratio within the square of side 2 apart + 1: a dilation, equal to scipy's
     # maximum_filter (whose mirrored border adds no value the square does not hold) on
@@ -1200,13 +1222,17 @@ def blob_objects(responses: list[np.ndarray], roi: np.ndarray, sigmas_px: list[f
     # only those pixels' work
     support = keep_seeded(roi & (ratio > fraction * min_z), peaks)
     markers, regions = _part_by_part(support, (ratio, peaks), grow, frame_cut=False)
-    peak, _ = label_peaks(ratio, regions, int(markers.max()))
+    n = int(markers.max())
+    del support, markers  # each plane is freed once used
+    peak, _ = label_peaks(ratio, regions, n)
     cut = _cut_at_fraction(ratio, regions, peak, fraction)
+    del ratio, regions
     parts = connected_parts(cut > 0)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True
     holds_peak[0] = False
-    return np.where(holds_peak[parts], cut, 0).astype(np.int32)
+    cut *= holds_peak[parts]  # in place: only the parts that hold a peak keep their label
+    return cut
 
 
 def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -1254,7 +1280,8 @@ def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarra
     return np.array(contrasts).reshape(len(values), -1)
 
 
-def renumbered(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def renumbered(labels: np.ndarray, keep: np.ndarray,
+               dtype: type[np.integer] = np.int32) -> np.ndarray:
     """The objects of ``labels`` that ``keep`` keeps, numbered 1..N in their order.
 
     The result of ``skimage.segmentation.relabel_sequential`` on those objects, by a
@@ -1266,13 +1293,32 @@ def renumbered(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
         Labels 0..M (0: background).
     keep : (M + 1,) bool ndarray
         Indexed by label; False for 0 and for every label without pixels.
+    dtype : integer type
+        Of the result (e.g. :func:`label_type` of N).
 
     Returns
     -------
-    (H, W) int32 ndarray
+    (H, W) ndarray of ``dtype``
         Labels 1..N, 0 elsewhere.
     """
-    return np.where(keep, np.cumsum(keep), 0).astype(np.int32)[labels]
+    return np.where(keep, np.cumsum(keep), 0).astype(dtype)[labels]
+
+
+def label_type(n: int) -> type[np.integer]:
+    """The smallest type for labels 0..``n``: uint8, uint16, else int32."""
+    for kind in (np.uint8, np.uint16):
+        if n <= np.iinfo(kind).max:
+            return kind
+    return np.int32
+
+
+def compact_labels(labels: np.ndarray) -> np.ndarray:
+    """A label image (labels 0..N) in the smallest type that holds N (:func:`label_type`):
+    the same labels in a quarter or half of int32's memory, e.g. for a measurement kept for
+    its follow-ups. A mask is returned as it is."""
+    if labels.dtype.kind not in "iu":
+        return labels
+    return labels.astype(label_type(int(labels.max(initial=0))), copy=False)
 
 
 def object_table(labels: np.ndarray) -> dict[str, np.ndarray]:

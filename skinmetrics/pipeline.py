@@ -36,7 +36,7 @@ import numpy as np
 from . import roi as roi_module
 from .colour import ColourPlanes
 from .face import REGIONS
-from .filters import renumbered
+from .filters import compact_labels, renumbered
 from .stages import STAGES
 from .stages.base import Param, Scale
 
@@ -236,7 +236,8 @@ class Detection:
     roi, fringe : (h, w) bool ndarray
         Skin region and the skin blurred by hair, at the measured copy's size.
     found : dict of str -> ndarray
-        Per stage, what its ``detect`` found (a mask or a label image).
+        Per stage, what its ``detect`` found (a mask, or a label image in the smallest
+        unsigned type that holds its labels, :func:`skinmetrics.filters.compact_labels`).
     resolved : dict of str -> bool
         Per stage, whether the photo's resolution allows it (else it found nothing and its
         metrics are None).
@@ -396,7 +397,7 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
             found = np.zeros(roi.shape, np.int32)
             detection.warnings.append(f"{name} not measured: it needs {need:g} px/mm, this "
                                       f"photo has {known_ppm:.1f} px/mm")
-        detection.found[name] = found
+        detection.found[name] = compact_labels(found)  # kept with the measurement
         clock.lap(name)
     # the layers' summaries use only these planes (any other is made again when needed)
     planes.release(keep=("linear", "lab"))

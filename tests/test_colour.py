@@ -139,3 +139,40 @@ def test_a_forgotten_representation_is_made_again_the_same():
     assert "lab" not in planes._cache
     np.testing.assert_array_equal(planes.lab, lab)
     planes.forget("not made")  # nothing to forget: no error
+
+
+def test_densities_made_in_bands_are_those_made_whole(monkeypatch):
+    """A band of rows at a time (here 7 rows of 50 px, the last one shorter): the same
+    values, bit for bit, as the optical density of the whole photo unmixed at once."""
+    srgb = np.random.default_rng(2).random((40, 50, 3)).astype(np.float32)
+    planes = c.ColourPlanes(srgb)
+    whole = c.chromophore_densities(c.optical_density(planes.linear), planes.channel_weights)
+    monkeypatch.setattr(c, "BAND_PIXELS", 7 * 50)
+    np.testing.assert_array_equal(planes.densities.view(np.uint32), whole.view(np.uint32))
+
+
+def test_densities_with_shading_use_up_the_kept_densities():
+    """The shading taken out in the place of the densities (then no longer kept): the
+    densities minus the grey's leak, channel by channel, as computed whole."""
+    planes = c.ColourPlanes(np.random.default_rng(3).random((30, 20, 3)).astype(np.float32))
+    shading = np.random.default_rng(4).random((30, 20)).astype(np.float32)
+    leak = c.unmixing_matrix(planes.channel_weights) @ np.ones(3, np.float32)
+    leak[2] -= 1.0
+    before = planes.densities.copy()
+    expected = shading[..., None] * -leak + before
+    got = planes.densities_with_shading(shading)
+    assert "densities" not in planes._cache
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(planes.densities, before)  # made again when next used
+
+
+def test_melanin_index_of_masked_pixels_and_erythema_index_as_whole():
+    lin = np.random.default_rng(5).random((30, 40, 3)).astype(np.float32)
+    lin[0, 0] = 0.0  # below the floor
+    where = np.random.default_rng(6).random((30, 40)) > 0.5
+    whole = c.melanin_index(lin)
+    np.testing.assert_array_equal(c.melanin_index(lin, where), whole[where])
+    floored = np.maximum(lin, c._EPS)
+    np.testing.assert_array_equal(
+        c.erythema_index(lin),
+        (100.0 * np.log10(floored[..., 0] / floored[..., 1])).astype(np.float32))

@@ -16,6 +16,7 @@ from skinmetrics.filters import (
     blob_responses,
     bridge_gaps,
     clean_mask,
+    compact_labels,
     connected_parts,
     contrast_to_reference,
     dark_objects,
@@ -23,6 +24,7 @@ from skinmetrics.filters import (
     gaussian_laplace,
     h_maxima,
     hysteresis,
+    iter_blob_responses,
     label_peaks,
     line_opening,
     local_half_maximum,
@@ -438,3 +440,29 @@ def test_connected_parts_are_scipys(connectivity):
     assert pairs.shape[1] == n  # one scipy part for each OpenCV part, and the reverse
     if connectivity == 4:
         np.testing.assert_array_equal(got, expected)
+
+
+def test_blob_responses_one_at_a_time_are_those_made_at_once():
+    density = np.random.default_rng(7).random((60, 80)).astype(np.float32)
+    roi = np.zeros((60, 80), bool)
+    roi[5:55, 10:70] = True
+    sigmas = [1.0, 1.4, 2.0]
+    at_once = blob_responses(density, roi, sigmas)
+    one_by_one = list(iter_blob_responses(density, roi, sigmas))
+    assert len(one_by_one) == 3
+    for a, b in zip(at_once, one_by_one, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("top", "kind"), [(0, np.uint8), (255, np.uint8),
+                                           (256, np.uint16), (65535, np.uint16),
+                                           (65536, np.int32)])
+def test_compact_labels_keep_the_labels_in_the_smallest_type(top, kind):
+    labels = np.zeros((4, 5), np.int32)
+    labels[1, 2] = top
+    labels[3, 4] = min(top, 7)
+    got = compact_labels(labels)
+    assert got.dtype == kind
+    np.testing.assert_array_equal(got, labels)
+    mask = labels > 0
+    assert compact_labels(mask) is mask

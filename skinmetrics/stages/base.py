@@ -18,6 +18,7 @@ from ..filters import (
     dark_objects,
     hysteresis,
     keep_seeded,
+    label_type,
     local_half_maximum,
     local_reference,
     object_contrast,
@@ -353,13 +354,15 @@ def skin_densities(planes: ColourPlanes, skin: np.ndarray, params: Mapping[str, 
     if sigma <= 0 or not skin.any():
         return planes.densities
     exact = planes.exact_shading
-    departure = exact - local_reference(exact, skin, sigma)
+    departure = local_reference(exact, skin, sigma)
+    np.subtract(exact, departure, out=departure)  # in place: exact minus its local level
     # the spread from a regular sample of the skin (at most about a million pixels)
     step = max(1, int(np.sqrt(np.count_nonzero(skin) / 1e6)))
     spread = robust_spread(departure[::step, ::step][skin[::step, ::step]])
     keep = skin & (np.abs(departure) <= 3 * spread)
+    del departure
     shading = local_reference(exact, keep, sigma)
-    del exact, departure  # not held while the densities are made
+    del exact  # not held while the densities are made
     return planes.densities_with_shading(shading)
 
 
@@ -536,13 +539,16 @@ def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
 
 def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray:
     """Objects of a label image cut to ``region`` (an object partly inside keeps its inside
-    part and still counts once), relabelled 1..N; unchanged without a region."""
+    part and still counts once), relabelled 1..N in the smallest type that holds N
+    (:func:`skinmetrics.filters.label_type`); unchanged without a region."""
     if region is None:
         return labels
     keep = np.zeros(int(labels.max()) + 1, bool)
     keep[labels[region]] = True
     keep[0] = False
-    return np.where(region, renumbered(labels, keep), 0)
+    inside = renumbered(labels, keep, label_type(int(np.count_nonzero(keep))))
+    inside *= region  # in place: 0 outside the region
+    return inside
 
 
 def summarise_objects(found: np.ndarray, roi: np.ndarray, region: np.ndarray | None,
@@ -588,8 +594,10 @@ def object_metrics(prefix: str, roi: np.ndarray, labels: np.ndarray, px_per_mm: 
     """
     roi_px = int(np.count_nonzero(roi))
     n = int(labels.max())
-    sizes = np.bincount(labels.ravel())[1:] if n else np.zeros(0)
-    area, area_units = area_metrics(prefix, labels > 0, roi_px, px_per_mm)
+    inside = labels > 0
+    # counted over the objects' pixels only: no int64 copy of the whole label image
+    sizes = np.bincount(labels[inside], minlength=n + 1)[1:] if n else np.zeros(0)
+    area, area_units = area_metrics(prefix, inside, roi_px, px_per_mm)
     roi_cm2 = roi_px / (10.0 * px_per_mm) ** 2 if px_per_mm else 0.0
     metrics: dict = {f"{prefix}_count": n}
     units = {f"{prefix}_count": "count"}

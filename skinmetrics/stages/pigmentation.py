@@ -388,8 +388,7 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     units["pigment_reference_L_star"] = "CIELAB L*"
     if roi_px:
         L_mean, _, b_mean = masked_mean(lab, roi)
-        red = planes.linear[..., :1][roi]  # the melanin index needs only R
-        metrics["melanin_index_mean"] = float(melanin_index(red).mean())
+        metrics["melanin_index_mean"] = float(melanin_index(planes.linear, roi).mean())
         metrics["ita_deg_mean"] = float(ita_degrees(L_mean, b_mean))
     else:
         metrics["melanin_index_mean"] = metrics["ita_deg_mean"] = None
@@ -403,7 +402,7 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     if n:
         L = lab[..., 0]
         L_ref = local_reference(L, unaffected, reference_sigma_px)
-        delta_L = float((L_ref - L)[mask].mean())
+        delta_L = float((L_ref[mask] - L[mask]).mean())  # the spots' pixels only
         metrics["pigment_spot_delta_L"] = delta_L
         metrics["pigmentation_index"] = metrics["pigment_spot_area_pct"] * delta_L / 10.0
     else:

@@ -51,7 +51,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes
-from ..filters import blob_objects, blob_responses, disk
+from ..filters import blob_objects, disk, iter_blob_responses
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     GRID_PARAMS,
@@ -143,9 +143,10 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     """
     where = roi if fringe is None else roi & ~fringe
     sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
-    responses = blob_responses(planes.luminance_density, where, sigmas)
     texture = where
-    for _ in range(2):  # the second time, crust-like blobs are left out of the skin's texture
+    for attempt in range(2):  # the second time, crust-like blobs are left out of the texture
+        # each scale's response made when read: one held at a time, none after
+        responses = iter_blob_responses(planes.luminance_density, where, sigmas)
         labels = blob_objects(responses, where, sigmas,
                               scale.px(params["window_mm"]), params["min_z"],
                               params["level_floor"], params["edge_fraction"], texture,
@@ -160,9 +161,10 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
             return labels
         red = crust_like(labels, planes, where, 2 * max(sigmas), params["max_redness"],
                          params["max_darkness"], params, scale)[labels]
-        if not red.any():
+        if not red.any() or attempt == 1:
             break
         texture = where & (cv2.dilate(red.view(np.uint8), disk(2 * max(sigmas))) == 0)
+        labels = red = None  # not held while the blobs are found again
     pores = keep_by_size_and_shape(np.where(red, 0, labels), params, scale) > 0
     # pores lie apart: touching pieces are one pore
     return ndi.label(pores, structure=np.ones((3, 3)))[0]

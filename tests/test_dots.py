@@ -20,8 +20,9 @@ SHADOW = 0.8
 
 def _dots(skin: np.ndarray, kinds: list[str], seed: int = 0) -> np.ndarray:
     """A skin of one colour with dots 0.24 mm across, some sensor noise, as sRGB: crusts
-    (``brown``, ``red-brown``, ``faint-brown``) in turn on a 1 mm laser grid, pores
-    (``pore``: the shadow of an opening) scattered between them."""
+    (``brown``, ``red-brown``, ``faint-brown``) in turn on a 1 mm laser grid (``shed``: a
+    site whose crust has come off), pores (``pore``: the shadow of an opening) scattered
+    between them."""
     rng = np.random.default_rng(seed)
     crusts = [k for k in kinds if k != "pore"]
     cols = int(np.ceil(np.sqrt(max(len(kinds), 1)))) + 2
@@ -39,7 +40,7 @@ def _dots(skin: np.ndarray, kinds: list[str], seed: int = 0) -> np.ndarray:
         alpha = np.clip(3.0 + 0.5 - np.hypot(yy - cy, xx - cx), 0, 1)[..., None]
         if kind == "pore":
             lin *= 1 - (1 - SHADOW) * alpha
-        else:
+        elif kind != "shed":
             colour = {"brown": DARK_BROWN, "red-brown": RED_BROWN,
                       "faint-brown": 0.4 * DARK_BROWN + 0.6 * skin}[kind]
             lin = lin * (1 - alpha) + alpha * colour
@@ -95,3 +96,19 @@ def test_faint_crusts_on_the_laser_grid_are_crusts(pipes):
     assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] == pytest.approx(
         36, abs=3)
     assert measure_image(photo, acne, PX_PER_MM).metrics["pore_count"] <= 14
+
+
+def test_faint_crusts_on_a_healing_grid_are_crusts(pipes):
+    """A third of a grid's faint crusts shed (a laser's course healing), on dark skin among
+    pore shadows, three captures: a crust left has on average under three of its four side
+    neighbours, but more with the diagonals too, which tell it from a scattered dot. Found
+    (2026-12-06): 78, 76 and 46 of 80 (with the sides alone 65, 69 and 15); in the third
+    only part of the grid is found."""
+    laser, _ = pipes
+    found = []
+    for seed in (1, 2, 3):
+        sites = np.random.default_rng(seed).permutation(["faint-brown"] * 80 + ["shed"] * 40)
+        photo = _dots(skin_rgb(np.array(0.2), np.array(0.02)), [*sites, *["pore"] * 20],
+                      seed=seed)
+        found.append(measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"])
+    assert 0.75 * 240 <= sum(found) <= 1.05 * 240, found

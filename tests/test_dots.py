@@ -101,9 +101,10 @@ def test_faint_crusts_on_the_laser_grid_are_crusts(pipes):
 def test_faint_crusts_on_a_healing_grid_are_crusts(pipes):
     """A third of a grid's faint crusts shed (a laser's course healing), on dark skin among
     pore shadows, three captures: a crust left has on average under three of its four side
-    neighbours, but more with the diagonals too, which tell it from a scattered dot. Found
-    (2026-12-06): 78, 76 and 46 of 80 (with the sides alone 65, 69 and 15); in the third
-    only part of the grid is found."""
+    neighbours, but more with the diagonals too, which tell it from a scattered dot; and the
+    grid found among the darker dots is the photo's grid, against which the fainter ones
+    are tested too. Found (2026-12-06): 78, 76 and 80 of 80 (with the sides alone 65, 69
+    and 15; with the diagonals but the grid only where it was found, 78, 76 and 46)."""
     laser, _ = pipes
     found = []
     for seed in (1, 2, 3):
@@ -111,4 +112,4 @@ def test_faint_crusts_on_a_healing_grid_are_crusts(pipes):
         photo = _dots(skin_rgb(np.array(0.2), np.array(0.02)), [*sites, *["pore"] * 20],
                       seed=seed)
         found.append(measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"])
-    assert 0.75 * 240 <= sum(found) <= 1.05 * 240, found
+    assert 0.95 * 240 <= sum(found) <= 1.05 * 240, found

@@ -209,8 +209,11 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
     Where the objects are so dense that a scattered one has lattice neighbours by chance
     (dark skin's texture at a fine scale gives thousands of dark dots), the grid is
     searched again among the darker half of them, then the darker quarter, and so on
-    while at least ``grid_min_objects`` remain (0: among all only). Each search tests its
-    objects against the chance at its own density; an object is on the grid when any
+    while at least ``grid_min_objects`` remain (0: among all only). A photo has one grid:
+    a search whose dots show none (too many scattered or shed among them for the
+    periodogram) is tested against the grid the first other search found, its dots at
+    least ``grid_darkness_fraction`` as dark as that grid's median dot. Each search tests
+    its objects against the chance at its own density; an object is on the grid when any
     search puts it there.
 
     Parameters
@@ -231,13 +234,26 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
     -------
     (N,) bool ndarray
     """
-    found = np.zeros(len(centres), bool)
+    searches, bases = [], []  # the sets searched, the darker half of each the next
     candidates = present.copy()
     while np.count_nonzero(candidates):
-        pts = centres[candidates]
-        basis = lattice_vectors(pts, scale.px(grid["grid_pitch_min_mm"]),
-                                scale.px(grid["grid_pitch_max_mm"]), grid["grid_contrast"])
-        if basis is not None:
+        searches.append(candidates)
+        bases.append(lattice_vectors(centres[candidates], scale.px(grid["grid_pitch_min_mm"]),
+                                     scale.px(grid["grid_pitch_max_mm"]),
+                                     grid["grid_contrast"]))
+        candidates = candidates & (darkness >= np.median(darkness[candidates]))
+        if not grid["grid_min_objects"] or (np.count_nonzero(candidates)
+                                            < grid["grid_min_objects"]):
+            break
+    known = next((b for b in bases if b is not None), None)  # the photo has one grid
+    found = np.zeros(len(centres), bool)
+    floor = None  # the darkness a dot of the grid has, where the grid shows
+    for own in (True, False):  # searches with their own grid, then the others with it
+        for candidates, basis in zip(searches, bases, strict=True):
+            if (basis is not None) != own or (not own and known is None):
+                continue
+            basis = known if basis is None else basis
+            pts = centres[candidates]
             radius = TOLERANCE * np.hypot(*basis.T).min()
             least = _least_neighbours(len(pts) / max(roi_px, 1), np.pi * radius**2,
                                       int(grid["grid_neighbours"]), grid["grid_chance"])
@@ -245,12 +261,11 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
             on[candidates] = ((lattice_neighbours(pts, basis) >= least)
                               & _darkest_near(pts, darkness[candidates], radius))
             if on.any():
-                on &= darkness >= grid["grid_darkness_fraction"] * np.median(darkness[on])
+                level = grid["grid_darkness_fraction"] * np.median(darkness[on])
+                if own and floor is None:
+                    floor = level
+                on &= darkness >= (level if own else max(level, floor or 0.0))
             found |= on
-        candidates &= darkness >= np.median(darkness[candidates])
-        if not grid["grid_min_objects"] or (np.count_nonzero(candidates)
-                                            < grid["grid_min_objects"]):
-            break
     return found
 
 

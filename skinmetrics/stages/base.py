@@ -245,28 +245,39 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
         if not grid["grid_min_objects"] or (np.count_nonzero(candidates)
                                             < grid["grid_min_objects"]):
             break
-    known = next((b for b in bases if b is not None), None)  # the photo has one grid
     found = np.zeros(len(centres), bool)
-    floor = None  # the darkness a dot of the grid has, where the grid shows
-    for own in (True, False):  # searches with their own grid, then the others with it
-        for candidates, basis in zip(searches, bases, strict=True):
-            if (basis is not None) != own or (not own and known is None):
-                continue
-            basis = known if basis is None else basis
-            pts = centres[candidates]
-            radius = TOLERANCE * np.hypot(*basis.T).min()
-            least = _least_neighbours(len(pts) / max(roi_px, 1), np.pi * radius**2,
-                                      int(grid["grid_neighbours"]), grid["grid_chance"])
-            on = np.zeros(len(centres), bool)
-            on[candidates] = ((lattice_neighbours(pts, basis) >= least)
-                              & _darkest_near(pts, darkness[candidates], radius))
-            if on.any():
-                level = grid["grid_darkness_fraction"] * np.median(darkness[on])
-                if own and floor is None:
-                    floor = level
-                on &= darkness >= (level if own else max(level, floor or 0.0))
+    floor = None  # the darkness of a dot of the grid, where the grid first shows
+    for candidates, basis in zip(searches, bases, strict=True):  # each with its own grid
+        if basis is not None:
+            on, level = _on_lattice(centres, darkness, candidates, basis, roi_px, grid)
+            floor = level if floor is None else floor
             found |= on
+    known = next((b for b in bases if b is not None), None)  # the photo has one grid
+    for candidates, basis in zip(searches, bases, strict=True):  # the others, with it
+        if basis is None and known is not None:
+            on, _ = _on_lattice(centres, darkness, candidates, known, roi_px, grid)
+            found |= on & (darkness >= (floor or 0.0))
     return found
+
+
+def _on_lattice(centres: np.ndarray, darkness: np.ndarray, candidates: np.ndarray,
+                basis: np.ndarray, roi_px: int, grid: Mapping[str, float]
+                ) -> tuple[np.ndarray, float | None]:
+    """Which of the ``candidates`` lie on the lattice of ``basis`` (one search of
+    :func:`on_grid`: lattice neighbours beyond chance at the candidates' density, the
+    darkest at their site, at least ``grid_darkness_fraction`` as dark as the median of
+    those), and that darkness level (OD; None when none lies on it)."""
+    pts = centres[candidates]
+    radius = TOLERANCE * np.hypot(*basis.T).min()
+    least = _least_neighbours(len(pts) / max(roi_px, 1), np.pi * radius**2,
+                              int(grid["grid_neighbours"]), grid["grid_chance"])
+    on = np.zeros(len(centres), bool)
+    on[candidates] = ((lattice_neighbours(pts, basis) >= least)
+                      & _darkest_near(pts, darkness[candidates], radius))
+    if not on.any():
+        return on, None
+    level = grid["grid_darkness_fraction"] * float(np.median(darkness[on]))
+    return on & (darkness >= level), level
 
 
 def _darkest_near(centres: np.ndarray, darkness: np.ndarray, radius: float) -> np.ndarray:

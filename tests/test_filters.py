@@ -10,7 +10,6 @@ from skimage import measure, morphology
 from skimage.segmentation import relabel_sequential
 
 from skinmetrics.filters import (
-    _line_kernel,
     black_tophat_od,
     blob_objects,
     blob_responses,
@@ -36,6 +35,7 @@ from skinmetrics.filters import (
     split_touching,
     thin_parts,
 )
+from skinmetrics.filters.morphology import _line_kernel
 
 from .conftest import soft_disc
 

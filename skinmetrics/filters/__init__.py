@@ -1,0 +1,92 @@
+"""Shared image operations used by the stages: local skin reference, scale, clean-up, objects.
+
+Every name is importable from here; the code lives in submodules by topic:
+
+- :mod:`~skinmetrics.filters.footprints`: structuring elements (disk, square);
+- :mod:`~skinmetrics.filters.reference`: the skin's local reference level by normalised
+  convolution, the contrast to it, robust spreads and the noise level function;
+- :mod:`~skinmetrics.filters.morphology`: top-hats, line and path openings, clean-up of
+  masks, connected parts, h-maxima, grey reconstruction, distance transform;
+- :mod:`~skinmetrics.filters.segmentation`: objects outlined at a local half maximum,
+  touching objects split, small dark objects from an optical density;
+- :mod:`~skinmetrics.filters.blobs`: dark blobs by the scale-normalised Laplacian of
+  Gaussian;
+- :mod:`~skinmetrics.filters.measure`: per-object means, contrast and shape, labels, areas.
+"""
+
+from .blobs import blob_objects, blob_responses, gaussian_laplace, iter_blob_responses
+from .footprints import disk, square
+from .measure import (
+    area_metrics,
+    compact_labels,
+    label_type,
+    masked_mean,
+    object_contrast,
+    object_means,
+    object_table,
+    renumbered,
+)
+from .morphology import (
+    black_tophat_od,
+    bridge_gaps,
+    clean_mask,
+    connected_parts,
+    distance_to_background,
+    h_maxima,
+    hysteresis,
+    keep_seeded,
+    line_opening,
+    path_opening,
+    reconstruct_by_dilation,
+    small_dots,
+    thin_parts,
+)
+from .reference import (
+    LocalReference,
+    below_spread,
+    contrast_to_reference,
+    local_reference,
+    noise_level,
+    robust_spread,
+)
+from .segmentation import dark_objects, label_peaks, local_half_maximum, split_touching
+
+__all__ = [
+    "disk",
+    "square",
+    "local_reference",
+    "LocalReference",
+    "below_spread",
+    "contrast_to_reference",
+    "robust_spread",
+    "small_dots",
+    "dark_objects",
+    "blob_objects",
+    "blob_responses",
+    "iter_blob_responses",
+    "gaussian_laplace",
+    "object_means",
+    "object_contrast",
+    "black_tophat_od",
+    "bridge_gaps",
+    "thin_parts",
+    "clean_mask",
+    "hysteresis",
+    "keep_seeded",
+    "connected_parts",
+    "h_maxima",
+    "reconstruct_by_dilation",
+    "split_touching",
+    "distance_to_background",
+    "noise_level",
+    "label_peaks",
+    "line_opening",
+    "path_opening",
+    "local_half_maximum",
+    "object_table",
+    "renumbered",
+    "compact_labels",
+    "label_type",
+    "masked_mean",
+    "area_metrics",
+]

@@ -27,9 +27,9 @@ def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarra
     object.
 
     The surround is the Gaussian-weighted (``sigma_px``) mean over ``roi`` pixels that
-    belong to no object (:func:`local_reference`; the weights' part computed once for all
-    of ``values``). Unlike a top-hat, which is never negative and so grows with noise,
-    this contrast is unbiased: noise averages to zero.
+    belong to no object (:func:`~skinmetrics.filters.reference.local_reference`; the
+    weights' part computed once for all of ``values``). Unlike a top-hat, which is never
+    negative and so grows with noise, this contrast is unbiased: noise averages to zero.
 
     Parameters
     ----------

@@ -64,6 +64,9 @@ class Layer:
         RGB of its outline on the overlay (Okabe-Ito colour-blind-safe palette).
     headline : tuple of str
         Metrics the ``measure`` command prints for it.
+    uses : tuple of str
+        Layers whose lesions its ``detect`` is given (``found``: name -> the lesions found
+        on the whole skin region), found before it when the pipeline has them.
     """
 
     name: str
@@ -75,6 +78,7 @@ class Layer:
     mask: str | None = None
     colour: tuple[int, int, int] | None = None
     headline: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
 
 
 def area_definitions(prefix: str, what: str, suffixes: Sequence[str] = ("px", "mm2", "pct"),

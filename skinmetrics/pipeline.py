@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -331,6 +331,19 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                             timings=timings)
 
 
+def detection_order(stages: Sequence[str]) -> list[str]:
+    """The order in which ``stages`` find their lesions: as listed, but each after the
+    layers it uses (:attr:`skinmetrics.methods.Layer.uses`) that are among them."""
+    order: list[str] = []
+    pending = list(stages)
+    while pending:
+        ready = next(s for s in pending
+                     if all(u in order or u not in stages for u in STAGES[s].LAYER.uses))
+        order.append(ready)
+        pending.remove(ready)
+    return order
+
+
 def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None, *,
                   not_skin: np.ndarray | None = None, size_px_per_mm: float | None = None,
                   estimates: Mapping[str, Mapping[str, float | None]] | None = None,
@@ -361,8 +374,9 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
     clock.lap("roi")
     known_ppm = work_ppm or size_px_per_mm
     coarser: dict[float, tuple] = {}  # the copies at each layer's working scale
-    limits = [pipeline.params[name].get("work_px_per_mm", 0.0) for name in pipeline.stages]
-    for i, name in enumerate(pipeline.stages):
+    order = detection_order(pipeline.stages)
+    limits = [pipeline.params[name].get("work_px_per_mm", 0.0) for name in order]
+    for i, name in enumerate(order):
         module = STAGES[name]
         params = pipeline.params[name]
         need = params.get("min_px_per_mm", 0.0)
@@ -371,6 +385,9 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
             given = dict((estimates or {}).get(name, {}))
             takes = inspect.signature(module.detect).parameters
             wants_face = "face_area" in takes
+            if "found" in takes:  # the lesions of the layers it uses, found before it
+                given["found"] = {u: detection.found[u].astype(bool, copy=False)
+                                  for u in module.LAYER.uses if u in detection.found}
             limit = params.get("work_px_per_mm", 0.0)
             if limit and scale.size_px_per_mm > limit:  # found on a coarser copy
                 if limit not in coarser:
@@ -378,6 +395,9 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                 at_planes, at_roi, at_fringe, at_scale = coarser[limit]
                 if wants_face:
                     given["face_area"] = _resized(face_area, at_roi.shape)
+                if "found" in given:
+                    given["found"] = {u: _resized(m, at_roi.shape)
+                                      for u, m in given["found"].items()}
                 if "finer" in takes:  # the stage refines its lesions on the photo itself
                     given["finer"] = (planes, roi, fringe, scale)
                 found, used = module.detect(at_planes, at_roi, params, at_scale, at_fringe,

@@ -8,7 +8,13 @@ from importlib import resources
 import pytest
 
 from skinmetrics import roi
-from skinmetrics.pipeline import STAGES, PipelineError, builtin_pipelines, load_pipeline
+from skinmetrics.pipeline import (
+    STAGES,
+    PipelineError,
+    builtin_pipelines,
+    detection_order,
+    load_pipeline,
+)
 
 
 def _builtin_text(name: str) -> str:
@@ -113,3 +119,13 @@ def test_a_layer_the_resolution_cannot_resolve_gives_no_number():
         assert fine.metrics["pore_count"] > 10 and not fine.warnings
     assert np.array_equal(measure_image(photo, acne, 25.0).masks["pore"],
                           measure_image(photo, acne).masks["pore"])
+
+
+def test_a_layer_is_found_after_the_layers_it_uses():
+    """The crust layer uses the pigmentation layer's spots: it is found after them whatever
+    the order the pipeline lists them in, which stays the order of its outputs."""
+    assert detection_order(["erythema", "microcrust", "pigmentation"]) == [
+        "erythema", "pigmentation", "microcrust"]
+    assert detection_order(["microcrust", "erythema"]) == ["microcrust", "erythema"]
+    lr = load_pipeline("laser_recovery")
+    assert lr.stages == ("erythema", "microcrust", "pigmentation")

@@ -9,7 +9,8 @@ Every module here but :mod:`~skinmetrics.stages.base` is a stage and declares
   skin region and the values it estimated from the photo; a stage whose ``detect`` also
   takes a ``face_area`` argument is given the face's outline in a face photo (None
   otherwise; :func:`skinmetrics.face.face_outline_mask`, from
-  :func:`skinmetrics.core.measure`);
+  :func:`skinmetrics.core.measure`); one whose ``detect`` takes ``found`` is given the
+  lesions (masks) of the layers its ``LAYER.uses`` names, found before it;
 * ``summarise(planes, roi, found, params, scale, region)``: their mask and metrics within a
   region (:class:`skinmetrics.stages.base.StageResult`).
 

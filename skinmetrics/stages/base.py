@@ -148,8 +148,8 @@ GRID_PARAMS = {
 
 def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_px: float,
                min_redness: float, min_darkness: float,
-               grid: Mapping[str, float] | None = None, scale: Scale | None = None
-               ) -> np.ndarray:
+               grid: Mapping[str, float] | None = None, scale: Scale | None = None,
+               host: np.ndarray | None = None) -> np.ndarray:
     """Which small dark objects are crust material rather than the shadow of a pore.
 
     A pore is a shadow: it takes a fraction of the light from the skin it opens in and
@@ -175,6 +175,10 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
       the crusts around it). On dark skin a brown crust
       takes no more light than a pore's shadow on light skin; its place tells it.
 
+    Inside ``host`` (pigmented spots: a naevus's globules are as dark as crust material
+    and, by their melanin, as red) only the grid tells a crust: an object with most of its
+    pixels there passes by the grid test alone.
+
     The skin around an object is the Gaussian-weighted mean (``sigma_px``) of ``roi``
     pixels of no object (:func:`skinmetrics.filters.object_contrast`). EI uses only the R
     and G channels, which stay reliable on dark skin where the blue channel is near the
@@ -191,6 +195,8 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     redness, darkness = object_contrast(
         labels, [erythema_index(planes.linear), planes.luminance_density], roi, sigma_px)
     crust = (redness >= min_redness) | (darkness >= min_darkness)
+    if host is not None:
+        crust &= _outside(labels, host, n)
     if grid is not None and scale is not None:
         rows, cols = np.nonzero(labels)  # the objects' pixels only
         which = labels[rows, cols]
@@ -200,6 +206,14 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
         present = area > 0  # a label may be missing (its object removed)
         crust |= on_grid(centres, darkness, present, np.count_nonzero(roi), grid, scale)
     return np.concatenate([[False], crust])
+
+
+def _outside(labels: np.ndarray, host: np.ndarray, n: int) -> np.ndarray:
+    """Which of the ``n`` labelled objects have most of their pixels outside ``host``."""
+    rows, cols = np.nonzero(labels)
+    which = labels[rows, cols]
+    inside = np.bincount(which, host[rows, cols], n + 1)[1:]
+    return inside * 2 < np.bincount(which, minlength=n + 1)[1:]
 
 
 def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_px: int,

@@ -15,6 +15,10 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
    density exceeding the skin's by at least ``min_darkness`` (more light taken than by a
    pore's shadow, which keeps the skin's colour), or sitting on the laser's grid (a
    regular lattice among the objects, Manstein et al. [4]; :mod:`skinmetrics.lattice`);
+   inside a pigmented spot of the pipeline's pigmentation layer at least
+   ``host_min_diameter_mm`` across (a naevus, a keratosis) only the grid tells a crust:
+   the spot's own dots (a naevus's globules) are as dark, and by their melanin as red,
+   as crust material;
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
    the distance transform, one marker per maximum at least ``split_depth_mm`` deep
    (:func:`skinmetrics.filters.split_touching`);
@@ -41,7 +45,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..colour import ColourPlanes
-from ..filters import split_touching
+from ..filters import clean_mask, split_touching
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     DARK_OBJECT_PARAMS,
@@ -67,7 +71,8 @@ LAYER = Layer(
     "watershed and outlined at a fraction of their own peak; kept when crust material "
     "rather than a pore's shadow: red-brown (erythema index above that of the skin "
     "around them) or brown-black (luminance density well above it), or on the laser's "
-    "grid (a regular lattice among the dots); touching crusts split at their waist "
+    "grid (a regular lattice among the dots), by the grid alone inside a pigmented spot "
+    "(a naevus's globules look like crust material); touching crusts split at their waist "
     "(distance-transform watershed); kept within the pipeline's diameter and roundness "
     "limits. No published automatic method exists.",
     ("Soille 2003", "Diffey 1984", "Beucher 1993"),
@@ -83,7 +88,7 @@ LAYER = Layer(
                         "Processing, 1993:433-481.",
     },
     mask="microcrust", colour=(0, 158, 115),  # bluish green
-    headline=("microcrust_count",))
+    headline=("microcrust_count",), uses=("pigmentation",))
 
 PARAMS = {
     **DARK_OBJECT_PARAMS,
@@ -92,11 +97,14 @@ PARAMS = {
     "min_darkness": Param(float, 0.0, 5, "brown-black crusts: luminance density excess (OD)"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
     "min_px_per_mm": Param(float, 0.0, 1e5, "coarser photos give no number for this layer"),
+    "host_min_diameter_mm": Param(float, 0.0, 1e3, "a dot inside a pigmented spot at least "
+                                  "this wide is a crust only on the laser's grid (0: any)"),
 }
 
 
 def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-                      scale: Scale, fringe: np.ndarray | None = None) -> np.ndarray:
+                      scale: Scale, fringe: np.ndarray | None = None,
+                      pigment: np.ndarray | None = None) -> np.ndarray:
     """Label image of microcrusts (0 background, 1..N one per crust).
 
     Parameters
@@ -109,6 +117,9 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     fringe : (H, W) bool ndarray, optional
         Skin blurred by a hair (:func:`skinmetrics.roi.skin_and_fringe`): its colour is
         not used to detect lesions.
+    pigment : (H, W) bool ndarray, optional
+        Pigmented spots (the pigmentation layer's lesions): inside those at least
+        ``host_min_diameter_mm`` wide a dark dot is a crust only on the laser's grid.
 
     Returns
     -------
@@ -117,8 +128,12 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     labels = keep_by_size_and_shape(dark_objects_in_skin(planes, roi, params, scale, fringe),
                                     params, scale)
     where = roi if fringe is None else roi & ~fringe
+    host = None
+    if pigment is not None and params["host_min_diameter_mm"] > 0:  # naevi, keratoses
+        host = clean_mask(pigment, np.pi / 4 * scale.px(params["host_min_diameter_mm"]) ** 2)
     crusts = crust_like(labels, planes, where, scale.px(params["tophat_radius_mm"]),
-                        params["min_redness"], params["min_darkness"], params, scale)[labels]
+                        params["min_redness"], params["min_darkness"], params, scale,
+                        host)[labels]
     labels = split_touching(crusts, scale.px(params["split_depth_mm"]))
     return keep_by_size_and_shape(labels, params, scale)
 
@@ -134,12 +149,14 @@ def microcrust_metrics(roi: np.ndarray, labels: np.ndarray,
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
-           scale: Scale, fringe: np.ndarray | None = None
+           scale: Scale, fringe: np.ndarray | None = None,
+           found: Mapping[str, np.ndarray] | None = None
            ) -> tuple[np.ndarray, dict[str, float | None]]:
     """The layer's lesions on the whole skin region (a mask or a label image) and the values
     estimated from the photo (none); ``fringe``: skin blurred by a hair, not used to detect
-    them."""
-    return microcrust_labels(planes, roi, params, scale, fringe), {}
+    them; ``found``: the pigmentation layer's spots, when the pipeline has that layer."""
+    pigment = None if found is None else found.get("pigmentation")
+    return microcrust_labels(planes, roi, params, scale, fringe, pigment), {}
 
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,

@@ -115,15 +115,16 @@ def test_faint_crusts_on_a_healing_grid_are_crusts(pipes):
     assert 0.95 * 240 <= sum(found) <= 1.05 * 240, found
 
 
-def _naevus_under_a_grid(crusts: bool, globules: int = 40, seed: int = 0) -> np.ndarray:
-    """Light skin 14 mm square with a naevus 6 mm across in its middle (melanin ten times
-    the skin's) holding ``globules`` dark dots 0.2 mm across (at a third of the naevus's
-    light), and, with ``crusts``, a dark-brown crust 0.24 mm across on every site of a
-    1 mm laser grid (144), over the naevus too; some sensor noise; sRGB."""
+def _spot_under_a_grid(crusts: bool, globules: int, seed: int = 0) -> np.ndarray:
+    """Light skin 14 mm square with a pigmented spot 6 mm across in its middle (melanin ten
+    times the skin's) holding ``globules`` dark dots 0.2 mm across (at a third of the
+    spot's light: a naevus's globules), and, with ``crusts``, a dark-brown crust 0.24 mm
+    across on every site of a 1 mm laser grid (144), over the spot too; some sensor noise;
+    sRGB."""
     rng = np.random.default_rng(seed)
     side = 14 * PITCH_PX
     skin = skin_rgb(np.array(0.02), np.array(0.02))
-    naevus = skin_rgb(np.array(0.25), np.array(0.02))
+    spot = skin_rgb(np.array(0.25), np.array(0.02))
     yy, xx = np.mgrid[0:side, 0:side]
     centre, radius = side / 2 - 0.5, 3 * PITCH_PX
 
@@ -131,35 +132,41 @@ def _naevus_under_a_grid(crusts: bool, globules: int = 40, seed: int = 0) -> np.
         alpha = np.clip(r + 0.5 - np.hypot(yy - y, xx - x), 0, 1)[..., None]
         return lin * (1 - alpha) + alpha * colour
 
-    lin = disc(np.broadcast_to(skin, (side, side, 3)), centre, centre, naevus, radius)
+    lin = disc(np.broadcast_to(skin, (side, side, 3)), centre, centre, spot, radius)
     sites = [((i + 0.5) * PITCH_PX - 0.5, (j + 0.5) * PITCH_PX - 0.5)
              for i in range(1, 13) for j in range(1, 13)]
     dots: list[tuple[float, float]] = []
-    while len(dots) < globules:  # inside the naevus, away from the sites and each other
+    while len(dots) < globules:  # inside the spot, away from each other
         r, t = radius * np.sqrt(rng.uniform(0, 0.8)), rng.uniform(0, 2 * np.pi)
         y, x = centre + r * np.sin(t), centre + r * np.cos(t)
         if all(np.hypot(y - v, x - u) > 0.25 * PITCH_PX for v, u in sites + dots):
             dots.append((y, x))
     for y, x in dots:
-        lin = disc(lin, y, x, naevus / 3, 2.5)
+        lin = disc(lin, y, x, spot / 3, 2.5)
     for y, x in sites if crusts else []:
         lin = disc(lin, y, x, DARK_BROWN, 3.0)
     lin = lin * (1 + rng.normal(0, 0.01, lin.shape))
     return linear_to_srgb(np.clip(lin, 0, 1)).astype(np.float32)
 
 
-def test_a_naevus_globules_are_no_crusts(pipes):
-    """A naevus's dark globules are as dark as crust material and, by their melanin, as red:
-    inside a pigmented spot (the pigmentation layer's) only the laser's grid tells a crust.
-    The grid's crusts are found across the naevus too, its globules are not (each of them
-    is a crust by colour alone: 184 found over the grid, 40 without it)."""
+def test_an_untreated_naevus_globules_are_no_crusts(pipes):
+    """A naevus's dark globules are as dark as crust material and, by their melanin, as
+    red: in a pigmented spot (the pigmentation layer's) that no dot of a laser grid lies
+    in, its dots are its own (each of these 40 is a crust by colour alone)."""
     laser, _ = pipes
-    assert measure_image(_naevus_under_a_grid(crusts=True), laser,
-                         PX_PER_MM).metrics["microcrust_count"] == pytest.approx(144, abs=3)
-    untreated = _naevus_under_a_grid(crusts=False)
+    untreated = _spot_under_a_grid(crusts=False, globules=40)
     assert measure_image(untreated, laser, PX_PER_MM).metrics["microcrust_count"] <= 2
     laser.params["microcrust"]["host_min_diameter_mm"] = 0.0
     try:
         assert measure_image(untreated, laser, PX_PER_MM).metrics["microcrust_count"] >= 35
     finally:
         laser.params["microcrust"]["host_min_diameter_mm"] = 2.0
+
+
+def test_crusts_on_a_lasered_lentigo_are_crusts(pipes):
+    """A laser's grid crosses a pigmented spot (a lentigo, a common target): the spot is
+    treated skin and its crusts count like the others."""
+    laser, _ = pipes
+    photo = _spot_under_a_grid(crusts=True, globules=0)
+    assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] == pytest.approx(
+        144, abs=3)

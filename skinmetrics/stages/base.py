@@ -14,6 +14,7 @@ from ..colour import ColourPlanes, erythema_index
 from ..filters import (
     area_metrics,
     below_spread,
+    connected_parts,
     contrast_to_reference,
     dark_objects,
     hysteresis,
@@ -175,9 +176,10 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
       the crusts around it). On dark skin a brown crust
       takes no more light than a pore's shadow on light skin; its place tells it.
 
-    Inside ``host`` (pigmented spots: a naevus's globules are as dark as crust material
-    and, by their melanin, as red) only the grid tells a crust: an object with most of its
-    pixels there passes by the grid test alone.
+    Inside a spot of ``host`` (pigmented spots: a naevus's globules are as dark as crust
+    material and, by their melanin, as red) where no object lies on the grid (untreated
+    skin, or a grid not found), an object with most of its pixels there is the spot's own,
+    not a crust.
 
     The skin around an object is the Gaussian-weighted mean (``sigma_px``) of ``roi``
     pixels of no object (:func:`skinmetrics.filters.object_contrast`). EI uses only the R
@@ -195,25 +197,23 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     redness, darkness = object_contrast(
         labels, [erythema_index(planes.linear), planes.luminance_density], roi, sigma_px)
     crust = (redness >= min_redness) | (darkness >= min_darkness)
-    if host is not None:
-        crust &= _outside(labels, host, n)
+    rows, cols = np.nonzero(labels)  # the objects' pixels only
+    which = labels[rows, cols]
+    area = np.bincount(which, minlength=n + 1)[1:]
+    on = np.zeros(n, bool)
     if grid is not None and scale is not None:
-        rows, cols = np.nonzero(labels)  # the objects' pixels only
-        which = labels[rows, cols]
-        area = np.bincount(which, minlength=n + 1)[1:]
         centres = np.column_stack([np.bincount(which, c, n + 1)[1:] for c in (rows, cols)]
                                   ) / np.maximum(area, 1)[:, None]
         present = area > 0  # a label may be missing (its object removed)
-        crust |= on_grid(centres, darkness, present, np.count_nonzero(roi), grid, scale)
-    return np.concatenate([[False], crust])
-
-
-def _outside(labels: np.ndarray, host: np.ndarray, n: int) -> np.ndarray:
-    """Which of the ``n`` labelled objects have most of their pixels outside ``host``."""
-    rows, cols = np.nonzero(labels)
-    which = labels[rows, cols]
-    inside = np.bincount(which, host[rows, cols], n + 1)[1:]
-    return inside * 2 < np.bincount(which, minlength=n + 1)[1:]
+        on = on_grid(centres, darkness, present, np.count_nonzero(roi), grid, scale)
+    if host is not None:  # spots no dot of the grid lies in: their dots are their own
+        spots = connected_parts(host)[0][rows, cols]
+        inside = np.bincount(which, spots > 0, n + 1)[1:] * 2 > area
+        spot = np.zeros(n + 1, spots.dtype)
+        np.maximum.at(spot, which, spots)
+        spot = np.where(inside, spot[1:], 0)
+        crust &= ~(inside & ~np.isin(spot, spot[on & inside]))
+    return np.concatenate([[False], crust | on])
 
 
 def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_px: int,

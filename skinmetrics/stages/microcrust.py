@@ -15,10 +15,10 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
    density exceeding the skin's by at least ``min_darkness`` (more light taken than by a
    pore's shadow, which keeps the skin's colour), or sitting on the laser's grid (a
    regular lattice among the objects, Manstein et al. [4]; :mod:`skinmetrics.lattice`);
-   inside a pigmented spot of the pipeline's pigmentation layer at least
-   ``host_min_diameter_mm`` across (a naevus, a keratosis) only the grid tells a crust:
-   the spot's own dots (a naevus's globules) are as dark, and by their melanin as red,
-   as crust material;
+   in a pigmented spot of the pipeline's pigmentation layer at least
+   ``host_min_diameter_mm`` across that no dot of the grid lies in (an untreated naevus
+   or keratosis), the dark dots are the spot's own (a naevus's globules are as dark, and
+   by their melanin as red, as crust material);
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
    the distance transform, one marker per maximum at least ``split_depth_mm`` deep
    (:func:`skinmetrics.filters.split_touching`);
@@ -71,8 +71,8 @@ LAYER = Layer(
     "watershed and outlined at a fraction of their own peak; kept when crust material "
     "rather than a pore's shadow: red-brown (erythema index above that of the skin "
     "around them) or brown-black (luminance density well above it), or on the laser's "
-    "grid (a regular lattice among the dots), by the grid alone inside a pigmented spot "
-    "(a naevus's globules look like crust material); touching crusts split at their waist "
+    "grid (a regular lattice among the dots); none by colour in a pigmented spot that no "
+    "grid dot lies in (a naevus's globules); touching crusts split at their waist "
     "(distance-transform watershed); kept within the pipeline's diameter and roundness "
     "limits. No published automatic method exists.",
     ("Soille 2003", "Diffey 1984", "Beucher 1993"),
@@ -97,8 +97,8 @@ PARAMS = {
     "min_darkness": Param(float, 0.0, 5, "brown-black crusts: luminance density excess (OD)"),
     "split_depth_mm": Param(float, 0.0, 10, "waist depth at which touching crusts split, mm"),
     "min_px_per_mm": Param(float, 0.0, 1e5, "coarser photos give no number for this layer"),
-    "host_min_diameter_mm": Param(float, 0.0, 1e3, "a dot inside a pigmented spot at least "
-                                  "this wide is a crust only on the laser's grid (0: any)"),
+    "host_min_diameter_mm": Param(float, 0.0, 1e3, "in a pigmented spot at least this wide "
+                                  "that no grid dot lies in, the dots are its own (0: none)"),
 }
 
 
@@ -118,8 +118,9 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
         Skin blurred by a hair (:func:`skinmetrics.roi.skin_and_fringe`): its colour is
         not used to detect lesions.
     pigment : (H, W) bool ndarray, optional
-        Pigmented spots (the pigmentation layer's lesions): inside those at least
-        ``host_min_diameter_mm`` wide a dark dot is a crust only on the laser's grid.
+        Pigmented spots (the pigmentation layer's lesions): in those at least
+        ``host_min_diameter_mm`` wide that no dot of the laser's grid lies in, the dark
+        dots are the spot's own.
 
     Returns
     -------

@@ -344,14 +344,10 @@ def _grey(img: np.ndarray) -> np.ndarray:
 
 
 def _work_image(img: np.ndarray, f: float) -> np.ndarray:
-    """Luma of ``img`` resized by ``f`` (area averaging)."""
-    a = np.asarray(img)
+    """Luma of ``img`` resized by ``f`` (area averaging; luma first: one plane to average)."""
+    grey = _grey(img)
     if f < 1.0:
-        a = np.ascontiguousarray(a[..., :3] if a.ndim == 3 else a)
-        if a.dtype not in (np.uint8, np.uint16, np.float32):
-            a = a.astype(np.float32)
-        a = cv2.resize(a, (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    grey = _grey(a)
+        grey = cv2.resize(grey, (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
     return np.nan_to_num(grey, nan=0.0, posinf=1.0, neginf=0.0)
 
 
@@ -466,14 +462,15 @@ def _quality(zs_b: np.ndarray, zs_f: np.ndarray, m_fb: np.ndarray, mask_b: np.nd
 
 
 def _ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    if mask.sum() < 100:
+    """Pearson correlation of two float32 images over ``mask`` (OpenCV's masked means and
+    standard deviations, accumulated in double precision)."""
+    m = mask.view(np.uint8)
+    if cv2.countNonZero(m) < 100:
         return 0.0
-    x = a[mask].astype(np.float64)
-    y = b[mask].astype(np.float64)
-    x -= x.mean()
-    y -= y.mean()
-    den = math.sqrt(float((x * x).sum()) * float((y * y).sum()))
-    return float((x * y).sum() / den) if den > 0 else 0.0
+    mean_a, sd_a = (v[0, 0] for v in cv2.meanStdDev(a, mask=m))
+    mean_b, sd_b = (v[0, 0] for v in cv2.meanStdDev(b, mask=m))
+    cov = cv2.mean(cv2.multiply(a, b), mask=m)[0] - mean_a * mean_b
+    return float(cov / (sd_a * sd_b)) if sd_a > 0 and sd_b > 0 else 0.0
 
 
 def _smooth(z: np.ndarray, sigma: float) -> np.ndarray:

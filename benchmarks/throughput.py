@@ -16,7 +16,8 @@ on one thread, keeping freed large arrays for the next as the command line does
   metrics.json), step by step;
 * its follow-up measured with that baseline: the extra steps (registration and colour
   normalisation, the baseline measured over the compared skin);
-* a chart correction (a fitted root-polynomial correction applied to the whole photo);
+* a chart correction (a fitted root-polynomial correction applied to the whole photo, as
+  :meth:`skinmetrics.correction.Calibration.apply` does: linearise, correct, encode);
 
 and reports the median time of each step and the process's peak resident memory (which
 includes the interpreter and libraries). With ``--batch N``, a visit set of N photos
@@ -62,9 +63,8 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
     from skinmetrics.memory import reuse_freed_memory
 
     reuse_freed_memory()  # as the command line and its worker processes do
-    from skinmetrics.colour import srgb_to_linear
     from skinmetrics.core import measure
-    from skinmetrics.correction import ColourCorrection
+    from skinmetrics.correction import Calibration, ColourCorrection
     from skinmetrics.io import decode_image
     from skinmetrics.photo import write_outputs
     from skinmetrics.pipeline import load_pipeline
@@ -74,7 +74,8 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
     follow_data = (Path(folder) / "f.jpg").read_bytes()
     # a root-polynomial correction as fitted on a chart (any fitted values time the same)
     rng = np.random.default_rng(0)
-    ccm = ColourCorrection("Finlayson 2015", np.eye(3, 6) + 0.01 * rng.random((3, 6)), 2, 6)
+    cal = Calibration("chart", ColourCorrection("Finlayson 2015",
+                                                np.eye(3, 6) + 0.01 * rng.random((3, 6)), 2, 6))
     times: dict[str, list[float]] = {}
     for _ in range(repeat):
         run: dict[str, float] = {}
@@ -99,8 +100,8 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
         run["follow-up: baseline over the compared skin"] = extra[
             "baseline over the compared skin"]
         t3 = time.perf_counter()
-        ccm.apply(srgb_to_linear(srgb))
-        run["chart correction (linearise + apply)"] = time.perf_counter() - t3
+        cal.apply(srgb)
+        run["chart correction (linearise, correct, encode)"] = time.perf_counter() - t3
         for k, v in run.items():
             times.setdefault(k, []).append(v)
     print(json.dumps({"times": {k: statistics.median(v) for k, v in times.items()},

@@ -119,21 +119,26 @@ class ColourCorrection:
             out += cube.prod(axis=-1, keepdims=True) * m[:, 12]  # r g b
         return out.reshape(-1, 3)
 
-    def apply(self, linear: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    def apply(self, linear: np.ndarray, chunk: int = 1 << 16,
+              out: np.ndarray | None = None) -> np.ndarray:
         """Correct linear RGB of any shape (..., 3); float32 out, not clipped.
 
         Runs in float32 chunks of ``chunk`` pixels (each chunk's terms stay in the
         processor's cache; a 12 MP photograph in about 0.2 s for the 3x3 and
-        root-polynomial corrections).
+        root-polynomial corrections), into ``out`` when given (a C-contiguous float32
+        array of ``linear``'s shape, which may be ``linear`` itself: corrected in place).
         """
         lin = np.asarray(linear)
         flat = lin.reshape(-1, 3)
-        out = np.empty(flat.shape, np.float32)
+        if out is None:
+            out = np.empty(lin.shape, np.float32)
+        corrected = out.reshape(-1, 3)
         for i in range(0, len(flat), chunk):
             part = flat[i:i + chunk].astype(np.float32, copy=False)
             fast = self._apply_fast(part)
-            out[i:i + chunk] = fast if fast is not None else self.expand(part) @ self.matrix.T
-        return out.reshape(lin.shape)
+            corrected[i:i + chunk] = (fast if fast is not None
+                                      else self.expand(part) @ self.matrix.T)
+        return out
 
 
 def _n_terms(method: str, degree: int, terms: int | None) -> int:
@@ -303,9 +308,8 @@ class Calibration:
         img = np.asarray(srgb, dtype=np.float32)
         if self.ccm is None:
             return img
-        lin = self.ccm.apply(srgb_to_linear(img))
-        np.clip(lin, 0.0, 1.0, out=lin)
-        return linear_to_srgb(lin)
+        lin = srgb_to_linear(img)  # corrected and encoded in its place: one new array
+        return linear_to_srgb(self.ccm.apply(lin, out=lin), out=lin)
 
     def as_dict(self) -> dict:
         """JSON-ready record of the calibration (for metrics.json; no image arrays)."""

@@ -344,10 +344,14 @@ def _grey(img: np.ndarray) -> np.ndarray:
 
 
 def _work_image(img: np.ndarray, f: float) -> np.ndarray:
-    """Luma of ``img`` resized by ``f`` (area averaging; luma first: one plane to average)."""
-    grey = _grey(img)
+    """Luma of ``img`` resized by ``f`` (area averaging)."""
+    a = np.asarray(img)
     if f < 1.0:
-        grey = cv2.resize(grey, (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        a = np.ascontiguousarray(a[..., :3] if a.ndim == 3 else a)
+        if a.dtype not in (np.uint8, np.uint16, np.float32):
+            a = a.astype(np.float32)
+        a = cv2.resize(a, (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    grey = _grey(a)
     return np.nan_to_num(grey, nan=0.0, posinf=1.0, neginf=0.0)
 
 

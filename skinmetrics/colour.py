@@ -147,8 +147,8 @@ def linear_to_srgb(linear: np.ndarray, out: np.ndarray | None = None) -> np.ndar
     The piecewise transfer function of the standard (12.92 x below 0.0031308, else
     1.055 x^(1/2.4) - 0.055) evaluated in float32 for speed; it agrees with colour-science's
     ``cctf_encoding`` within 1e-6 (tested). Made a band of :data:`BAND_PIXELS` values at
-    a time, into ``out`` when given (a float32 array of ``linear``'s shape, which may be
-    ``linear`` itself: encoded in place).
+    a time, into ``out`` when given (a C-contiguous float32 array of ``linear``'s shape,
+    which may be ``linear`` itself: encoded in place).
     """
     x = np.asarray(linear, dtype=np.float32)
     if out is None:

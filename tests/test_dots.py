@@ -170,3 +170,19 @@ def test_crusts_on_a_lasered_lentigo_are_crusts(pipes):
     photo = _spot_under_a_grid(crusts=True, globules=0)
     assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] == pytest.approx(
         144, abs=3)
+
+
+def test_globules_of_a_lasered_naevus_are_no_crusts(pipes):
+    """A laser's grid crosses a naevus holding 80 dark globules, each a crust by colour
+    alone: crust-like dots lie about four times as densely in it as on the skin around,
+    so those off the grid are its texture. The grid's 144 crusts are counted, over the
+    naevus too; without the texture test (2026-12-06) 224."""
+    laser, _ = pipes
+    photo = _spot_under_a_grid(crusts=True, globules=80)
+    assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] == pytest.approx(
+        144, abs=3)
+    laser.params["microcrust"]["host_texture_ratio"] = 0.0
+    try:
+        assert measure_image(photo, laser, PX_PER_MM).metrics["microcrust_count"] >= 200
+    finally:
+        laser.params["microcrust"]["host_texture_ratio"] = 3.0

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
+from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 from scipy.stats import binom
 
@@ -17,6 +19,7 @@ from ..filters import (
     connected_parts,
     contrast_to_reference,
     dark_objects,
+    disk,
     hysteresis,
     keep_seeded,
     label_type,
@@ -143,14 +146,16 @@ GRID_PARAMS = {
     "grid_darkness_fraction": Param(float, 0.0, 1.0, "a dot on the grid is at least this "
                                     "fraction of the grid's median darkness"),
     "grid_min_objects": Param(int, 0, 1_000_000, "too dense for a grid: searched again among "
-                              "the darker half, quarter, ... while this many remain (0: never)"),
+                              "the more significant half, quarter, ... while this many remain "
+                              "(0: never)"),
 }
 
 
 def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_px: float,
                min_redness: float, min_darkness: float,
                grid: Mapping[str, float] | None = None, scale: Scale | None = None,
-               host: np.ndarray | None = None) -> np.ndarray:
+               host: np.ndarray | None = None, host_surround_px: float = 0.0,
+               host_texture_ratio: float = 0.0) -> np.ndarray:
     """Which small dark objects are crust material rather than the shadow of a pore.
 
     A pore is a shadow: it takes a fraction of the light from the skin it opens in and
@@ -168,8 +173,8 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
       than a scattered object has by chance with probability ``grid_chance`` (each site
       holds an object within the tolerance with probability p = 1 - exp(-density x area),
       so the count is binomial, 8 sites; where even eight is that likely, the objects are
-      too dense for their place to tell crusts, and the grid is searched among the darker
-      ones, :func:`on_grid`),
+      too dense for their place to tell crusts, and the grid is searched among the more
+      significant ones, :func:`on_grid`),
       the darkest object within the tolerance of its site (a crust's fragments and faint
       rim are not crusts of their own), and at least ``grid_darkness_fraction`` as dark
       as the median of the objects on the grid (a pore near a grid site is fainter than
@@ -179,7 +184,10 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     Inside a spot of ``host`` (pigmented spots: a naevus's globules are as dark as crust
     material and, by their melanin, as red) where no object lies on the grid (untreated
     skin, or a grid not found), an object with most of its pixels there is the spot's own,
-    not a crust.
+    not a crust. In a spot the grid crosses (a lasered lentigo or naevus), the objects off
+    the grid are the spot's own texture too where, with ``host_texture_ratio``, crust-like
+    objects lie in it more than that many times as densely as on the skin within
+    ``host_surround_px`` around it, which the same laser struck (:func:`_textured_spots`).
 
     The skin around an object is the Gaussian-weighted mean (``sigma_px``) of ``roi``
     pixels of no object (:func:`skinmetrics.filters.object_contrast`). EI uses only the R
@@ -200,30 +208,78 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     rows, cols = np.nonzero(labels)  # the objects' pixels only
     which = labels[rows, cols]
     area = np.bincount(which, minlength=n + 1)[1:]
+    centres = np.column_stack([np.bincount(which, c, n + 1)[1:] for c in (rows, cols)]
+                              ) / np.maximum(area, 1)[:, None]
     on = np.zeros(n, bool)
     if grid is not None and scale is not None:
-        centres = np.column_stack([np.bincount(which, c, n + 1)[1:] for c in (rows, cols)]
-                                  ) / np.maximum(area, 1)[:, None]
         present = area > 0  # a label may be missing (its object removed)
-        on = on_grid(centres, darkness, present, np.count_nonzero(roi), grid, scale)
+        on = on_grid(centres, darkness, present, np.count_nonzero(roi), grid, scale, area)
     if host is not None:  # spots no dot of the grid lies in: their dots are their own
-        spots = connected_parts(host)[0][rows, cols]
+        spot_labels = connected_parts(host)[0]
+        spots = spot_labels[rows, cols]
         inside = np.bincount(which, spots > 0, n + 1)[1:] * 2 > area
         spot = np.zeros(n + 1, spots.dtype)
         np.maximum.at(spot, which, spots)
         spot = np.where(inside, spot[1:], 0)
-        crust &= ~(inside & ~np.isin(spot, spot[on & inside]))
+        crossed = np.isin(spot, spot[on & inside])
+        own = inside & ~crossed
+        if host_texture_ratio > 0:
+            textured = _textured_spots(spot_labels, roi, centres, spot, crust | on,
+                                       host_surround_px, host_texture_ratio)
+            own |= inside & crossed & textured[spot] & ~on
+        crust &= ~own
     return np.concatenate([[False], crust | on])
 
 
+def _textured_spots(spot_labels: np.ndarray, roi: np.ndarray, centres: np.ndarray,
+                    spot: np.ndarray, counted: np.ndarray, surround_px: float,
+                    ratio: float) -> np.ndarray:
+    """Which spots of ``spot_labels`` hold the ``counted`` objects (``spot``: each object's
+    spot, 0 outside) more than ``ratio`` times as densely (per px of the spot) as the skin
+    of ``roi`` within ``surround_px`` around the spot holds them (per px of that skin, the
+    objects counted by their ``centres``): a textured lesion (a naevus's globules) rather
+    than skin a laser's grid struck as evenly as the skin beside it.
+
+    Returns
+    -------
+    (n_spots + 1,) bool ndarray
+        Indexed by spot label (index 0, no spot, is False).
+    """
+    textured = np.zeros(int(spot_labels.max()) + 1, bool)
+    inside = np.bincount(spot[counted], minlength=len(textured))
+    pad = int(np.ceil(surround_px))
+    at = np.round(centres).astype(int)
+    for k, box in enumerate(ndi.find_objects(spot_labels), start=1):
+        if box is None or not inside[k]:
+            continue
+        near = tuple(slice(max(0, b.start - pad), b.stop + pad) for b in box)
+        part = spot_labels[near] == k
+        area = np.count_nonzero(part)
+        ring = (cv2.dilate(part.view(np.uint8), disk(surround_px)) > 0)
+        ring &= (spot_labels[near] == 0) & roi[near]
+        top, left = near[0].start, near[1].start
+        y, x = at[counted & (spot == 0)].T - np.array([[top], [left]])
+        fits = (y >= 0) & (y < ring.shape[0]) & (x >= 0) & (x < ring.shape[1])
+        beside = np.count_nonzero(ring[y[fits], x[fits]])
+        # inside / area > ratio * beside / ring area, without dividing by zero
+        textured[k] = inside[k] * np.count_nonzero(ring) > ratio * beside * area
+    return textured
+
+
 def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_px: int,
-            grid: Mapping[str, float], scale: Scale) -> np.ndarray:
+            grid: Mapping[str, float], scale: Scale, area: np.ndarray | None = None
+            ) -> np.ndarray:
     """Which objects lie on a laser's grid (the grid test of :func:`crust_like`).
 
     Where the objects are so dense that a scattered one has lattice neighbours by chance
     (dark skin's texture at a fine scale gives thousands of dark dots), the grid is
-    searched again among the darker half of them, then the darker quarter, and so on
-    while at least ``grid_min_objects`` remain (0: among all only). A photo has one grid:
+    searched again among the more significant half of them, then the most significant
+    quarter, and so on while at least ``grid_min_objects`` remain (0: among all only). An
+    object's significance is its mean darkness times the square root of its ``area``
+    (px; without it, its darkness alone): how far its mean stands out in units of the
+    noise of that mean, which falls as the square root of the pixels averaged. The
+    specks that sensor noise leaves on dark skin, a pixel or two each, can be as dark on
+    average as a crust of ten or more, but not that significant. A photo has one grid:
     a search whose dots show none (too many scattered or shed among them for the
     periodogram) is tested against the grid the first other search found, its dots at
     least ``grid_darkness_fraction`` as dark as that grid's median dot. Each search tests
@@ -243,19 +299,22 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
     grid : mapping
         :data:`GRID_PARAMS`.
     scale : Scale
+    area : (N,) int ndarray, optional
+        Each object's pixels.
 
     Returns
     -------
     (N,) bool ndarray
     """
-    searches, bases = [], []  # the sets searched, the darker half of each the next
+    significance = darkness if area is None else darkness * np.sqrt(area)
+    searches, bases = [], []  # the sets searched, the more significant half of each the next
     candidates = present.copy()
     while np.count_nonzero(candidates):
         searches.append(candidates)
         bases.append(lattice_vectors(centres[candidates], scale.px(grid["grid_pitch_min_mm"]),
                                      scale.px(grid["grid_pitch_max_mm"]),
                                      grid["grid_contrast"]))
-        candidates = candidates & (darkness >= np.median(darkness[candidates]))
+        candidates = candidates & (significance >= np.median(significance[candidates]))
         if not grid["grid_min_objects"] or (np.count_nonzero(candidates)
                                             < grid["grid_min_objects"]):
             break

@@ -18,7 +18,10 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
    in a pigmented spot of the pipeline's pigmentation layer at least
    ``host_min_diameter_mm`` across that no dot of the grid lies in (an untreated naevus
    or keratosis), the dark dots are the spot's own (a naevus's globules are as dark, and
-   by their melanin as red, as crust material);
+   by their melanin as red, as crust material), and so are those off the grid in a spot
+   the grid crosses where crust-like dots lie more than ``host_texture_ratio`` times as
+   densely as on the skin within ``host_surround_mm`` around it (a lasered naevus's
+   globules; a lasered lentigo holds the grid's crusts as densely as the skin beside it);
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
    the distance transform, one marker per maximum at least ``split_depth_mm`` deep
    (:func:`skinmetrics.filters.split_touching`);
@@ -99,6 +102,11 @@ PARAMS = {
     "min_px_per_mm": Param(float, 0.0, 1e5, "coarser photos give no number for this layer"),
     "host_min_diameter_mm": Param(float, 0.0, 1e3, "in a pigmented spot at least this wide "
                                   "that no grid dot lies in, the dots are its own (0: none)"),
+    "host_texture_ratio": Param(float, 0.0, 1e3, "in such a spot the grid crosses, the dots off "
+                                "the grid are its own where crust-like dots lie this many "
+                                "times as densely as on the skin around it (0: never)"),
+    "host_surround_mm": Param(float, 0.0, 1e3, "the skin around a spot that its density of "
+                              "dots is compared with, mm"),
 }
 
 
@@ -120,7 +128,8 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     pigment : (H, W) bool ndarray, optional
         Pigmented spots (the pigmentation layer's lesions): in those at least
         ``host_min_diameter_mm`` wide that no dot of the laser's grid lies in, the dark
-        dots are the spot's own.
+        dots are the spot's own, and in those it crosses the dots off the grid where
+        they lie denser than on the skin around (``host_texture_ratio``).
 
     Returns
     -------
@@ -134,7 +143,8 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
         host = clean_mask(pigment, np.pi / 4 * scale.px(params["host_min_diameter_mm"]) ** 2)
     crusts = crust_like(labels, planes, where, scale.px(params["tophat_radius_mm"]),
                         params["min_redness"], params["min_darkness"], params, scale,
-                        host)[labels]
+                        host, scale.px(params["host_surround_mm"]),
+                        params["host_texture_ratio"])[labels]
     labels = split_touching(crusts, scale.px(params["split_depth_mm"]))
     return keep_by_size_and_shape(labels, params, scale)
 

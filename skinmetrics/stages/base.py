@@ -213,7 +213,7 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     on = np.zeros(n, bool)
     if grid is not None and scale is not None:
         present = area > 0  # a label may be missing (its object removed)
-        on = on_grid(centres, darkness, present, np.count_nonzero(roi), grid, scale, area)
+        on = on_grid(centres, darkness, area, present, np.count_nonzero(roi), grid, scale)
     if host is not None:  # spots no dot of the grid lies in: their dots are their own
         spot_labels = connected_parts(host)[0]
         spots = spot_labels[rows, cols]
@@ -248,7 +248,7 @@ def _textured_spots(spot_labels: np.ndarray, roi: np.ndarray, centres: np.ndarra
     textured = np.zeros(int(spot_labels.max()) + 1, bool)
     inside = np.bincount(spot[counted], minlength=len(textured))
     pad = int(np.ceil(surround_px))
-    at = np.round(centres).astype(int)
+    rows, cols = np.round(centres[counted & (spot == 0)]).astype(int).T  # on the skin
     for k, box in enumerate(ndi.find_objects(spot_labels), start=1):
         if box is None or not inside[k]:
             continue
@@ -257,8 +257,7 @@ def _textured_spots(spot_labels: np.ndarray, roi: np.ndarray, centres: np.ndarra
         area = np.count_nonzero(part)
         ring = (cv2.dilate(part.view(np.uint8), disk(surround_px)) > 0)
         ring &= (spot_labels[near] == 0) & roi[near]
-        top, left = near[0].start, near[1].start
-        y, x = at[counted & (spot == 0)].T - np.array([[top], [left]])
+        y, x = rows - near[0].start, cols - near[1].start
         fits = (y >= 0) & (y < ring.shape[0]) & (x >= 0) & (x < ring.shape[1])
         beside = np.count_nonzero(ring[y[fits], x[fits]])
         # inside / area > ratio * beside / ring area, without dividing by zero
@@ -266,20 +265,19 @@ def _textured_spots(spot_labels: np.ndarray, roi: np.ndarray, centres: np.ndarra
     return textured
 
 
-def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_px: int,
-            grid: Mapping[str, float], scale: Scale, area: np.ndarray | None = None
-            ) -> np.ndarray:
+def on_grid(centres: np.ndarray, darkness: np.ndarray, area: np.ndarray, present: np.ndarray,
+            roi_px: int, grid: Mapping[str, float], scale: Scale) -> np.ndarray:
     """Which objects lie on a laser's grid (the grid test of :func:`crust_like`).
 
     Where the objects are so dense that a scattered one has lattice neighbours by chance
     (dark skin's texture at a fine scale gives thousands of dark dots), the grid is
     searched again among the more significant half of them, then the most significant
     quarter, and so on while at least ``grid_min_objects`` remain (0: among all only). An
-    object's significance is its mean darkness times the square root of its ``area``
-    (px; without it, its darkness alone): how far its mean stands out in units of the
-    noise of that mean, which falls as the square root of the pixels averaged. The
-    specks that sensor noise leaves on dark skin, a pixel or two each, can be as dark on
-    average as a crust of ten or more, but not that significant. A photo has one grid:
+    object's significance is its mean darkness times the square root of its ``area``:
+    how far its mean stands out in units of the noise of that mean, which falls as the
+    square root of the pixels averaged. The specks that sensor noise leaves on dark skin,
+    a pixel or two each, can be as dark on average as a crust of ten or more, but not that
+    significant. A photo has one grid:
     a search whose dots show none (too many scattered or shed among them for the
     periodogram) is tested against the grid the first other search found, its dots at
     least ``grid_darkness_fraction`` as dark as that grid's median dot. Each search tests
@@ -292,6 +290,8 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
         Object centres (row, col), px.
     darkness : (N,) float ndarray
         Each object's luminance density excess over the skin around it (OD).
+    area : (N,) int ndarray
+        Each object's pixels.
     present : (N,) bool ndarray
         Objects that exist (a label may have been removed).
     roi_px : int
@@ -299,14 +299,12 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, present: np.ndarray, roi_
     grid : mapping
         :data:`GRID_PARAMS`.
     scale : Scale
-    area : (N,) int ndarray, optional
-        Each object's pixels.
 
     Returns
     -------
     (N,) bool ndarray
     """
-    significance = darkness if area is None else darkness * np.sqrt(area)
+    significance = darkness * np.sqrt(area)
     searches, bases = [], []  # the sets searched, the more significant half of each the next
     candidates = present.copy()
     while np.count_nonzero(candidates):

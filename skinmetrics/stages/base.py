@@ -224,21 +224,23 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
         crossed = np.isin(spot, spot[on & inside])
         own = inside & ~crossed
         if host_texture_ratio > 0:
-            textured = _textured_spots(spot_labels, roi, centres, spot, crust | on,
-                                       host_surround_px, host_texture_ratio)
+            textured = _textured_spots(spot_labels, np.unique(spot[on & inside]), roi,
+                                       centres, spot, crust | on, host_surround_px,
+                                       host_texture_ratio)
             own |= inside & crossed & textured[spot] & ~on
         crust &= ~own
     return np.concatenate([[False], crust | on])
 
 
-def _textured_spots(spot_labels: np.ndarray, roi: np.ndarray, centres: np.ndarray,
-                    spot: np.ndarray, counted: np.ndarray, surround_px: float,
-                    ratio: float) -> np.ndarray:
-    """Which spots of ``spot_labels`` hold the ``counted`` objects (``spot``: each object's
-    spot, 0 outside) more than ``ratio`` times as densely (per px of the spot) as the skin
-    of ``roi`` within ``surround_px`` around the spot holds them (per px of that skin, the
-    objects counted by their ``centres``): a textured lesion (a naevus's globules) rather
-    than skin a laser's grid struck as evenly as the skin beside it.
+def _textured_spots(spot_labels: np.ndarray, tested: np.ndarray, roi: np.ndarray,
+                    centres: np.ndarray, spot: np.ndarray, counted: np.ndarray,
+                    surround_px: float, ratio: float) -> np.ndarray:
+    """Which of the spots ``tested`` (labels of ``spot_labels``) hold the ``counted``
+    objects (``spot``: each object's spot, 0 outside) more than ``ratio`` times as densely
+    (per px of the spot) as the skin of ``roi`` within ``surround_px`` around the spot holds
+    them (per px of that skin, the objects counted by their ``centres``): a textured lesion
+    (a naevus's globules) rather than skin a laser's grid struck as evenly as the skin
+    beside it.
 
     Returns
     -------
@@ -249,10 +251,11 @@ def _textured_spots(spot_labels: np.ndarray, roi: np.ndarray, centres: np.ndarra
     inside = np.bincount(spot[counted], minlength=len(textured))
     pad = int(np.ceil(surround_px))
     rows, cols = np.round(centres[counted & (spot == 0)]).astype(int).T  # on the skin
-    for k, box in enumerate(ndi.find_objects(spot_labels), start=1):
-        if box is None or not inside[k]:
+    boxes = ndi.find_objects(spot_labels)
+    for k in tested:
+        if not inside[k]:
             continue
-        near = tuple(slice(max(0, b.start - pad), b.stop + pad) for b in box)
+        near = tuple(slice(max(0, b.start - pad), b.stop + pad) for b in boxes[k - 1])
         part = spot_labels[near] == k
         area = np.count_nonzero(part)
         ring = (cv2.dilate(part.view(np.uint8), disk(surround_px)) > 0)

@@ -75,7 +75,8 @@ LAYER = Layer(
     "rather than a pore's shadow: red-brown (erythema index above that of the skin "
     "around them) or brown-black (luminance density well above it), or on the laser's "
     "grid (a regular lattice among the dots); none by colour in a pigmented spot that no "
-    "grid dot lies in (a naevus's globules); touching crusts split at their waist "
+    "grid dot lies in, nor off the grid in one whose dots lie far denser than on the skin "
+    "around it (a naevus's globules); touching crusts split at their waist "
     "(distance-transform watershed); kept within the pipeline's diameter and roundness "
     "limits. No published automatic method exists.",
     ("Soille 2003", "Diffey 1984", "Beucher 1993"),

@@ -20,9 +20,12 @@ a grid among object centres and says which centres lie on it.
    even when scattered dots outnumber the grid's several times. The real-space basis is
    the inverse of the two, reduced to the lattice's shortest (Lagrange-Gauss), refined to
    the mean displacement between the centres it pairs and kept when each vector pairs
-   more centres than half and one and a half of it do (the chance level c), by at least
-   ``min_contrast`` Poisson standard deviations sqrt(c) (a harmonic of a coarser grid
-   pairs no more than chance);
+   more centres than half and one and a half of it do (the chance level c): with the two
+   diagonals a + b and a - b by at least ``min_contrast`` Poisson standard deviations
+   sqrt(c), which a grid that has shed most of its dots reaches only with the three steps
+   together, and on its own by ``min_step_contrast`` (a harmonic of a coarser grid pairs
+   no more than chance, though the diagonals of the half-diagonal one are steps of that
+   grid);
 2. :func:`lattice_neighbours`: for each centre, how many of the eight neighbours of a
    lattice site, ±a, ±b, ±(a + b) and ±(a - b), are centres too (within a tolerance).
 
@@ -52,8 +55,8 @@ NEIGHBOURS = 8
 
 
 def lattice_vectors(centres: np.ndarray, min_pitch_px: float, max_pitch_px: float,
-                    min_contrast: float = 5.0, false_alarm: float = 1e-3
-                    ) -> np.ndarray | None:
+                    min_contrast: float = 5.0, false_alarm: float = 1e-3,
+                    min_step_contrast: float = 2.0) -> np.ndarray | None:
     """The basis of a regular lattice formed by (part of) ``centres``, if there is one.
 
     Parameters
@@ -63,10 +66,14 @@ def lattice_vectors(centres: np.ndarray, min_pitch_px: float, max_pitch_px: floa
     min_pitch_px, max_pitch_px : float
         Range of the lattice spacing, pixels.
     min_contrast : float
-        Least excess of the centres paired by a basis vector over those paired by half and
-        one and a half of it (the chance level c), in Poisson standard deviations sqrt(c).
+        Least excess of the centres paired by a basis vector and the two diagonals over
+        those paired by half and one and a half of each (the chance level c), in Poisson
+        standard deviations sqrt(c).
     false_alarm : float
         Largest probability that scattered points give a lattice (the periodogram test).
+    min_step_contrast : float
+        Least excess of the centres paired by each basis vector alone over its chance
+        level, in Poisson standard deviations.
 
     Returns
     -------
@@ -86,9 +93,17 @@ def lattice_vectors(centres: np.ndarray, min_pitch_px: float, max_pitch_px: floa
         if not np.isfinite(basis).all():  # a vector pairs no centres
             return None
     radius = TOLERANCE * _shorter(basis)
-    for v in basis:
-        chance = 0.5 * (_pairs(tree, pts, 0.5 * v, radius) + _pairs(tree, pts, 1.5 * v, radius))
-        if _pairs(tree, pts, v, radius) < chance + max(min_contrast * np.sqrt(chance), 8):
+    a, b = basis
+    steps = [a, b, a + b, a - b]
+    paired = np.array([_pairs(tree, pts, u, radius) for u in steps])
+    chance = np.array([0.5 * (_pairs(tree, pts, 0.5 * u, radius)
+                              + _pairs(tree, pts, 1.5 * u, radius)) for u in steps])
+    for k in (0, 1):  # each vector, on its own and with the two diagonals
+        alone, together = [k], [k, 2, 3]
+        if (paired[alone].sum() < chance[alone].sum() + min_step_contrast
+                * np.sqrt(chance[alone].sum())
+                or paired[together].sum() < chance[together].sum()
+                + max(min_contrast * np.sqrt(chance[together].sum()), 8)):
             return None
     return _reduced(*basis)
 

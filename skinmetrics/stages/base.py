@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from scipy.spatial import cKDTree
+from scipy.spatial import Delaunay, QhullError, cKDTree
 from scipy.stats import binom
 
 from ..colour import ColourPlanes, erythema_index
@@ -145,6 +145,9 @@ GRID_PARAMS = {
                          "count that scattered dots reach with at most this probability"),
     "grid_darkness_fraction": Param(float, 0.0, 1.0, "a dot on the grid is at least this "
                                     "fraction of the grid's median darkness"),
+    "grid_site_pitches": Param(float, 0.0, 100, "a dot as dark as the grid's at a site of the "
+                               "grid marked by the dots on it within this many pitches is on "
+                               "it too (0: none)"),
     "grid_min_objects": Param(int, 0, 1_000_000, "too dense for a grid: searched again among "
                               "the more significant half, quarter, ... while this many remain "
                               "(0: never)"),
@@ -210,10 +213,11 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     area = np.bincount(which, minlength=n + 1)[1:]
     centres = np.column_stack([np.bincount(which, c, n + 1)[1:] for c in (rows, cols)]
                               ) / np.maximum(area, 1)[:, None]
-    on = np.zeros(n, bool)
+    on = site = np.zeros(n, bool)
     if grid is not None and scale is not None:
         present = area > 0  # a label may be missing (its object removed)
-        on = on_grid(centres, darkness, area, present, np.count_nonzero(roi), grid, scale)
+        on, site = on_grid(centres, darkness, area, present, np.count_nonzero(roi), grid,
+                           scale)
     if host is not None:  # spots no dot of the grid lies in: their dots are their own
         spot_labels = connected_parts(host)[0]
         spots = spot_labels[rows, cols]
@@ -228,8 +232,14 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
                                        centres, spot, crust | on, host_surround_px,
                                        host_texture_ratio)
             own |= inside & crossed & textured[spot] & ~on
+            grid_texture = _textured_spots(spot_labels, np.unique(spot[on & inside]), roi,
+                                           centres, spot, on, host_surround_px,
+                                           host_texture_ratio)
+            own |= inside & crossed & grid_texture[spot]
         crust &= ~own
-    return np.concatenate([[False], crust | on])
+        on &= ~own
+        site &= ~own
+    return np.concatenate([[False], crust | on | site])
 
 
 def _textured_spots(spot_labels: np.ndarray, tested: np.ndarray, roi: np.ndarray,
@@ -331,7 +341,40 @@ def on_grid(centres: np.ndarray, darkness: np.ndarray, area: np.ndarray, present
         if basis is None and known is not None:
             on, _ = _on_lattice(centres, darkness, candidates, known, roi_px, grid)
             found |= on & (darkness >= (floor or 0.0))
-    return found
+    site = np.zeros_like(found)
+    if known is not None and found.any() and grid["grid_site_pitches"] > 0:
+        pitch = float(np.hypot(*known.T).min())
+        site = _at_sites(centres, present & ~found & (darkness >= (floor or 0.0)), found,
+                         known, grid["grid_site_pitches"] * pitch)
+        either = found | site  # a site's darkest dot, not a fragment beside a crust found
+        either[either] = _darkest_near(centres[either], darkness[either], TOLERANCE * pitch)
+        site &= either
+    return found, site
+
+
+def _at_sites(centres: np.ndarray, candidates: np.ndarray, anchors: np.ndarray,
+              basis: np.ndarray, near: float) -> np.ndarray:
+    """Which ``candidates`` lie at a site of the grid that the ``anchors`` (objects on it)
+    within ``near`` of them mark: within the tolerance of a lattice step (``basis``) from at
+    least half of those anchors, and from two at least, and within their convex hull (not
+    past the grid's edge)."""
+    radius = TOLERANCE * float(np.hypot(*basis.T).min())
+    cand, anch = np.flatnonzero(candidates), np.flatnonzero(anchors)
+    at = np.zeros(len(centres), bool)
+    if not len(cand):
+        return at
+    pairs = cKDTree(centres[cand]).sparse_distance_matrix(
+        cKDTree(centres[anch]), near, output_type="ndarray")
+    if not len(pairs):
+        return at
+    which = pairs["i"]
+    steps = centres[anch[pairs["j"]]] - centres[cand[which]]
+    coords = np.linalg.solve(basis.T, steps.T).T
+    fits = np.hypot(*(steps - np.round(coords) @ basis).T) <= radius
+    fitting = np.bincount(which, fits, len(cand))
+    at[cand] = ((fitting >= 2) & (2 * fitting >= np.bincount(which, minlength=len(cand)))
+                & _within_hull(centres[anch], centres[cand]))
+    return at
 
 
 def _on_lattice(centres: np.ndarray, darkness: np.ndarray, candidates: np.ndarray,
@@ -352,6 +395,15 @@ def _on_lattice(centres: np.ndarray, darkness: np.ndarray, candidates: np.ndarra
         return on, None
     level = grid["grid_darkness_fraction"] * float(np.median(darkness[on]))
     return on & (darkness >= level), level
+
+
+def _within_hull(anchors: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Which ``points`` lie within the convex hull of the ``anchors`` (in a triangle of
+    their Delaunay triangulation)."""
+    try:
+        return Delaunay(anchors).find_simplex(points) >= 0
+    except QhullError:  # fewer than three anchors, or all on a line
+        return np.zeros(len(points), bool)
 
 
 def _darkest_near(centres: np.ndarray, darkness: np.ndarray, radius: float) -> np.ndarray:

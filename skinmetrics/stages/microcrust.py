@@ -14,14 +14,18 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
    around them by at least ``min_redness``, or brown to black, their mean luminance
    density exceeding the skin's by at least ``min_darkness`` (more light taken than by a
    pore's shadow, which keeps the skin's colour), or sitting on the laser's grid (a
-   regular lattice among the objects, Manstein et al. [4]; :mod:`skinmetrics.lattice`);
+   regular lattice among the objects, Manstein et al. [4]; :mod:`skinmetrics.lattice`),
+   with lattice neighbours among them or at a site that the crusts on the grid around it
+   mark (a crust left among shed ones);
    in a pigmented spot of the pipeline's pigmentation layer at least
    ``host_min_diameter_mm`` across that no dot of the grid lies in (an untreated naevus
    or keratosis), the dark dots are the spot's own (a naevus's globules are as dark, and
    by their melanin as red, as crust material), and so are those off the grid in a spot
    the grid crosses where crust-like dots lie more than ``host_texture_ratio`` times as
    densely as on the skin within ``host_surround_mm`` around it (a lasered naevus's
-   globules; a lasered lentigo holds the grid's crusts as densely as the skin beside it);
+   globules; a lasered lentigo holds the grid's crusts as densely as the skin beside it),
+   and all those in a spot where the dots on the grid lie that much more densely than
+   around it (its globules fill the grid's sites by chance);
 3. touching crusts are split by a marker-controlled watershed (Beucher & Meyer [3]) on
    the distance transform, one marker per maximum at least ``split_depth_mm`` deep
    (:func:`skinmetrics.filters.split_touching`);
@@ -74,9 +78,10 @@ LAYER = Layer(
     "watershed and outlined at a fraction of their own peak; kept when crust material "
     "rather than a pore's shadow: red-brown (erythema index above that of the skin "
     "around them) or brown-black (luminance density well above it), or on the laser's "
-    "grid (a regular lattice among the dots); none by colour in a pigmented spot that no "
-    "grid dot lies in, nor off the grid in one whose dots lie far denser than on the skin "
-    "around it (a naevus's globules); touching crusts split at their waist "
+    "grid (a regular lattice among the dots: with lattice neighbours, or at a site the dots "
+    "on it around mark); none by colour in a pigmented spot that no grid dot lies in, nor "
+    "off the grid in one whose dots lie far denser than on the skin around it, nor any in "
+    "one whose grid dots do (a naevus's globules); touching crusts split at their waist "
     "(distance-transform watershed); kept within the pipeline's diameter and roundness "
     "limits. No published automatic method exists.",
     ("Soille 2003", "Diffey 1984", "Beucher 1993"),

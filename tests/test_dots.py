@@ -82,6 +82,19 @@ def test_faint_crusts_among_as_many_pores_are_found_on_the_grid_of_the_darker(pi
         laser.params["microcrust"]["grid_min_objects"] = 50
 
 
+def test_single_dark_pixels_are_no_crusts_by_colour(pipes):
+    """At 15 px/mm the smallest crust kept (0.06 mm) is a pixel across: 60 scattered single
+    pixels of dark-brown crust colour (the beads of a hair too faint to be found, or noise)
+    are not crusts by their colour, which is one pixel's (60 counted before 2026-12-06)."""
+    laser, _ = pipes
+    rng = np.random.default_rng(0)
+    lin = np.broadcast_to(skin_rgb(np.array(0.05), np.array(0.02)), (300, 300, 3)).copy()
+    lin[rng.integers(10, 290, 60), rng.integers(10, 290, 60)] = DARK_BROWN
+    lin = lin * (1 + rng.normal(0, 0.01, lin.shape))
+    photo = linear_to_srgb(np.clip(lin, 0, 1)).astype(np.float32)
+    assert measure_image(photo, laser, 15.0).metrics["microcrust_count"] == 0
+
+
 def test_a_field_of_pores_has_no_crusts(pipes):
     laser, _ = pipes
     photo = _dots(skin_rgb(np.array(0.05), np.array(0.02)), ["pore"] * 24)

@@ -192,6 +192,10 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     objects lie in it more than that many times as densely as on the skin within
     ``host_surround_px`` around it, which the same laser struck (:func:`_textured_spots`).
 
+    An object of a single pixel (on a photo so coarse that the smallest object kept is a
+    pixel across) is not judged by its colour, which is that pixel's noise and, along a
+    hair too faint to be found, the hair's; only its place on the grid tells it.
+
     The skin around an object is the Gaussian-weighted mean (``sigma_px``) of ``roi``
     pixels of no object (:func:`skinmetrics.filters.object_contrast`). EI uses only the R
     and G channels, which stay reliable on dark skin where the blue channel is near the
@@ -211,6 +215,7 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     rows, cols = np.nonzero(labels)  # the objects' pixels only
     which = labels[rows, cols]
     area = np.bincount(which, minlength=n + 1)[1:]
+    crust &= area > 1  # one pixel's colour is its noise (and a faint hair's beads)
     centres = np.column_stack([np.bincount(which, c, n + 1)[1:] for c in (rows, cols)]
                               ) / np.maximum(area, 1)[:, None]
     on = site = np.zeros(n, bool)

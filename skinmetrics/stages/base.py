@@ -232,15 +232,12 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
         spot = np.where(inside, spot[1:], 0)
         crossed = np.isin(spot, spot[on & inside])
         own = inside & ~crossed
-        if host_texture_ratio > 0:
-            textured = _textured_spots(spot_labels, np.unique(spot[on & inside]), roi,
-                                       centres, spot, crust | on, host_surround_px,
-                                       host_texture_ratio)
-            own |= inside & crossed & textured[spot] & ~on
-            grid_texture = _textured_spots(spot_labels, np.unique(spot[on & inside]), roi,
-                                           centres, spot, on, host_surround_px,
-                                           host_texture_ratio)
-            own |= inside & crossed & grid_texture[spot]
+        if host_texture_ratio > 0:  # dots, then grid dots, far denser than around
+            tested = np.unique(spot[on & inside])
+            dots, grid_dots = (_textured_spots(spot_labels, tested, roi, centres, spot,
+                                               counted, host_surround_px, host_texture_ratio)
+                               for counted in (crust | on, on))
+            own |= inside & crossed & ((dots[spot] & ~on) | grid_dots[spot])
         crust &= ~own
         on &= ~own
         site &= ~own
@@ -284,7 +281,8 @@ def _textured_spots(spot_labels: np.ndarray, tested: np.ndarray, roi: np.ndarray
 
 
 def on_grid(centres: np.ndarray, darkness: np.ndarray, area: np.ndarray, present: np.ndarray,
-            roi_px: int, grid: Mapping[str, float], scale: Scale) -> np.ndarray:
+            roi_px: int, grid: Mapping[str, float], scale: Scale
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Which objects lie on a laser's grid (the grid test of :func:`crust_like`).
 
     Where the objects are so dense that a scattered one has lattice neighbours by chance

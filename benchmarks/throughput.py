@@ -15,7 +15,9 @@ on one thread, keeping freed large arrays for the next as the command line does
   region, every layer) and :func:`skinmetrics.photo.write_outputs` (masks, overlay,
   metrics.json), step by step;
 * its follow-up measured with that baseline: the extra steps (registration and colour
-  normalisation, the baseline measured over the compared skin);
+  normalisation, the baseline measured over the compared skin); then measured again as a
+  further follow-up of the same baseline, whose side of the registration (working images,
+  keypoints) the first made;
 * a chart correction (a fitted root-polynomial correction applied to the whole photo, as
   :meth:`skinmetrics.correction.Calibration.apply` does: linearise, correct, encode);
 
@@ -99,6 +101,11 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
             extra["align"] - followed.alignment.registration.seconds)
         run["follow-up: baseline over the compared skin"] = extra[
             "baseline over the compared skin"]
+        t4 = time.perf_counter()
+        again = measure(follow, pipe, px_per_mm=ppm, baseline=base)
+        run["total (a further follow-up of the same baseline)"] = time.perf_counter() - t4
+        run["further follow-up: registration (the baseline's side kept)"] = (
+            again.alignment.registration.seconds)
         t3 = time.perf_counter()
         cal.apply(srgb)
         run["chart correction (linearise, correct, encode)"] = time.perf_counter() - t3

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from .colour import channel_gains, srgb_to_linear, srgb_with_linear_gains
-from .register import Registration, register, warp_to_followup
+from .register import Registration, RegistrationFrame, register, warp_to_followup
 
 __all__ = ["Alignment", "align_to_baseline"]
 
@@ -68,7 +68,8 @@ class Alignment:
 
 def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
                       followup_srgb: np.ndarray, followup_skin: np.ndarray, *,
-                      register_photos: bool = True, normalise_colour: bool = True
+                      register_photos: bool = True, normalise_colour: bool = True,
+                      frames: dict[str, RegistrationFrame] | None = None
                       ) -> Alignment:
     """Register a follow-up to its baseline and normalise its colour to it.
 
@@ -86,6 +87,10 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         Register (else the follow-up is measured over its own skin region).
     normalise_colour : bool
         Apply the colour gains (turn off when both photos were chart-calibrated).
+    frames : dict, optional
+        Where the baseline's side of the registration (:class:`RegistrationFrame`, with
+        its skin and whole) is kept between calls: the same dict for each follow-up of a
+        baseline makes it once.
 
     Returns
     -------
@@ -96,10 +101,13 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
     if not register_photos:
         return Alignment(None, None, None, followup_srgb)
     cv2.setRNGSeed(0)  # RANSAC samples at random: the same photos must give the same result
-    reg = register(baseline_srgb, followup_srgb, mask_baseline=baseline_skin,
-                   mask_followup=followup_skin)
+    frames = {} if frames is None else frames
+    if "skin" not in frames:
+        frames["skin"] = RegistrationFrame(baseline_srgb, baseline_skin)
+        frames["whole"] = RegistrationFrame(baseline_srgb)
+    reg = register(frames["skin"], followup_srgb, mask_followup=followup_skin)
     if not reg.ok:  # the skin alone may hold too few stable features: use the whole frames
-        whole = register(baseline_srgb, followup_srgb)
+        whole = register(frames["whole"], followup_srgb)
         reg = whole if whole.ok else reg
     if not reg.ok:
         return Alignment(reg, None, None, followup_srgb)

@@ -153,6 +153,9 @@ class PhotoMeasurement:
         The baseline's estimates this follow-up was measured with (same colours).
     warnings : list of str
         What the reader should know, one line each (the layers' too).
+    registration_frames : dict
+        As a baseline: its side of the registration with its follow-ups, made for the
+        first and kept for the others (:func:`skinmetrics.align.align_to_baseline`).
     """
 
     srgb: np.ndarray
@@ -172,6 +175,7 @@ class PhotoMeasurement:
     given_estimates: Mapping[str, Mapping[str, float | None]] | None = None
     warnings: list[str] = field(default_factory=list)
     face_area: np.ndarray | None = None
+    registration_frames: dict = field(default_factory=dict, repr=False)
 
     @property
     def masks(self) -> dict[str, np.ndarray]:
@@ -358,7 +362,8 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
         clock.lap("follow-up skin region")
         alignment = align_to_baseline(baseline.srgb, baseline.result.masks["roi"], srgb,
                                       first_skin, register_photos=register,
-                                      normalise_colour=not both_charted)
+                                      normalise_colour=not both_charted,
+                                      frames=baseline.registration_frames)
         del first_skin  # used only to align
         srgb = alignment.srgb
         if both_charted or alignment.gains is not None:  # the same colours: the same skin,

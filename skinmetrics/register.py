@@ -83,6 +83,7 @@ import numpy as np
 
 __all__ = [
     "Registration",
+    "RegistrationFrame",
     "register",
     "warp_to_followup",
     "warp_to_baseline",
@@ -415,10 +416,15 @@ def _detector(name: str):
     return "orb", cv2.ORB_create(nfeatures=MAX_FEATURES, fastThreshold=5)
 
 
-def _match(name: str, det, img_b, mask_b, img_f, mask_f):
-    """Ratio-test matches: (follow-up points, baseline points), each (N, 2) float32."""
-    kb, db = det.detectAndCompute(img_b, None if mask_b is None else mask_b.astype(np.uint8))
-    kf, df = det.detectAndCompute(img_f, None if mask_f is None else mask_f.astype(np.uint8))
+def _keypoints(det, img, mask) -> tuple[Any, Any]:
+    """Keypoints and descriptors of a feature image (inside ``mask`` when given)."""
+    return det.detectAndCompute(img, None if mask is None else mask.astype(np.uint8))
+
+
+def _match(name: str, kb, db, kf, df):
+    """Ratio-test matches of baseline (``kb``, ``db``) and follow-up (``kf``, ``df``)
+    keypoints and descriptors: (follow-up points, baseline points), each (N, 2) float32,
+    and the two numbers of keypoints."""
     empty = np.zeros((0, 2), np.float32)
     if db is None or df is None or len(kb) < 2 or len(kf) < 2:
         return empty, empty, len(kb or ()), len(kf or ())
@@ -535,8 +541,33 @@ def _ecc_refine(z_b, z_f, m_fb, mask_b, mask_f, model):
 # --------------------------------------------------------------------------------------
 
 
+class RegistrationFrame:
+    """One photo's side of :func:`register`, made once and kept for the next registration
+    with the same photo (a baseline registered with each of its follow-ups): its working
+    images (band-passed z-scores, step 1) and keypoints (step 2) at each working size.
+
+    Parameters
+    ----------
+    srgb : (H, W, 3) or (H, W) ndarray
+        The photo, as :func:`register` takes it.
+    mask : (H, W) bool ndarray, optional
+        Its pixels to use (as ``register``'s ``mask_baseline``).
+    """
+
+    def __init__(self, srgb: np.ndarray, mask: np.ndarray | None = None):
+        self.srgb = np.asarray(srgb)
+        self.mask = mask
+        self._made: dict[tuple, Any] = {}
+
+    def _kept(self, key: tuple, make):
+        """``make()``, made once per ``key``."""
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
+
+
 def register(
-    baseline_srgb: np.ndarray,
+    baseline_srgb: np.ndarray | RegistrationFrame,
     followup_srgb: np.ndarray,
     *,
     mask_baseline: np.ndarray | None = None,
@@ -556,7 +587,8 @@ def register(
     ----------
     baseline_srgb, followup_srgb : (H, W, 3) or (H, W) ndarray
         The two photographs, sRGB code values in [0, 1] (float) or uint8 / uint16; they may
-        differ in size.
+        differ in size. The baseline may be a :class:`RegistrationFrame` (with its own
+        mask): what it made for an earlier registration is used again (same result).
     mask_baseline, mask_followup : (H, W) bool ndarray, optional
         Pixels to use (e.g. the skin region) in each photo; features are detected only
         there and the correlation is computed only there.
@@ -596,7 +628,13 @@ def register(
         raise ValueError(f"unknown model {model!r}: use 'similarity' or 'affine'")
     if features not in ("sift", "akaze", "orb"):
         raise ValueError(f"unknown features {features!r}: use 'sift', 'akaze' or 'orb'")
-    b = np.asarray(baseline_srgb)
+    if isinstance(baseline_srgb, RegistrationFrame):
+        if mask_baseline is not None:
+            raise ValueError("a RegistrationFrame holds its own mask: mask_baseline must be None")
+        frame = baseline_srgb
+    else:
+        frame = RegistrationFrame(baseline_srgb, mask_baseline)
+    b, mask_baseline = frame.srgb, frame.mask
     f = np.asarray(followup_srgb)
     for name, a in (("baseline", b), ("follow-up", f)):
         if a.ndim not in (2, 3) or a.shape[0] < 1 or a.shape[1] < 1:
@@ -628,22 +666,30 @@ def register(
 
     def steps() -> Registration:
         # 1. working images
-        grey_b, grey_f = _work_image(b, fb), _work_image(f, ff)
-        wmask_b = _work_mask(mask_baseline, grey_b.shape)
-        wmask_f = _work_mask(mask_followup, grey_f.shape)
-        for name, wm in (("baseline", wmask_b), ("follow-up", wmask_f)):
-            if wm is not None and wm.sum() < 400:
-                return result(False, f"{name} mask is (nearly) empty")
         sigma_bg = max(4.0, side / 40.0)
-        z_b = _bandpass(grey_b, wmask_b, sigma_bg)
-        z_f = _bandpass(grey_f, wmask_f, sigma_bg)
+
+        def working(img, mask, factor):  # (band-passed z-score, mask) at the working size
+            grey = _work_image(img, factor)
+            wmask = _work_mask(mask, grey.shape)
+            if wmask is not None and wmask.sum() < 400:
+                return None, wmask
+            return _bandpass(grey, wmask, sigma_bg), wmask
+
+        z_b, wmask_b = frame._kept(("work", fb, sigma_bg),
+                                   lambda: working(b, mask_baseline, fb))
+        z_f, wmask_f = working(f, mask_followup, ff)
+        for name, z in (("baseline", z_b), ("follow-up", z_f)):
+            if z is None:
+                return result(False, f"{name} mask is (nearly) empty")
 
         # 2. features and matches
         feat_name, det = _detector(features)
         g = min(1.0, FEATURE_SIDE_PX / side)
         try:
-            pf, pb, nkb, nkf = _match(feat_name, det, *_shrink(z_b, wmask_b, g),
-                                      *_shrink(z_f, wmask_f, g))
+            kb, db = frame._kept(("keypoints", fb, sigma_bg, feat_name, g),
+                                 lambda: _keypoints(det, *_shrink(z_b, wmask_b, g)))
+            pf, pb, nkb, nkf = _match(feat_name, kb, db,
+                                      *_keypoints(det, *_shrink(z_f, wmask_f, g)))
         except cv2.error as exc:
             return result(False, f"feature matching failed ({str(exc).strip().splitlines()[-1]})",
                           features=feat_name)
@@ -671,7 +717,8 @@ def register(
         # 4. ECC refinement [3], kept when it does not lower the correlation nor jump
         ecc_value = None
         notes = []
-        zs_b, zs_f = _smooth(z_b, 1.0), _smooth(z_f, 1.0)
+        zs_b = frame._kept(("smooth", fb, sigma_bg), lambda: _smooth(z_b, 1.0))
+        zs_f = _smooth(z_f, 1.0)
         quality = _quality(zs_b, zs_f, m_fb, wmask_b, wmask_f)
         if refine:
             m_ecc, rho, note = _ecc_refine(z_b, z_f, m_fb, wmask_b, wmask_f, model)

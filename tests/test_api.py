@@ -46,6 +46,14 @@ def test_measure_an_array_with_its_baseline_as_the_files_do(pair, tmp_path):
     assert day28.baseline_metrics == again.metrics
     assert set(day28.masks) >= {"roi", "erythema", "microcrust", "pigment"}
     assert all(m.shape == SHAPE and m.dtype == bool for m in day28.masks.values())
+    # a further follow-up uses the baseline's side of the registration the first made
+    made = set(day0.registration_frames["skin"]._made)
+    further = sm.measure(sm.read_image(pair / "f.jpg"), pipe, px_per_mm=PPM, chart="none",
+                         baseline=day0)
+    assert len(made) == 3 and set(day0.registration_frames["skin"]._made) == made
+    assert np.array_equal(further.alignment.registration.matrix,
+                          day28.alignment.registration.matrix)
+    assert further.metrics == day28.metrics
 
     # the file route measures the same and writes it
     b, ref = sm.measure_photo(pair / "b.jpg", tmp_path, pipe, PPM, chart="none")

@@ -18,6 +18,7 @@ import pytest
 from skinmetrics.io import read_image
 from skinmetrics.register import (
     Registration,
+    RegistrationFrame,
     corner_error,
     overlap_mask,
     register,
@@ -141,6 +142,29 @@ def test_masks_and_affine_model(baseline, other_visit):
     plain = register(base, follow, refine=False)
     assert plain.ecc is None
     check_recovered(plain, m_bf, SHAPE, 2.0)
+
+
+def test_a_baseline_frame_is_made_once_for_all_its_follow_ups(baseline, other_visit):
+    """A baseline's side of the registration (working images, keypoints) is made by its
+    first follow-up and used again by the next: the same transforms as registering each
+    pair from scratch; a smaller follow-up (another working size) adds its own."""
+    base, roi_b = baseline
+    visit, _ = other_visit
+    follow_ups = [make_followup(visit, baseline_to_followup(SHAPE, *warp[:3]), *warp[3:], 0.01,
+                                seed=20 + i) for i, warp in enumerate(WARPS[:2])]
+    frame = RegistrationFrame(base, roi_b)
+    made = []
+    for follow in follow_ups:
+        kept = register(frame, follow)
+        fresh = register(base, follow, mask_baseline=roi_b)
+        assert kept.ok and np.array_equal(kept.matrix, fresh.matrix)
+        assert (kept.n_inliers, kept.quality) == (fresh.n_inliers, fresh.quality)
+        made.append(len(frame._made))
+    assert made == [3, 3]  # working image, keypoints, smoothed image: made once
+    small = cv2.resize(follow_ups[0], (400, 300), interpolation=cv2.INTER_AREA)
+    assert register(frame, small).ok and len(frame._made) == 6
+    with pytest.raises(ValueError, match="own mask"):
+        register(frame, follow_ups[0], mask_baseline=roi_b)
 
 
 @pytest.mark.parametrize("features", ["akaze", "orb"])

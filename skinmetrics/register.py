@@ -559,6 +559,9 @@ class RegistrationFrame:
         self.mask = mask
         self._made: dict[tuple, Any] = {}
 
+    def __getstate__(self) -> dict:  # pickled without what it made (OpenCV keypoints)
+        return {**self.__dict__, "_made": {}}
+
     def _kept(self, key: tuple, make):
         """``make()``, made once per ``key``."""
         if key not in self._made:

@@ -9,6 +9,7 @@ the truth by the mean displacement of the frame corners.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import cv2
@@ -165,6 +166,9 @@ def test_a_baseline_frame_is_made_once_for_all_its_follow_ups(baseline, other_vi
     assert register(frame, small).ok and len(frame._made) == 6
     with pytest.raises(ValueError, match="own mask"):
         register(frame, follow_ups[0], mask_baseline=roi_b)
+    copy = pickle.loads(pickle.dumps(frame))  # e.g. sent to another process: made again there
+    assert not copy._made and np.array_equal(register(copy, follow_ups[0]).matrix,
+                                             register(frame, follow_ups[0]).matrix)
 
 
 @pytest.mark.parametrize("features", ["akaze", "orb"])

@@ -19,6 +19,7 @@ from skinmetrics.filters import (
     connected_parts,
     contrast_to_reference,
     dark_objects,
+    disk,
     distance_to_background,
     gaussian_laplace,
     h_maxima,
@@ -371,6 +372,30 @@ def test_line_opening_equals_the_float_openings(seed):
     binary = line_opening(image > 0.1, 15.0, n_angles=24)
     assert binary.dtype == bool
     np.testing.assert_array_equal(binary, expected > 0.1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tophat_and_small_dots_on_16_bit_levels_equal_the_float_ones(seed):
+    """The black top-hat on 16-bit levels is OpenCV's float top-hat by the same disk to
+    one step (1/65 535 of the image's range); the small dots it gives are the float ones
+    but where a pixel's top-hat lies within that step of a threshold."""
+    image = _hairy_image((90, 120), seed)
+    step = (image.max() - image.min()) / 65535
+    for radius in (3.0, 6.0):
+        expected = cv2.morphologyEx(image, cv2.MORPH_TOPHAT, disk(radius))
+        got = black_tophat_od(image, radius)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, atol=1.01 * step)
+        assert (expected > 0.05).sum() > 100  # there are dark structures
+    tophat = cv2.morphologyEx(image, cv2.MORPH_TOPHAT, disk(3.0))
+    wide = cv2.morphologyEx(image, cv2.MORPH_TOPHAT, disk(6.0))
+    core = (tophat > 0.05) & (tophat >= 0.8 * wide)
+    expected = cv2.dilate(core.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    got = small_dots(image, 3.0, 0.05, 0.8)
+    tied = (np.abs(tophat - 0.05) <= 2 * step) | (np.abs(tophat - 0.8 * wide) <= 2 * step)
+    near_tie = cv2.dilate(tied.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert expected.sum() > 50
+    np.testing.assert_array_equal(got[~near_tie], expected[~near_tie])
 
 
 def test_distance_to_background_equals_scipy():

@@ -31,8 +31,9 @@ def small_dots(density: np.ndarray, radius_px: float, threshold: float,
     does not fit under, a small fraction of the object's contrast, and the object is left
     whole instead of having its core taken for a dot.
     """
-    tophat = black_tophat_od(density, radius_px)
-    dots = (tophat > threshold) & (tophat >= fraction * black_tophat_od(density, 2 * radius_px))
+    levels = _levels16(density)
+    tophat = _tophat(density, radius_px, levels)
+    dots = (tophat > threshold) & (tophat >= fraction * _tophat(density, 2 * radius_px, levels))
     return cv2.dilate(dots.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
@@ -51,12 +52,39 @@ def black_tophat_od(density: np.ndarray, radius_px: float,
     beside it and give the skin along its edge the contrast of a dark rim. Darker pixels
     outside (background, hair, shadow) are left as they are: they belong to the dark
     structures the opening measures the skin's level against.
+
+    The opening runs on the density rounded to 65 536 levels between its minimum and
+    maximum (:func:`line_opening` says why that is exact to the step; 16-bit filters run
+    about twice as fast as float ones): the top-hat is within one step (1/65 535 of the
+    range) of the float one.
     """
     d = np.ascontiguousarray(density, dtype=np.float32)
     if skin is not None and not skin.all():
         level = local_reference(d, skin, radius_px)
         d = np.where(skin | (d >= level), d, level)
-    return cv2.morphologyEx(d, cv2.MORPH_TOPHAT, disk(radius_px))
+    return _tophat(d, radius_px, _levels16(d))
+
+
+def _levels16(image: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """``image`` rounded to 65 536 levels between its minimum and maximum (uint16), that
+    minimum and the step between levels; None when its range is not finite."""
+    img = np.asarray(image, dtype=np.float32)
+    low, high = float(img.min()), float(img.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return None
+    step = (high - low) / LEVELS_16BIT if high > low else 1.0
+    return np.rint((img - np.float32(low)) / np.float32(step)).astype(np.uint16), low, step
+
+
+def _tophat(image: np.ndarray, radius_px: float,
+            levels: tuple[np.ndarray, float, float] | None) -> np.ndarray:
+    """White top-hat of ``image`` by a disk of ``radius_px`` (float32), on its 16-bit
+    ``levels`` (:func:`_levels16`) when given."""
+    if levels is None:
+        return cv2.morphologyEx(np.ascontiguousarray(image, dtype=np.float32),
+                                cv2.MORPH_TOPHAT, disk(radius_px))
+    return (cv2.morphologyEx(levels[0], cv2.MORPH_TOPHAT, disk(radius_px)).astype(np.float32)
+            * np.float32(levels[2]))
 
 
 def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.ndarray:
@@ -89,12 +117,11 @@ def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.
     """
     if image.dtype == bool:
         return _max_line_opening(image.view(np.uint8), length_px, n_angles).view(bool)
-    img = np.asarray(image, dtype=np.float32)
-    low, high = float(img.min()), float(img.max())
-    step = (high - low) / LEVELS_16BIT if high > low else 1.0
-    levels = np.rint((img - np.float32(low)) / np.float32(step)).astype(np.uint16)
-    return (_max_line_opening(levels, length_px, n_angles).astype(np.float32) * np.float32(step)
-            + np.float32(low))
+    levels = _levels16(image)
+    if levels is None:
+        return _max_line_opening(np.asarray(image, dtype=np.float32), length_px, n_angles)
+    return (_max_line_opening(levels[0], length_px, n_angles).astype(np.float32)
+            * np.float32(levels[2]) + np.float32(levels[1]))
 
 
 def _max_line_opening(image: np.ndarray, length_px: float, n_angles: int) -> np.ndarray:

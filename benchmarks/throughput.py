@@ -101,11 +101,13 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
             extra["align"] - followed.alignment.registration.seconds)
         run["follow-up: baseline over the compared skin"] = extra[
             "baseline over the compared skin"]
+        del followed  # a further follow-up: one follow-up held at a time, as in a batch
         t4 = time.perf_counter()
         again = measure(follow, pipe, px_per_mm=ppm, baseline=base)
         run["total (a further follow-up of the same baseline)"] = time.perf_counter() - t4
         run["further follow-up: registration (the baseline's side kept)"] = (
             again.alignment.registration.seconds)
+        del again
         t3 = time.perf_counter()
         cal.apply(srgb)
         run["chart correction (linearise, correct, encode)"] = time.perf_counter() - t3

@@ -375,18 +375,12 @@ def test_line_opening_equals_the_float_openings(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_tophat_and_small_dots_on_16_bit_levels_equal_the_float_ones(seed):
-    """The black top-hat on 16-bit levels is OpenCV's float top-hat by the same disk to
-    one step (1/65 535 of the image's range); the small dots it gives are the float ones
-    but where a pixel's top-hat lies within that step of a threshold."""
+def test_small_dots_on_16_bit_levels_equal_the_float_ones(seed):
+    """The small dots found on 16-bit levels are those of OpenCV's float top-hats by the
+    same disks but where a pixel's top-hat lies within a step (1/65 535 of the image's
+    range) of a threshold."""
     image = _hairy_image((90, 120), seed)
     step = (image.max() - image.min()) / 65535
-    for radius in (3.0, 6.0):
-        expected = cv2.morphologyEx(image, cv2.MORPH_TOPHAT, disk(radius))
-        got = black_tophat_od(image, radius)
-        assert got.dtype == np.float32
-        np.testing.assert_allclose(got, expected, atol=1.01 * step)
-        assert (expected > 0.05).sum() > 100  # there are dark structures
     tophat = cv2.morphologyEx(image, cv2.MORPH_TOPHAT, disk(3.0))
     wide = cv2.morphologyEx(image, cv2.MORPH_TOPHAT, disk(6.0))
     core = (tophat > 0.05) & (tophat >= 0.8 * wide)

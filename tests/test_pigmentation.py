@@ -136,6 +136,22 @@ def test_a_faint_spot_stands_out_from_the_skin_around_it(laser):
         assert dice(found, truth) >= 0.95
 
 
+def test_a_red_papule_is_no_pigmented_spot_a_red_brown_naevus_is(laser):
+    """A red papule (0.16 OD more haemoglobin) with a little more melanin (0.13 OD, the
+    pigment an unmixing whose spectra are not the skin's may read in it) is no spot: its
+    pigment contrast less half its haemoglobin contrast is below ``min_contrast``. A
+    red-brown naevus (0.3 OD of each) is outlined."""
+    papule = soft_disc(SHAPE, (150, 110), 1.5 * PX_PER_MM, 0.15 * PX_PER_MM)
+    naevus = soft_disc(SHAPE, (150, 290), 1.5 * PX_PER_MM, 0.15 * PX_PER_MM)
+    srgb = plain_skin_photo(SHAPE, 0.13 * papule + 0.3 * naevus, 0.16 * papule + 0.3 * naevus)
+    found = measure_image(srgb, laser, PX_PER_MM).masks["pigment"]
+    assert not found[papule > 0.1].any()
+    assert dice(found, naevus > 0.5) >= 0.9
+    kept = load_pipeline("laser_recovery")
+    kept.params["pigmentation"]["haemoglobin_share"] = 0.0
+    assert measure_image(srgb, kept, PX_PER_MM).masks["pigment"][papule > 0.5].mean() > 0.9
+
+
 def test_spots_found_on_a_coarser_copy_are_outlined_on_the_photo():
     """With ``work_px_per_mm`` 12.5 the spots of a 25 px/mm photo are found on a half-size
     copy and outlined and tested again on the photo's pixels

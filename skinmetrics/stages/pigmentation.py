@@ -27,7 +27,10 @@ not round enough is split at its waists (``split_depth_mm``,
 :func:`skinmetrics.filters.split_touching`: touching round spots) and its parts that pass
 both tests are kept. A spot must also stand out from the skin just around it: its mean
 excess over that skin (Gaussian-weighted at ``surround_mm``,
-:func:`skinmetrics.filters.object_contrast`) is at least ``min_contrast`` (OD). The excess is
+:func:`skinmetrics.filters.object_contrast`), less ``haemoglobin_share`` of its haemoglobin
+density excess over the same skin where that is positive, is at least ``min_contrast`` (OD):
+an unmixing whose absorption spectra are not exactly the skin's reads part of a red papule's
+haemoglobin as pigment, which would make the papule a spot that fades with it. The excess is
 taken over a reference 3 mm wide, which cannot follow skin that is evenly a little darker
 over a millimetre or two (at the edge of the skin region, on dark skin, under
 the skin's own mottling); a speck of texture on such skin reaches the seed threshold
@@ -147,6 +150,9 @@ PARAMS = {
     "split_depth_mm": Param(float, 0.0, 100, "waist depth at which touching spots split, mm"),
     "min_contrast": Param(float, 0.0, 5, "smallest mean pigment density excess (OD) of a "
                           "spot over the skin just around it"),
+    "haemoglobin_share": Param(float, 0.0, 10, "share of a spot's haemoglobin contrast "
+                               "(where positive) taken from its pigment contrast before that "
+                               "test: the pigment the unmixing may read in a red lesion"),
     "surround_mm": Param(float, 0.01, 100,
                          "Gaussian sigma of the skin just around a spot, mm"),
     "refine_margin_mm": Param(float, 0.0, 100, "found on a coarser copy, the spots are "
@@ -218,17 +224,17 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     (H, W) bool ndarray
         True on pigmented spots, within ``roi`` (the photo's, with ``finer``).
     """
-    excess, spread = pigment_excess(planes, roi, params, scale, fringe)[:2]
+    excess, spread, _, haemoglobin = pigment_excess(planes, roi, params, scale, fringe)
     high, low = seed_levels(spread, params)
     if finer is None:
         spots = outlined_regions(excess, roi, (high, low), params, scale)
-        return spots_kept(spots, excess, roi, params, scale, fringe)
+        return spots_kept(spots, excess, haemoglobin, roi, params, scale, fringe)
     return refined_spot_mask(finer, roi & (excess > low), params)
 
 
 def pigment_excess(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
                    scale: Scale, fringe: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, float, np.ndarray]:
+                   ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     """Pigment-density excess over the unaffected skin (the first steps of
     :func:`pigment_spot_mask`): the skin whose colour is trusted
     (:func:`skinmetrics.stages.base.trusted_skin`), its pigment density
@@ -242,11 +248,14 @@ def pigment_excess(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, f
     spread : float
         The trusted skin's robust spread of that excess (OD), which raises the seed levels.
     trusted : (H, W) bool ndarray
+    haemoglobin : (H, W) float32 ndarray
+        The haemoglobin density (OD) of the same unmixing.
     """
     trusted = trusted_skin(planes, roi, params, scale, fringe)
-    density = pigment_density(skin_densities(planes, trusted, params, scale))
-    excess, _, spread = excess_over_reference(density, roi, trusted, params, scale)
-    return excess, spread, trusted
+    densities = skin_densities(planes, trusted, params, scale)
+    excess, _, spread = excess_over_reference(pigment_density(densities), roi, trusted,
+                                              params, scale)
+    return excess, spread, trusted, densities[..., 1]
 
 
 def refined_spot_mask(finer: tuple, candidates: np.ndarray, params: Mapping[str, float]
@@ -300,22 +309,22 @@ def refined_spot_mask(finer: tuple, candidates: np.ndarray, params: Mapping[str,
                             np.minimum(cols, groups.shape[1] - 1))] == k
         roi = skin[part]
         fringe = None if hair_fringe is None else hair_fringe[part]
-        excess, _, trusted = pigment_excess(_PartOfPhoto(photo, part), roi, params, scale,
-                                            fringe)
-        parts.append((part, own, roi, fringe, trusted, excess))
+        excess, _, trusted, haemoglobin = pigment_excess(_PartOfPhoto(photo, part), roi,
+                                                         params, scale, fringe)
+        parts.append((part, own, roi, fringe, trusted, excess, haemoglobin))
     out = np.zeros((height, width), bool)
     if not parts:
         return out
     levels = seed_levels(below_spread(np.concatenate(
-        [e[o & r & t] for _, o, r, _, t, e in parts]), np.True_), params)
-    for part, own, roi, fringe, _, excess in parts:
+        [e[o & r & t] for _, o, r, _, t, e, _ in parts]), np.True_), params)
+    for part, own, roi, fringe, _, excess, haemoglobin in parts:
         spots = outlined_regions(excess, roi, levels, params, scale)
-        out[part] |= own & spots_kept(spots, excess, roi, params, scale, fringe)
+        out[part] |= own & spots_kept(spots, excess, haemoglobin, roi, params, scale, fringe)
     return out
 
 
-def spots_kept(spots: np.ndarray, excess: np.ndarray, roi: np.ndarray,
-               params: Mapping[str, float], scale: Scale,
+def spots_kept(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
+               roi: np.ndarray, params: Mapping[str, float], scale: Scale,
                fringe: np.ndarray | None = None) -> np.ndarray:
     """The regions of ``spots`` (excess regions,
     :func:`skinmetrics.stages.base.outlined_regions`) that are spots:
@@ -329,6 +338,8 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, roi: np.ndarray,
     spots : (H, W) bool ndarray
     excess : (H, W) float32 ndarray
         Pigment density minus the unaffected skin's (OD).
+    haemoglobin : (H, W) float32 ndarray
+        Haemoglobin density (OD).
     roi : (H, W) bool ndarray
     params : mapping
     scale : Scale
@@ -369,7 +380,9 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, roi: np.ndarray,
     if n == 0:
         return out
     surround = roi if fringe is None else roi & ~fringe
-    contrast = object_contrast(labels, [excess], surround, scale.px(params["surround_mm"]))[0]
+    pigment, blood = object_contrast(labels, [excess, haemoglobin], surround,
+                                     scale.px(params["surround_mm"]))
+    contrast = pigment - params["haemoglobin_share"] * np.maximum(blood, 0.0)
     return np.r_[False, contrast >= params["min_contrast"]][labels]
 
 

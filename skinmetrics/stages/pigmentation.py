@@ -253,9 +253,10 @@ def pigment_excess(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, f
     """
     trusted = trusted_skin(planes, roi, params, scale, fringe)
     densities = skin_densities(planes, trusted, params, scale)
-    excess, _, spread = excess_over_reference(pigment_density(densities), roi, trusted,
-                                              params, scale)
-    return excess, spread, trusted, densities[..., 1]
+    density, haemoglobin = pigment_density(densities), densities[..., 1].copy()
+    del densities  # not held while the excess is made
+    excess, _, spread = excess_over_reference(density, roi, trusted, params, scale)
+    return excess, spread, trusted, haemoglobin
 
 
 def refined_spot_mask(finer: tuple, candidates: np.ndarray, params: Mapping[str, float]

@@ -21,6 +21,7 @@ from skinmetrics.filters import (
     dark_objects,
     disk,
     distance_to_background,
+    edge_step,
     gaussian_laplace,
     h_maxima,
     hysteresis,
@@ -485,3 +486,17 @@ def test_compact_labels_keep_the_labels_in_the_smallest_type(top, kind):
     np.testing.assert_array_equal(got, labels)
     mask = labels > 0
     assert compact_labels(mask) is mask
+
+
+def test_edge_step_of_a_step_and_of_a_ramp():
+    """A disc 0.2 above flat ground steps by 0.2 at its outline; a region of a ramp rising
+    0.01 a pixel (cut where the ramp passes a level) by the ramp over one band: 0.01 x
+    (mean distance inside + mean distance outside) = 0.01 x 4 px for a 4 px band."""
+    yy, xx = np.mgrid[0:100, 0:200].astype(np.float32)
+    disc = np.hypot(yy - 50, xx - 50) < 20
+    ramp = 0.01 * (xx - 100)
+    values = np.where(xx < 100, 0.2 * disc, ramp).astype(np.float32)
+    labels = (disc.astype(np.int32) + 2 * (ramp > 0.5)).astype(np.int32)
+    step = edge_step(labels, values, np.ones(values.shape, bool), 4.0)
+    assert step[0] == pytest.approx(0.2, abs=1e-6)
+    assert step[1] == pytest.approx(0.04, abs=0.005)

@@ -152,6 +152,26 @@ def test_a_red_papule_is_no_pigmented_spot_a_red_brown_naevus_is(laser):
     assert measure_image(srgb, kept, PX_PER_MM).masks["pigment"][papule > 0.5].mean() > 0.9
 
 
+def test_light_falling_off_over_a_corner_is_no_spot(laser):
+    """A corner of the photo in shade (the light falls by up to 60 % within 4 mm of it, as a
+    lamp's fall-off or a cheek turning away darkens it): a wide region of pigment excess
+    that only slopes into the skin. Its excess within 0.5 mm of its outline is not
+    ``min_contrast`` above that just outside: no spot; a naevus beside it is outlined.
+    Without that test the corner is a spot."""
+    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]].astype(np.float32)
+    corner = np.hypot(yy, xx)
+    light = 1.0 - 0.6 * np.exp(-(corner / (4.0 * PX_PER_MM)) ** 2)
+    naevus = soft_disc(SHAPE, (180, 300), 1.5 * PX_PER_MM, 0.15 * PX_PER_MM)
+    srgb = plain_skin_photo(SHAPE, 0.3 * naevus, light=light, seed=1)
+    found = measure_image(srgb, laser, PX_PER_MM).masks["pigment"]
+    assert not found[corner < 4.0 * PX_PER_MM].any()
+    assert dice(found, naevus > 0.5) >= 0.95
+    untested = load_pipeline("laser_recovery")
+    untested.params["pigmentation"]["edge_band_mm"] = 0.0
+    assert measure_image(srgb, untested, PX_PER_MM).masks["pigment"][
+        corner < 4.0 * PX_PER_MM].mean() > 0.5
+
+
 def test_spots_found_on_a_coarser_copy_are_outlined_on_the_photo():
     """With ``work_px_per_mm`` 12.5 the spots of a 25 px/mm photo are found on a half-size
     copy and outlined and tested again on the photo's pixels

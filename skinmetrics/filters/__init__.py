@@ -19,6 +19,7 @@ from .footprints import disk, square
 from .measure import (
     area_metrics,
     compact_labels,
+    edge_step,
     label_type,
     masked_mean,
     object_contrast,
@@ -66,6 +67,7 @@ __all__ = [
     "iter_blob_responses",
     "gaussian_laplace",
     "object_means",
+    "edge_step",
     "object_contrast",
     "black_tophat_od",
     "bridge_gaps",

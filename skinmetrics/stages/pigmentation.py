@@ -30,7 +30,11 @@ excess over that skin (Gaussian-weighted at ``surround_mm``,
 :func:`skinmetrics.filters.object_contrast`), less ``haemoglobin_share`` of its haemoglobin
 density excess over the same skin where that is positive, is at least ``min_contrast`` (OD):
 an unmixing whose absorption spectra are not exactly the skin's reads part of a red papule's
-haemoglobin as pigment, which would make the papule a spot that fades with it. The excess is
+haemoglobin as pigment, which would make the papule a spot that fades with it. And a spot
+is bounded by an edge: its mean excess within ``edge_band_mm`` inside its outline is at
+least ``min_contrast`` above that within ``edge_band_mm`` outside it
+(:func:`skinmetrics.filters.edge_step`), where skin darkened by light falling off over a
+corner of the photo only slopes into the skin around it. The excess is
 taken over a reference 3 mm wide, which cannot follow skin that is evenly a little darker
 over a millimetre or two (at the edge of the skin region, on dark skin, under
 the skin's own mottling); a speck of texture on such skin reaches the seed threshold
@@ -77,6 +81,7 @@ from ..filters import (
     bridge_gaps,
     clean_mask,
     connected_parts,
+    edge_step,
     local_reference,
     masked_mean,
     object_contrast,
@@ -150,6 +155,8 @@ PARAMS = {
     "split_depth_mm": Param(float, 0.0, 100, "waist depth at which touching spots split, mm"),
     "min_contrast": Param(float, 0.0, 5, "smallest mean pigment density excess (OD) of a "
                           "spot over the skin just around it"),
+    "edge_band_mm": Param(float, 0.0, 100, "a spot's excess within this of its outline, "
+                          "inside less outside, is at least min_contrast (0: no test), mm"),
     "haemoglobin_share": Param(float, 0.0, 10, "share of a spot's haemoglobin contrast "
                                "(where positive) taken from its pigment contrast before that "
                                "test: the pigment the unmixing may read in a red lesion"),
@@ -384,7 +391,12 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
     pigment, blood = object_contrast(labels, [excess, haemoglobin], surround,
                                      scale.px(params["surround_mm"]))
     contrast = pigment - params["haemoglobin_share"] * np.maximum(blood, 0.0)
-    return np.r_[False, contrast >= params["min_contrast"]][labels]
+    keep = contrast >= params["min_contrast"]
+    # and bounded by an edge: light falling off over a corner only slopes into the skin
+    if params["edge_band_mm"] > 0:
+        step = edge_step(labels, excess, surround, scale.px(params["edge_band_mm"]))
+        keep &= ~(step < params["min_contrast"])  # an object with no skin around: kept
+    return np.r_[False, keep][labels]
 
 
 def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,

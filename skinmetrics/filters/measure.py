@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .footprints import disk
+from .footprints import disk, square
 from .reference import LocalReference
 
 
@@ -76,13 +76,23 @@ def edge_step(labels: np.ndarray, values: np.ndarray, roi: np.ndarray,
         Column i for label i + 1; NaN where an object has no outer band.
     """
     footprint = disk(band_px)
-    inside = labels > 0
     n = int(labels.max())
+    if n == 0:
+        return np.zeros(0)
+    # only the objects' bounding box and the band around it: the same numbers, less work
+    pad = footprint.shape[0]
+    rows, cols = (np.flatnonzero(np.any(labels, axis=a)) for a in (1, 0))
+    box = (slice(max(0, rows[0] - pad), rows[-1] + pad + 1),
+           slice(max(0, cols[0] - pad), cols[-1] + pad + 1))
+    labels, values, roi = labels[box], values[box], roi[box]
+    inside = labels > 0
     inner = labels * (cv2.erode(inside.view(np.uint8), footprint) == 0)
-    # the outer band: each pixel takes the largest label within band_px (exact in float32
-    # up to 2^24 objects)
-    outer = cv2.dilate(labels.astype(np.float32), footprint).astype(labels.dtype)
-    outer *= roi & ~inside
+    band = (cv2.dilate(inside.view(np.uint8), footprint) > 0) & roi & ~inside
+    # each pixel of the outer band takes the largest label within the square of side
+    # 2 band_px + 1 around it (a separable dilation, fast at any size; exact in float32 up
+    # to 2^24 objects): only two objects closer than that share a band
+    outer = cv2.dilate(labels.astype(np.float32), square(band_px)).astype(labels.dtype)
+    outer *= band
 
     def band_means(band: np.ndarray) -> np.ndarray:
         flat = np.flatnonzero(band)

@@ -338,8 +338,9 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
     :func:`skinmetrics.stages.base.outlined_regions`) that are spots:
     their small holes filled, at least ``min_diameter_mm`` across and ``min_roundness``
     round (the pieces cut by a hair tested as one; a region not round enough split at its
-    waists and its parts tested), and standing ``min_contrast`` above the skin just around
-    them (see the module text).
+    waists and its parts tested), standing ``min_contrast`` above the skin just around
+    them less ``haemoglobin_share`` of their haemoglobin contrast where that is positive,
+    and bounded by an edge (``edge_band_mm``; see the module text).
 
     Parameters
     ----------

@@ -10,16 +10,18 @@ from .footprints import disk, square
 from .reference import LocalReference
 
 
-def object_means(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Mean of ``values`` over each label 1..N of ``labels`` (index 0 = label 1)."""
-    n = int(labels.max())
+def object_means(labels: np.ndarray, values: np.ndarray, n: int | None = None,
+                 empty: float = 0.0) -> np.ndarray:
+    """Mean of ``values`` over each label 1..N of ``labels`` (index 0 = label 1); N is
+    ``n`` when given (else the largest label), and a label with no pixel gets ``empty``."""
+    n = int(labels.max()) if n is None else n
     if n == 0:
         return np.zeros(0)
     flat = np.flatnonzero(labels)  # the objects' pixels only, in the image's order
     lab = labels.ravel()[flat]
     sums = np.bincount(lab, weights=values.ravel()[flat].astype(np.float64), minlength=n + 1)
     counts = np.bincount(lab, minlength=n + 1)
-    return sums[1:] / np.maximum(counts[1:], 1)
+    return np.where(counts[1:] > 0, sums[1:] / np.maximum(counts[1:], 1), empty)
 
 
 def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarray,
@@ -93,16 +95,8 @@ def edge_step(labels: np.ndarray, values: np.ndarray, roi: np.ndarray,
     # to 2^24 objects): only two objects closer than that share a band
     outer = cv2.dilate(labels.astype(np.float32), square(band_px)).astype(labels.dtype)
     outer *= band
-
-    def band_means(band: np.ndarray) -> np.ndarray:
-        flat = np.flatnonzero(band)
-        lab = band.ravel()[flat]
-        sums = np.bincount(lab, weights=values.ravel()[flat].astype(np.float64),
-                           minlength=n + 1)[1:]
-        counts = np.bincount(lab, minlength=n + 1)[1:]
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-    return band_means(inner) - band_means(outer)
+    return (object_means(inner, values, n, np.nan)
+            - object_means(outer, values, n, np.nan))
 
 
 def renumbered(labels: np.ndarray, keep: np.ndarray,

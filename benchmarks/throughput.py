@@ -7,7 +7,8 @@ For each scale a phantom of the requested size (4:3; at 25 px/mm a 12 MP frame i
 160 x 120 mm field, measured at full resolution; at 67 px/mm a cheek close-up, measured
 resampled to the pipeline's ``max_px_per_mm``) is written as JPEG once, with a follow-up
 captured 2 % closer, shifted and turned 2 degrees. A fresh process per pipeline and scale,
-on one thread, keeping freed large arrays for the next as the command line does
+on one thread, keeping freed large arrays for the next and decoding photos as their 8-bit
+codes (:class:`skinmetrics.colour.SRGBCodes`) as the command line does
 (:func:`skinmetrics.memory.reuse_freed_memory`), ``--repeat`` times:
 
 * the floor: the same process start and JPEG decode (a separate process that does only that);
@@ -54,7 +55,7 @@ def _peak_rss_mb() -> float:
 def floor_child(path: str) -> None:
     from skinmetrics.io import decode_image
 
-    decode_image(Path(path).read_bytes())
+    decode_image(Path(path).read_bytes(), as_codes=True)
 
 
 def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
@@ -82,7 +83,7 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
     for _ in range(repeat):
         run: dict[str, float] = {}
         t0 = time.perf_counter()
-        srgb = decode_image(base_data)[0]
+        srgb = decode_image(base_data, as_codes=True)[0]
         run["decode JPEG"] = time.perf_counter() - t0
         base = measure(srgb, pipe, px_per_mm=ppm, timings=run)
         t1 = time.perf_counter()
@@ -91,7 +92,7 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
         run["write masks + overlay + metrics.json"] = time.perf_counter() - t1
         run["total (baseline)"] = time.perf_counter() - t0
         extra: dict[str, float] = {}
-        follow = decode_image(follow_data)[0]
+        follow = decode_image(follow_data, as_codes=True)[0]
         t2 = time.perf_counter()
         followed = measure(follow, pipe, px_per_mm=ppm, baseline=base, timings=extra)
         run["total (follow-up, without decode and write)"] = time.perf_counter() - t2

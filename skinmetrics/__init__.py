@@ -29,6 +29,7 @@ _API = {
     "PipelineError": "pipeline",
     "load_pipeline": "pipeline",
     "read_image": "io",
+    "SRGBCodes": "colour",
     "ImageReadError": "io",
     "measure_photo": "photo",
     "write_outputs": "photo",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .colour import channel_gains, srgb_to_linear, srgb_with_linear_gains
+from .colour import SRGBCodes, channel_gains, srgb_to_linear, srgb_with_linear_gains
 from .register import Registration, RegistrationFrame, register, warp_to_followup
 
 __all__ = ["Alignment", "align_to_baseline"]
@@ -140,19 +140,17 @@ def _skin_samples(baseline_srgb: np.ndarray, followup_srgb: np.ndarray, skin: np
     x0 = np.minimum(bx.astype(np.intp), width - 2)
     y0 = np.minimum(by.astype(np.intp), baseline_srgb.shape[0] - 2)
     fx, fy = (bx - x0)[:, None], (by - y0)[:, None]
-    b = np.asarray(baseline_srgb, np.float32).reshape(-1, 3)
-    top = y0 * width + x0  # the four neighbours by their flat index
-    bottom = top + width
+    b, follow = (p if isinstance(p, SRGBCodes) else np.asarray(p, np.float32)
+                 for p in (baseline_srgb, followup_srgb))  # only the samples are looked up
 
-    def along_row(index: np.ndarray) -> np.ndarray:  # b[x0] (1 - fx) + b[x0 + 1] fx
-        row = b[index] * (1 - fx)
-        row += b[index + 1] * fx
+    def along_row(y: np.ndarray) -> np.ndarray:  # b[x0] (1 - fx) + b[x0 + 1] fx
+        row = b[y, x0] * (1 - fx)
+        row += b[y, x0 + 1] * fx
         return row
 
-    reference = along_row(top)
+    reference = along_row(y0)
     reference *= 1 - fy
-    lower = along_row(bottom)
+    lower = along_row(y0 + 1)
     lower *= fy
     reference += lower
-    follow = np.asarray(followup_srgb, np.float32).reshape(-1, 3)[ys * followup_srgb.shape[1] + xs]
-    return srgb_to_linear(reference.astype(np.float32)), srgb_to_linear(follow)
+    return srgb_to_linear(reference.astype(np.float32)), srgb_to_linear(follow[ys, xs])

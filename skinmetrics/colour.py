@@ -53,6 +53,7 @@ __all__ = [
     "OD_MELANIN",
     "OD_HAEMOGLOBIN",
     "ColourPlanes",
+    "SRGBCodes",
     "channel_gains",
 ]
 
@@ -104,20 +105,104 @@ def _decoding_lut() -> np.ndarray:
     return colour.cctf_decoding(codes, function="sRGB").astype(np.float32)
 
 
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+class SRGBCodes:
+    """An sRGB photograph held as its integer codes (8 or 16 bit, as decoded) and the sRGB
+    value that each code stands for in each channel: a quarter (8 bit) or half (16 bit) of
+    the memory of the float32 photo, whose values it gives exactly.
+
+    ``np.asarray(photo, np.float32)`` gives the float32 sRGB (H, W, 3) in [0, 1], the
+    values :func:`skinmetrics.io.decode_image` gives; ``photo[rows]`` (any selection of
+    pixels) gives those of the pixels selected, (..., 3) float32. A function of each
+    channel's value, such as the linear RGB (:func:`srgb_to_linear`) or a follow-up's
+    colour brought to its baseline's (:func:`srgb_with_linear_gains`), is a table of the
+    codes, looked up once per pixel.
+
+    Parameters
+    ----------
+    codes : (H, W, 3) uint8 or uint16 ndarray
+        RGB codes.
+    table : (3, 256) or (3, 65536) float32 ndarray, optional
+        The sRGB value of each code in each channel (default: the code over 255 or 65535).
+    """
+
+    ndim = 3
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, codes: np.ndarray, table: np.ndarray | None = None):
+        codes = np.ascontiguousarray(codes)
+        if codes.dtype not in (np.uint8, np.uint16) or codes.ndim != 3 or codes.shape[2] != 3:
+            raise ValueError(f"SRGBCodes holds (H, W, 3) uint8 or uint16 codes, got "
+                             f"{codes.dtype} {codes.shape}")
+        n = 1 << (8 * codes.itemsize)
+        if table is None:  # as decoded: the code times the reciprocal of its maximum
+            table = np.repeat((np.arange(n, dtype=np.float32)
+                               * np.float32(1.0 / (n - 1)))[None], 3, axis=0)
+        table = np.ascontiguousarray(table, dtype=np.float32)
+        if table.shape != (3, n):
+            raise ValueError(f"the table of {codes.dtype} codes is (3, {n}), got {table.shape}")
+        self.codes, self.table = codes, table
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.codes.shape
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = self.lookup(self.table)
+        return values if dtype is None else values.astype(dtype, copy=False)
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.lookup(self.table, key)
+
+    def lookup(self, table: np.ndarray, key=Ellipsis) -> np.ndarray:
+        """Each channel's ``table`` (3, number of codes) at the codes of the pixels
+        ``key`` selects (all by default); (..., 3) float32."""
+        codes = np.ascontiguousarray(self.codes[key])
+        if codes.ndim < 2 or codes.shape[-1] != 3:
+            raise IndexError("only pixels (all three channels) are selected from SRGBCodes")
+        flat = codes.reshape(-1, 1, 3)
+        table = np.asarray(table, np.float32)
+        if codes.dtype == np.uint8:  # OpenCV: one table per channel
+            out = cv2.LUT(flat, np.ascontiguousarray(table.T.reshape(256, 1, 3)))
+        else:
+            out = np.empty(flat.shape, np.float32)
+            for channel in range(3):
+                out[..., channel] = table[channel][flat[..., channel]]
+        return out.reshape(codes.shape)
+
+    def mapped(self, function) -> SRGBCodes:
+        """The photo whose sRGB values are ``function`` (of a (3, n) float32 array, per
+        channel) of these: the same codes, a new table."""
+        return SRGBCodes(self.codes, function(self.table))
+
+    def any_at_least(self, level: float) -> np.ndarray:
+        """(H, W) bool: pixels with a channel whose value is at least ``level``."""
+        over = (self.table >= level).view(np.uint8)
+        out = over[0][self.codes[..., 0]]
+        for channel in (1, 2):
+            out |= over[channel][self.codes[..., channel]]
+        return out.view(bool)
+
+
+def srgb_to_linear(rgb: np.ndarray | SRGBCodes) -> np.ndarray:
     """Decode sRGB code values to linear RGB (IEC 61966-2-1 transfer function [1]).
 
     Parameters
     ----------
-    rgb : ndarray
+    rgb : ndarray or SRGBCodes
         sRGB code values in [0, 1] (any shape).
 
     Returns
     -------
     ndarray, float32
         Linear RGB in [0, 1]. Computed through a 16-bit look-up table built from
-        colour-science's ``cctf_decoding``: exact for 8- and 16-bit photographs.
+        colour-science's ``cctf_decoding``: exact for 8- and 16-bit photographs (an
+        :class:`SRGBCodes` through that table of its own table: the same values).
     """
+    if isinstance(rgb, SRGBCodes):
+        return rgb.lookup(_decoding_lut()[_codes16(rgb.table)])
     return _decoding_lut()[_codes16(rgb)]
 
 
@@ -164,7 +249,8 @@ def linear_to_srgb(linear: np.ndarray, out: np.ndarray | None = None) -> np.ndar
     return out
 
 
-def srgb_with_linear_gains(rgb: np.ndarray, gains: np.ndarray) -> np.ndarray:
+def srgb_with_linear_gains(rgb: np.ndarray | SRGBCodes, gains: np.ndarray
+                           ) -> np.ndarray | SRGBCodes:
     """An sRGB photo whose linear channels are multiplied by ``gains`` (e.g. a follow-up's
     colour brought to its baseline's), in sRGB code values.
 
@@ -174,17 +260,20 @@ def srgb_with_linear_gains(rgb: np.ndarray, gains: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    rgb : (..., 3) ndarray
+    rgb : (..., 3) ndarray or SRGBCodes
         sRGB code values in [0, 1].
     gains : (3,) array_like
         Linear gain of each channel.
 
     Returns
     -------
-    (..., 3) float32 ndarray
+    (..., 3) float32 ndarray, or SRGBCodes (the same codes, a new table) for SRGBCodes
     """
     table = linear_to_srgb(_decoding_lut()[None, :]
                            * np.asarray(gains, np.float32).reshape(3, 1))  # (3, 65536)
+    if isinstance(rgb, SRGBCodes):  # a new table of the same codes
+        return rgb.mapped(lambda values: np.stack([table[c][_codes16(values[c])]
+                                                   for c in range(3)]))
     codes = _codes16(rgb)
     out = np.empty(codes.shape, np.float32)
     for channel in range(3):  # each channel through its own table
@@ -388,13 +477,16 @@ class ColourPlanes:
 
     Parameters
     ----------
-    srgb : (H, W, 3) float32 ndarray
-        sRGB code values in [0, 1] as returned by :func:`skinmetrics.io.read_image`.
+    srgb : (H, W, 3) float32 ndarray or SRGBCodes
+        sRGB code values in [0, 1] as returned by :func:`skinmetrics.io.read_image` (the
+        linear RGB of :class:`SRGBCodes` is looked up from its codes).
 
     Attributes
     ----------
-    srgb, linear, lab, od, densities : ndarray
-        sRGB, linear RGB, CIELAB (D65), optical density and (melanin, haemoglobin, shading)
+    srgb : (H, W, 3) float32 ndarray or SRGBCodes
+        The photo as given.
+    linear, lab, od, densities : ndarray
+        Linear RGB, CIELAB (D65), optical density and (melanin, haemoglobin, shading)
         densities, all (H, W, 3) float32. The densities are unmixed with channel weights
         from the median reflectance of the central quarter of the image. The optical
         density is not kept (it is made again at each use; the densities are made from it,
@@ -404,7 +496,7 @@ class ColourPlanes:
     """
 
     def __init__(self, srgb: np.ndarray):
-        self.srgb = np.asarray(srgb, dtype=np.float32)
+        self.srgb = srgb if isinstance(srgb, SRGBCodes) else np.asarray(srgb, dtype=np.float32)
         self._cache: dict[str, np.ndarray] = {}
 
     def _get(self, name: str, make) -> np.ndarray:

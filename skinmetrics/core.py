@@ -115,9 +115,11 @@ class PhotoMeasurement:
 
     Attributes
     ----------
-    srgb : (H, W, 3) float ndarray
+    srgb : (H, W, 3) float ndarray or SRGBCodes
         The photo as measured: colour-calibrated and, for a follow-up whose colour is
-        normalised to its baseline's, with the baseline's colour.
+        normalised to its baseline's, with the baseline's colour (a photo given as
+        :class:`skinmetrics.colour.SRGBCodes` and not calibrated stays codes, with the
+        normalised colour's table).
     result : Measurement
         Masks (``roi`` and one per layer), metrics, units, per-region metrics, estimates
         and the layers' warnings (:func:`skinmetrics.pipeline.summarise_layers`).
@@ -285,8 +287,10 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
 
     Parameters
     ----------
-    srgb : (H, W, 3) float ndarray
-        sRGB code values in [0, 1], as taken (see :func:`skinmetrics.io.read_image`).
+    srgb : (H, W, 3) float ndarray or SRGBCodes
+        sRGB code values in [0, 1], as taken (see :func:`skinmetrics.io.read_image`; as
+        integer codes, :class:`skinmetrics.colour.SRGBCodes`, the photo and a baseline kept
+        for its follow-ups take a quarter of the memory, with the same results).
     pipeline : Pipeline
     px_per_mm : float, optional
         Scale (used when no chart gives one); without any, mm metrics are None.

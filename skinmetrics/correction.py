@@ -37,7 +37,7 @@ from .chart import (
     reference_linear_srgb,
     sample_patches,
 )
-from .colour import linear_to_lab_reference, linear_to_srgb, srgb_to_linear
+from .colour import SRGBCodes, linear_to_lab_reference, linear_to_srgb, srgb_to_linear
 
 __all__ = [
     "ColourCorrection",
@@ -303,9 +303,10 @@ class Calibration:
         sRGB -> linear (:func:`skinmetrics.colour.srgb_to_linear`), the fitted correction,
         clipping to [0, 1], and back to sRGB code values
         (:func:`skinmetrics.colour.linear_to_srgb`). Without a correction the image is
-        returned unchanged (as float32).
+        returned unchanged (an array as float32, :class:`skinmetrics.colour.SRGBCodes` as
+        they are).
         """
-        img = np.asarray(srgb, dtype=np.float32)
+        img = srgb if isinstance(srgb, SRGBCodes) else np.asarray(srgb, dtype=np.float32)
         if self.ccm is None:
             return img
         lin = srgb_to_linear(img)  # corrected and encoded in its place: one new array

@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .colour import SRGBCodes
+
 __all__ = [
     "ImageReadError",
     "decode_image",
@@ -103,7 +105,8 @@ def reduction_to_fit(data: bytes, name: str, max_megapixels: float | None) -> in
 
 
 def decode_image(data: bytes, name: str = "image", max_megapixels: float | None = None,
-                 as_photo: bool = False, reduction: int = 1) -> tuple[np.ndarray, int]:
+                 as_photo: bool = False, reduction: int = 1, as_codes: bool = False
+                 ) -> tuple[np.ndarray | SRGBCodes, int]:
     """Decode encoded image bytes to sRGB values in [0, 1].
 
     Parameters
@@ -122,10 +125,14 @@ def decode_image(data: bytes, name: str = "image", max_megapixels: float | None 
     reduction : int
         A JPEG decoded at 1/2, 1/4 or 1/8 of each side (see :func:`reduction_to_fit`);
         ``max_megapixels`` then applies to the reduced size.
+    as_codes : bool
+        Return the photo's integer codes (:class:`skinmetrics.colour.SRGBCodes`, which give
+        the same float values on use) instead of float32: a quarter (8 bit) or half (16
+        bit) of the memory.
 
     Returns
     -------
-    rgb : (H, W, 3) float32 ndarray
+    rgb : (H, W, 3) float32 ndarray or SRGBCodes
         sRGB code values in [0, 1], EXIF orientation applied; a fully opaque alpha channel
         is dropped.
     bit_depth : int
@@ -182,14 +189,16 @@ def decode_image(data: bytes, name: str = "image", max_megapixels: float | None 
         img = img[:, ::-1]
     if k:
         img = np.rot90(img, k)
-    rgb = np.ascontiguousarray(img, dtype=np.float32)
-    rgb *= np.float32(1.0 / scale)
     if as_photo:
-        sample = rgb[::4, ::4]  # enough pixels to see colour
+        sample = img[::4, ::4].astype(np.float32) * np.float32(1.0 / scale)  # enough pixels
         spread = max(float(np.abs(sample[..., 0] - sample[..., 1]).max()),
                      float(np.abs(sample[..., 1] - sample[..., 2]).max()))
         if spread <= GREY_TOLERANCE:
             raise ImageReadError(f"{name}: a grayscale photo has no colour to measure")
+    if as_codes:
+        return SRGBCodes(img), bit_depth
+    rgb = np.ascontiguousarray(img, dtype=np.float32)
+    rgb *= np.float32(1.0 / scale)
     return rgb, bit_depth
 
 
@@ -214,15 +223,16 @@ def read_file_bytes(path: str | os.PathLike) -> bytes:
         raise ImageReadError(f"{path.name}: cannot read file ({exc.strerror or exc})") from exc
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a photograph from disk; see :func:`decode_image`.
+def read_image(path: str | os.PathLike, as_codes: bool = False) -> np.ndarray | SRGBCodes:
+    """Read a photograph from disk; see :func:`decode_image` (``as_codes``: its integer
+    codes, :class:`skinmetrics.colour.SRGBCodes`, a quarter of the memory of float32).
 
     Returns
     -------
-    rgb : (H, W, 3) float32 ndarray
+    rgb : (H, W, 3) float32 ndarray or SRGBCodes
         sRGB code values in [0, 1], EXIF orientation applied.
     """
-    return decode_image(read_file_bytes(path), Path(path).name)[0]
+    return decode_image(read_file_bytes(path), Path(path).name, as_codes=as_codes)[0]
 
 
 def _umask() -> int:

@@ -68,7 +68,8 @@ def measure_file(path: str | os.PathLike, pipeline: Pipeline, px_per_mm: float |
     data = read_file_bytes(path)
     limit = pipeline.params["scale"]["max_megapixels"]
     k = reduction_to_fit(data, path.name, limit)
-    srgb, bit_depth = decode_image(data, path.name, limit, as_photo=True, reduction=k)
+    srgb, bit_depth = decode_image(data, path.name, limit, as_photo=True, reduction=k,
+                                   as_codes=True)
     try:
         measurement = measure(srgb, pipeline, px_per_mm=px_per_mm / k if px_per_mm else None,
                               scale_source=px_per_mm_source, chart=chart, baseline=baseline,

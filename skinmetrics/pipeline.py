@@ -522,7 +522,8 @@ def _coarser_copy(planes: ColourPlanes, roi: np.ndarray, fringe: np.ndarray | No
     def share(mask: np.ndarray) -> np.ndarray:
         return cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
 
-    return (ColourPlanes(cv2.resize(planes.srgb, size, interpolation=cv2.INTER_AREA)),
+    return (ColourPlanes(cv2.resize(np.asarray(planes.srgb, np.float32), size,
+                                    interpolation=cv2.INTER_AREA)),
             share(roi) >= 0.5, None if fringe is None else share(fringe) > 0,
             Scale(scale.px_per_mm and scale.px_per_mm * ratio, scale.size_px_per_mm * ratio))
 

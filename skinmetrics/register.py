@@ -81,6 +81,8 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from .colour import SRGBCodes
+
 __all__ = [
     "Registration",
     "RegistrationFrame",
@@ -548,14 +550,15 @@ class RegistrationFrame:
 
     Parameters
     ----------
-    srgb : (H, W, 3) or (H, W) ndarray
-        The photo, as :func:`register` takes it.
+    srgb : (H, W, 3) or (H, W) ndarray, or SRGBCodes
+        The photo, as :func:`register` takes it (SRGBCodes kept as they are: the float
+        photo is made only while its working images are).
     mask : (H, W) bool ndarray, optional
         Its pixels to use (as ``register``'s ``mask_baseline``).
     """
 
     def __init__(self, srgb: np.ndarray, mask: np.ndarray | None = None):
-        self.srgb = np.asarray(srgb)
+        self.srgb = srgb if isinstance(srgb, SRGBCodes) else np.asarray(srgb)
         self.mask = mask
         self._made: dict[tuple, Any] = {}
 
@@ -589,9 +592,10 @@ def register(
     Parameters
     ----------
     baseline_srgb, followup_srgb : (H, W, 3) or (H, W) ndarray
-        The two photographs, sRGB code values in [0, 1] (float) or uint8 / uint16; they may
-        differ in size. The baseline may be a :class:`RegistrationFrame` (with its own
-        mask): what it made for an earlier registration is used again (same result).
+        The two photographs, sRGB code values in [0, 1] (float, or
+        :class:`skinmetrics.colour.SRGBCodes`) or uint8 / uint16; they may differ in size.
+        The baseline may be a :class:`RegistrationFrame` (with its own mask): what it made
+        for an earlier registration is used again (same result).
     mask_baseline, mask_followup : (H, W) bool ndarray, optional
         Pixels to use (e.g. the skin region) in each photo; features are detected only
         there and the correlation is computed only there.

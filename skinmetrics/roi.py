@@ -70,7 +70,7 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
-from .colour import ColourPlanes, linear_to_lab, srgb_to_linear
+from .colour import ColourPlanes, SRGBCodes, linear_to_lab, srgb_to_linear
 from .filters import (
     black_tophat_od,
     connected_parts,
@@ -155,8 +155,10 @@ PARAMS = {
 }
 
 
-def clipped_mask(srgb: np.ndarray, clip_level: float) -> np.ndarray:
+def clipped_mask(srgb: np.ndarray | SRGBCodes, clip_level: float) -> np.ndarray:
     """Pixels with any sRGB channel at or above ``clip_level`` (their colour is unknown)."""
+    if isinstance(srgb, SRGBCodes):
+        return srgb.any_at_least(clip_level)
     clipped = srgb[..., 0] >= clip_level
     for channel in range(1, srgb.shape[2]):
         clipped |= srgb[..., channel] >= clip_level

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import skinmetrics as sm
+from skinmetrics.colour import SRGBCodes
 from skinmetrics.io import decode_image
 from skinmetrics.register import warp_to_baseline
-from skinmetrics.synthetic import VISIT_COURSE, make_phantom, write_visit_set
+from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, make_phantom, write_visit_set
 
 SHAPE, PPM = (360, 480), 25.0
 
@@ -64,6 +65,41 @@ def test_measure_an_array_with_its_baseline_as_the_files_do(pair, tmp_path):
     written = json.loads((tmp_path / "f" / "metrics.json").read_text())
     assert written["photo"]["file"] == "f.jpg" and written["photo"]["width"] == SHAPE[1]
     assert written["metrics"] == json.loads(json.dumps(day28.metrics))
+
+
+@pytest.mark.parametrize("case", ["chart", "resampled"])
+def test_a_photo_as_codes_measures_as_its_float_values(case):
+    """The command line decodes photos as their 8-bit codes (:class:`SRGBCodes`, a quarter
+    of the memory): a baseline and its follow-up give the float photo's masks and metrics,
+    whether calibrated from a chart or resampled to the pipeline's ``max_px_per_mm``
+    (registered and, without a chart, colour-normalised through the codes' table)."""
+    pipe = sm.load_pipeline("laser_recovery")
+    if case == "chart":
+        ppm, shape, card, mode = PPM, (800, 1200), (0.55, 0.1, 2.5, 5.0), "auto"
+        pipe.params["scale"]["chart_patch_pitch_mm"] = 2.5 * CHART_PITCH_FACTOR
+    else:
+        ppm, shape, card, mode = 40.0, SHAPE, None, "none"
+    base = make_phantom(shape, ppm, 50.0, seed=9, capture_seed=0, camera=(0, 0, 0, 1),
+                        chart=card)
+    follow = make_phantom(shape, ppm, 50.0, seed=9, capture_seed=28, chart=card,
+                          camera=(0.01, -0.01, 1.0, 1.01), exposure_ev=0.15, **VISIT_COURSE[28])
+    runs = {}
+    for as_codes in (False, True):
+        day0 = sm.measure(decode_image(base.jpeg, as_codes=as_codes)[0], pipe, px_per_mm=ppm,
+                          chart=mode)
+        runs[as_codes] = (day0, sm.measure(decode_image(follow.jpeg, as_codes=as_codes)[0],
+                                           pipe, px_per_mm=ppm, chart=mode, baseline=day0))
+    for as_float, as_codes in zip(runs[False], runs[True], strict=True):
+        assert as_codes.metrics == as_float.metrics
+        assert as_codes.baseline_metrics == as_float.baseline_metrics
+        assert all(np.array_equal(as_codes.masks[k], m) for k, m in as_float.masks.items())
+        assert np.array_equal(np.asarray(as_codes.srgb, np.float32), as_float.srgb)
+        # calibrated from the chart: float values; else the codes (with a follow-up's table)
+        assert isinstance(as_codes.srgb, SRGBCodes) == (case != "chart")
+    day28 = runs[True][1]
+    assert day28.alignment.registration.ok and day28.metrics["microcrust_count"] > 0
+    assert (day28.calibration.source == "chart") == (case == "chart")
+    assert (day28.alignment.gains is None) == (case == "chart")
 
 
 def test_an_array_without_skin_is_refused():

@@ -176,3 +176,30 @@ def test_melanin_index_of_masked_pixels_and_erythema_index_as_whole():
     np.testing.assert_array_equal(
         c.erythema_index(lin),
         (100.0 * np.log10(floored[..., 0] / floored[..., 1])).astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_srgb_codes_give_the_float_values_and_their_functions(dtype):
+    top = np.iinfo(dtype).max
+    codes = np.random.default_rng(3).integers(0, top + 1, (40, 50, 3)).astype(dtype)
+    codes[0, 0] = top  # a clipped pixel
+    photo = c.SRGBCodes(codes)
+    rgb = codes.astype(np.float32) * np.float32(1.0 / top)  # as decode_image makes it
+    assert np.array_equal(np.asarray(photo), rgb) and photo.shape == rgb.shape
+    assert np.array_equal(photo[5:9, 2:30], rgb[5:9, 2:30])
+    picked = codes[..., 1] > top // 2
+    assert np.array_equal(photo[picked], rgb[picked])
+    assert np.array_equal(c.srgb_to_linear(photo), c.srgb_to_linear(rgb))
+    gains = [1.12, 0.93, 1.04]
+    normalised = c.srgb_with_linear_gains(photo, gains)
+    assert isinstance(normalised, c.SRGBCodes) and normalised.codes is photo.codes
+    assert np.array_equal(np.asarray(normalised), c.srgb_with_linear_gains(rgb, gains))
+    assert np.array_equal(c.srgb_to_linear(normalised),
+                          c.srgb_to_linear(c.srgb_with_linear_gains(rgb, gains)))
+    assert np.array_equal(normalised.any_at_least(0.995),
+                          (c.srgb_with_linear_gains(rgb, gains) >= 0.995).any(axis=2))
+    assert np.array_equal(c.ColourPlanes(photo).lab, c.ColourPlanes(rgb).lab)
+    with pytest.raises(IndexError, match="pixels"):
+        photo[..., 0]
+    with pytest.raises(ValueError, match="uint8 or uint16"):
+        c.SRGBCodes(rgb)

@@ -142,3 +142,20 @@ def test_a_reduced_jpeg_keeps_its_exif_orientation():
     rgb, _ = decode_image(buf.getvalue(), reduction=2)
     assert rgb.shape[:2] == (100, 80)
     assert rgb[3, -3].mean() > 0.8  # top-right, as at full size
+
+
+@pytest.mark.parametrize(("ext", "dtype"), [(".png", np.uint8), (".tif", np.uint16)])
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_codes_give_the_float_photo_exactly(ext, dtype, orientation):
+    img = _gradient().astype(dtype) * (257 if dtype == np.uint16 else 1)
+    data = cv2.imencode(ext, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes()
+    if orientation != 1:  # a JPEG with the photo turned by EXIF
+        buf, exif = io.BytesIO(), Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(_gradient()).save(buf, format="JPEG", quality=90, exif=exif)
+        data = buf.getvalue()
+    rgb, depth = decode_image(data)
+    codes, depth_codes = decode_image(data, as_codes=True)
+    assert depth_codes == depth and codes.codes.dtype == (np.uint8 if depth == 8 else np.uint16)
+    assert codes.shape == rgb.shape and codes.codes.nbytes * 4 == rgb.nbytes * codes.codes.itemsize
+    assert np.array_equal(np.asarray(codes, np.float32), rgb)

@@ -141,6 +141,7 @@ class SRGBCodes:
         if table.shape != (3, n):
             raise ValueError(f"the table of {codes.dtype} codes is (3, {n}), got {table.shape}")
         self.codes, self.table = codes, table
+        self._linear_table: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -172,6 +173,13 @@ class SRGBCodes:
                 out[..., channel] = table[channel][flat[..., channel]]
         return out.reshape(codes.shape)
 
+    def linear(self, key=Ellipsis) -> np.ndarray:
+        """Linear RGB (:func:`srgb_to_linear`) of the pixels ``key`` selects (all by
+        default), looked up from the codes; (..., 3) float32."""
+        if self._linear_table is None:
+            self._linear_table = _decoding_lut()[_codes16(self.table)]
+        return self.lookup(self._linear_table, key)
+
     def mapped(self, function) -> SRGBCodes:
         """The photo whose sRGB values are ``function`` (of a (3, n) float32 array, per
         channel) of these: the same codes, a new table."""
@@ -202,7 +210,7 @@ def srgb_to_linear(rgb: np.ndarray | SRGBCodes) -> np.ndarray:
         :class:`SRGBCodes` through that table of its own table: the same values).
     """
     if isinstance(rgb, SRGBCodes):
-        return rgb.lookup(_decoding_lut()[_codes16(rgb.table)])
+        return rgb.linear()
     return _decoding_lut()[_codes16(rgb)]
 
 
@@ -485,14 +493,16 @@ class ColourPlanes:
     ----------
     srgb : (H, W, 3) float32 ndarray or SRGBCodes
         The photo as given.
-    linear, lab, od, densities : ndarray
-        Linear RGB, CIELAB (D65), optical density and (melanin, haemoglobin, shading)
-        densities, all (H, W, 3) float32. The densities are unmixed with channel weights
-        from the median reflectance of the central quarter of the image. The optical
-        density is not kept (it is made again at each use; the densities are made from it,
-        a band of rows at a time).
-    luminance_density : ndarray
-        -log10 Y, (H, W) float32.
+    linear, lab, densities : ndarray
+        Linear RGB, CIELAB (D65) and (melanin, haemoglobin, shading) densities, all
+        (H, W, 3) float32. The densities are unmixed from the optical density with channel
+        weights from the median reflectance of the central quarter of the image.
+    luminance_density, erythema_index, melanin_index : ndarray
+        -log10 Y, :func:`erythema_index` and :func:`melanin_index`, (H, W) float32.
+
+    Every representation but ``linear`` is made a band of rows at a time from the linear
+    RGB of the band (:meth:`linear_of`), so that no whole linear RGB (144 MB at 12 MP) is
+    made unless ``linear`` itself is asked for (then it is kept and used).
     """
 
     def __init__(self, srgb: np.ndarray):
@@ -523,33 +533,54 @@ class ColourPlanes:
     def linear(self) -> np.ndarray:
         return self._get("linear", lambda: srgb_to_linear(self.srgb))
 
-    @property
-    def lab(self) -> np.ndarray:
-        return self._get("lab", lambda: linear_to_lab(self.linear))
+    def linear_of(self, key) -> np.ndarray:
+        """Linear RGB of the pixels ``key`` selects (rows, a box, a mask): of the kept
+        :attr:`linear`, else made from their sRGB alone (the same values; no whole linear
+        RGB is made)."""
+        if "linear" in self._cache:
+            return self._cache["linear"][key]
+        if isinstance(self.srgb, SRGBCodes):
+            return self.srgb.linear(key)
+        return srgb_to_linear(self.srgb[key])
+
+    def _by_bands(self, function, channels: int) -> np.ndarray:
+        """``function`` of the linear RGB, per pixel, made a band of :data:`BAND_PIXELS`
+        pixels at a time (:meth:`linear_of`): the same values as made whole."""
+        height, width = self.shape
+        out = np.empty((height, width, channels) if channels > 1 else (height, width),
+                       np.float32)
+        step = max(1, BAND_PIXELS // width)
+        for top in range(0, height, step):
+            band = slice(top, top + step)
+            out[band] = function(self.linear_of(band))
+        return out
 
     @property
-    def od(self) -> np.ndarray:
-        return optical_density(self.linear)
+    def lab(self) -> np.ndarray:
+        return self._get("lab", lambda: self._by_bands(linear_to_lab, 3))
 
     @property
     def luminance_density(self) -> np.ndarray:
         """-log10 of relative luminance Y (IEC 61966-2-1 weights); (H, W) float32."""
-        def make():
-            y = self.linear @ _SRGB.matrix_RGB_to_XYZ[1].astype(np.float32)
-            return optical_density(y)
-        return self._get("luminance_density", make)
+        luminance = _SRGB.matrix_RGB_to_XYZ[1].astype(np.float32)
+        return self._get("luminance_density", lambda: self._by_bands(
+            lambda linear: optical_density(linear @ luminance), 1))
+
+    @property
+    def erythema_index(self) -> np.ndarray:
+        """:func:`erythema_index` of every pixel, (H, W) float32."""
+        return self._get("erythema_index", lambda: self._by_bands(erythema_index, 1))
+
+    @property
+    def melanin_index(self) -> np.ndarray:
+        """:func:`melanin_index` of every pixel, (H, W) float32."""
+        return self._get("melanin_index", lambda: self._by_bands(melanin_index, 1))
 
     @property
     def densities(self) -> np.ndarray:
-        def make():  # from the optical density of a band of rows at a time: no whole OD
-            linear, weights = self.linear, self.channel_weights
-            out = np.empty(linear.shape, np.float32)
-            step = max(1, BAND_PIXELS // linear.shape[1])
-            for top in range(0, linear.shape[0], step):
-                band = slice(top, top + step)
-                out[band] = chromophore_densities(optical_density(linear[band]), weights)
-            return out
-        return self._get("densities", make)
+        weights = self.channel_weights  # from the optical density of a band at a time
+        return self._get("densities", lambda: self._by_bands(
+            lambda linear: chromophore_densities(optical_density(linear), weights), 3))
 
     @property
     def channel_weights(self) -> np.ndarray:
@@ -557,7 +588,8 @@ class ColourPlanes:
         the central quarter of the image, squared; (3,) float64."""
         def make():
             h, w = self.shape
-            centre = self.linear[h // 4: h - h // 4, w // 4: w - w // 4].reshape(-1, 3)
+            centre = self.linear_of((slice(h // 4, h - h // 4), slice(w // 4, w - w // 4)))
+            centre = centre.reshape(-1, 3)
             return np.maximum(np.median(centre, axis=0), 1e-4) ** 2
         return self._get("channel_weights", make)
 

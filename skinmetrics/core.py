@@ -340,8 +340,13 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     # a follow-up to its baseline) can move a clipped channel below the clip level while its
     # true value stays unknown
     clipped = clipped_mask(srgb, pipeline.params["roi"]["clip_level"])
-    cal = calibrate(srgb, chart, patch_pitch_mm=pipeline.params["scale"]["chart_patch_pitch_mm"])
+    # the float photo (made once from codes) for the searches on resampled copies: chart,
+    # face, a follow-up's first skin region; freed before the layers
+    photo = np.asarray(srgb, dtype=np.float32)
+    cal = calibrate(photo, chart, patch_pitch_mm=pipeline.params["scale"]["chart_patch_pitch_mm"])
     srgb = cal.apply(srgb)
+    if cal.ccm is not None:
+        photo = srgb
     clock.lap("calibrate")
     if cal.px_per_mm:
         px_per_mm, scale_source = cal.px_per_mm, "chart"
@@ -351,19 +356,21 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     expected = face_expected(view, srgb.shape, px_per_mm,
                              pipeline.params["scale"]["face_photo_min_mm"])
     # without a scale a face photo cannot be told from a close-up: search it fully
-    face = (find_plausible_face(srgb, px_per_mm, expected or not px_per_mm)
+    face = (find_plausible_face(photo, px_per_mm, expected or not px_per_mm)
             if pipeline.regions else None)
     areas, excluded = _face_areas(face, srgb.shape, pipeline.regions)
     face_area = None if face is None else face_outline_mask(face, srgb.shape)
     regions_source = "landmarks" if face is not None else None
     clock.lap("face")
     region = alignment = given = None
+    if baseline is not None:  # a first skin region, to register on
+        first_skin = skin_region(photo, pipeline, px_per_mm,
+                                 not_skin=_union(clipped, cal.chart_mask, excluded), coarse=True)
+        clock.lap("follow-up skin region")
+    del photo
     if baseline is not None:
         base_cal = baseline.calibration
         both_charted = cal.ccm is not None and base_cal.ccm is not None
-        first_skin = skin_region(srgb, pipeline, px_per_mm,
-                                 not_skin=_union(clipped, cal.chart_mask, excluded), coarse=True)
-        clock.lap("follow-up skin region")
         alignment = align_to_baseline(baseline.srgb, baseline.result.masks["roi"], srgb,
                                       first_skin, register_photos=register,
                                       normalise_colour=not both_charted,

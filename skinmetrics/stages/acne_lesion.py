@@ -76,7 +76,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..colour import ColourPlanes, erythema_index
+from ..colour import ColourPlanes
 from ..filters import local_reference, renumbered, robust_spread
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
@@ -228,7 +228,7 @@ def lesion_candidates(planes: ColourPlanes, where: np.ndarray, params: Mapping[s
     if np.count_nonzero(skin) < 100:
         return empty
     density = planes.luminance_density
-    ei = erythema_index(planes.linear)
+    ei = planes.erythema_index
     a_star = planes.lab[..., 1]
     plane = {"a": a_star, "ei": ei, "l": planes.lab[..., 0]}
     density_median = float(np.median(density[skin]))

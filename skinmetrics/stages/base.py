@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import Delaunay, QhullError, cKDTree
 from scipy.stats import binom
 
-from ..colour import ColourPlanes, erythema_index
+from ..colour import ColourPlanes
 from ..filters import (
     area_metrics,
     below_spread,
@@ -210,7 +210,7 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     if n == 0:
         return np.zeros(1, bool)
     redness, darkness = object_contrast(
-        labels, [erythema_index(planes.linear), planes.luminance_density], roi, sigma_px)
+        labels, [planes.erythema_index, planes.luminance_density], roi, sigma_px)
     crust = (redness >= min_redness) | (darkness >= min_darkness)
     rows, cols = np.nonzero(labels)  # the objects' pixels only
     which = labels[rows, cols]

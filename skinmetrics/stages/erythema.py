@@ -71,7 +71,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..colour import ColourPlanes, erythema_index
+from ..colour import ColourPlanes
 from ..filters import area_metrics, clean_mask, masked_mean
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
@@ -201,7 +201,7 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
     # means over the masks in one pass each, without gathering their pixels
     reference = float(masked_mean(planes.lab, unaffected)[1]) if unaffected.any() else None
     metrics.update(
-        erythema_index_mean=(float(masked_mean(erythema_index(planes.linear), roi)[0])
+        erythema_index_mean=(float(masked_mean(planes.erythema_index, roi)[0])
                              if roi_px else None),
         a_star_mean=float(masked_mean(planes.lab, roi)[1]) if roi_px else None,
         erythema_reference_a_star=reference,

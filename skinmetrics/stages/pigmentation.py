@@ -74,7 +74,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..colour import ColourPlanes, ita_degrees, melanin_index
+from ..colour import ColourPlanes, ita_degrees
 from ..filters import (
     area_metrics,
     below_spread,
@@ -415,7 +415,7 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     units["pigment_reference_L_star"] = "CIELAB L*"
     if roi_px:
         L_mean, _, b_mean = masked_mean(lab, roi)
-        metrics["melanin_index_mean"] = float(melanin_index(planes.linear, roi).mean())
+        metrics["melanin_index_mean"] = float(planes.melanin_index[roi].mean())
         metrics["ita_deg_mean"] = float(ita_degrees(L_mean, b_mean))
     else:
         metrics["melanin_index_mean"] = metrics["ita_deg_mean"] = None

@@ -55,7 +55,7 @@ def _peak_rss_mb() -> float:
 def floor_child(path: str) -> None:
     from skinmetrics.io import decode_image
 
-    decode_image(Path(path).read_bytes(), as_codes=True)
+    decode_image(Path(path).read_bytes())
 
 
 def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:

@@ -16,13 +16,14 @@ import stat
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .colour import SRGBCodes
+if TYPE_CHECKING:
+    from .colour import SRGBCodes
 
 __all__ = [
     "ImageReadError",
@@ -195,7 +196,9 @@ def decode_image(data: bytes, name: str = "image", max_megapixels: float | None 
                      float(np.abs(sample[..., 1] - sample[..., 2]).max()))
         if spread <= GREY_TOLERANCE:
             raise ImageReadError(f"{name}: a grayscale photo has no colour to measure")
-    if as_codes:
+    if as_codes:  # colour-science, which skinmetrics.colour loads, only when needed
+        from .colour import SRGBCodes
+
         return SRGBCodes(img), bit_depth
     rgb = np.ascontiguousarray(img, dtype=np.float32)
     rgb *= np.float32(1.0 / scale)

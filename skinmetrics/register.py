@@ -76,6 +76,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Literal
 
 import cv2
@@ -346,16 +347,41 @@ def _grey(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a[..., 0])
 
 
-def _work_image(img: np.ndarray, f: float) -> np.ndarray:
-    """Luma of ``img`` resized by ``f`` (area averaging)."""
-    a = np.asarray(img)
-    if f < 1.0:
+def _work_image(img: np.ndarray | SRGBCodes, f: float) -> np.ndarray:
+    """Luma of ``img`` resized by ``f`` (area averaging); :class:`SRGBCodes` through
+    :func:`_codes_resized`."""
+    if isinstance(img, SRGBCodes) and f < 1.0:
+        a = _codes_resized(img, f)
+    elif f < 1.0:
+        a = np.asarray(img)
         a = np.ascontiguousarray(a[..., :3] if a.ndim == 3 else a)
         if a.dtype not in (np.uint8, np.uint16, np.float32):
             a = a.astype(np.float32)
         a = cv2.resize(a, (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    else:
+        a = np.asarray(img)
     grey = _grey(a)
     return np.nan_to_num(grey, nan=0.0, posinf=1.0, neginf=0.0)
+
+
+#: Rows of a photo held as codes made float at a time for its working image (at least).
+CODES_BAND_ROWS = 256
+
+
+def _codes_resized(img: SRGBCodes, f: float) -> np.ndarray:
+    """The float photo of ``img`` resized by ``f`` (< 1; area averaging): where each band of
+    rows gives whole rows of the result (the photo's height a multiple of the input rows per
+    whole output rows of ``f``, as a 4:3 frame at the 4:3 working size), a band of rows at
+    a time, the same values with no photo-sized float copy; else whole."""
+    ratio = Fraction(f).limit_denominator(max(img.shape[:2]))
+    per = ratio.denominator  # input rows giving ratio.numerator whole output rows
+    if img.shape[0] % per:
+        return cv2.resize(np.asarray(img, np.float32), (0, 0), fx=f, fy=f,
+                          interpolation=cv2.INTER_AREA)
+    rows = per * max(1, CODES_BAND_ROWS // per)
+    return np.concatenate([cv2.resize(img[top:top + rows], (0, 0), fx=f, fy=f,
+                                      interpolation=cv2.INTER_AREA)
+                           for top in range(0, img.shape[0], rows)])
 
 
 def _work_mask(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -642,7 +668,7 @@ def register(
     else:
         frame = RegistrationFrame(baseline_srgb, mask_baseline)
     b, mask_baseline = frame.srgb, frame.mask
-    f = np.asarray(followup_srgb)
+    f = followup_srgb if isinstance(followup_srgb, SRGBCodes) else np.asarray(followup_srgb)
     for name, a in (("baseline", b), ("follow-up", f)):
         if a.ndim not in (2, 3) or a.shape[0] < 1 or a.shape[1] < 1:
             raise ValueError(f"{name} image must be (H, W) or (H, W, C), got {a.shape}")

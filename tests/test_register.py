@@ -383,3 +383,16 @@ def test_similarity_params_convention():
     assert shift == (5.0, -3.0)
     # positive angle turns the x axis towards +y (down the image): clockwise on screen
     assert (m[:, :2] @ [1.0, 0.0])[1] > 0
+
+
+@pytest.mark.parametrize("shape", [(300, 400), (252, 336), (301, 400)])
+def test_a_photo_as_codes_gives_the_float_photos_working_image(shape):
+    """Made a band of rows at a time where whole output rows come of whole input rows
+    (4:3 frames; 301 rows: whole), the working image is that of the float photo."""
+    from skinmetrics.colour import SRGBCodes
+    from skinmetrics.register import _work_image
+
+    codes = np.random.default_rng(5).integers(0, 256, (*shape, 3)).astype(np.uint8)
+    photo = SRGBCodes(codes)
+    for f in (80 / 400, 80 / 336, 1.0):
+        assert np.array_equal(_work_image(photo, f), _work_image(np.asarray(photo), f))

@@ -29,6 +29,7 @@ References
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import lru_cache
 
 import colour
@@ -105,6 +106,10 @@ def _decoding_lut() -> np.ndarray:
     return colour.cctf_decoding(codes, function="sRGB").astype(np.float32)
 
 
+#: Rows of an :class:`SRGBCodes` photo made float at a time when it is resized (at least).
+RESIZE_BAND_ROWS = 256
+
+
 class SRGBCodes:
     """An sRGB photograph held as its integer codes (8 or 16 bit, as decoded) and the sRGB
     value that each code stands for in each channel: a quarter (8 bit) or half (16 bit) of
@@ -179,6 +184,21 @@ class SRGBCodes:
         if self._linear_table is None:
             self._linear_table = _decoding_lut()[_codes16(self.table)]
         return self.lookup(self._linear_table, key)
+
+    def resized(self, f: float) -> np.ndarray:
+        """The float photo resized by ``f`` (< 1; area averaging), the values of
+        ``cv2.resize(np.asarray(photo), (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)``:
+        where each band of rows gives whole rows of the result (the photo's height a
+        multiple of the input rows per whole output rows of ``f``, as a 4:3 frame resized
+        to a 4:3 size), made a band at a time with no photo-sized float copy; else whole."""
+        per = Fraction(f).limit_denominator(max(self.shape[:2])).denominator
+        if self.shape[0] % per:  # per input rows give whole output rows
+            return cv2.resize(np.asarray(self), (0, 0), fx=f, fy=f,
+                              interpolation=cv2.INTER_AREA)
+        rows = per * max(1, RESIZE_BAND_ROWS // per)
+        return np.concatenate([cv2.resize(self[top:top + rows], (0, 0), fx=f, fy=f,
+                                          interpolation=cv2.INTER_AREA)
+                               for top in range(0, self.shape[0], rows)])
 
     def mapped(self, function) -> SRGBCodes:
         """The photo whose sRGB values are ``function`` (of a (3, n) float32 array, per
@@ -501,8 +521,8 @@ class ColourPlanes:
         -log10 Y, :func:`erythema_index` and :func:`melanin_index`, (H, W) float32.
 
     Every representation but ``linear`` is made a band of rows at a time from the linear
-    RGB of the band (:meth:`linear_of`), so that no whole linear RGB (144 MB at 12 MP) is
-    made unless ``linear`` itself is asked for (then it is kept and used).
+    RGB of the band (:meth:`linear_of`): from :class:`SRGBCodes` no whole linear RGB (144 MB
+    at 12 MP) is made unless ``linear`` itself is asked for.
     """
 
     def __init__(self, srgb: np.ndarray):
@@ -534,14 +554,12 @@ class ColourPlanes:
         return self._get("linear", lambda: srgb_to_linear(self.srgb))
 
     def linear_of(self, key) -> np.ndarray:
-        """Linear RGB of the pixels ``key`` selects (rows, a box, a mask): of the kept
-        :attr:`linear`, else made from their sRGB alone (the same values; no whole linear
-        RGB is made)."""
-        if "linear" in self._cache:
-            return self._cache["linear"][key]
-        if isinstance(self.srgb, SRGBCodes):
+        """Linear RGB of the pixels ``key`` selects (rows, a box, a mask): looked up from
+        :class:`SRGBCodes` (no whole linear RGB is made), else of the whole :attr:`linear`
+        (made once and kept: a float photo is as large)."""
+        if isinstance(self.srgb, SRGBCodes) and "linear" not in self._cache:
             return self.srgb.linear(key)
-        return srgb_to_linear(self.srgb[key])
+        return self.linear[key]
 
     def _by_bands(self, function, channels: int) -> np.ndarray:
         """``function`` of the linear RGB, per pixel, made a band of :data:`BAND_PIXELS`

@@ -76,7 +76,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Literal
 
 import cv2
@@ -348,10 +347,9 @@ def _grey(img: np.ndarray) -> np.ndarray:
 
 
 def _work_image(img: np.ndarray | SRGBCodes, f: float) -> np.ndarray:
-    """Luma of ``img`` resized by ``f`` (area averaging); :class:`SRGBCodes` through
-    :func:`_codes_resized`."""
+    """Luma of ``img`` resized by ``f`` (area averaging; :meth:`SRGBCodes.resized`)."""
     if isinstance(img, SRGBCodes) and f < 1.0:
-        a = _codes_resized(img, f)
+        a = img.resized(f)
     elif f < 1.0:
         a = np.asarray(img)
         a = np.ascontiguousarray(a[..., :3] if a.ndim == 3 else a)
@@ -362,26 +360,6 @@ def _work_image(img: np.ndarray | SRGBCodes, f: float) -> np.ndarray:
         a = np.asarray(img)
     grey = _grey(a)
     return np.nan_to_num(grey, nan=0.0, posinf=1.0, neginf=0.0)
-
-
-#: Rows of a photo held as codes made float at a time for its working image (at least).
-CODES_BAND_ROWS = 256
-
-
-def _codes_resized(img: SRGBCodes, f: float) -> np.ndarray:
-    """The float photo of ``img`` resized by ``f`` (< 1; area averaging): where each band of
-    rows gives whole rows of the result (the photo's height a multiple of the input rows per
-    whole output rows of ``f``, as a 4:3 frame at the 4:3 working size), a band of rows at
-    a time, the same values with no photo-sized float copy; else whole."""
-    ratio = Fraction(f).limit_denominator(max(img.shape[:2]))
-    per = ratio.denominator  # input rows giving ratio.numerator whole output rows
-    if img.shape[0] % per:
-        return cv2.resize(np.asarray(img, np.float32), (0, 0), fx=f, fy=f,
-                          interpolation=cv2.INTER_AREA)
-    rows = per * max(1, CODES_BAND_ROWS // per)
-    return np.concatenate([cv2.resize(img[top:top + rows], (0, 0), fx=f, fy=f,
-                                      interpolation=cv2.INTER_AREA)
-                           for top in range(0, img.shape[0], rows)])
 
 
 def _work_mask(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:

@@ -272,8 +272,10 @@ def skin_texture(srgb: np.ndarray, roi: np.ndarray) -> float:
            (the difference of Gaussians as a band-pass filter).
     """
     factor = min(1.0, TEXTURE_FRAME_PX / max(srgb.shape[:2]))
-    size = (max(1, round(srgb.shape[1] * factor)), max(1, round(srgb.shape[0] * factor)))
-    small = cv2.resize(np.asarray(srgb, np.float32), size, interpolation=cv2.INTER_AREA)
+    small = (srgb.resized(factor) if isinstance(srgb, SRGBCodes) and factor < 1.0 else
+             cv2.resize(np.asarray(srgb, np.float32), (0, 0), fx=factor, fy=factor,
+                        interpolation=cv2.INTER_AREA))
+    size = small.shape[1::-1]
     lightness = cv2.cvtColor(small, cv2.COLOR_RGB2Lab)[..., 0]
     fine, coarse = (cv2.GaussianBlur(lightness, (0, 0), s) for s in TEXTURE_SIGMAS_PX)
     inside = cv2.resize(roi.view(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)

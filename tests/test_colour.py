@@ -203,3 +203,13 @@ def test_srgb_codes_give_the_float_values_and_their_functions(dtype):
         photo[..., 0]
     with pytest.raises(ValueError, match="uint8 or uint16"):
         c.SRGBCodes(rgb)
+
+
+@pytest.mark.parametrize("shape", [(600, 800), (612, 816), (601, 800)])
+def test_srgb_codes_resized_a_band_at_a_time_as_whole(shape):
+    import cv2
+
+    photo = c.SRGBCodes(np.random.default_rng(6).integers(0, 256, (*shape, 3)).astype(np.uint8))
+    for f in (0.15, 0.2, 200 / 816):  # 601 rows: no band gives whole rows, made whole
+        whole = cv2.resize(np.asarray(photo), (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        assert np.array_equal(photo.resized(f), whole)

@@ -200,11 +200,6 @@ class SRGBCodes:
                                           interpolation=cv2.INTER_AREA)
                                for top in range(0, self.shape[0], rows)])
 
-    def mapped(self, function) -> SRGBCodes:
-        """The photo whose sRGB values are ``function`` (of a (3, n) float32 array, per
-        channel) of these: the same codes, a new table."""
-        return SRGBCodes(self.codes, function(self.table))
-
     def any_at_least(self, level: float) -> np.ndarray:
         """(H, W) bool: pixels with a channel whose value is at least ``level``."""
         over = (self.table >= level).view(np.uint8)
@@ -300,8 +295,8 @@ def srgb_with_linear_gains(rgb: np.ndarray | SRGBCodes, gains: np.ndarray
     table = linear_to_srgb(_decoding_lut()[None, :]
                            * np.asarray(gains, np.float32).reshape(3, 1))  # (3, 65536)
     if isinstance(rgb, SRGBCodes):  # a new table of the same codes
-        return rgb.mapped(lambda values: np.stack([table[c][_codes16(values[c])]
-                                                   for c in range(3)]))
+        return SRGBCodes(rgb.codes, np.stack([table[c][_codes16(rgb.table[c])]
+                                              for c in range(3)]))
     codes = _codes16(rgb)
     out = np.empty(codes.shape, np.float32)
     for channel in range(3):  # each channel through its own table

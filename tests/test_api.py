@@ -11,9 +11,10 @@ import pytest
 
 import skinmetrics as sm
 from skinmetrics.colour import SRGBCodes
+from skinmetrics.correction import Calibration, ColourCorrection
 from skinmetrics.io import decode_image
 from skinmetrics.register import warp_to_baseline
-from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, make_phantom, write_visit_set
+from skinmetrics.synthetic import VISIT_COURSE, make_phantom, write_visit_set
 
 SHAPE, PPM = (360, 480), 25.0
 
@@ -67,39 +68,40 @@ def test_measure_an_array_with_its_baseline_as_the_files_do(pair, tmp_path):
     assert written["metrics"] == json.loads(json.dumps(day28.metrics))
 
 
-@pytest.mark.parametrize("case", ["chart", "resampled"])
-def test_a_photo_as_codes_measures_as_its_float_values(case):
+def test_a_photo_as_codes_measures_as_its_float_values():
     """The command line decodes photos as their 8-bit codes (:class:`SRGBCodes`, a quarter
-    of the memory): a baseline and its follow-up give the float photo's masks and metrics,
-    whether calibrated from a chart or resampled to the pipeline's ``max_px_per_mm``
-    (registered and, without a chart, colour-normalised through the codes' table)."""
-    pipe = sm.load_pipeline("laser_recovery")
-    if case == "chart":
-        ppm, shape, card, mode = PPM, (800, 1200), (0.55, 0.1, 2.5, 5.0), "auto"
-        pipe.params["scale"]["chart_patch_pitch_mm"] = 2.5 * CHART_PITCH_FACTOR
-    else:
-        ppm, shape, card, mode = 40.0, SHAPE, None, "none"
-    base = make_phantom(shape, ppm, 50.0, seed=9, capture_seed=0, camera=(0, 0, 0, 1),
-                        chart=card)
-    follow = make_phantom(shape, ppm, 50.0, seed=9, capture_seed=28, chart=card,
+    of the memory): a baseline and its follow-up, resampled to the pipeline's
+    ``max_px_per_mm``, registered and colour-normalised through the codes' table, give the
+    float photo's masks and metrics."""
+    pipe, ppm = sm.load_pipeline("laser_recovery"), 40.0
+    base = make_phantom(SHAPE, ppm, 50.0, seed=9, capture_seed=0, camera=(0, 0, 0, 1))
+    follow = make_phantom(SHAPE, ppm, 50.0, seed=9, capture_seed=28,
                           camera=(0.01, -0.01, 1.0, 1.01), exposure_ev=0.15, **VISIT_COURSE[28])
     runs = {}
     for as_codes in (False, True):
         day0 = sm.measure(decode_image(base.jpeg, as_codes=as_codes)[0], pipe, px_per_mm=ppm,
-                          chart=mode)
+                          chart="none")
         runs[as_codes] = (day0, sm.measure(decode_image(follow.jpeg, as_codes=as_codes)[0],
-                                           pipe, px_per_mm=ppm, chart=mode, baseline=day0))
+                                           pipe, px_per_mm=ppm, chart="none", baseline=day0))
     for as_float, as_codes in zip(runs[False], runs[True], strict=True):
         assert as_codes.metrics == as_float.metrics
         assert as_codes.baseline_metrics == as_float.baseline_metrics
         assert all(np.array_equal(as_codes.masks[k], m) for k, m in as_float.masks.items())
+        assert isinstance(as_codes.srgb, SRGBCodes)  # the follow-up's: a new table
         assert np.array_equal(np.asarray(as_codes.srgb, np.float32), as_float.srgb)
-        # calibrated from the chart: float values; else the codes (with a follow-up's table)
-        assert isinstance(as_codes.srgb, SRGBCodes) == (case != "chart")
     day28 = runs[True][1]
-    assert day28.alignment.registration.ok and day28.metrics["microcrust_count"] > 0
-    assert (day28.calibration.source == "chart") == (case == "chart")
-    assert (day28.alignment.gains is None) == (case == "chart")
+    assert day28.alignment.registration.ok and day28.alignment.gains is not None
+    assert day28.metrics["microcrust_count"] > 0
+
+
+def test_a_chart_corrects_codes_as_their_float_values():
+    """A chart's colour correction of a photo as codes: the float photo's, corrected."""
+    rng = np.random.default_rng(2)
+    codes = SRGBCodes(rng.integers(0, 256, (40, 60, 3)).astype(np.uint8))
+    cal = Calibration("chart", ColourCorrection("Finlayson 2015",
+                                                np.eye(3, 6) + 0.02 * rng.random((3, 6)), 2, 6))
+    assert np.array_equal(cal.apply(codes), cal.apply(np.asarray(codes)))
+    assert Calibration("none").apply(codes) is codes  # nothing to correct: kept as codes
 
 
 def test_an_array_without_skin_is_refused():

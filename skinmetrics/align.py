@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .colour import SRGBCodes, channel_gains, srgb_to_linear, srgb_with_linear_gains
+from .colour import as_photo, channel_gains, srgb_to_linear, srgb_with_linear_gains
 from .register import Registration, RegistrationFrame, register, warp_to_followup
 
 __all__ = ["Alignment", "align_to_baseline"]
@@ -140,8 +140,8 @@ def _skin_samples(baseline_srgb: np.ndarray, followup_srgb: np.ndarray, skin: np
     x0 = np.minimum(bx.astype(np.intp), width - 2)
     y0 = np.minimum(by.astype(np.intp), baseline_srgb.shape[0] - 2)
     fx, fy = (bx - x0)[:, None], (by - y0)[:, None]
-    b, follow = (p if isinstance(p, SRGBCodes) else np.asarray(p, np.float32)
-                 for p in (baseline_srgb, followup_srgb))  # only the samples are looked up
+    # only the samples are looked up from codes
+    b, follow = as_photo(baseline_srgb, np.float32), as_photo(followup_srgb, np.float32)
 
     def along_row(y: np.ndarray) -> np.ndarray:  # b[x0] (1 - fx) + b[x0 + 1] fx
         row = b[y, x0] * (1 - fx)

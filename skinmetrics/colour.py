@@ -55,6 +55,7 @@ __all__ = [
     "OD_HAEMOGLOBIN",
     "ColourPlanes",
     "SRGBCodes",
+    "as_photo",
     "channel_gains",
 ]
 
@@ -207,6 +208,13 @@ class SRGBCodes:
         for channel in (1, 2):
             out |= over[channel][self.codes[..., channel]]
         return out.view(bool)
+
+
+def as_photo(srgb, dtype=None) -> np.ndarray | SRGBCodes:
+    """A photo as the functions here take it: :class:`SRGBCodes` as they are (their float
+    values are looked up where used), anything else as an ndarray (of ``dtype`` when
+    given)."""
+    return srgb if isinstance(srgb, SRGBCodes) else np.asarray(srgb, dtype=dtype)
 
 
 def srgb_to_linear(rgb: np.ndarray | SRGBCodes) -> np.ndarray:
@@ -521,7 +529,7 @@ class ColourPlanes:
     """
 
     def __init__(self, srgb: np.ndarray):
-        self.srgb = srgb if isinstance(srgb, SRGBCodes) else np.asarray(srgb, dtype=np.float32)
+        self.srgb = as_photo(srgb, np.float32)
         self._cache: dict[str, np.ndarray] = {}
 
     def _get(self, name: str, make) -> np.ndarray:

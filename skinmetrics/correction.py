@@ -37,7 +37,7 @@ from .chart import (
     reference_linear_srgb,
     sample_patches,
 )
-from .colour import SRGBCodes, linear_to_lab_reference, linear_to_srgb, srgb_to_linear
+from .colour import as_photo, linear_to_lab_reference, linear_to_srgb, srgb_to_linear
 
 __all__ = [
     "ColourCorrection",
@@ -306,7 +306,7 @@ class Calibration:
         returned unchanged (an array as float32, :class:`skinmetrics.colour.SRGBCodes` as
         they are).
         """
-        img = srgb if isinstance(srgb, SRGBCodes) else np.asarray(srgb, dtype=np.float32)
+        img = as_photo(srgb, np.float32)
         if self.ccm is None:
             return img
         lin = srgb_to_linear(img)  # corrected and encoded in its place: one new array

@@ -81,7 +81,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from .colour import SRGBCodes
+from .colour import SRGBCodes, as_photo
 
 __all__ = [
     "Registration",
@@ -562,7 +562,7 @@ class RegistrationFrame:
     """
 
     def __init__(self, srgb: np.ndarray, mask: np.ndarray | None = None):
-        self.srgb = srgb if isinstance(srgb, SRGBCodes) else np.asarray(srgb)
+        self.srgb = as_photo(srgb)
         self.mask = mask
         self._made: dict[tuple, Any] = {}
 
@@ -646,7 +646,7 @@ def register(
     else:
         frame = RegistrationFrame(baseline_srgb, mask_baseline)
     b, mask_baseline = frame.srgb, frame.mask
-    f = followup_srgb if isinstance(followup_srgb, SRGBCodes) else np.asarray(followup_srgb)
+    f = as_photo(followup_srgb)
     for name, a in (("baseline", b), ("follow-up", f)):
         if a.ndim not in (2, 3) or a.shape[0] < 1 or a.shape[1] < 1:
             raise ValueError(f"{name} image must be (H, W) or (H, W, C), got {a.shape}")

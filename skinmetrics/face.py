@@ -39,7 +39,9 @@ References
 from __future__ import annotations
 
 import functools
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -124,13 +126,23 @@ def _model(name: str):
     loaded once, when first needed (a photo without a face needs no shape predictor, whose
     loading takes about half a second)."""
     import dlib
-    import face_recognition_models as frm
 
     if name == "hog":
         return dlib.get_frontal_face_detector()
     if name == "cnn":
-        return dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
-    return dlib.shape_predictor(frm.pose_predictor_model_location())
+        return dlib.cnn_face_detection_model_v1(_model_file("mmod_human_face_detector.dat"))
+    return dlib.shape_predictor(_model_file("shape_predictor_68_face_landmarks.dat"))
+
+
+def _model_file(filename: str) -> str:
+    """The path of a model file of ``face-recognition-models``, found without importing
+    that package: its import loads setuptools' deprecated ``pkg_resources``, whose parser
+    leaves reference cycles holding the caller's frames (and the photo in them) until the
+    next garbage collection."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("face-recognition-models is not installed")
+    return str(Path(spec.submodule_search_locations[0]) / "models" / filename)
 
 
 def _rgb(srgb: np.ndarray) -> np.ndarray:

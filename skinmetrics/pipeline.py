@@ -418,6 +418,7 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
             detection.warnings.append(f"{name} not measured: it needs {need:g} px/mm, this "
                                       f"photo has {known_ppm:.1f} px/mm")
         detection.found[name] = compact_labels(found)  # kept with the measurement
+        del found  # e.g. int32 labels: not held while the next layer is found
         clock.lap(name)
     # the layers' summaries use only these planes (any other is made again when needed)
     planes.release(keep=("linear", "lab"))

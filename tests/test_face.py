@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +163,13 @@ def test_acne04_frontal_photos():
         if masks.get("right_cheek") is not None and masks["right_cheek"].any():
             assert centroid_x(masks["right_cheek"]) < nose_x, path.name
     assert found >= 0.95 * len(files)
+
+
+def test_the_landmark_model_loads_without_pkg_resources():
+    # its import leaves reference cycles holding the caller's frames, the photo among them,
+    # until the next garbage collection (and setuptools is dropping it)
+    code = ("import sys; from skinmetrics.face import _model; _model('predictor'); "
+            "print('pkg_resources' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

@@ -541,6 +541,11 @@ class ColourPlanes:
     def shape(self) -> tuple[int, int]:
         return self.srgb.shape[:2]
 
+    @property
+    def made(self) -> tuple[str, ...]:
+        """The names of the representations computed and held so far (e.g. ``"lab"``)."""
+        return tuple(self._cache)
+
     def release(self, keep: tuple[str, ...] = ()) -> None:
         """Forget the representations computed so far but those named in ``keep`` (e.g.
         ``("linear", "lab")``; the others are computed again when needed): a photo kept in

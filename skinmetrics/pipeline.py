@@ -369,8 +369,9 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                   or pipeline.params["scale"]["assumed_px_per_mm"])
     roi, fringe = roi_module.skin_and_fringe(planes, pipeline.params["roi"], scale, not_skin)
     detection = Detection(shape, planes, scale, roi, fringe)
-    # the stages find their lesions without CIELAB (made again for the summaries)
-    planes.release(keep=("linear", "luminance_density"))
+    # each layer makes the planes it needs and frees them (a 12 MP plane is 48 MB, CIELAB
+    # 144 MB); a float photo's linear RGB, as large as the photo, is kept
+    planes.release(keep=("linear",))
     clock.lap("roi")
     known_ppm = work_ppm or size_px_per_mm
     coarser: dict[float, tuple] = {}  # the copies at each layer's working scale
@@ -419,9 +420,9 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                                       f"photo has {known_ppm:.1f} px/mm")
         detection.found[name] = compact_labels(found)  # kept with the measurement
         del found  # e.g. int32 labels: not held while the next layer is found
+        # nor the planes it made (the last layer's CIELAB serves the summaries)
+        planes.release(keep=("linear", "lab") if name == order[-1] else ("linear",))
         clock.lap(name)
-    # the layers' summaries use only these planes (any other is made again when needed)
-    planes.release(keep=("linear", "lab"))
     return detection
 
 
@@ -455,6 +456,7 @@ def summarise_layers(detection: Detection, pipeline: Pipeline, *,
     areas = {name: to_work(mask) if region is None else to_work(mask) & region
              for name, mask in (regions or {}).items()}
     result.regions = {name: roi_metrics(roi & area) for name, area in areas.items()}
+    held = planes.made
     for name in pipeline.stages:
         module = STAGES[name]
         for area_name, where in (("", region), *areas.items()):
@@ -468,6 +470,7 @@ def summarise_layers(detection: Detection, pipeline: Pipeline, *,
                 result.masks[module.LAYER.mask] = out.mask
                 result.metrics.update(out.metrics)
                 result.units.update(out.units)
+        planes.release(keep=held)  # what this layer's summaries made: not held by the next
     clock.lap("summarise")
     if detection.resampled:  # back to the photo's own pixels
         height, width = detection.shape

@@ -38,6 +38,7 @@ from skinmetrics.filters import (
     thin_parts,
 )
 from skinmetrics.filters.morphology import _line_kernel
+from skinmetrics.filters.reference import _every_nth
 
 from .conftest import soft_disc
 
@@ -500,3 +501,11 @@ def test_edge_step_of_a_step_and_of_a_ramp():
     step = edge_step(labels, values, np.ones(values.shape, bool), 4.0)
     assert step[0] == pytest.approx(0.2, abs=1e-6)
     assert step[1] == pytest.approx(0.04, abs=0.005)
+
+
+@pytest.mark.parametrize(("size", "share", "n", "chunk"),
+                         [(3_000_000, 0.7, 120, 1 << 20), (1000, 0.5, 3, 7), (0, 0.5, 1, 4),
+                          (50, 0.0, 2, 8), (99, 1.0, 5, 10)])
+def test_every_nth_true_element_found_a_chunk_at_a_time(size, share, n, chunk):
+    flags = np.random.default_rng(size).random(size) < share
+    np.testing.assert_array_equal(_every_nth(flags, n, chunk), np.flatnonzero(flags)[::n])

@@ -43,8 +43,8 @@ from datetime import date
 from pathlib import Path
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process since it started (VmHWM; unlike ru_maxrss it
+def _peak_rss_mib() -> float:
+    """Peak resident memory of this process since it started, MiB (VmHWM; unlike ru_maxrss it
     does not include the memory of the parent that forked it)."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -115,7 +115,7 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
         for k, v in run.items():
             times.setdefault(k, []).append(v)
     print(json.dumps({"times": {k: statistics.median(v) for k, v in times.items()},
-                      "peak_mb": _peak_rss_mb()}))
+                      "peak_mib": _peak_rss_mib()}))
 
 
 def _wall(args: list[str]) -> tuple[float, str]:
@@ -196,7 +196,7 @@ def main() -> None:
             cells = [f"{r['times'][s]:.2f}" if s in r["times"] else "-" for r in results.values()]
             label = f"**{s}**" if s.startswith("total") else s
             print(f"| {label} | " + " | ".join(cells) + " |")
-        print("| peak memory (MB) | " + " | ".join(f"{r['peak_mb']:.0f}"
+        print("| peak memory (MiB) | " + " | ".join(f"{r['peak_mib']:.0f}"
                                                   for r in results.values()) + " |\n")
     if args.batch:
         one, two = batch_scaling(args.batch)

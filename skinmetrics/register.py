@@ -347,18 +347,14 @@ def _grey(img: np.ndarray) -> np.ndarray:
 
 
 def _work_image(img: np.ndarray | SRGBCodes, f: float) -> np.ndarray:
-    """Luma of ``img`` resized by ``f`` (area averaging; :meth:`SRGBCodes.resized`)."""
+    """Luma of ``img`` (:func:`_grey`) resized by ``f`` (area averaging; from codes a band
+    of rows at a time, :meth:`SRGBCodes.resized`)."""
     if isinstance(img, SRGBCodes) and f < 1.0:
-        a = img.resized(f)
-    elif f < 1.0:
-        a = np.asarray(img)
-        a = np.ascontiguousarray(a[..., :3] if a.ndim == 3 else a)
-        if a.dtype not in (np.uint8, np.uint16, np.float32):
-            a = a.astype(np.float32)
-        a = cv2.resize(a, (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        grey = img.resized(f, _grey)
     else:
-        a = np.asarray(img)
-    grey = _grey(a)
+        grey = _grey(img)
+        if f < 1.0:
+            grey = cv2.resize(grey, (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
     return np.nan_to_num(grey, nan=0.0, posinf=1.0, neginf=0.0)
 
 

@@ -29,6 +29,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from functools import lru_cache
 
@@ -186,7 +187,8 @@ class SRGBCodes:
             self._linear_table = _decoding_lut()[_codes16(self.table)]
         return self.lookup(self._linear_table, key)
 
-    def resized(self, f: float, plane=None) -> np.ndarray:
+    def resized(self, f: float, plane: Callable[[np.ndarray], np.ndarray] | None = None
+                ) -> np.ndarray:
         """The float photo, or ``plane`` of it (a function of float sRGB values, per pixel,
         e.g. their luma), resized by ``f`` (< 1; area averaging): the values of
         ``cv2.resize(plane(np.asarray(photo)), (0, 0), fx=f, fy=f,

@@ -44,7 +44,9 @@ A photo finer than ``work_px_per_mm`` is searched on a copy resampled to that sc
 the spots are found again on the photo's own pixels within ``refine_margin_mm`` of where
 the copy shows an excess (:func:`refined_spot_mask`): the work of the whole photo is done
 only around its spots, and their outlines, the smallest spots and the skin inside a dark
-spot are those the photo's own pixels give. The metrics:
+spot are those the photo's own pixels give. On the copy a dark dot must be one of its
+pixels narrower than ``dot_radius_mm`` to be filled in: its averaging blurs a spot just
+wider than a dot, which would otherwise be taken for one and not looked for. The metrics:
 
 * ``pigment_reference_L_star``: mean L* of the unaffected roi (outside the spots), the
   skin that spots are measured against;
@@ -231,12 +233,15 @@ def pigment_spot_mask(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
     (H, W) bool ndarray
         True on pigmented spots, within ``roi`` (the photo's, with ``finer``).
     """
-    excess, spread, _, haemoglobin = pigment_excess(planes, roi, params, scale, fringe)
-    high, low = seed_levels(spread, params)
     if finer is None:
-        spots = outlined_regions(excess, roi, (high, low), params, scale)
+        excess, spread, _, haemoglobin = pigment_excess(planes, roi, params, scale, fringe)
+        spots = outlined_regions(excess, roi, seed_levels(spread, params), params, scale)
         return spots_kept(spots, excess, haemoglobin, roi, params, scale, fringe)
-    return refined_spot_mask(finer, roi & (excess > low), params)
+    # on the copy a dot is one of its pixels narrower (see the module text)
+    narrower = {**params, "dot_radius_mm": max(0.0, params["dot_radius_mm"]
+                                               - 1 / scale.size_px_per_mm)}
+    excess, spread, _, _ = pigment_excess(planes, roi, narrower, scale, fringe)
+    return refined_spot_mask(finer, roi & (excess > seed_levels(spread, params)[1]), params)
 
 
 def pigment_excess(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],

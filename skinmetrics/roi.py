@@ -179,8 +179,8 @@ def _skin_coloured(lab: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
             & (lab[..., 0] >= params["lightness_min"]))
 
 
-def colour_cast(lab: np.ndarray, usable: np.ndarray,
-                params: Mapping[str, float]) -> tuple[float, float]:
+def colour_cast(lab: np.ndarray, usable: np.ndarray, params: Mapping[str, float],
+                hued: np.ndarray | None = None) -> tuple[float, float]:
     """The (a*, b*) offset of a photo whose skin is not skin-coloured (a colour cast).
 
     A close-up of skin shows mostly skin: when less than ``cast_max_skin_fraction`` of the
@@ -204,6 +204,9 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray,
         Lit pixels that are not clipped nor known not to be skin.
     params : mapping
         The ``[roi]`` section of a pipeline.
+    hued : (H, W) bool ndarray, optional
+        The photo's pixels with a skin hue and chroma, as they are (no offset subtracted),
+        when already made.
 
     Returns
     -------
@@ -215,9 +218,12 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray,
     .. [3] Bianco S., Schettini R. Adaptive color constancy using faces. IEEE Trans
            Pattern Anal Mach Intell 2014;36:1505-1518.
     """
-    a, b = lab[..., 1][usable], lab[..., 2][usable]
-    if a.size == 0 or _skin_hued(a, b, params).mean() >= params["cast_max_skin_fraction"]:
+    if hued is None:
+        hued = _skin_hued(lab[..., 1], lab[..., 2], params)
+    hued = hued[usable]
+    if hued.size == 0 or hued.mean() >= params["cast_max_skin_fraction"]:
         return 0.0, 0.0
+    a, b = lab[..., 1][usable], lab[..., 2][usable]
     a_med, b_med = float(np.median(a)), float(np.median(b))
     chroma = max(float(np.hypot(a_med, b_med)), 2.0 * params["chroma_min"])
     firm = {**params, "chroma_min": 2.0 * params["chroma_min"]}
@@ -228,9 +234,9 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray,
             "hue_max_deg": params["hue_max_deg"] + margin, "chroma_min": params["cast_chroma_min"]}
     if not _skin_hued(np.array([a_med]), np.array([b_med]), near)[0]:
         # blue, green or grey: a backdrop, unless the photo has no skin-coloured region
-        hued = np.zeros(usable.shape, np.uint8)
-        hued[usable] = _skin_hued(a, b, params)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(hued, connectivity=8)
+        region = np.zeros(usable.shape, np.uint8)
+        region[usable] = hued
+        n, _, stats, _ = cv2.connectedComponentsWithStats(region, connectivity=8)
         if n > 1 and stats[1:, cv2.CC_STAT_AREA].max() >= (params["cast_skin_region_fraction"]
                                                             * a.size):
             return 0.0, 0.0
@@ -470,8 +476,11 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     lit = (L >= p["lightness_min"]) & ~clipped
     if lit.any():
         lit &= L >= p["lightness_min_fraction"] * float(np.median(L[lit]))
-    da, db = colour_cast(planes.lab, lit, p)
-    hued = _skin_hued(planes.lab[..., 1] - da, planes.lab[..., 2] - db, p) & ~clipped
+    hued = _skin_hued(planes.lab[..., 1], planes.lab[..., 2], p)
+    da, db = colour_cast(planes.lab, lit, p, hued)
+    if da or db:
+        hued = _skin_hued(planes.lab[..., 1] - da, planes.lab[..., 2] - db, p)
+    hued &= ~clipped
     colour_ok = hued & (L >= p["lightness_min"])
     if colour_ok.any():  # far darker than the typical skin of this photo: shadow, backdrop
         colour_ok &= L >= p["lightness_min_fraction"] * float(np.median(L[colour_ok]))

@@ -289,13 +289,21 @@ def _encode(ext: str, image: np.ndarray, params: list[int]) -> bytes:
     return buf.tobytes()
 
 
+#: PNG encoding of a mask: zlib's run-length strategy on each row's difference from the row
+#: above (the "up" filter; an OpenCV without ``IMWRITE_PNG_FILTER`` uses "sub"). Setting a
+#: compression level would make libpng try every filter on every row: 3x the time.
+MASK_PNG_PARAMS = [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE] + (
+    [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP] if hasattr(cv2, "IMWRITE_PNG_FILTER")
+    else [])
+
+
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a uint8 grey or RGB image as PNG (a boolean mask is written 0 / 255, its rows
-    compressed as runs: about half the size of the default strategy in the same time)."""
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    """Write a uint8 grey or RGB image as PNG (a boolean mask is written 0 / 255 with
+    :data:`MASK_PNG_PARAMS`: a 12 MP mask in about 25 ms)."""
     if image.dtype == bool:
-        image = image.astype(np.uint8) * 255
-        params += [cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+        image, params = image.astype(np.uint8) * 255, MASK_PNG_PARAMS
+    else:
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
     atomic_write_bytes(path, _encode(".png", image, params))
 
 

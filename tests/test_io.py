@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skinmetrics.io import ImageReadError, decode_image, read_image, write_json
+from skinmetrics.io import ImageReadError, decode_image, read_image, write_json, write_png
 
 
 def _gradient(h=80, w=96):
@@ -159,3 +159,15 @@ def test_codes_give_the_float_photo_exactly(ext, dtype, orientation):
     assert depth_codes == depth and codes.codes.dtype == (np.uint8 if depth == 8 else np.uint16)
     assert codes.shape == rgb.shape and codes.codes.nbytes * 4 == rgb.nbytes * codes.codes.itemsize
     assert np.array_equal(np.asarray(codes, np.float32), rgb)
+
+
+def test_a_mask_is_written_as_8_bit_0_and_255(tmp_path):
+    """A boolean mask reads back as the same pixels, 0 and 255 in one 8-bit channel (the
+    documented mask format), whatever the PNG filter and strategy."""
+    rng = np.random.default_rng(0)
+    mask = cv2.dilate((rng.random((120, 160)) > 0.995).astype(np.uint8), np.ones((3, 3))) > 0
+    mask[40:90, 30:100] = True
+    write_png(tmp_path / "m.png", mask)
+    back = cv2.imread(str(tmp_path / "m.png"), cv2.IMREAD_UNCHANGED)
+    assert back.dtype == np.uint8 and back.shape == mask.shape
+    assert np.array_equal(back, mask.astype(np.uint8) * 255)

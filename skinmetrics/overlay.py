@@ -42,7 +42,8 @@ def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
     for name, mask in masks.items():
         edge = cv2.morphologyEx(np.asarray(mask, bool).view(np.uint8), cv2.MORPH_GRADIENT,
                                 kernel).view(bool)
-        out[edge] = colours.get(name, (255, 255, 255))
+        # by index: a mask's outline is a small share of the photo
+        out.reshape(-1, 3)[np.flatnonzero(edge)] = colours.get(name, (255, 255, 255))
     return out
 
 

@@ -210,10 +210,10 @@ def test_spots_found_on_a_coarser_copy_are_outlined_on_the_photo():
 
 @pytest.mark.parametrize("radius_mm", [0.27, 0.3])
 def test_a_spot_just_wider_than_a_dot_is_found_from_the_coarser_copy(radius_mm):
-    """A sharp spot 0.54-0.6 mm across (the smallest spot is 0.5 mm, a dot under 0.5 mm):
-    the half-size copy's averaging blurs it into a dot the size of ``dot_radius_mm``, which
-    was filled in as one, so that no spot was looked for there (measured before the copy's
-    dot was made a pixel narrower: 0 px against 163-186 on the whole photo)."""
+    """A sharp spot 0.54-0.6 mm across (the smallest spot is 0.5 mm, a dot under 0.5 mm),
+    which the half-size copy's averaging blurs to the width of ``dot_radius_mm``: on the
+    copy a dot is a pixel narrower, so the spot is not filled in as one and is found as on
+    the whole photo."""
     srgb = plain_skin_photo(SHAPE, 0.3 * soft_disc(SHAPE, (150, 200), radius_mm * PX_PER_MM,
                                                    0.1 * PX_PER_MM))
     coarse = load_pipeline("laser_recovery")

@@ -37,6 +37,7 @@ import colour
 import cv2
 import numpy as np
 
+from .filters.measure import masked_mean
 from .methods import Layer
 
 __all__ = [
@@ -589,6 +590,37 @@ class ColourPlanes:
     @property
     def lab(self) -> np.ndarray:
         return self._get("lab", lambda: self._by_bands(linear_to_lab, 3))
+
+    @property
+    def lightness(self) -> np.ndarray:
+        """CIELAB L* of every pixel, (H, W) float32: :attr:`lab`'s first channel when CIELAB
+        is held, else made a band at a time without its a* and b* (a third of the memory)."""
+        if "lab" in self._cache:
+            return self._cache["lab"][..., 0]
+        return self._get("lightness", lambda: self._by_bands(
+            lambda linear: linear_to_lab(linear)[..., 0], 1))
+
+    def lab_means(self, *masks: np.ndarray) -> list[np.ndarray]:
+        """Mean CIELAB (L*, a*, b*) over each of ``masks``, (3,) float64 (NaN over an empty
+        mask), summed in double precision (:func:`skinmetrics.filters.masked_mean`): over
+        :attr:`lab` when it is held, else a band of rows at a time, making no whole CIELAB."""
+        if "lab" in self._cache:
+            return [masked_mean(self._cache["lab"], m) if m.any() else np.full(3, np.nan)
+                    for m in masks]
+        sums, counts = np.zeros((len(masks), 3)), np.zeros(len(masks))
+        step = max(1, BAND_PIXELS // self.shape[1])
+        for top in range(0, self.shape[0], step):
+            band = slice(top, top + step)
+            parts = [m[band] for m in masks]
+            n = [int(np.count_nonzero(part)) for part in parts]
+            if any(n):
+                lab = linear_to_lab(self.linear_of(band))
+                for k, (part, count) in enumerate(zip(parts, n, strict=True)):
+                    if count:
+                        sums[k] += masked_mean(lab, part) * count
+                        counts[k] += count
+        return [total / count if count else np.full(3, np.nan)
+                for total, count in zip(sums, counts, strict=True)]
 
     @property
     def luminance_density(self) -> np.ndarray:

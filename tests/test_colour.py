@@ -151,6 +151,31 @@ def test_densities_made_in_bands_are_those_made_whole(monkeypatch):
     np.testing.assert_array_equal(planes.densities.view(np.uint32), whole.view(np.uint32))
 
 
+def test_lab_means_and_lightness_need_no_whole_cielab(monkeypatch):
+    """Means of CIELAB over masks and the L* plane, made a band of rows at a time (7 rows
+    of 50 px) when CIELAB is not held: L* bit for bit that of the whole CIELAB, the means
+    those of it but for the order of the double-precision sums, NaN over an empty mask;
+    with CIELAB held, its own means."""
+    srgb = np.random.default_rng(7).random((40, 50, 3)).astype(np.float32)
+    lab = c.ColourPlanes(srgb).lab
+    rng = np.random.default_rng(8)
+    masks = [rng.random((40, 50)) > 0.3, np.zeros((40, 50), bool), rng.random((40, 50)) > 0.9]
+    expected = [lab[m].astype(np.float64).mean(axis=0) for m in masks[::2]]
+    monkeypatch.setattr(c, "BAND_PIXELS", 7 * 50)
+    planes = c.ColourPlanes(srgb)
+    banded = planes.lab_means(*masks)
+    assert "lab" not in planes.made  # no whole CIELAB made (a float photo keeps its linear RGB)
+    np.testing.assert_allclose(banded[0], expected[0], rtol=1e-9)
+    np.testing.assert_allclose(banded[2], expected[1], rtol=1e-9)
+    assert np.isnan(banded[1]).all()
+    np.testing.assert_array_equal(planes.lightness, lab[..., 0])
+    assert "lab" not in planes.made and "lightness" in planes.made
+    held = c.ColourPlanes(srgb)
+    np.testing.assert_array_equal(held.lab, lab)
+    np.testing.assert_allclose(held.lab_means(masks[0])[0], expected[0], rtol=1e-9)
+    assert np.shares_memory(held.lightness, held.lab)
+
+
 def test_densities_with_shading_use_up_the_kept_densities():
     """The shading taken out in the place of the densities (then no longer kept): the
     densities minus the grey's leak, channel by channel, as computed whole."""

@@ -198,14 +198,15 @@ def erythema_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray,
     roi_px = int(np.count_nonzero(roi))
     metrics, units = area_metrics("erythema", mask, roi_px, px_per_mm)
     unaffected = roi & ~mask
-    # means over the masks in one pass each, without gathering their pixels
-    reference = float(masked_mean(planes.lab, unaffected)[1]) if unaffected.any() else None
+    # means over the masks without gathering their pixels (nor making a whole CIELAB)
+    on_unaffected, on_roi, on_mask = planes.lab_means(unaffected, roi, mask)
+    reference = float(on_unaffected[1]) if unaffected.any() else None
     metrics.update(
         erythema_index_mean=(float(masked_mean(planes.erythema_index, roi)[0])
                              if roi_px else None),
-        a_star_mean=float(masked_mean(planes.lab, roi)[1]) if roi_px else None,
+        a_star_mean=float(on_roi[1]) if roi_px else None,
         erythema_reference_a_star=reference,
-        delta_a_star=(float(masked_mean(planes.lab, mask)[1]) - reference
+        delta_a_star=(float(on_mask[1]) - reference
                       if mask.any() and reference is not None else None),
     )
     units.update(erythema_index_mean="EI (100 log10 R/G)", a_star_mean="CIELAB a*",

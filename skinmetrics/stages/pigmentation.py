@@ -85,7 +85,6 @@ from ..filters import (
     connected_parts,
     edge_step,
     local_reference,
-    masked_mean,
     object_contrast,
     object_table,
     split_touching,
@@ -411,17 +410,15 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     """Whole-region indices and spot metrics (see the module text); the pieces of a spot
     cut by a hair (gaps up to about ``2 bridge_px`` across what is not skin) count once."""
     roi_px = int(np.count_nonzero(roi))
-    lab = planes.lab
     metrics: dict = {}
     units: dict = {}
     unaffected = roi & ~mask
-    metrics["pigment_reference_L_star"] = (float(masked_mean(lab, unaffected)[0])
-                                           if unaffected.any() else None)
+    on_unaffected, on_roi = planes.lab_means(unaffected, roi)
+    metrics["pigment_reference_L_star"] = float(on_unaffected[0]) if unaffected.any() else None
     units["pigment_reference_L_star"] = "CIELAB L*"
     if roi_px:
-        L_mean, _, b_mean = masked_mean(lab, roi)
         metrics["melanin_index_mean"] = float(planes.melanin_index[roi].mean())
-        metrics["ita_deg_mean"] = float(ita_degrees(L_mean, b_mean))
+        metrics["ita_deg_mean"] = float(ita_degrees(on_roi[0], on_roi[2]))
     else:
         metrics["melanin_index_mean"] = metrics["ita_deg_mean"] = None
     units.update(melanin_index_mean="MI (100 log10 1/R)", ita_deg_mean="degrees")
@@ -432,7 +429,7 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     metrics.update(area)
     units.update(area_units)
     if n:
-        L = lab[..., 0]
+        L = planes.lightness
         L_ref = local_reference(L, unaffected, reference_sigma_px)
         delta_L = float((L_ref[mask] - L[mask]).mean())  # the spots' pixels only
         metrics["pigment_spot_delta_L"] = delta_L

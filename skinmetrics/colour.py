@@ -575,15 +575,19 @@ class ColourPlanes:
             return self.srgb.linear(key)
         return self.linear[key]
 
+    def _bands(self) -> list[slice]:
+        """The photo's rows in bands of about :data:`BAND_PIXELS` pixels (at least a row)."""
+        height, width = self.shape
+        step = max(1, BAND_PIXELS // width)
+        return [slice(top, top + step) for top in range(0, height, step)]
+
     def _by_bands(self, function, channels: int) -> np.ndarray:
         """``function`` of the linear RGB, per pixel, made a band of :data:`BAND_PIXELS`
         pixels at a time (:meth:`linear_of`): the same values as made whole."""
         height, width = self.shape
         out = np.empty((height, width, channels) if channels > 1 else (height, width),
                        np.float32)
-        step = max(1, BAND_PIXELS // width)
-        for top in range(0, height, step):
-            band = slice(top, top + step)
+        for band in self._bands():
             out[band] = function(self.linear_of(band))
         return out
 
@@ -608,9 +612,7 @@ class ColourPlanes:
             return [masked_mean(self._cache["lab"], m) if m.any() else np.full(3, np.nan)
                     for m in masks]
         sums, counts = np.zeros((len(masks), 3)), np.zeros(len(masks))
-        step = max(1, BAND_PIXELS // self.shape[1])
-        for top in range(0, self.shape[0], step):
-            band = slice(top, top + step)
+        for band in self._bands():
             parts = [m[band] for m in masks]
             n = [int(np.count_nonzero(part)) for part in parts]
             if any(n):

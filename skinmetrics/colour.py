@@ -604,23 +604,31 @@ class ColourPlanes:
         return self._get("lightness", lambda: self._by_bands(
             lambda linear: linear_to_lab(linear)[..., 0], 1))
 
-    def lab_means(self, *masks: np.ndarray) -> list[np.ndarray]:
+    def lab_means(self, *masks: np.ndarray, keep_lightness: bool = False
+                  ) -> list[np.ndarray]:
         """Mean CIELAB (L*, a*, b*) over each of ``masks``, (3,) float64 (NaN over an empty
         mask), summed in double precision (:func:`skinmetrics.filters.masked_mean`): over
-        :attr:`lab` when it is held, else a band of rows at a time, making no whole CIELAB."""
+        :attr:`lab` when it is held, else a band of rows at a time, making no whole CIELAB;
+        with ``keep_lightness``, :attr:`lightness` is kept from the same conversion."""
         if "lab" in self._cache:
             return [masked_mean(self._cache["lab"], m) if m.any() else np.full(3, np.nan)
                     for m in masks]
+        lightness = (np.empty(self.shape, np.float32)
+                     if keep_lightness and "lightness" not in self._cache else None)
         sums, counts = np.zeros((len(masks), 3)), np.zeros(len(masks))
         for band in self._bands():
             parts = [m[band] for m in masks]
             n = [int(np.count_nonzero(part)) for part in parts]
-            if any(n):
+            if any(n) or lightness is not None:
                 lab = linear_to_lab(self.linear_of(band))
+                if lightness is not None:
+                    lightness[band] = lab[..., 0]
                 for k, (part, count) in enumerate(zip(parts, n, strict=True)):
                     if count:
                         sums[k] += masked_mean(lab, part) * count
                         counts[k] += count
+        if lightness is not None:
+            self._cache["lightness"] = lightness
         return [total / count if count else np.full(3, np.nan)
                 for total, count in zip(sums, counts, strict=True)]
 

@@ -170,6 +170,10 @@ def test_lab_means_and_lightness_need_no_whole_cielab(monkeypatch):
     assert np.isnan(banded[1]).all()
     np.testing.assert_array_equal(planes.lightness, lab[..., 0])
     assert "lab" not in planes.made and "lightness" in planes.made
+    kept = c.ColourPlanes(srgb)  # L* kept from the means' own conversion
+    np.testing.assert_array_equal(kept.lab_means(*masks, keep_lightness=True)[0], banded[0])
+    assert "lightness" in kept.made
+    np.testing.assert_array_equal(kept.lightness, lab[..., 0])
     held = c.ColourPlanes(srgb)
     np.testing.assert_array_equal(held.lab, lab)
     np.testing.assert_allclose(held.lab_means(masks[0])[0], expected[0], rtol=1e-9)

@@ -413,7 +413,8 @@ def pigmentation_metrics(planes: ColourPlanes, roi: np.ndarray, mask: np.ndarray
     metrics: dict = {}
     units: dict = {}
     unaffected = roi & ~mask
-    on_unaffected, on_roi = planes.lab_means(unaffected, roi)
+    # L* kept from the same conversion: the spots' darkness below needs it
+    on_unaffected, on_roi = planes.lab_means(unaffected, roi, keep_lightness=True)
     metrics["pigment_reference_L_star"] = float(on_unaffected[0]) if unaffected.any() else None
     units["pigment_reference_L_star"] = "CIELAB L*"
     if roi_px:

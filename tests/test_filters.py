@@ -10,6 +10,7 @@ from skimage import measure, morphology
 from skimage.segmentation import relabel_sequential
 
 from skinmetrics.filters import (
+    NoiseLevel,
     black_tophat_od,
     blob_objects,
     blob_responses,
@@ -72,6 +73,21 @@ def test_noise_level_follows_the_brightness():
     inner = slice(40, 360)  # away from the first and last bin's centres
     assert np.allclose(typical[:, inner], 0.05, atol=0.004)
     assert np.allclose(noise[:, inner], sd[:, inner], rtol=0.06)
+
+
+def test_noise_level_bins_made_once_give_the_same_values():
+    """NoiseLevel over one level and weights gives each of several images what noise_level
+    gives it."""
+    rng = np.random.default_rng(2)
+    level = rng.uniform(0.2, 1.2, (300, 300)).astype(np.float32)
+    weights = rng.uniform(size=level.shape) < 0.7
+    at = np.linspace(0.1, 1.3, 50, dtype=np.float32)
+    of_level = NoiseLevel(level, weights)
+    for k in range(3):
+        values = (0.02 * (k + 1) * level * rng.standard_normal(level.shape)).astype(np.float32)
+        for once, each in zip(of_level(values, at), noise_level(values, level, weights, at),
+                              strict=True):
+            assert np.array_equal(once, each) and once.any()
 
 
 def test_noise_level_with_too_few_pixels_is_zero():

@@ -44,6 +44,7 @@ from .morphology import (
 )
 from .reference import (
     LocalReference,
+    NoiseLevel,
     below_spread,
     contrast_to_reference,
     local_reference,
@@ -81,6 +82,7 @@ __all__ = [
     "split_touching",
     "distance_to_background",
     "noise_level",
+    "NoiseLevel",
     "label_peaks",
     "line_opening",
     "path_opening",

@@ -21,7 +21,7 @@ from scipy import ndimage as ndi
 from skimage.segmentation import watershed
 
 from .morphology import connected_parts, keep_seeded
-from .reference import LocalReference, local_reference, noise_level, robust_spread
+from .reference import LocalReference, NoiseLevel, local_reference, robust_spread
 from .segmentation import _cut_at_fraction, _part_by_part, label_peaks
 
 
@@ -147,14 +147,14 @@ def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: li
               else level_of(brightness))
     if around is not None:  # brightnesses at which the spread is taken, then interpolated
         grid = np.linspace(*np.percentile(around[::step, ::step][sample], [0, 100]), 33)
+        spread_of = NoiseLevel(around[::step, ::step], sample)  # its bins made once
     floor = max(level_floor, 1e-6)
     for response in responses:
         level = level_of(np.abs(response))
         if around is None:
             least = max(level_spread * robust_spread(response[::step, ::step][sample]), floor)
         else:  # the brightness around is smooth over window_px: interpolated on a coarser grid
-            spread = noise_level(response[::step, ::step], around[::step, ::step], sample,
-                                 grid)[1]
+            spread = spread_of(response[::step, ::step], grid)[1]
             k = max(1, int(window_px / 4))
             least = cv2.resize(np.interp(around[::k, ::k], grid, spread).astype(np.float32),
                                roi.shape[::-1], interpolation=cv2.INTER_LINEAR)

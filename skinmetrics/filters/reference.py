@@ -284,7 +284,8 @@ def noise_level(values: np.ndarray, level: np.ndarray, weights: np.ndarray,
     optical density grows as the skin gets darker (sensor noise relative to a smaller
     signal), so it is estimated per brightness, from pixels of that brightness all over
     the photo (at most about 200 000, taken at a regular stride), rather than from a
-    small neighbourhood.
+    small neighbourhood. :class:`NoiseLevel` gives the same for several images over the
+    same ``level`` and ``weights``, their bins made once.
 
     Parameters
     ----------
@@ -303,17 +304,42 @@ def noise_level(values: np.ndarray, level: np.ndarray, weights: np.ndarray,
     typical, noise : float32 ndarray, the shape of ``at_level``
         Zero everywhere when ``weights`` holds fewer than two pixels per bin.
     """
-    stride = max(1, int(np.count_nonzero(weights)) // 200_000)
-    v = np.asarray(values, dtype=np.float32)[weights][::stride]
-    x = np.asarray(level, dtype=np.float32)[weights][::stride]
-    at = np.asarray(at_level, dtype=np.float32)
-    if v.size < 2 * n_bins:
-        return np.zeros(at.shape, np.float32), np.zeros(at.shape, np.float32)
-    order = np.argsort(x, kind="stable")
-    bins = np.array_split(order, n_bins)
-    centre = np.array([np.median(x[b]) for b in bins])
-    typical = np.array([np.median(v[b]) for b in bins])
-    noise = 1.4826 * np.array([np.median(np.abs(v[b] - t)) for b, t in zip(bins, typical,
-                                                                        strict=True)])
-    return (np.interp(at, centre, typical).astype(np.float32),
-            np.interp(at, centre, noise).astype(np.float32))
+    return NoiseLevel(level, weights, n_bins)(values, at_level)
+
+
+class NoiseLevel:
+    """:func:`noise_level` over a fixed ``level`` and ``weights``, for any number of
+    ``values`` (e.g. a blob response at each scale): the pixels sampled, their order by
+    brightness and the bins' median levels are found once.
+
+    Parameters
+    ----------
+    level : (H, W) ndarray
+        Brightness that the noise depends on.
+    weights : (H, W) bool ndarray
+        Pixels that show only noise.
+    n_bins : int
+    """
+
+    def __init__(self, level: np.ndarray, weights: np.ndarray, n_bins: int = 12):
+        self.weights = weights
+        self.stride = max(1, int(np.count_nonzero(weights)) // 200_000)
+        x = np.asarray(level, dtype=np.float32)[weights][::self.stride]
+        self.enough = x.size >= 2 * n_bins
+        if self.enough:
+            self.bins = np.array_split(np.argsort(x, kind="stable"), n_bins)
+            self.centre = np.array([np.median(x[b]) for b in self.bins])
+
+    def __call__(self, values: np.ndarray, at_level: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Typical value and noise of ``values`` ((H, W) ndarray) at ``at_level``, as
+        :func:`noise_level` returns them."""
+        at = np.asarray(at_level, dtype=np.float32)
+        if not self.enough:
+            return np.zeros(at.shape, np.float32), np.zeros(at.shape, np.float32)
+        v = np.asarray(values, dtype=np.float32)[self.weights][::self.stride]
+        typical = np.array([np.median(v[b]) for b in self.bins])
+        noise = 1.4826 * np.array([np.median(np.abs(v[b] - t))
+                                   for b, t in zip(self.bins, typical, strict=True)])
+        return (np.interp(at, self.centre, typical).astype(np.float32),
+                np.interp(at, self.centre, noise).astype(np.float32))

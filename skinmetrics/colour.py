@@ -277,12 +277,14 @@ def linear_to_srgb(linear: np.ndarray, out: np.ndarray | None = None) -> np.ndar
         out = np.empty(x.shape, np.float32)
     flat, encoded = x.reshape(-1), out.reshape(-1)
     for start in range(0, flat.size, BAND_PIXELS):
-        band = np.clip(flat[start:start + BAND_PIXELS], 0.0, 1.0)
         part = encoded[start:start + BAND_PIXELS]
-        np.power(band, np.float32(1 / 2.4), out=part)
+        np.clip(flat[start:start + BAND_PIXELS], 0.0, 1.0, out=part)
+        dark = np.flatnonzero(part <= np.float32(0.0031308))  # the linear segment
+        dark_values = part[dark] * np.float32(12.92)
+        np.power(part, np.float32(1 / 2.4), out=part)
         part *= np.float32(1.055)
         part -= np.float32(0.055)
-        np.multiply(band, np.float32(12.92), out=part, where=band <= np.float32(0.0031308))
+        part[dark] = dark_values
     return out
 
 

@@ -37,7 +37,13 @@ from .chart import (
     reference_linear_srgb,
     sample_patches,
 )
-from .colour import as_photo, linear_to_lab_reference, linear_to_srgb, srgb_to_linear
+from .colour import (
+    SRGBCodes,
+    as_photo,
+    linear_to_lab_reference,
+    linear_to_srgb,
+    srgb_to_linear,
+)
 
 __all__ = [
     "ColourCorrection",
@@ -49,6 +55,10 @@ __all__ = [
 ]
 
 _FINLAYSON_TERMS = {1: 3, 2: 6, 3: 13, 4: 22}
+
+#: Pixels corrected at a time (:meth:`ColourCorrection.apply`, :meth:`Calibration.apply`):
+#: a run's terms stay in the processor's cache.
+CORRECTION_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -108,9 +118,15 @@ class ColourCorrection:
         if self.method != "Finlayson 2015" or self.degree not in (2, 3):
             return None
         out = cv2.transform(pixels, m[:, :3])
-        root = np.sqrt(np.abs(pixels))  # colour.algebra.spow(v, 1/2): sign kept
-        np.copysign(root, pixels, out=root)
-        out += cv2.transform(root * root[..., [1, 2, 0]], m[:, [3, 4, 5]])  # rg, gb, br
+        if pixels.min() >= 0:  # as linear RGB from a photo is: no sign to keep
+            root = np.sqrt(pixels)
+        else:  # colour.algebra.spow(v, 1/2): sign kept
+            root = np.sqrt(np.abs(pixels))
+            np.copysign(root, pixels, out=root)
+        pairs = np.empty_like(root)  # rg, gb, br
+        for k in range(3):
+            np.multiply(root[..., k], root[..., (k + 1) % 3], out=pairs[..., k])
+        out += cv2.transform(pairs, m[:, [3, 4, 5]])
         if self.degree == 3:
             cube = np.cbrt(pixels)
             a, b = cube[..., [0, 1, 0]], cube[..., [1, 2, 2]]
@@ -119,7 +135,7 @@ class ColourCorrection:
             out += cube.prod(axis=-1, keepdims=True) * m[:, 12]  # r g b
         return out.reshape(-1, 3)
 
-    def apply(self, linear: np.ndarray, chunk: int = 1 << 16,
+    def apply(self, linear: np.ndarray, chunk: int = CORRECTION_CHUNK,
               out: np.ndarray | None = None) -> np.ndarray:
         """Correct linear RGB of any shape (..., 3); float32 out, not clipped.
 
@@ -302,15 +318,26 @@ class Calibration:
 
         sRGB -> linear (:func:`skinmetrics.colour.srgb_to_linear`), the fitted correction,
         clipping to [0, 1], and back to sRGB code values
-        (:func:`skinmetrics.colour.linear_to_srgb`). Without a correction the image is
-        returned unchanged (an array as float32, :class:`skinmetrics.colour.SRGBCodes` as
-        they are).
+        (:func:`skinmetrics.colour.linear_to_srgb`), all three on one run of
+        :data:`CORRECTION_CHUNK` pixels at a time, which stays in the processor's cache
+        (the values of the three steps on the whole photo, bit for bit). Without a
+        correction the image is returned unchanged (an array as float32,
+        :class:`skinmetrics.colour.SRGBCodes` as they are).
         """
         img = as_photo(srgb, np.float32)
         if self.ccm is None:
             return img
-        lin = srgb_to_linear(img)  # corrected and encoded in its place: one new array
-        return linear_to_srgb(self.ccm.apply(lin, out=lin), out=lin)
+        out = np.empty(img.shape, np.float32)
+        corrected = out.reshape(-1, 1, 3)
+        # the photo as a column of pixels, whose runs are rows (codes stay codes)
+        column = (SRGBCodes(img.codes.reshape(-1, 1, 3), img.table)
+                  if isinstance(img, SRGBCodes) else img.reshape(-1, 1, 3))
+        for start in range(0, len(corrected), CORRECTION_CHUNK):
+            run = np.s_[start:start + CORRECTION_CHUNK]
+            lin = (column.linear(run) if isinstance(column, SRGBCodes)
+                   else srgb_to_linear(column[run]))
+            linear_to_srgb(self.ccm.apply(lin, out=lin), out=corrected[run])
+        return out
 
     def as_dict(self) -> dict:
         """JSON-ready record of the calibration (for metrics.json; no image arrays)."""

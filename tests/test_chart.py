@@ -17,7 +17,14 @@ from scipy import ndimage as ndi
 
 from skinmetrics import chart as ch
 from skinmetrics import correction as cc
-from skinmetrics.colour import ita_degrees, lab_to_linear, linear_to_lab, srgb_to_linear
+from skinmetrics.colour import (
+    SRGBCodes,
+    ita_degrees,
+    lab_to_linear,
+    linear_to_lab,
+    linear_to_srgb,
+    srgb_to_linear,
+)
 from skinmetrics.io import decode_image
 from skinmetrics.synthetic import capture, make_phantom
 from skinmetrics.synthetic_chart import render_chart
@@ -340,12 +347,27 @@ def test_fast_application_matches_colour_science(method, degree, terms):
     ccm = cc.fit_colour_correction(measured, ref, method=method, degree=degree)
     assert ccm.terms == terms
     pixels = rng.uniform(0, 1, (500, 3))
+    pixels[:50] -= 0.2  # some below zero (out of gamut after a correction): sign kept
     by_colour = colour.characterisation.polynomial_expansion(
         pixels, method, **ccm._kwargs()) @ ccm.matrix.T
     np.testing.assert_allclose(cc.apply_colour_correction(pixels, ccm), by_colour, atol=2e-5)
     # and colour-science's own fit gives the same matrix
     np.testing.assert_allclose(
         ccm.matrix, colour.matrix_colour_correction(measured, ref, method, **ccm._kwargs()))
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_calibration_applied_a_run_at_a_time_as_step_by_step(degree):
+    """Calibration.apply (linearise, correct, encode one run of pixels at a time) gives the
+    three steps' values on the whole photo, bit for bit, from codes as from floats."""
+    ref = ch.reference_linear_srgb()
+    measured = np.clip(ref * [1.1, 0.95, 0.8] + 0.01, 1e-3, None)
+    cal = cc.Calibration("chart", cc.fit_colour_correction(measured, ref, degree=degree))
+    codes = np.random.default_rng(4).integers(0, 256, (260, 300, 3), dtype=np.uint8)
+    photo = SRGBCodes(codes)  # 78 000 pixels: more than one run
+    steps = linear_to_srgb(cal.ccm.apply(srgb_to_linear(np.asarray(photo))))
+    np.testing.assert_array_equal(cal.apply(photo), steps)
+    np.testing.assert_array_equal(cal.apply(np.asarray(photo)), steps)
 
 
 def test_fallback_to_3x3_with_few_patches():

@@ -72,10 +72,11 @@ def find_plausible_face(srgb: np.ndarray, px_per_mm: float | None,
     scale is under twice the smallest such distance (a face's width, temple to temple, is
     about twice it) cannot hold one: it is not searched (a cheek close-up). Where a face is
     not ``expected`` (:func:`face_expected`) only the fast detector looks (no CNN
-    fallback)."""
+    fallback); at a known scale it looks for no face smaller than that range allows."""
     if px_per_mm and max(srgb.shape[:2]) / px_per_mm < 2 * FACE_IPD_RANGE_MM[0]:
         return None
-    face = find_face(srgb, cnn_fallback=expected)
+    face = find_face(srgb, cnn_fallback=expected,
+                     min_interocular_px=px_per_mm and FACE_IPD_RANGE_MM[0] * px_per_mm)
     if face is None or not px_per_mm:
         return face
     low, high = FACE_IPD_RANGE_MM

@@ -65,6 +65,10 @@ EXCLUSIONS = ("eyes", "brows", "lips", "nostrils")
 
 WORK_SIDE = 800  # longer side of the copy the detector and the shape predictor see
 CNN_SIDE = 320  # longer side of the copy the CNN fallback sees (~0.4 s per image)
+#: The HOG detector's copy is upsampled twice (four times the work) only when a face in it
+#: may have its eyes closer than this, px: twice those of the smallest face its 80 px
+#: window holds (a face's box is about 2.2-4.2 times its interocular distance)
+UPSAMPLE_BELOW_INTEROCULAR_PX = 72.0
 FRONTAL_MAX = 0.25  # |asymmetry| up to which a face counts as frontal
 PROFILE_MIN = 0.6  # |asymmetry| from which the far cheek is hidden (profile)
 MARGIN_IOD = 0.08  # default exclusion margin, fraction of the inter-ocular distance
@@ -197,7 +201,8 @@ def _view(asym: float) -> View:
 
 
 def find_face(
-    srgb: np.ndarray, *, cnn_fallback: bool = True, mirrored: bool = False
+    srgb: np.ndarray, *, cnn_fallback: bool = True, mirrored: bool = False,
+    min_interocular_px: float | None = None,
 ) -> Face | None:
     """Find the largest face and its 68 landmarks.
 
@@ -212,6 +217,11 @@ def find_face(
         relabelled (:data:`MIRROR_68`) so that left / right stay the patient's. Mirroring
         cannot be told from the image itself; the shape predictor always puts point 0 on
         the image's left.
+    min_interocular_px : float, optional
+        The smallest distance between the eyes that a face in this photo can have, px
+        (e.g. from its known scale): the detector's copy is upsampled, to find small faces,
+        only when that is under :data:`UPSAMPLE_BELOW_INTEROCULAR_PX` in it (unknown: when
+        the copy is under 1000 px).
 
     Returns
     -------
@@ -230,7 +240,8 @@ def find_face(
     full = _rgb(srgb)  # reduced before it is made 8-bit: the full-size photo is not copied
     work, s = _resize(full, WORK_SIDE)
     work = _to_u8(work)
-    upsample = 1 if max(work.shape[:2]) < 1000 else 0
+    small = min_interocular_px is None or min_interocular_px * s < UPSAMPLE_BELOW_INTEROCULAR_PX
+    upsample = 1 if max(work.shape[:2]) < 1000 and small else 0
     rects, scores, _ = _model("hog").run(work, upsample, 0.0)
     detector = "hog"
     cands = [(r, float(c)) for r, c in zip(rects, scores, strict=True)]

@@ -95,6 +95,35 @@ def test_skin_mask_and_margin(astronaut, astro_face):
     assert wide["nose"].sum() < narrow["nose"].sum()
 
 
+def test_a_known_scale_spares_the_upsampled_search(astronaut, monkeypatch):
+    """Where the smallest face the photo's scale allows is well above the HOG window in the
+    detector's copy, the copy is not upsampled (a quarter of the work): the same face, its
+    landmarks within 5 % of its interocular distance; a smaller allowed face keeps it."""
+    from skinmetrics import face as face_module
+
+    crop = skdata.astronaut()[20:280, 100:340].repeat(3, axis=0).repeat(3, axis=1)
+    upsampled = []
+    model = face_module._model
+
+    class Recorded:  # the HOG detector, recording how far each search upsampled
+        def __init__(self, detector):
+            self.detector = detector
+
+        def run(self, image, upsample, threshold):
+            upsampled.append(upsample)
+            return self.detector.run(image, upsample, threshold)
+
+    monkeypatch.setattr(face_module, "_model",
+                        lambda name: Recorded(model(name)) if name == "hog" else model(name))
+    unknown = find_face(crop, cnn_fallback=False)
+    known = find_face(crop, cnn_fallback=False, min_interocular_px=80.0)
+    small = find_face(crop, cnn_fallback=False, min_interocular_px=30.0)
+    assert upsampled == [1, 0, 1]
+    assert unknown.interocular > 100 and known.detector == "hog"
+    assert np.abs(known.landmarks - unknown.landmarks).max() < 0.05 * unknown.interocular
+    np.testing.assert_array_equal(small.landmarks, unknown.landmarks)
+
+
 def test_mirrored_astronaut_swaps_sides(astronaut):
     img = np.ascontiguousarray(astronaut[:, ::-1])
     f = find_face(img, mirrored=True)

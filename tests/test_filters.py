@@ -10,6 +10,7 @@ from skimage import measure, morphology
 from skimage.segmentation import relabel_sequential
 
 from skinmetrics.filters import (
+    LocalReference,
     NoiseLevel,
     black_tophat_od,
     blob_objects,
@@ -525,3 +526,20 @@ def test_edge_step_of_a_step_and_of_a_ramp():
 def test_every_nth_true_element_found_a_chunk_at_a_time(size, share, n, chunk):
     flags = np.random.default_rng(size).random(size) < share
     np.testing.assert_array_equal(_every_nth(flags, n, chunk), np.flatnonzero(flags)[::n])
+
+
+@pytest.mark.parametrize("sigma_px", [2.0, 12.0])
+@pytest.mark.parametrize("reaches_all", [True, False])
+def test_local_reference_in_a_scratch_array_gives_the_same(sigma_px, reaches_all):
+    """LocalReference over a scratch array (overwrite: zeroed outside the weights in its
+    place) gives the values of the copying path, at full and at subsampled resolution."""
+    rng = np.random.default_rng(5)
+    values = rng.random((240, 320)).astype(np.float32)
+    weights = rng.random(values.shape) < 0.6
+    if not reaches_all:
+        weights[:, 200:] = False  # far from any weight: the fallback is used there
+    surround = LocalReference(weights, sigma_px)
+    copied = surround(values)
+    scratch = values.copy()
+    np.testing.assert_array_equal(surround(scratch, overwrite=True), copied)
+    assert surround.reaches_all == reaches_all

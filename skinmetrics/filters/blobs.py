@@ -148,15 +148,18 @@ def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: li
     if around is not None:  # brightnesses at which the spread is taken, then interpolated
         grid = np.linspace(*np.percentile(around[::step, ::step][sample], [0, 100]), 33)
         spread_of = NoiseLevel(around[::step, ::step], sample)  # its bins made once
+        # the brightness around is smooth over window_px: read on a coarser grid, the
+        # whole plane not held through the scales
+        k = max(1, int(window_px / 4))
+        around = around[::k, ::k].copy()
     floor = max(level_floor, 1e-6)
     for response in responses:
-        level = level_of(np.abs(response))
+        level = level_of(np.abs(response), overwrite=True)  # no second plane
         if around is None:
             least = max(level_spread * robust_spread(response[::step, ::step][sample]), floor)
-        else:  # the brightness around is smooth over window_px: interpolated on a coarser grid
+        else:  # interpolated on the coarser grid of the brightness around
             spread = spread_of(response[::step, ::step], grid)[1]
-            k = max(1, int(window_px / 4))
-            least = cv2.resize(np.interp(around[::k, ::k], grid, spread).astype(np.float32),
+            least = cv2.resize(np.interp(around, grid, spread).astype(np.float32),
                                roi.shape[::-1], interpolation=cv2.INTER_LINEAR)
             least *= np.float32(level_spread)  # in place: no plane-sized temporaries
             np.maximum(least, floor, out=least)

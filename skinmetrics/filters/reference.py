@@ -105,15 +105,23 @@ class LocalReference:
         return cv2.GaussianBlur(image, (0, 0), self.sigma_px / self.factor, dst=out,
                                 borderType=cv2.BORDER_REFLECT)
 
-    def __call__(self, values: np.ndarray, fallback: float | None = None) -> np.ndarray:
+    def __call__(self, values: np.ndarray, fallback: float | None = None,
+                 overwrite: bool = False) -> np.ndarray:
         """The local reference of ``values`` ((H, W) float ndarray; ``fallback`` as for
-        :func:`local_reference`), (H, W) float32."""
+        :func:`local_reference`), (H, W) float32. With ``overwrite``, a C-contiguous
+        float32 ``values`` is zeroed outside the weights in its place (a scratch array the
+        caller does not read again) instead of in a copy."""
         h, w = values.shape
         if self.empty:
             return np.full((h, w), np.median(values) if fallback is None else fallback,
                            np.float32)
-        vw = self._subsampled(np.where(self.weights, values, np.float32(0)
-                                       ).astype(np.float32, copy=False))
+        if (overwrite and values.dtype == np.float32 and values.flags.c_contiguous
+                and values.flags.writeable):
+            np.copyto(values, np.float32(0), where=~self.weights)
+            vw = self._subsampled(values)
+        else:
+            vw = self._subsampled(np.where(self.weights, values, np.float32(0)
+                                           ).astype(np.float32, copy=False))
         if not self.reaches_all and fallback is None:  # the median of the covered cells' means
             fallback = float(np.median(vw.flat[self.covered] / self.covered_weights)
                              if self.covered.size else np.median(values[self.weights]))

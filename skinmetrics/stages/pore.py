@@ -164,7 +164,8 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
         if not red.any() or attempt == 1:
             break
         texture = where & (cv2.dilate(red.view(np.uint8), disk(2 * max(sigmas))) == 0)
-        labels = red = None  # not held while the blobs are found again
+        labels = red = None  # not held while the blobs are found again,
+        planes.forget("erythema_index")  # nor the redness plane (made again when needed)
     pores = keep_by_size_and_shape(np.where(red, 0, labels), params, scale) > 0
     # pores lie apart: touching pieces are one pore
     return ndi.label(pores, structure=np.ones((3, 3)))[0]

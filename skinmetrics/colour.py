@@ -606,6 +606,23 @@ class ColourPlanes:
         return self._get("lightness", lambda: self._by_bands(
             lambda linear: linear_to_lab(linear)[..., 0], 1))
 
+    def of_lab(self, *functions: Callable[[np.ndarray], np.ndarray]) -> list[np.ndarray]:
+        """Per-pixel ``functions`` of CIELAB (each maps an (h, w, 3) CIELAB band to an
+        (h, w) array), over the whole photo: from :attr:`lab` when it is held, else a band
+        of rows at a time, making no whole CIELAB (e.g. L* and a bool test of a* and b*:
+        48 + 12 MB at 12 MP instead of 144)."""
+        if "lab" in self._cache:
+            return [function(self._cache["lab"]) for function in functions]
+        out: list[np.ndarray] = []
+        for band in self._bands():
+            lab = linear_to_lab(self.linear_of(band))
+            for k, function in enumerate(functions):
+                values = function(lab)
+                if len(out) <= k:
+                    out.append(np.empty(self.shape, values.dtype))
+                out[k][band] = values
+        return out
+
     def lab_means(self, *masks: np.ndarray, keep_lightness: bool = False
                   ) -> list[np.ndarray]:
         """Mean CIELAB (L*, a*, b*) over each of ``masks``, (3,) float64 (NaN over an empty

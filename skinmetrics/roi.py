@@ -179,8 +179,9 @@ def _skin_coloured(lab: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
             & (lab[..., 0] >= params["lightness_min"]))
 
 
-def colour_cast(lab: np.ndarray, usable: np.ndarray, params: Mapping[str, float],
-                hued: np.ndarray | None = None) -> tuple[float, float]:
+def colour_cast(lab: np.ndarray | ColourPlanes, usable: np.ndarray,
+                params: Mapping[str, float], hued: np.ndarray | None = None
+                ) -> tuple[float, float]:
     """The (a*, b*) offset of a photo whose skin is not skin-coloured (a colour cast).
 
     A close-up of skin shows mostly skin: when less than ``cast_max_skin_fraction`` of the
@@ -198,8 +199,10 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray, params: Mapping[str, float]
 
     Parameters
     ----------
-    lab : (H, W, 3) ndarray
-        CIELAB of the photo.
+    lab : (H, W, 3) ndarray or ColourPlanes
+        CIELAB of the photo, or its planes (whose CIELAB is then made only when the photo
+        may have a cast: fewer skin-hued pixels than ``cast_max_skin_fraction``; give
+        ``hued``).
     usable : (H, W) bool ndarray
         Lit pixels that are not clipped nor known not to be skin.
     params : mapping
@@ -219,10 +222,12 @@ def colour_cast(lab: np.ndarray, usable: np.ndarray, params: Mapping[str, float]
            Pattern Anal Mach Intell 2014;36:1505-1518.
     """
     if hued is None:
+        lab = lab.lab if isinstance(lab, ColourPlanes) else lab
         hued = _skin_hued(lab[..., 1], lab[..., 2], params)
     hued = hued[usable]
     if hued.size == 0 or hued.mean() >= params["cast_max_skin_fraction"]:
         return 0.0, 0.0
+    lab = lab.lab if isinstance(lab, ColourPlanes) else lab
     a, b = lab[..., 1][usable], lab[..., 2][usable]
     a_med, b_med = float(np.median(a)), float(np.median(b))
     chroma = max(float(np.hypot(a_med, b_med)), 2.0 * params["chroma_min"])
@@ -469,15 +474,17 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
         module text): measured over, but its colour is not trusted.
     """
     p = params
-    L = planes.lab[..., 0]
+    # L* and the skin hue test a band at a time: no whole CIELAB unless the photo may
+    # have a colour cast
+    L, hued = planes.of_lab(lambda lab: lab[..., 0],
+                            lambda lab: _skin_hued(lab[..., 1], lab[..., 2], p))
     clipped = clipped_mask(planes.srgb, p["clip_level"])
     if not_skin is not None:
         clipped |= not_skin
     lit = (L >= p["lightness_min"]) & ~clipped
     if lit.any():
         lit &= L >= p["lightness_min_fraction"] * float(np.median(L[lit]))
-    hued = _skin_hued(planes.lab[..., 1], planes.lab[..., 2], p)
-    da, db = colour_cast(planes.lab, lit, p, hued)
+    da, db = colour_cast(planes, lit, p, hued)
     if da or db:
         hued = _skin_hued(planes.lab[..., 1] - da, planes.lab[..., 2] - db, p)
     hued &= ~clipped

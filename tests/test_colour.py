@@ -180,6 +180,25 @@ def test_lab_means_and_lightness_need_no_whole_cielab(monkeypatch):
     assert np.shares_memory(held.lightness, held.lab)
 
 
+def test_functions_of_cielab_made_a_band_at_a_time(monkeypatch):
+    """Per-pixel functions of CIELAB (here L* and a test of a* and b*) made a band of rows
+    at a time (7 rows of 50 px, the last one shorter) when CIELAB is not held: bit for bit
+    those of the whole CIELAB, in each function's own dtype, with no whole CIELAB made."""
+    srgb = np.random.default_rng(9).random((40, 50, 3)).astype(np.float32)
+    lab = c.ColourPlanes(srgb).lab
+    functions = (lambda v: v[..., 0], lambda v: v[..., 2] > v[..., 1])
+    monkeypatch.setattr(c, "BAND_PIXELS", 7 * 50)
+    planes = c.ColourPlanes(srgb)
+    lightness, test = planes.of_lab(*functions)
+    assert "lab" not in planes.made
+    np.testing.assert_array_equal(lightness.view(np.uint32), lab[..., 0].view(np.uint32))
+    assert test.dtype == bool and 0 < test.mean() < 1
+    np.testing.assert_array_equal(test, lab[..., 2] > lab[..., 1])
+    held = c.ColourPlanes(srgb)
+    held.lab  # noqa: B018 (made and held)
+    np.testing.assert_array_equal(held.of_lab(*functions)[1], test)
+
+
 def test_densities_with_shading_use_up_the_kept_densities():
     """The shading taken out in the place of the densities (then no longer kept): the
     densities minus the grey's leak, channel by channel, as computed whole."""

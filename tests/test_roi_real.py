@@ -145,6 +145,9 @@ def test_a_purple_rendering_of_skin_is_still_skin():
         planes = ColourPlanes(srgb)
         cast = colour_cast(planes.lab, planes.lab[..., 0] > 30, pipeline.params["roi"])
         assert (np.hypot(*cast) > 5) == cast_expected
+        # from the photo's planes (CIELAB made only where a cast is possible): the same
+        assert colour_cast(ColourPlanes(srgb), planes.lab[..., 0] > 30,
+                           pipeline.params["roi"]) == cast
         roi = skin_region(srgb, pipeline, 10.0)
         assert roi.mean() >= 0.98 and roi[nevus].mean() >= 0.98
 

@@ -45,8 +45,8 @@ from .register import warp_to_baseline, warp_to_followup
 from .roi import clipped_mask, clipped_skin_fraction, skin_texture
 from .stages.base import Scale
 
-__all__ = ["FACE_IPD_MM", "FACE_IPD_RANGE_MM", "FACE_VIEWS", "NoSkinError", "PhotoMeasurement",
-           "face_expected", "find_plausible_face", "measure"]
+__all__ = ["FACE_IPD_MM", "FACE_IPD_RANGE_MM", "FACE_MIN_HEIGHT_MM", "FACE_VIEWS", "NoSkinError",
+           "PhotoMeasurement", "face_expected", "find_plausible_face", "measure"]
 
 #: Mean adult interpupillary distance, mm (Dodgson N.A. Variation and extrema of human
 #: interpupillary distance. Proc SPIE 2004;5291:36-46: mean about 63 mm).
@@ -56,6 +56,12 @@ FACE_IPD_MM = 63.0
 #: from about 40 mm (Dodgson 2004); the lower limit leaves room for a face turned away from
 #: the camera (the distance seen is foreshortened).
 FACE_IPD_RANGE_MM = (20.0, 90.0)
+#: Shortest whole face, mm: nasion to chin (morphological face height) measures about 95-125
+#: mm in adults (Farkas L.G., Katic M.J., Forrest C.R. International anthropometric study of
+#: facial morphology in various ethnic groups/races. J Craniofac Surg 2005;16:615-646), less
+#: a margin for children. Turning the head foreshortens a face's width, not its height: a
+#: frame whose longer side at a known scale is shorter holds no face to find.
+FACE_MIN_HEIGHT_MM = 80.0
 #: Views in which the whole face is photographed (a face is expected; see
 #: :func:`face_expected`). ``left`` / ``right`` may be a profile or a cheek close-up.
 FACE_VIEWS = frozenset({"front", "left45", "right45"})
@@ -69,11 +75,11 @@ def find_plausible_face(srgb: np.ndarray, px_per_mm: float | None,
                         expected: bool = True) -> Face | None:
     """:func:`skinmetrics.face.find_face`, ignoring a face whose interocular distance at a
     known scale is outside :data:`FACE_IPD_RANGE_MM`. A frame whose larger side at a known
-    scale is under twice the smallest such distance (a face's width, temple to temple, is
-    about twice it) cannot hold one: it is not searched (a cheek close-up). Where a face is
+    scale is under :data:`FACE_MIN_HEIGHT_MM` cannot hold one: it is not searched (a cheek
+    close-up). Where a face is
     not ``expected`` (:func:`face_expected`) only the fast detector looks (no CNN
     fallback); at a known scale it looks for no face smaller than that range allows."""
-    if px_per_mm and max(srgb.shape[:2]) / px_per_mm < 2 * FACE_IPD_RANGE_MM[0]:
+    if px_per_mm and max(srgb.shape[:2]) / px_per_mm < FACE_MIN_HEIGHT_MM:
         return None
     face = find_face(srgb, cnn_fallback=expected,
                      min_interocular_px=px_per_mm and FACE_IPD_RANGE_MM[0] * px_per_mm)

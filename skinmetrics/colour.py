@@ -208,12 +208,24 @@ class SRGBCodes:
                                for top in range(0, self.shape[0], rows)])
 
     def any_at_least(self, level: float) -> np.ndarray:
-        """(H, W) bool: pixels with a channel whose value is at least ``level``."""
-        over = (self.table >= level).view(np.uint8)
-        out = over[0][self.codes[..., 0]]
-        for channel in (1, 2):
-            out |= over[channel][self.codes[..., channel]]
-        return out.view(bool)
+        """(H, W) bool: pixels with a channel whose value is at least ``level``.
+
+        Where, in each channel, the codes whose value is at least ``level`` are those from
+        one code up (a table that rises with the code, as every table here does), the
+        pixels with every code below those are found at once (OpenCV's ``inRange``);
+        otherwise each channel's codes are looked up."""
+        over = self.table >= level
+        first = np.where(over.any(axis=1), over.argmax(axis=1), over.shape[1])
+        if not np.array_equal(over, np.arange(over.shape[1]) >= first[:, None]):
+            hit = over.view(np.uint8)
+            out = hit[0][self.codes[..., 0]]
+            for channel in (1, 2):
+                out |= hit[channel][self.codes[..., channel]]
+            return out.view(bool)
+        if not first.all():  # every code of a channel is at least ``level``
+            return np.ones(self.shape[:2], bool)
+        below = cv2.inRange(self.codes, (0, 0, 0), tuple(int(k) - 1 for k in first))
+        return np.equal(below, 0)
 
 
 def as_photo(srgb, dtype=None) -> np.ndarray | SRGBCodes:

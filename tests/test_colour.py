@@ -253,6 +253,23 @@ def test_srgb_codes_give_the_float_values_and_their_functions(dtype):
         c.SRGBCodes(rgb)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_pixels_with_a_channel_at_a_level_from_any_table(dtype):
+    """The pixels with a channel at or above a level: those of the float photo, whether
+    the table rises with the code (found by each channel's first code at the level), has
+    a channel all of whose codes are at it, or falls (each code looked up)."""
+    rng = np.random.default_rng(12)
+    n = np.iinfo(dtype).max + 1
+    codes = rng.integers(0, n, (30, 40, 3)).astype(dtype)
+    rising = np.repeat(np.linspace(0, 1, n, dtype=np.float32)[None], 3, axis=0)
+    for table in (rising, rising * np.float32([[1.0], [1.3], [0.8]]),
+                  rising[:, ::-1].copy(), rng.random((3, n)).astype(np.float32)):
+        photo = c.SRGBCodes(codes, table)
+        for level in (0.0, 0.4, 0.995, 1.2):
+            assert np.array_equal(photo.any_at_least(level),
+                                  (np.asarray(photo) >= level).any(axis=2)), level
+
+
 @pytest.mark.parametrize("shape", [(600, 800), (612, 816), (601, 800)])
 def test_srgb_codes_resized_a_band_at_a_time_as_whole(shape):
     import cv2

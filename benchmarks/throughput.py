@@ -112,6 +112,7 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
         t3 = time.perf_counter()
         cal.apply(srgb)
         run["chart correction (linearise, correct, encode)"] = time.perf_counter() - t3
+        del base, srgb, follow  # the patient done, as a batch worker drops its photos
         for k, v in run.items():
             times.setdefault(k, []).append(v)
     print(json.dumps({"times": {k: statistics.median(v) for k, v in times.items()},

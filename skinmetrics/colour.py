@@ -42,6 +42,7 @@ from .methods import Layer
 
 __all__ = [
     "LAYER", "srgb_to_linear",
+    "resized_photo",
     "linear_to_srgb",
     "srgb_with_linear_gains",
     "linear_to_lab",
@@ -233,6 +234,17 @@ def as_photo(srgb, dtype=None) -> np.ndarray | SRGBCodes:
     values are looked up where used), anything else as an ndarray (of ``dtype`` when
     given)."""
     return srgb if isinstance(srgb, SRGBCodes) else np.asarray(srgb, dtype=dtype)
+
+
+def resized_photo(srgb: np.ndarray | SRGBCodes, size: tuple[int, int]) -> np.ndarray:
+    """A photo area-resampled to ``size`` (width, height; OpenCV's ``INTER_AREA``), float32
+    sRGB code values. From :class:`SRGBCodes` scaled by one factor along both sides, a band
+    of rows at a time where it can (:meth:`SRGBCodes.resized`, the same values): no
+    photo-sized float copy."""
+    height, width = srgb.shape[:2]
+    if isinstance(srgb, SRGBCodes) and size[0] * height == size[1] * width:
+        return srgb.resized(size[0] / width)
+    return cv2.resize(np.asarray(srgb, np.float32), size, interpolation=cv2.INTER_AREA)
 
 
 def srgb_to_linear(rgb: np.ndarray | SRGBCodes) -> np.ndarray:

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from . import roi as roi_module
-from .colour import ColourPlanes
+from .colour import ColourPlanes, resized_photo
 from .face import REGIONS
 from .filters import compact_labels, renumbered
 from .stages import STAGES
@@ -493,8 +493,7 @@ def _working_copy(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None,
     if not px_per_mm or px_per_mm <= limit:
         return srgb, px_per_mm
     size = (max(1, round(width * limit / px_per_mm)), max(1, round(height * limit / px_per_mm)))
-    work = cv2.resize(np.asarray(srgb, np.float32), size, interpolation=cv2.INTER_AREA)
-    return work, px_per_mm * size[0] / width
+    return resized_photo(srgb, size), px_per_mm * size[0] / width
 
 
 def skin_region(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None,
@@ -526,8 +525,7 @@ def _coarser_copy(planes: ColourPlanes, roi: np.ndarray, fringe: np.ndarray | No
     def share(mask: np.ndarray) -> np.ndarray:
         return cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
 
-    return (ColourPlanes(cv2.resize(np.asarray(planes.srgb, np.float32), size,
-                                    interpolation=cv2.INTER_AREA)),
+    return (ColourPlanes(resized_photo(planes.srgb, size)),
             share(roi) >= 0.5, None if fringe is None else share(fringe) > 0,
             Scale(scale.px_per_mm and scale.px_per_mm * ratio, scale.size_px_per_mm * ratio))
 

@@ -270,6 +270,18 @@ def test_pixels_with_a_channel_at_a_level_from_any_table(dtype):
                                   (np.asarray(photo) >= level).any(axis=2)), level
 
 
+@pytest.mark.parametrize("size", [(400, 300), (179, 134), (401, 300)])
+def test_a_photo_resized_to_a_size_as_opencv_resizes_it(size):
+    """Codes resized to a size (a band at a time where both sides scale alike): the values
+    of OpenCV's area resampling of the float photo to that size, bit for bit."""
+    import cv2
+
+    photo = c.SRGBCodes(np.random.default_rng(5).integers(0, 256, (600, 800, 3)).astype(np.uint8))
+    expected = cv2.resize(np.asarray(photo), size, interpolation=cv2.INTER_AREA)
+    np.testing.assert_array_equal(c.resized_photo(photo, size), expected)
+    np.testing.assert_array_equal(c.resized_photo(np.asarray(photo), size), expected)
+
+
 @pytest.mark.parametrize("shape", [(600, 800), (612, 816), (601, 800)])
 def test_srgb_codes_resized_a_band_at_a_time_as_whole(shape):
     import cv2

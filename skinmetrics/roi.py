@@ -221,14 +221,15 @@ def colour_cast(lab: np.ndarray | ColourPlanes, usable: np.ndarray,
     .. [3] Bianco S., Schettini R. Adaptive color constancy using faces. IEEE Trans
            Pattern Anal Mach Intell 2014;36:1505-1518.
     """
+    cielab = lab.lab if isinstance(lab, ColourPlanes) and hued is None else lab
     if hued is None:
-        lab = lab.lab if isinstance(lab, ColourPlanes) else lab
-        hued = _skin_hued(lab[..., 1], lab[..., 2], params)
+        hued = _skin_hued(cielab[..., 1], cielab[..., 2], params)
     hued = hued[usable]
     if hued.size == 0 or hued.mean() >= params["cast_max_skin_fraction"]:
         return 0.0, 0.0
-    lab = lab.lab if isinstance(lab, ColourPlanes) else lab
-    a, b = lab[..., 1][usable], lab[..., 2][usable]
+    if isinstance(cielab, ColourPlanes):  # made only now that a cast is possible
+        cielab = cielab.lab
+    a, b = cielab[..., 1][usable], cielab[..., 2][usable]
     a_med, b_med = float(np.median(a)), float(np.median(b))
     chroma = max(float(np.hypot(a_med, b_med)), 2.0 * params["chroma_min"])
     firm = {**params, "chroma_min": 2.0 * params["chroma_min"]}

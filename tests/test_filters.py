@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 from skimage import measure, morphology
-from skimage.segmentation import relabel_sequential
+from skimage.segmentation import relabel_sequential, watershed
 
 from skinmetrics.filters import (
     LocalReference,
@@ -24,6 +24,8 @@ from skinmetrics.filters import (
     disk,
     distance_to_background,
     edge_step,
+    filled_outside,
+    flood_from_markers,
     gaussian_laplace,
     h_maxima,
     hysteresis,
@@ -490,6 +492,36 @@ def test_blob_responses_one_at_a_time_are_those_made_at_once():
     assert len(one_by_one) == 3
     for a, b in zip(at_once, one_by_one, strict=True):
         np.testing.assert_array_equal(a, b)
+    # a density filled outside the region once, for several searches: the same responses
+    filled = filled_outside(density, roi, max(sigmas))
+    np.testing.assert_array_equal(filled[roi], density[roi])
+    for a, b in zip(at_once, iter_blob_responses(filled, None, sigmas), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flood_from_markers_is_the_watershed(seed):
+    """Parts of the mask with one marker, none or several (continuous values: no ties)."""
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.random((90, 120)).astype(np.float32), (0, 0), 2.0)
+    mask = image > np.quantile(image, 0.45)
+    mask[40:43, :] = False  # parts cut in two
+    mask[:, 60] = False
+    mask[:14, :14] = False
+    mask[:6, :6] = mask[6:12, 6:12] = True  # two squares joined at a corner only,
+    image[:6, :6] = 2.0  # a marker in one: the watershed does not reach the other
+    peaks = (image == ndi.maximum_filter(image, 7)) & mask
+    markers = ndi.label(peaks, structure=np.ones((3, 3)))[0]
+    markers[rng.random(markers.shape) < 0.3] = 0  # some parts left without a marker
+    expected = watershed(-image, markers, mask=mask)
+    got = flood_from_markers(-image, markers, mask)
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, expected)
+    assert got[2, 2] > 0 and got[8, 8] == 0
+    parts = ndi.label(mask)[0]
+    counts = [len(np.unique(markers[(parts == k) & (markers > 0)]))
+              for k in range(1, parts.max() + 1)]
+    assert {0, 1} <= set(counts) and max(counts) >= 2  # every kind of part was there
 
 
 @pytest.mark.parametrize(("top", "kind"), [(0, np.uint8), (255, np.uint8),

@@ -14,7 +14,13 @@ Every name is importable from here; the code lives in submodules by topic:
 - :mod:`~skinmetrics.filters.measure`: per-object means, contrast and shape, labels, areas.
 """
 
-from .blobs import blob_objects, blob_responses, gaussian_laplace, iter_blob_responses
+from .blobs import (
+    blob_objects,
+    blob_responses,
+    filled_outside,
+    gaussian_laplace,
+    iter_blob_responses,
+)
 from .footprints import disk, square
 from .measure import (
     area_metrics,
@@ -51,7 +57,13 @@ from .reference import (
     noise_level,
     robust_spread,
 )
-from .segmentation import dark_objects, label_peaks, local_half_maximum, split_touching
+from .segmentation import (
+    dark_objects,
+    flood_from_markers,
+    label_peaks,
+    local_half_maximum,
+    split_touching,
+)
 
 __all__ = [
     "disk",
@@ -66,6 +78,7 @@ __all__ = [
     "blob_objects",
     "blob_responses",
     "iter_blob_responses",
+    "filled_outside",
     "gaussian_laplace",
     "object_means",
     "edge_step",
@@ -80,6 +93,7 @@ __all__ = [
     "h_maxima",
     "reconstruct_by_dilation",
     "split_touching",
+    "flood_from_markers",
     "distance_to_background",
     "noise_level",
     "NoiseLevel",

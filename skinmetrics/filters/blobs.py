@@ -18,11 +18,10 @@ from collections.abc import Iterable, Iterator
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.segmentation import watershed
 
 from .morphology import connected_parts, keep_seeded
 from .reference import LocalReference, NoiseLevel, local_reference, robust_spread
-from .segmentation import _cut_at_fraction, _part_by_part, label_peaks
+from .segmentation import _cut_at_fraction, _part_by_part, flood_from_markers, label_peaks
 
 
 def gaussian_laplace(image: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -56,12 +55,22 @@ def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
     return list(iter_blob_responses(density, roi, sigmas_px))
 
 
-def iter_blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
+def filled_outside(density: np.ndarray, roi: np.ndarray, sigma_px: float) -> np.ndarray:
+    """``density`` (float32) with the pixels outside ``roi`` replaced by the local level
+    of the ``roi`` around them (:func:`local_reference`, Gaussian of ``sigma_px``): the
+    edge of the region makes no blobs."""
+    d = np.asarray(density, dtype=np.float32)
+    return np.where(roi, d, local_reference(d, roi, sigma_px))
+
+
+def iter_blob_responses(density: np.ndarray, roi: np.ndarray | None, sigmas_px: list[float]
                         ) -> Iterator[np.ndarray]:
     """:func:`blob_responses`, each scale's made when it is read: one held at a time
-    (:func:`blob_objects` reads them once, in order)."""
-    d = np.asarray(density, dtype=np.float32)
-    d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
+    (:func:`blob_objects` reads them once, in order). With ``roi`` None, ``density`` is
+    already :func:`filled_outside` the region at ``max(sigmas_px)`` (made once for several
+    searches of the same density)."""
+    d = (np.asarray(density, dtype=np.float32) if roi is None
+         else filled_outside(density, roi, max(sigmas_px)))
     for s in sigmas_px:
         response = gaussian_laplace(d, s)
         response *= -(s * s)
@@ -180,7 +189,7 @@ def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: li
     def grow(support: np.ndarray, values: np.ndarray, tops: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
         markers = ndi.label(tops, structure=np.ones((3, 3)))[0]
-        return markers, watershed(-values, markers, mask=support)
+        return markers, flood_from_markers(-values, markers, support)
 
     # each part above the edge level that holds a peak on its own (:func:`_part_by_part`):
     # only those pixels' work

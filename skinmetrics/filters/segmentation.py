@@ -70,9 +70,56 @@ def split_touching(mask: np.ndarray, depth_px: float) -> np.ndarray:
     def split(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dist = distance_to_background(part)
         markers = ndi.label(h_maxima(dist, depth_px, part), structure=np.ones((3, 3)))[0]
-        return markers, watershed(-dist, markers, mask=part)
+        return markers, flood_from_markers(-dist, markers, part)
 
     return _part_by_part(mask, (), split, frame_cut=True)[1]
+
+
+def flood_from_markers(image: np.ndarray, markers: np.ndarray, mask: np.ndarray
+                       ) -> np.ndarray:
+    """``skimage.segmentation.watershed(image, markers, mask=mask)`` (4-connected flooding
+    from labelled ``markers`` within ``mask``), with the flooding done only where it can
+    matter.
+
+    A 4-connected part of ``mask`` that holds one marker's pixels is all that marker's (the
+    flood reaches every pixel of it and no other marker can), one that holds none stays 0;
+    only the parts that hold two or more markers are flooded, as by the watershed on the
+    whole mask. The labels are the watershed's but for pixels whose values tie between two
+    markers' floods: the watershed takes its markers' pixels at one age, so which of two
+    equal values it takes first depends on the rest of its queue.
+
+    Parameters
+    ----------
+    image : (H, W) ndarray
+        Flooded from its low values up (e.g. minus a contrast).
+    markers : (H, W) int ndarray
+        Labels 1..M of the markers, 0 elsewhere; only those in ``mask`` are used.
+    mask : (H, W) bool ndarray
+
+    Returns
+    -------
+    (H, W) int32 ndarray
+        Each pixel of ``mask`` that a marker's flood reaches holds its label; 0 elsewhere.
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    n_parts, parts = cv2.connectedComponents(mask.view(np.uint8), connectivity=4,
+                                             ltype=cv2.CV_32S)
+    at = np.flatnonzero(markers)
+    at = at[mask.ravel()[at]]
+    part, label = parts.ravel()[at], markers.ravel()[at].astype(np.int64)
+    lowest = np.full(n_parts, np.iinfo(np.int64).max, np.int64)
+    highest = np.zeros(n_parts, np.int64)
+    np.minimum.at(lowest, part, label)
+    np.maximum.at(highest, part, label)
+    single = lowest == highest
+    single[0] = False
+    out = np.where(single, lowest, 0).astype(np.int32)[parts]
+    several = highest > lowest
+    several[0] = False
+    if several.any():  # these parts are flooded
+        flooded = several[parts]
+        out[flooded] = watershed(image, np.where(flooded, markers, 0), mask=flooded)[flooded]
+    return out
 
 
 def _part_by_part(mask: np.ndarray, images: tuple[np.ndarray, ...], split, frame_cut: bool
@@ -285,7 +332,7 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     def grow(support: np.ndarray, contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         peaks = h_maxima(contrast, h, support) & (contrast > high)
         markers = ndi.label(peaks, structure=np.ones((3, 3)))[0]
-        return markers, watershed(-contrast, markers, mask=support)
+        return markers, flood_from_markers(-contrast, markers, support)
 
     # each part above low on its own (:func:`_part_by_part`): only those pixels' work
     markers, regions = _part_by_part(roi & (th > low), (th,), grow, frame_cut=False)

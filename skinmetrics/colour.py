@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from .filters.measure import masked_mean
+from .filters.reference import median
 from .methods import Layer
 
 __all__ = [
@@ -706,7 +707,7 @@ class ColourPlanes:
             h, w = self.shape
             centre = self.linear_of((slice(h // 4, h - h // 4), slice(w // 4, w - w // 4)))
             centre = centre.reshape(-1, 3)
-            return np.maximum(np.median(centre, axis=0), 1e-4) ** 2
+            return np.maximum(median(centre, axis=0), 1e-4) ** 2
         return self._get("channel_weights", make)
 
     @property

@@ -78,6 +78,7 @@ from .filters import (
     hysteresis,
     line_opening,
     local_reference,
+    median,
     object_table,
     path_opening,
     robust_spread,
@@ -230,7 +231,7 @@ def colour_cast(lab: np.ndarray | ColourPlanes, usable: np.ndarray,
     if isinstance(cielab, ColourPlanes):  # made only now that a cast is possible
         cielab = cielab.lab
     a, b = cielab[..., 1][usable], cielab[..., 2][usable]
-    a_med, b_med = float(np.median(a)), float(np.median(b))
+    a_med, b_med = float(median(a)), float(median(b))
     chroma = max(float(np.hypot(a_med, b_med)), 2.0 * params["chroma_min"])
     firm = {**params, "chroma_min": 2.0 * params["chroma_min"]}
     if _skin_hued(np.array([a_med]), np.array([b_med]), firm)[0]:
@@ -294,7 +295,7 @@ def skin_texture(srgb: np.ndarray, roi: np.ndarray) -> float:
     band = (fine - coarse)[inside]
     if band.size == 0:
         return float("nan")
-    return 1.4826 * float(np.median(np.abs(band - np.median(band))))
+    return 1.4826 * float(median(np.abs(band - median(band))))
 
 
 def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray,
@@ -410,7 +411,7 @@ def _thin_lines(tophat: np.ndarray, skin: np.ndarray, length_px: float, floor: f
     sample = tophat[::step, ::step][skin[::step, ::step]]
     level = floor
     if sample.size:
-        level = max(floor, float(np.median(sample)) + n_sd * robust_spread(sample))
+        level = max(floor, float(median(sample)) + n_sd * robust_spread(sample))
     square = np.ones((3, 3), np.uint8)
     wide = cv2.morphologyEx((tophat > floor).view(np.uint8), cv2.MORPH_OPEN, square)
     return path_opening(tophat > level, length_px) & (cv2.dilate(wide, square) == 0)
@@ -484,14 +485,14 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
         clipped |= not_skin
     lit = (L >= p["lightness_min"]) & ~clipped
     if lit.any():
-        lit &= L >= p["lightness_min_fraction"] * float(np.median(L[lit]))
+        lit &= L >= p["lightness_min_fraction"] * float(median(L[lit]))
     da, db = colour_cast(planes, lit, p, hued)
     if da or db:
         hued = _skin_hued(planes.lab[..., 1] - da, planes.lab[..., 2] - db, p)
     hued &= ~clipped
     colour_ok = hued & (L >= p["lightness_min"])
     if colour_ok.any():  # far darker than the typical skin of this photo: shadow, backdrop
-        colour_ok &= L >= p["lightness_min_fraction"] * float(np.median(L[colour_ok]))
+        colour_ok &= L >= p["lightness_min_fraction"] * float(median(L[colour_ok]))
     if p["open_radius_mm"] > 0:
         k = disk(scale.px(p["open_radius_mm"]))
         colour_ok = cv2.morphologyEx(colour_ok.view(np.uint8), cv2.MORPH_OPEN, k).astype(bool)

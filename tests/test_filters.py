@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -33,6 +35,7 @@ from skinmetrics.filters import (
     label_peaks,
     line_opening,
     local_half_maximum,
+    median,
     noise_level,
     object_table,
     reconstruct_by_dilation,
@@ -575,3 +578,22 @@ def test_local_reference_in_a_scratch_array_gives_the_same(sigma_px, reaches_all
     scratch = values.copy()
     np.testing.assert_array_equal(surround(scratch, overwrite=True), copied)
     assert surround.reaches_all == reaches_all
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 10, 11, 10_000, 10_001])
+def test_median_is_numpys(dtype, n):
+    rng = np.random.default_rng(n)
+    for values in (rng.normal(100, 40, n).clip(0, 255).astype(dtype),
+                   rng.integers(0, 3, n).astype(dtype)):  # many ties
+        with warnings.catch_warnings():  # no values: NumPy warns, both give NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected, got = np.median(values), median(values)
+        assert type(got) is type(expected)
+        np.testing.assert_array_equal(got, expected)
+    if n and np.dtype(dtype).kind == "f":  # a NaN anywhere: NaN
+        values[n // 3] = np.nan
+        assert np.isnan(median(values))
+    table = rng.normal(size=(n, 3)).astype(np.float32)
+    if n:
+        np.testing.assert_array_equal(median(table, axis=0), np.median(table, axis=0))

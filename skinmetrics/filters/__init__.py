@@ -54,6 +54,7 @@ from .reference import (
     below_spread,
     contrast_to_reference,
     local_reference,
+    median,
     noise_level,
     robust_spread,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "below_spread",
     "contrast_to_reference",
     "robust_spread",
+    "median",
     "small_dots",
     "dark_objects",
     "blob_objects",

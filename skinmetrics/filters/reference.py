@@ -113,7 +113,7 @@ class LocalReference:
         caller does not read again) instead of in a copy."""
         h, w = values.shape
         if self.empty:
-            return np.full((h, w), np.median(values) if fallback is None else fallback,
+            return np.full((h, w), median(values) if fallback is None else fallback,
                            np.float32)
         if (overwrite and values.dtype == np.float32 and values.flags.c_contiguous
                 and values.flags.writeable):
@@ -123,8 +123,8 @@ class LocalReference:
             vw = self._subsampled(np.where(self.weights, values, np.float32(0)
                                            ).astype(np.float32, copy=False))
         if not self.reaches_all and fallback is None:  # the median of the covered cells' means
-            fallback = float(np.median(vw.flat[self.covered] / self.covered_weights)
-                             if self.covered.size else np.median(values[self.weights]))
+            fallback = float(median(vw.flat[self.covered] / self.covered_weights)
+                             if self.covered.size else median(values[self.weights]))
         ref = self._blurred(vw, out=vw)  # in place: vw is not read again
         ref /= self.den  # in place: no second plane
         if not self.reaches_all:  # only then is the fallback (a median) needed
@@ -263,12 +263,42 @@ def contrast_to_reference(
     return (contrast, tuple(levels)) if return_levels else contrast
 
 
+def median(values: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """``np.median(values, axis)``, the same value and type, by one partition of each row.
+
+    NumPy partitions a float array at both middle elements and at its last (to find a
+    NaN, which sorts last), three selections; here the array is partitioned at the upper
+    middle element only: the lower one (an even count) is then the largest before it, and
+    a NaN lies after it. About four times faster on a photo's pixels.
+
+    Parameters
+    ----------
+    values : ndarray
+    axis : int, optional
+        As for ``np.median``; None: of all the values.
+    """
+    if axis is not None:
+        moved = np.moveaxis(np.asarray(values), axis, -1)
+        return np.array([median(row) for row in moved.reshape(-1, moved.shape[-1])]
+                        ).reshape(moved.shape[:-1])
+    v = np.asarray(values).ravel()
+    n = v.size
+    if n < 3:
+        return np.median(v)
+    upper = n // 2
+    part = np.partition(v, upper)
+    if part.dtype.kind in "fc" and np.isnan(part[upper:].max()):
+        return np.median(part[-1:])  # a NaN: NumPy's median is NaN too
+    middle = part[upper:upper + 1] if n % 2 else np.array([part[:upper].max(), part[upper]])
+    return np.median(middle)  # the mean of the two middle values, as NumPy takes it
+
+
 def robust_spread(values: np.ndarray) -> float:
     """Robust standard deviation of ``values``: 1.4826 x their median absolute deviation
     from their median (Rousseeuw & Croux [2]); 0 for no values."""
     if values.size == 0:
         return 0.0
-    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
+    return 1.4826 * float(median(np.abs(values - median(values))))
 
 
 def below_spread(contrast: np.ndarray, where: np.ndarray) -> float:
@@ -277,7 +307,7 @@ def below_spread(contrast: np.ndarray, where: np.ndarray) -> float:
     mirrored values' median is 0, so this is 1.4826 x the median depth below the reference
     (:func:`robust_spread` of the mirrored values); 0 where nothing lies below."""
     depth = -contrast[where & (contrast <= 0)]
-    return 1.4826 * float(np.median(depth)) if depth.size else 0.0
+    return 1.4826 * float(median(depth)) if depth.size else 0.0
 
 
 def noise_level(values: np.ndarray, level: np.ndarray, weights: np.ndarray,
@@ -336,7 +366,7 @@ class NoiseLevel:
         self.enough = x.size >= 2 * n_bins
         if self.enough:
             self.bins = np.array_split(np.argsort(x, kind="stable"), n_bins)
-            self.centre = np.array([np.median(x[b]) for b in self.bins])
+            self.centre = np.array([median(x[b]) for b in self.bins])
 
     def __call__(self, values: np.ndarray, at_level: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -346,8 +376,8 @@ class NoiseLevel:
         if not self.enough:
             return np.zeros(at.shape, np.float32), np.zeros(at.shape, np.float32)
         v = np.asarray(values, dtype=np.float32)[self.weights][::self.stride]
-        typical = np.array([np.median(v[b]) for b in self.bins])
-        noise = 1.4826 * np.array([np.median(np.abs(v[b] - t))
+        typical = np.array([median(v[b]) for b in self.bins])
+        noise = 1.4826 * np.array([median(np.abs(v[b] - t))
                                    for b, t in zip(self.bins, typical, strict=True)])
         return (np.interp(at, self.centre, typical).astype(np.float32),
                 np.interp(at, self.centre, noise).astype(np.float32))

@@ -77,7 +77,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..colour import ColourPlanes
-from ..filters import local_reference, renumbered, robust_spread
+from ..filters import local_reference, median, renumbered, robust_spread
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     WORK_SCALE_PARAM,
@@ -231,8 +231,8 @@ def lesion_candidates(planes: ColourPlanes, where: np.ndarray, params: Mapping[s
     ei = planes.erythema_index
     a_star = planes.lab[..., 1]
     plane = {"a": a_star, "ei": ei, "l": planes.lab[..., 0]}
-    density_median = float(np.median(density[skin]))
-    ei_median = float(np.median(ei[skin]))
+    density_median = float(median(density[skin]))
+    ei_median = float(median(ei[skin]))
     shade = cv2.GaussianBlur(density, (0, 0), max(params["shade_sigma_mm"] * px_per_mm, 0.1))
     skin = skin & (shade - density_median <= params["max_shade_od"])
     inner = cv2.erode(skin.view(np.uint8), np.ones((3, 3), np.uint8)) > 0

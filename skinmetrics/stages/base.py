@@ -25,6 +25,7 @@ from ..filters import (
     label_type,
     local_half_maximum,
     local_reference,
+    median,
     object_contrast,
     object_table,
     renumbered,
@@ -689,7 +690,7 @@ def crosstalk(density: np.ndarray, source: np.ndarray, roi: np.ndarray,
     where &= np.abs(read) <= params["crosstalk_max"] * lead
     if np.count_nonzero(where) < least:
         return None
-    return float(np.median(read[where] / lead[where]))
+    return float(median(read[where] / lead[where]))
 
 
 def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray:

@@ -14,13 +14,7 @@ Every name is importable from here; the code lives in submodules by topic:
 - :mod:`~skinmetrics.filters.measure`: per-object means, contrast and shape, labels, areas.
 """
 
-from .blobs import (
-    blob_objects,
-    blob_responses,
-    filled_outside,
-    gaussian_laplace,
-    iter_blob_responses,
-)
+from .blobs import blob_objects, blob_responses, gaussian_laplace, iter_blob_responses
 from .footprints import disk, square
 from .measure import (
     area_metrics,
@@ -80,7 +74,6 @@ __all__ = [
     "blob_objects",
     "blob_responses",
     "iter_blob_responses",
-    "filled_outside",
     "gaussian_laplace",
     "object_means",
     "edge_step",

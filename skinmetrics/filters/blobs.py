@@ -55,22 +55,12 @@ def blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
     return list(iter_blob_responses(density, roi, sigmas_px))
 
 
-def filled_outside(density: np.ndarray, roi: np.ndarray, sigma_px: float) -> np.ndarray:
-    """``density`` (float32) with the pixels outside ``roi`` replaced by the local level
-    of the ``roi`` around them (:func:`local_reference`, Gaussian of ``sigma_px``): the
-    edge of the region makes no blobs."""
-    d = np.asarray(density, dtype=np.float32)
-    return np.where(roi, d, local_reference(d, roi, sigma_px))
-
-
-def iter_blob_responses(density: np.ndarray, roi: np.ndarray | None, sigmas_px: list[float]
+def iter_blob_responses(density: np.ndarray, roi: np.ndarray, sigmas_px: list[float]
                         ) -> Iterator[np.ndarray]:
     """:func:`blob_responses`, each scale's made when it is read: one held at a time
-    (:func:`blob_objects` reads them once, in order). With ``roi`` None, ``density`` is
-    already :func:`filled_outside` the region at ``max(sigmas_px)`` (made once for several
-    searches of the same density)."""
-    d = (np.asarray(density, dtype=np.float32) if roi is None
-         else filled_outside(density, roi, max(sigmas_px)))
+    (:func:`blob_objects` reads them once, in order)."""
+    d = np.asarray(density, dtype=np.float32)
+    d = np.where(roi, d, local_reference(d, roi, max(sigmas_px)))
     for s in sigmas_px:
         response = gaussian_laplace(d, s)
         response *= -(s * s)

@@ -86,15 +86,24 @@ class LocalReference:
         self.factor = max(1, int(sigma_px / 4))
         self.grid = (max(1, w // self.factor), max(1, h // self.factor))
         wt = self._subsampled(weights.astype(np.float32))
-        den = self._blurred(wt)
+        if self.factor == 1:  # the weights themselves: blurred in their own place
+            den = self._blurred(wt, out=wt)
+            wt = None
+        else:
+            den = self._blurred(wt)
         self.unreached = den <= 1e-3
         self.reaches_all = not self.unreached.any()
         if self.reaches_all:
             self.unreached = None  # not kept: nowhere to fill in
         self.den = np.maximum(den, 1e-6, out=den)  # in place: no second plane
         if not self.reaches_all:  # (a sample of) the grid cells at least half covered
-            self.covered = _every_nth(wt.ravel() >= 0.5, max(1, int(wt.size // 100_000)))
-            self.covered_weights = wt.flat[self.covered]
+            every = max(1, int(den.size // 100_000))
+            if wt is None:  # the pixels themselves: covered are the weights, each weight 1
+                self.covered = _every_nth(weights.ravel(), every)
+                self.covered_weights = np.ones(self.covered.size, np.float32)
+            else:
+                self.covered = _every_nth(wt.ravel() >= 0.5, every)
+                self.covered_weights = wt.flat[self.covered]
 
     def _subsampled(self, image: np.ndarray) -> np.ndarray:
         if self.factor == 1:

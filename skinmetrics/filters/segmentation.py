@@ -84,9 +84,11 @@ def flood_from_markers(image: np.ndarray, markers: np.ndarray, mask: np.ndarray
     A 4-connected part of ``mask`` that holds one marker's pixels is all that marker's (the
     flood reaches every pixel of it and no other marker can), one that holds none stays 0;
     only the parts that hold two or more markers are flooded, as by the watershed on the
-    whole mask. The labels are the watershed's but for pixels whose values tie between two
-    markers' floods: the watershed takes its markers' pixels at one age, so which of two
-    equal values it takes first depends on the rest of its queue.
+    whole mask, packed side by side into a small image (the watershed's own arrays for a
+    whole image are about 30 bytes a pixel). The labels are the watershed's but for
+    pixels whose values tie between two markers' floods: the watershed takes its markers'
+    pixels at one age, so which of two equal values it takes first depends on the rest of
+    its queue.
 
     Parameters
     ----------
@@ -116,9 +118,14 @@ def flood_from_markers(image: np.ndarray, markers: np.ndarray, mask: np.ndarray
     out = np.where(single, lowest, 0).astype(np.int32)[parts]
     several = highest > lowest
     several[0] = False
-    if several.any():  # these parts are flooded
-        flooded = several[parts]
-        out[flooded] = watershed(image, np.where(flooded, markers, 0), mask=flooded)[flooded]
+    if several.any():  # these parts are flooded, packed side by side (:func:`_packed`)
+        ys, xs = np.nonzero(several[parts])
+        at = _packed(ys, xs, parts[ys, xs], n_parts - 1)
+        shape = (at[0].max() + 2, at[1].max() + 2)
+        packed = [np.zeros(shape, a.dtype) for a in (image, markers, mask)]
+        for a, b in zip(packed, (image, markers, mask), strict=True):
+            a[at] = b[ys, xs]
+        out[ys, xs] = watershed(*packed[:2], mask=packed[2])[at]
     return out
 
 
@@ -187,6 +194,7 @@ def _part_by_part(mask: np.ndarray, images: tuple[np.ndarray, ...], split, frame
         markers, labels = split(np.ascontiguousarray(part[:, cols]))
         py, px = np.nonzero(labels)  # the markers' pixels among them
         done.append((py + rows.start, px + cols.start, markers[py, px], labels[py, px]))
+    del objects  # not held with the two label images made below
     # one numbering for all the markers: by their first pixel in the image
     first, offsets = [], [0]
     for rows, cols, markers, _ in done:

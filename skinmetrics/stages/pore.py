@@ -51,7 +51,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..colour import ColourPlanes
-from ..filters import blob_objects, disk, filled_outside, iter_blob_responses
+from ..filters import blob_objects, disk, iter_blob_responses
 from ..methods import Layer, MetricDefinition, area_definitions
 from .base import (
     GRID_PARAMS,
@@ -144,17 +144,15 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     where = roi if fringe is None else roi & ~fringe
     sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
     texture = where
-    density = filled_outside(planes.luminance_density, where, max(sigmas))  # made once
-    beside = (None if fringe is None or not fringe.any()  # a hair's blurred fringe, and next to it
-              else cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0)
     for attempt in range(2):  # the second time, crust-like blobs are left out of the texture
         # each scale's response made when read: one held at a time, none after
-        responses = iter_blob_responses(density, None, sigmas)
+        responses = iter_blob_responses(planes.luminance_density, where, sigmas)
         labels = blob_objects(responses, where, sigmas,
                               scale.px(params["window_mm"]), params["min_z"],
                               params["level_floor"], params["edge_fraction"], texture,
                               params["level_spread"], planes.luminance_density)
-        if beside is not None:  # a blob touching a hair is one of its beads
+        if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
+            beside = cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
             touching = np.zeros(int(labels.max()) + 1, bool)
             touching[labels[beside]] = True
             touching[0] = False
@@ -168,7 +166,6 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
         texture = where & (cv2.dilate(red.view(np.uint8), disk(2 * max(sigmas))) == 0)
         labels = red = None  # not held while the blobs are found again,
         planes.forget("erythema_index")  # nor the redness plane (made again when needed)
-    del density, beside
     pores = keep_by_size_and_shape(np.where(red, 0, labels), params, scale) > 0
     # pores lie apart: touching pieces are one pore
     return ndi.label(pores, structure=np.ones((3, 3)))[0]

@@ -336,7 +336,7 @@ def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray
     near = cv2.dilate(roi.view(np.uint8), disk(reach))
     labels, _ = connected_parts(coloured | near.view(bool))
     joined = np.zeros(labels.max() + 1, bool)
-    joined[np.unique(labels[roi])] = True
+    joined[labels[roi]] = True
     joined[0] = False
     lost = coloured & joined[labels] & ~roi
     # the skin left out between and around clipped pixels was skin too
@@ -370,7 +370,7 @@ def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
         return mask
     near = cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
     hit = np.zeros(n + 1, bool)
-    hit[np.unique(labels[near])] = True
+    hit[labels[near]] = True
     hit[0] = False
     return hit[labels]
 

@@ -235,7 +235,7 @@ def keep_seeded(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     if n == 0:
         return mask.astype(bool)
     keep = np.zeros(n + 1, bool)
-    keep[np.unique(lab[seeds & mask])] = True
+    keep[lab[seeds & mask]] = True  # (a part's label set as often as it has seeds)
     keep[0] = False
     return keep[lab]
 

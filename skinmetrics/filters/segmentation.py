@@ -348,16 +348,18 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     if n == 0:
         return markers
     peaks = markers > 0
+    del markers  # each plane is freed once used
     peak, at = label_peaks(th, regions, n)
     keep = at >= 0
     if min_snr > 0:
         skin = roi & (cv2.dilate((regions > 0).view(np.uint8), np.ones((3, 3), np.uint8)) == 0)
         level = local_reference(density, skin, radius_px)
         typical, noise = noise_level(th, level, skin, level.ravel()[at[keep]])
+        del skin, level
         keep[keep] = peak[keep] >= typical + min_snr * noise
     keep[0] = False
     cut = keep[_cut_at_fraction(th, regions, peak, fraction)]
-    del th, markers  # each plane is freed once used
+    del th
     parts = connected_parts(cut)[0]
     del cut
     holds_peak = np.zeros(int(parts.max()) + 1, bool)

@@ -278,13 +278,19 @@ def median(values: np.ndarray, axis: int | None = None) -> np.ndarray:
     NumPy partitions a float array at both middle elements and at its last (to find a
     NaN, which sorts last), three selections; here the array is partitioned at the upper
     middle element only: the lower one (an even count) is then the largest before it, and
-    a NaN lies after it. About four times faster on a photo's pixels.
+    a NaN lies after it. About five times faster on ten million float32 values.
 
     Parameters
     ----------
     values : ndarray
     axis : int, optional
         As for ``np.median``; None: of all the values.
+
+    Returns
+    -------
+    NumPy scalar or ndarray
+        What ``np.median(values, axis)`` returns: the middle value, or the mean of the two
+        middle values of an even count; NaN where a value is NaN.
     """
     if axis is not None:
         moved = np.moveaxis(np.asarray(values), axis, -1)

@@ -76,6 +76,7 @@ from .filters import (
     connected_parts,
     disk,
     hysteresis,
+    keep_seeded,
     line_opening,
     local_reference,
     median,
@@ -365,14 +366,7 @@ def _frame(shape: tuple[int, int]) -> np.ndarray:
 def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     """Connected objects of ``mask`` (8-connectivity) that touch ``other`` (a pixel of
     theirs is in ``other`` or next to it)."""
-    labels, n = connected_parts(mask)
-    if n == 0:
-        return mask
-    near = cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    hit = np.zeros(n + 1, bool)
-    hit[labels[near]] = True
-    hit[0] = False
-    return hit[labels]
+    return keep_seeded(mask, cv2.dilate(other.view(np.uint8), np.ones((3, 3), np.uint8)) > 0)
 
 
 def _thin_lines(tophat: np.ndarray, skin: np.ndarray, length_px: float, floor: float,

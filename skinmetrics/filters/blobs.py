@@ -21,7 +21,7 @@ from scipy import ndimage as ndi
 
 from .morphology import connected_parts, keep_seeded
 from .reference import LocalReference, NoiseLevel, local_reference, robust_spread
-from .segmentation import _cut_at_fraction, _part_by_part, flood_from_markers, label_peaks
+from .segmentation import _cut_at_fraction, flood_from_markers, label_peaks
 
 
 def gaussian_laplace(image: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -175,16 +175,12 @@ def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: li
     del nearby
     if not peaks.any():
         return np.zeros(roi.shape, np.int32)
-
-    def grow(support: np.ndarray, values: np.ndarray, tops: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
-        markers = ndi.label(tops, structure=np.ones((3, 3)))[0]
-        return markers, flood_from_markers(-values, markers, support)
-
-    # each part above the edge level that holds a peak on its own (:func:`_part_by_part`):
-    # only those pixels' work
+    # each part above the edge level that holds a peak, flooded from its peaks where two
+    # meet (:func:`flood_from_markers`, over the ratio negated in its place and back)
     support = keep_seeded(roi & (ratio > fraction * min_z), peaks)
-    markers, regions = _part_by_part(support, (ratio, peaks), grow, frame_cut=False)
+    markers = ndi.label(peaks, structure=np.ones((3, 3)))[0]
+    regions = flood_from_markers(np.negative(ratio, out=ratio), markers, support)
+    np.negative(ratio, out=ratio)
     n = int(markers.max())
     del support, markers  # each plane is freed once used
     peak, _ = label_peaks(ratio, regions, n)

@@ -11,13 +11,15 @@ from .reference import LocalReference
 
 
 def object_means(labels: np.ndarray, values: np.ndarray, n: int | None = None,
-                 empty: float = 0.0) -> np.ndarray:
+                 empty: float = 0.0, at: np.ndarray | None = None) -> np.ndarray:
     """Mean of ``values`` over each label 1..N of ``labels`` (index 0 = label 1); N is
-    ``n`` when given (else the largest label), and a label with no pixel gets ``empty``."""
+    ``n`` when given (else the largest label), and a label with no pixel gets ``empty``.
+    ``at``: the labelled pixels' flat indices (``np.flatnonzero(labels)``) when the caller
+    has them, not searched for again."""
     n = int(labels.max()) if n is None else n
     if n == 0:
         return np.zeros(0)
-    flat = np.flatnonzero(labels)  # the objects' pixels only, in the image's order
+    flat = np.flatnonzero(labels) if at is None else at  # the objects' pixels only
     lab = labels.ravel()[flat]
     sums = np.bincount(lab, weights=values.ravel()[flat].astype(np.float64), minlength=n + 1)
     counts = np.bincount(lab, minlength=n + 1)
@@ -25,7 +27,7 @@ def object_means(labels: np.ndarray, values: np.ndarray, n: int | None = None,
 
 
 def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarray,
-                    sigma_px: float) -> np.ndarray:
+                    sigma_px: float, at: np.ndarray | None = None) -> np.ndarray:
     """Per-object mean of each of ``values`` minus the mean of the skin just around each
     object.
 
@@ -42,6 +44,9 @@ def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarra
         The images whose contrast is measured.
     roi : (H, W) bool ndarray
     sigma_px : float
+    at : ndarray, optional
+        The objects' pixels' flat indices (``np.flatnonzero(labels)``), found once for
+        all of ``values`` when not given.
 
     Returns
     -------
@@ -49,11 +54,14 @@ def object_contrast(labels: np.ndarray, values: list[np.ndarray], roi: np.ndarra
         Row k for ``values[k]``; column i holds label i + 1.
     """
     surround = LocalReference(roi & (labels == 0), sigma_px)
+    at = np.flatnonzero(labels) if at is None else at
+    n = int(labels.ravel()[at].max(initial=0))
     contrasts = []
     for image in values:
         v = np.asarray(image, dtype=np.float32)
         excess = surround(v)  # a new array: the excess is made in its place
-        contrasts.append(object_means(labels, np.subtract(v, excess, out=excess)))
+        contrasts.append(object_means(labels, np.subtract(v, excess, out=excess), n,
+                                      at=at))
     return np.array(contrasts).reshape(len(values), -1)
 
 

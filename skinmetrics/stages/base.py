@@ -210,11 +210,12 @@ def crust_like(labels: np.ndarray, planes: ColourPlanes, roi: np.ndarray, sigma_
     n = int(labels.max())
     if n == 0:
         return np.zeros(1, bool)
+    at = np.flatnonzero(labels)  # the objects' pixels only
     redness, darkness = object_contrast(
-        labels, [planes.erythema_index, planes.luminance_density], roi, sigma_px)
+        labels, [planes.erythema_index, planes.luminance_density], roi, sigma_px, at)
     crust = (redness >= min_redness) | (darkness >= min_darkness)
-    rows, cols = np.nonzero(labels)  # the objects' pixels only
-    which = labels[rows, cols]
+    rows, cols = np.divmod(at, labels.shape[1])
+    which = labels.ravel()[at]
     area = np.bincount(which, minlength=n + 1)[1:]
     crust &= area > 1  # one pixel's colour is its noise (and a faint hair's beads)
     centres = np.column_stack([np.bincount(which, c, n + 1)[1:] for c in (rows, cols)]

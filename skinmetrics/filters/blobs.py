@@ -183,9 +183,10 @@ def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: li
     np.negative(ratio, out=ratio)
     n = int(markers.max())
     del support, markers  # each plane is freed once used
-    peak, _ = label_peaks(ratio, regions, n)
-    cut = _cut_at_fraction(ratio, regions, peak, fraction)
-    del ratio, regions
+    labelled = np.flatnonzero(regions)  # the regions' pixels, found once
+    peak, _ = label_peaks(ratio, regions, n, labelled)
+    cut = _cut_at_fraction(ratio, regions, peak, fraction, labelled)
+    del ratio, regions, labelled
     parts = connected_parts(cut > 0)[0]
     holds_peak = np.zeros(int(parts.max()) + 1, bool)
     holds_peak[parts[peaks]] = True

@@ -248,14 +248,15 @@ def _packed(ys: np.ndarray, xs: np.ndarray, labels: np.ndarray, n: int
     return ys - top[labels] + row0[labels], xs - left[labels] + col0[labels]
 
 
-def label_peaks(values: np.ndarray, labels: np.ndarray, n: int
-                ) -> tuple[np.ndarray, np.ndarray]:
+def label_peaks(values: np.ndarray, labels: np.ndarray, n: int,
+                at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Largest value of each label 1..n and the flat index of a pixel holding it.
 
     Works on the labelled pixels only (unbuffered maxima per label, no sort), which for
     small objects is far faster than ``scipy.ndimage.maximum_position`` over the whole
     image. Of several pixels holding a label's peak, the last in the image's order is
-    given. ``values`` are finite.
+    given. ``values`` are finite. ``at``: the labelled pixels' flat indices
+    (``np.flatnonzero(labels)``) when the caller has them, not searched for again.
 
     Returns
     -------
@@ -264,7 +265,7 @@ def label_peaks(values: np.ndarray, labels: np.ndarray, n: int
     where : (n + 1,) int64 ndarray
         Flat index into the image of each label's peak (-1 where it has no pixels).
     """
-    flat = np.flatnonzero(labels)
+    flat = np.flatnonzero(labels) if at is None else at
     lab = labels.ravel()[flat]
     val = np.asarray(values, dtype=np.float32).ravel()[flat]
     peak = np.full(n + 1, -np.inf, np.float32)
@@ -277,10 +278,11 @@ def label_peaks(values: np.ndarray, labels: np.ndarray, n: int
 
 
 def _cut_at_fraction(values: np.ndarray, regions: np.ndarray, peak: np.ndarray,
-                     fraction: float) -> np.ndarray:
+                     fraction: float, at: np.ndarray | None = None) -> np.ndarray:
     """``regions`` where ``values`` are at least ``fraction`` of their region's ``peak``
-    (0 elsewhere), computed on the labelled pixels only."""
-    flat = np.flatnonzero(regions)
+    (0 elsewhere), computed on the labelled pixels only (``at``, their flat indices, as
+    for :func:`label_peaks`)."""
+    flat = np.flatnonzero(regions) if at is None else at
     lab = regions.ravel()[flat]
     inside = values.ravel()[flat] >= fraction * peak[lab]
     cut = np.zeros_like(regions)
@@ -349,7 +351,8 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         return markers
     peaks = markers > 0
     del markers  # each plane is freed once used
-    peak, at = label_peaks(th, regions, n)
+    labelled = np.flatnonzero(regions)  # the regions' pixels, found once
+    peak, at = label_peaks(th, regions, n, labelled)
     keep = at >= 0
     if min_snr > 0:
         skin = roi & (cv2.dilate((regions > 0).view(np.uint8), np.ones((3, 3), np.uint8)) == 0)
@@ -358,8 +361,8 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
         del skin, level
         keep[keep] = peak[keep] >= typical + min_snr * noise
     keep[0] = False
-    cut = keep[_cut_at_fraction(th, regions, peak, fraction)]
-    del th
+    cut = keep[_cut_at_fraction(th, regions, peak, fraction, labelled)]
+    del th, labelled
     parts = connected_parts(cut)[0]
     del cut
     holds_peak = np.zeros(int(parts.max()) + 1, bool)

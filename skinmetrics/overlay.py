@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from . import roi
+from .colour import SRGBCodes
 from .stages import STAGES
 
 __all__ = ["layer_colours", "outline_overlay"]
@@ -24,7 +25,7 @@ def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
 
     Parameters
     ----------
-    srgb : (H, W, 3) ndarray
+    srgb : (H, W, 3) ndarray or SRGBCodes
         Photograph, float in [0, 1] or uint8.
     masks : dict of str -> (H, W) bool ndarray
     colours : dict, optional
@@ -47,10 +48,15 @@ def outline_overlay(srgb: np.ndarray, masks: dict[str, np.ndarray],
     return out
 
 
-def _to_uint8(srgb: np.ndarray, band_rows: int = 128) -> np.ndarray:
+def _to_uint8(srgb: np.ndarray | SRGBCodes, band_rows: int = 128) -> np.ndarray:
     """``round(clip(srgb, 0, 1) x 255)`` as uint8, in bands of rows (no temporary the size
     of the photo): OpenCV's scaled conversion saturates to 0..255 and rounds half to even
-    as numpy does, and takes the absolute value of what is already at least 0."""
+    as numpy does, and takes the absolute value of what is already at least 0. 8-bit
+    :class:`~skinmetrics.colour.SRGBCodes` have each channel's 256 values converted once,
+    then looked up."""
+    if isinstance(srgb, SRGBCodes) and srgb.codes.dtype == np.uint8:
+        table = np.asarray(srgb.table, np.float32).T.reshape(256, 1, 3)
+        return cv2.LUT(srgb.codes, _to_uint8(table))
     out = np.empty(srgb.shape, np.uint8)
     for top in range(0, len(srgb), band_rows):
         rows = slice(top, top + band_rows)

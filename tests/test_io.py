@@ -171,3 +171,19 @@ def test_a_mask_is_written_as_8_bit_0_and_255(tmp_path):
     back = cv2.imread(str(tmp_path / "m.png"), cv2.IMREAD_UNCHANGED)
     assert back.dtype == np.uint8 and back.shape == mask.shape
     assert np.array_equal(back, mask.astype(np.uint8) * 255)
+
+
+def test_the_overlay_of_codes_is_that_of_their_float_values():
+    """8-bit codes are made 8-bit by their table's 256 values per channel: the same overlay
+    as their float photo's, also through a table that takes values out of [0, 1]."""
+    from skinmetrics.colour import SRGBCodes, srgb_with_linear_gains
+    from skinmetrics.overlay import outline_overlay
+
+    rng = np.random.default_rng(3)
+    codes = SRGBCodes(rng.integers(0, 256, (150, 130, 3), dtype=np.uint8))
+    mask = np.zeros((150, 130), bool)
+    mask[40:90, 30:100] = True
+    for photo in (codes, srgb_with_linear_gains(codes, np.array([1.4, 0.7, 1.0]))):
+        drawn = outline_overlay(photo, {"erythema": mask})
+        assert np.array_equal(drawn, outline_overlay(np.asarray(photo), {"erythema": mask}))
+    assert np.array_equal(outline_overlay(codes, {})[..., 1], codes.codes[..., 1])

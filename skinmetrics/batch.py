@@ -347,18 +347,19 @@ def measure_group(items: Sequence[Mapping], out_dir: str, pipeline: Pipeline, ch
     from .photo import measure_file, write_outputs
 
     outcomes: list[dict] = []
-    baseline = None
+    baseline = measurement = None
     for k, item in enumerate(items):
         t0 = time.perf_counter()
         path = Path(item["path"])
         folder = Path(out_dir) / item["stem"]
+        measurement = None  # the previous photo's not held while this one is measured
         try:
             measurement, photo = measure_file(
                 path, pipeline, item["px_per_mm"], px_per_mm_source=item["px_per_mm_source"],
                 chart=chart, baseline=baseline, register=register, view=item["view"])
             aligned = k == 0 or baseline is not None
-            if k == 0:
-                baseline = measurement
+            if k == 0:  # held for the follow-ups without its layers' masks
+                baseline = measurement.as_baseline()
             if not item["write"]:
                 continue
             outcome = _outcome("ok", "", t0, photo["sha256"],

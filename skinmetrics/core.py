@@ -23,7 +23,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -185,6 +185,14 @@ class PhotoMeasurement:
     warnings: list[str] = field(default_factory=list)
     face_area: np.ndarray | None = None
     registration_frames: dict = field(default_factory=dict, repr=False)
+
+    def as_baseline(self) -> PhotoMeasurement:
+        """This measurement as its follow-ups read it (``measure(..., baseline=)``): the
+        same, without the layers' masks, which a follow-up does not read (it reads the
+        skin region and what the layers found), so that a batch holding a baseline while
+        its follow-ups are measured does not hold them (at 12 MP, 11 MB a layer)."""
+        return replace(self, result=replace(self.result,
+                                            masks={"roi": self.result.masks["roi"]}))
 
     @property
     def masks(self) -> dict[str, np.ndarray]:

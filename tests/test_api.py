@@ -56,6 +56,14 @@ def test_measure_an_array_with_its_baseline_as_the_files_do(pair, tmp_path):
     assert np.array_equal(further.alignment.registration.matrix,
                           day28.alignment.registration.matrix)
     assert further.metrics == day28.metrics
+    # as a batch holds it for its follow-ups: without the layers' masks, the same follow-up
+    held = day0.as_baseline()
+    assert set(held.result.masks) == {"roi"} and set(day0.result.masks) > {"roi"}
+    assert held.registration_frames is day0.registration_frames
+    lean = sm.measure(sm.read_image(pair / "f.jpg"), pipe, px_per_mm=PPM, chart="none",
+                      baseline=held)
+    assert lean.metrics == day28.metrics
+    assert lean.baseline_metrics == day28.baseline_metrics
 
     # the file route measures the same and writes it
     b, ref = sm.measure_photo(pair / "b.jpg", tmp_path, pipe, PPM, chart="none")

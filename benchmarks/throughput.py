@@ -15,7 +15,8 @@ codes (:class:`skinmetrics.colour.SRGBCodes`) as the command line does
 * a baseline: decode, :func:`skinmetrics.core.measure` (chart search, face search, skin
   region, every layer) and :func:`skinmetrics.photo.write_outputs` (masks, overlay,
   metrics.json), step by step;
-* its follow-up measured with that baseline: the extra steps (registration and colour
+* its follow-up measured with that baseline (held as a batch holds it,
+  :meth:`skinmetrics.core.PhotoMeasurement.as_baseline`): the extra steps (registration and colour
   normalisation, the baseline measured over the compared skin); then measured again as a
   further follow-up of the same baseline, whose side of the registration (working images,
   keypoints) the first made;
@@ -23,7 +24,10 @@ codes (:class:`skinmetrics.colour.SRGBCodes`) as the command line does
   :meth:`skinmetrics.correction.Calibration.apply` does: linearise, correct, encode);
 
 and reports the median time of each step and the process's peak resident memory (which
-includes the interpreter and libraries). With ``--batch N``, a visit set of N photos
+includes the interpreter and libraries). Then, in another fresh process, a batch's worker:
+:func:`skinmetrics.batch.measure_group` (what ``skinmetrics run`` gives each worker) for
+three patients in turn, each the baseline and its follow-up twice, all written; its peak
+memory is reported too. With ``--batch N``, a visit set of N photos
 (N/3 patients x day 0, 14, 28; 2 MP at 25 px/mm) is run with ``--jobs 1`` and ``--jobs 2``
 and the speed-up printed.
 """
@@ -91,6 +95,7 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
             write_outputs(base, tmp, pipe, {"file": "b.jpg"})
         run["write masks + overlay + metrics.json"] = time.perf_counter() - t1
         run["total (baseline)"] = time.perf_counter() - t0
+        base = base.as_baseline()  # held for its follow-ups as a batch holds it
         extra: dict[str, float] = {}
         follow = decode_image(follow_data, as_codes=True)[0]
         t2 = time.perf_counter()
@@ -117,6 +122,27 @@ def child(folder: str, pipeline_name: str, repeat: int, ppm: float) -> None:
             times.setdefault(k, []).append(v)
     print(json.dumps({"times": {k: statistics.median(v) for k, v in times.items()},
                       "peak_mib": _peak_rss_mib()}))
+
+
+def worker_child(folder: str, pipeline_name: str, ppm: float, patients: int = 3) -> None:
+    """As a batch's worker process: :func:`skinmetrics.batch.measure_group` for
+    ``patients`` patients in turn, each the baseline and two follow-ups, each written; prints
+    the process's peak memory."""
+    from skinmetrics.batch import _init_worker, measure_group
+    from skinmetrics.pipeline import load_pipeline
+
+    _init_worker()
+    pipe = load_pipeline(pipeline_name)
+    items = [{"path": str(Path(folder, name)), "stem": f"v{k}", "px_per_mm": ppm,
+              "px_per_mm_source": "flag", "view": None, "write": True, "fingerprints": ({}, {})}
+             for k, name in enumerate(("b.jpg", "f.jpg", "f.jpg"))]
+    with tempfile.TemporaryDirectory() as out:
+        for p in range(patients):
+            outcomes = measure_group(items, str(Path(out, f"p{p}")), pipe, chart="none")
+            failed = [o["message"] for o in outcomes if o["status"] != "ok"]
+            if failed:
+                raise RuntimeError(failed[0])
+    print(json.dumps({"worker_peak_mib": _peak_rss_mib()}))
 
 
 def _wall(args: list[str]) -> tuple[float, str]:
@@ -150,6 +176,7 @@ def main() -> None:
     ap.add_argument("--pipeline", action="append", help="default: both built-in pipelines")
     ap.add_argument("--batch", type=int, default=0, help="photos in the jobs 1 / 2 batch")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--floor", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor:
@@ -157,6 +184,9 @@ def main() -> None:
         return
     if args.child:
         child(args.child[0], args.child[1], args.repeat, float(args.child[2]))
+        return
+    if args.worker:
+        worker_child(args.worker[0], args.worker[1], float(args.worker[2]))
         return
 
     from skinmetrics.synthetic import make_phantom
@@ -184,6 +214,8 @@ def main() -> None:
                 out = _wall([__file__, "--repeat", str(args.repeat), "--child", tmp, name,
                              str(ppm)])[1]
                 results[name] = json.loads(out.strip().splitlines()[-1])
+                out = _wall([__file__, "--worker", tmp, name, str(ppm)])[1]
+                results[name].update(json.loads(out.strip().splitlines()[-1]))
         print(f"### {ppm:g} px/mm ({w / ppm:.0f} x {h / ppm:.0f} mm; phantoms made in "
               f"{gen:.0f} s)\n")
         steps = []
@@ -198,7 +230,9 @@ def main() -> None:
             label = f"**{s}**" if s.startswith("total") else s
             print(f"| {label} | " + " | ".join(cells) + " |")
         print("| peak memory (MiB) | " + " | ".join(f"{r['peak_mib']:.0f}"
-                                                  for r in results.values()) + " |\n")
+                                                  for r in results.values()) + " |")
+        print("| peak memory of a batch worker, 3 patients x 3 visits (MiB) | "
+              + " | ".join(f"{r['worker_peak_mib']:.0f}" for r in results.values()) + " |\n")
     if args.batch:
         one, two = batch_scaling(args.batch)
         print(f"batch of {args.batch} photos (2 MP, laser_recovery, `skinmetrics run`): "

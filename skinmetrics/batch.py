@@ -347,7 +347,7 @@ def measure_group(items: Sequence[Mapping], out_dir: str, pipeline: Pipeline, ch
     from .photo import measure_file, write_outputs
 
     outcomes: list[dict] = []
-    baseline = measurement = None
+    baseline = None
     for k, item in enumerate(items):
         t0 = time.perf_counter()
         path = Path(item["path"])

@@ -335,11 +335,7 @@ def clipped_skin_fraction(srgb: np.ndarray, roi: np.ndarray, clipped: np.ndarray
     coloured[clipped] = _skin_coloured(linear_to_lab(srgb_to_linear(rgb))[:, 0], params)
     reach = scale.px(params["open_radius_mm"] + params["exclusion_margin_mm"]) + 1.0
     near = cv2.dilate(roi.view(np.uint8), disk(reach))
-    labels, _ = connected_parts(coloured | near.view(bool))
-    joined = np.zeros(labels.max() + 1, bool)
-    joined[labels[roi]] = True
-    joined[0] = False
-    lost = coloured & joined[labels] & ~roi
+    lost = coloured & keep_seeded(coloured | near.view(bool), roi) & ~roi
     # the skin left out between and around clipped pixels was skin too
     whole = cv2.morphologyEx((roi | lost).view(np.uint8), cv2.MORPH_CLOSE, disk(reach))
     return int(np.count_nonzero(lost)) / max(int(np.count_nonzero(whole)), roi_px)

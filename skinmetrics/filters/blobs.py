@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
-from .morphology import connected_parts, keep_seeded
+from .morphology import keep_seeded
 from .reference import LocalReference, NoiseLevel, local_reference, robust_spread
 from .segmentation import _cut_at_fraction, flood_from_markers, label_peaks
 
@@ -187,9 +187,5 @@ def blob_objects(responses: Iterable[np.ndarray], roi: np.ndarray, sigmas_px: li
     peak, _ = label_peaks(ratio, regions, n, labelled)
     cut = _cut_at_fraction(ratio, regions, peak, fraction, labelled)
     del ratio, regions, labelled
-    parts = connected_parts(cut > 0)[0]
-    holds_peak = np.zeros(int(parts.max()) + 1, bool)
-    holds_peak[parts[peaks]] = True
-    holds_peak[0] = False
-    cut *= holds_peak[parts]  # in place: only the parts that hold a peak keep their label
+    cut *= keep_seeded(cut > 0, peaks)  # in place: only the parts holding a peak keep a label
     return cut

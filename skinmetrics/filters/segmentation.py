@@ -21,6 +21,7 @@ from .morphology import (
     connected_parts,
     distance_to_background,
     h_maxima,
+    keep_seeded,
 )
 from .reference import local_reference, noise_level
 
@@ -363,10 +364,5 @@ def dark_objects(density: np.ndarray, roi: np.ndarray, radius_px: float, low: fl
     keep[0] = False
     cut = keep[_cut_at_fraction(th, regions, peak, fraction, labelled)]
     del th, labelled
-    parts = connected_parts(cut)[0]
-    del cut
-    holds_peak = np.zeros(int(parts.max()) + 1, bool)
-    holds_peak[parts[peaks]] = True
-    holds_peak[0] = False
-    regions *= holds_peak[parts]  # in place: only the regions whose part holds the peak
+    regions *= keep_seeded(cut, peaks)  # in place: only the regions whose part holds the peak
     return regions

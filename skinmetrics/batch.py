@@ -262,7 +262,7 @@ def plan_batch(folder: str | os.PathLike, pipeline: str | os.PathLike | Pipeline
         raise BatchError(str(exc)) from exc
     warnings = visits.warnings + warnings
     if visits.unparseable:
-        warnings.append(f"{len(visits.unparseable)} image file(s) not used (unparseable names): "
+        warnings.append(f"{len(visits.unparseable)} image file(s) not used: "
                         + "; ".join(f"{n}: {r}" for n, r in visits.unparseable))
     return BatchPlan(visits, pipe, comparisons, px_per_mm, warnings)
 

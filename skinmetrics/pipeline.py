@@ -38,7 +38,7 @@ from .colour import ColourPlanes, resized_photo
 from .face import REGIONS
 from .filters import compact_labels, renumbered
 from .stages import STAGES
-from .stages.base import Param, Scale
+from .stages.base import Param, Scale, coarser_copy
 
 __all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "Detection", "load_pipeline",
            "builtin_pipelines", "measure_image", "detect_layers", "summarise_layers",
@@ -392,7 +392,7 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
             limit = params.get("work_px_per_mm", 0.0)
             if limit and scale.size_px_per_mm > limit:  # found on a coarser copy
                 if limit not in coarser:
-                    coarser[limit] = _coarser_copy(planes, roi, fringe, scale, limit)
+                    coarser[limit] = coarser_copy(planes, roi, fringe, scale, limit)
                 at_planes, at_roi, at_fringe, at_scale = coarser[limit]
                 if wants_face:
                     given["face_area"] = _resized(face_area, at_roi.shape)
@@ -509,25 +509,6 @@ def skin_region(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = 
     roi = roi_module.skin_mask(ColourPlanes(work), pipeline.params["roi"], scale,
                                not_skin if same else _resized(not_skin, work.shape))
     return roi if same else _resized(roi, srgb.shape)
-
-
-def _coarser_copy(planes: ColourPlanes, roi: np.ndarray, fringe: np.ndarray | None,
-                  scale: Scale, limit: float
-                  ) -> tuple[ColourPlanes, np.ndarray, np.ndarray | None, Scale]:
-    """The photo at ``limit`` px/mm (by its sizing scale) for a layer whose lesions need no
-    finer one (a stage's ``work_px_per_mm``): colour planes of an area-resampled copy, the
-    skin region where at least half of a pixel is skin, the hair fringe where any is."""
-    height, width = roi.shape
-    size = (max(1, round(width * limit / scale.size_px_per_mm)),
-            max(1, round(height * limit / scale.size_px_per_mm)))
-    ratio = size[0] / width
-
-    def share(mask: np.ndarray) -> np.ndarray:
-        return cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-
-    return (ColourPlanes(resized_photo(planes.srgb, size)),
-            share(roi) >= 0.5, None if fringe is None else share(fringe) > 0,
-            Scale(scale.px_per_mm and scale.px_per_mm * ratio, scale.size_px_per_mm * ratio))
 
 
 def _drawn_back(found: np.ndarray, roi: np.ndarray) -> np.ndarray:

@@ -214,8 +214,8 @@ def test_red_papules_are_not_pigmented_spots(pipes, skin_L, ppm, seed):
     assert n > 0 and (on_truth >= 0.5 * sizes).all(), (sizes, on_truth)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #25 open: count -84, -95 (hair), -26 % on "
-                   "2026-12-06: this renderer's counted pores lie under the photo's noise (a "
+@pytest.mark.xfail(strict=True, reason="issue #25 open: count -85, -98 (hair), -26 % on "
+                   "2026-12-07: this renderer's counted pores lie under the photo's noise (a "
                    "matched filter at each known pore and size: median SNR 0.9-1.7 by tone, "
                    "3-15 % of them above 3; docs/validation.md)")
 def test_pore_count(phantoms, measured):

@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from scipy.spatial import Delaunay, QhullError, cKDTree
 from scipy.stats import binom
 
-from ..colour import ColourPlanes
+from ..colour import ColourPlanes, resized_photo
 from ..filters import (
     area_metrics,
     below_spread,
@@ -34,9 +34,8 @@ from ..filters import (
 )
 from ..lattice import NEIGHBOURS, TOLERANCE, lattice_neighbours, lattice_vectors
 
-__all__ = ["Param", "Scale", "StageResult", "EXCESS_PARAMS", "trusted_skin", "density_excess",
-           "seed_levels", "outlined_regions",
-           "crosstalk",
+__all__ = ["Param", "Scale", "StageResult", "coarser_copy", "EXCESS_PARAMS", "trusted_skin",
+           "density_excess", "seed_levels", "outlined_regions", "crosstalk",
            "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "on_grid", "dark_objects_in_skin",
            "keep_by_size_and_shape", "restrict_labels", "object_metrics", "summarise_objects",
            "WORK_SCALE_PARAM"]
@@ -99,6 +98,26 @@ class StageResult:
     mask: np.ndarray
     metrics: dict[str, float | int | None]
     units: dict[str, str] = field(default_factory=dict)
+
+
+def coarser_copy(planes: ColourPlanes, roi: np.ndarray, fringe: np.ndarray | None,
+                 scale: Scale, limit: float
+                 ) -> tuple[ColourPlanes, np.ndarray, np.ndarray | None, Scale]:
+    """The photo at ``limit`` px/mm (by its sizing scale) for a search whose lesions need no
+    finer one (a stage's ``work_px_per_mm``): colour planes of an area-resampled copy, the
+    skin region where at least half of a pixel is skin, the hair fringe where any is, and
+    the copy's scale."""
+    height, width = roi.shape
+    size = (max(1, round(width * limit / scale.size_px_per_mm)),
+            max(1, round(height * limit / scale.size_px_per_mm)))
+    ratio = size[0] / width
+
+    def share(mask: np.ndarray) -> np.ndarray:
+        return cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+
+    return (ColourPlanes(resized_photo(planes.srgb, size)),
+            share(roi) >= 0.5, None if fringe is None else share(fringe) > 0,
+            Scale(scale.px_per_mm and scale.px_per_mm * ratio, scale.size_px_per_mm * ratio))
 
 
 #: Parameters of the small-dark-object detector (microcrust and pore stages).

@@ -22,7 +22,9 @@ not redder or browner. Method:
    that lie on a laser's grid (crusts), are not pores
    (:func:`skinmetrics.stages.base.crust_like`); they are not the skin's
    texture either, so the blobs are found again with them left out of its level (a field
-   of laser crusts would otherwise raise it and hide the pores between them);
+   of laser crusts would otherwise raise it and hide the pores between them); on a photo
+   finer than ``crust_search_px_per_mm`` the first search, which only finds what to leave
+   out, runs on a copy resampled to that scale;
 3. a blob that touches the blurred fringe of a hair is a bead of the hair, not a pore;
 4. blobs outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
    round than ``min_roundness`` (minor/major axis ratio) are dropped.
@@ -58,6 +60,7 @@ from .base import (
     Param,
     Scale,
     StageResult,
+    coarser_copy,
     crust_like,
     keep_by_size_and_shape,
     object_metrics,
@@ -111,6 +114,9 @@ PARAMS = {
     "max_diameter_mm": Param(float, 0.0, 100, "largest pore (equivalent diameter), mm"),
     "min_roundness": Param(float, 0.0, 1.0, "smallest minor/major axis ratio"),
     "min_px_per_mm": Param(float, 0.0, 1e5, "coarser photos give no number for this layer"),
+    "crust_search_px_per_mm": Param(float, 0.0, 1e5, "on a finer photo the crust-like blobs "
+                                    "left out of the texture level are sought on a copy "
+                                    "resampled to this scale (0: on the photo), px/mm"),
     **GRID_PARAMS,
 }
 
@@ -142,30 +148,62 @@ def pore_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, floa
     (H, W) int32 ndarray
     """
     where = roi if fringe is None else roi & ~fringe
-    sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
-    texture = where
-    for attempt in range(2):  # the second time, crust-like blobs are left out of the texture
-        # each scale's response made when read: one held at a time, none after
-        responses = iter_blob_responses(planes.luminance_density, where, sigmas)
-        labels = blob_objects(responses, where, sigmas,
-                              scale.px(params["window_mm"]), params["min_z"],
-                              params["level_floor"], params["edge_fraction"], texture,
-                              params["level_spread"], planes.luminance_density)
-        if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
-            beside = cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            touching = np.zeros(int(labels.max()) + 1, bool)
-            touching[labels[beside]] = True
-            touching[0] = False
-            labels[touching[labels]] = 0
-        if labels.max() == 0:
-            return labels
-        red = crust_like(labels, planes, where, 2 * max(sigmas), params["max_redness"],
-                         params["max_darkness"], params, scale)[labels]
-        if not red.any() or attempt == 1:
-            break
-        texture = where & (cv2.dilate(red.view(np.uint8), disk(2 * max(sigmas))) == 0)
+    first = params["crust_search_px_per_mm"]
+    if first and scale.size_px_per_mm > first:  # crust-like blobs first sought on a copy
+        at_planes, at_roi, at_fringe, at_scale = coarser_copy(planes, roi, fringe, scale, first)
+        at_where = at_roi if at_fringe is None else at_roi & ~at_fringe
+        labels, red = _blobs(at_planes, at_where, at_fringe, params, at_scale, at_where)
+        del at_planes, at_roi, at_fringe, at_where, labels
+        crusts = cv2.resize(_crust_surround(red, params, at_scale), roi.shape[::-1],
+                            interpolation=cv2.INTER_NEAREST)
+    else:
+        labels, red = _blobs(planes, where, fringe, params, scale, where)
+        if not red.any():
+            return _pores(labels, red, params, scale)
+        crusts = _crust_surround(red, params, scale)
         labels = red = None  # not held while the blobs are found again,
         planes.forget("erythema_index")  # nor the redness plane (made again when needed)
+    # the blobs found (again) with the crust-like ones left out of the skin's texture level
+    texture = where & (crusts == 0)
+    del crusts
+    labels, red = _blobs(planes, where, fringe, params, scale, texture)
+    return _pores(labels, red, params, scale)
+
+
+def _blobs(planes: ColourPlanes, where: np.ndarray, fringe: np.ndarray | None,
+           params: Mapping[str, float], scale: Scale, texture: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Blobs of the skin ``where`` whose level is that of ``texture``
+    (:func:`skinmetrics.filters.blob_objects`), less those touching a hair's ``fringe``, and
+    which of their pixels are of crust-like blobs: (labels, (H, W) bool)."""
+    sigmas = blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale)
+    # each scale's response made when read: one held at a time, none after
+    responses = iter_blob_responses(planes.luminance_density, where, sigmas)
+    labels = blob_objects(responses, where, sigmas, scale.px(params["window_mm"]),
+                          params["min_z"], params["level_floor"], params["edge_fraction"],
+                          texture, params["level_spread"], planes.luminance_density)
+    if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
+        beside = cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        touching = np.zeros(int(labels.max()) + 1, bool)
+        touching[labels[beside]] = True
+        touching[0] = False
+        labels[touching[labels]] = 0
+    if labels.max() == 0:
+        return labels, np.zeros(labels.shape, bool)
+    return labels, crust_like(labels, planes, where, 2 * max(sigmas), params["max_redness"],
+                              params["max_darkness"], params, scale)[labels]
+
+
+def _crust_surround(red: np.ndarray, params: Mapping[str, float], scale: Scale) -> np.ndarray:
+    """Crust-like blobs' pixels and the skin within twice the largest blob scale of them,
+    (H, W) uint8 (nonzero there): what the second search leaves out of the texture level."""
+    reach = 2 * max(blob_sigmas_px(params["blob_min_mm"], params["blob_max_mm"], scale))
+    return cv2.dilate(red.view(np.uint8), disk(reach))
+
+
+def _pores(labels: np.ndarray, red: np.ndarray, params: Mapping[str, float], scale: Scale
+           ) -> np.ndarray:
+    """The blobs that are not crust-like, within the size and shape limits, labelled."""
     pores = keep_by_size_and_shape(np.where(red, 0, labels), params, scale) > 0
     # pores lie apart: touching pieces are one pore
     return ndi.label(pores, structure=np.ones((3, 3)))[0]

@@ -82,17 +82,20 @@ class Layer:
 
 
 def area_definitions(prefix: str, what: str, suffixes: Sequence[str] = ("px", "mm2", "pct"),
-                     references: tuple[str, ...] = ()) -> tuple[MetricDefinition, ...]:
+                     references: tuple[str, ...] = (), share: tuple[str, str] | None = None,
+                     skin: str = "skin region") -> tuple[MetricDefinition, ...]:
     """The ``<prefix>_area_px``, ``_mm2`` and ``_pct`` definitions of a mask (the metrics of
-    :func:`skinmetrics.filters.area_metrics`); ``what`` names it (plural where it is)."""
+    :func:`skinmetrics.filters.area_metrics`); ``what`` names it (plural where it is);
+    ``share``: the ``_pct``'s definition and formula when not the plain share of the skin
+    region; ``skin``: what that share is of (its unit: % of ``skin``)."""
     forms = {
         "px": (f"{what.capitalize()} area (px)", "px", f"Area of {what} in the photo's pixels",
                f"number of pixels of the {what} mask"),
         "mm2": (f"{what.capitalize()} area (mm\u00b2)", "mm2", f"Area of {what}",
                 f"{prefix}_area_px / px_per_mm^2 (empty without a scale)"),
-        "pct": (f"{what.capitalize()} area (% of skin)", "% of skin region",
-                f"Share of the skin region covered by {what}",
-                f"100 * {prefix}_area_px / roi_area_px"),
+        "pct": (f"{what.capitalize()} area (% of skin)", f"% of {skin}",
+                *(share or (f"Share of the skin region covered by {what}",
+                            f"100 * {prefix}_area_px / roi_area_px"))),
     }
     return tuple(MetricDefinition(f"{prefix}_area_{s}", *forms[s], references)
                  for s in suffixes)

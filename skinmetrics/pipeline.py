@@ -38,7 +38,7 @@ from .colour import ColourPlanes, resized_photo
 from .face import REGIONS
 from .filters import compact_labels, renumbered
 from .stages import STAGES
-from .stages.base import Param, Scale, coarser_copy
+from .stages.base import Param, Scale, coarser_copy, hair_distance
 
 __all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "Detection", "load_pipeline",
            "builtin_pipelines", "measure_image", "detect_layers", "summarise_layers",
@@ -444,24 +444,36 @@ def summarise_layers(detection: Detection, pipeline: Pipeline, *,
     work_ppm = scale.px_per_mm
     region = to_work(region)
 
+    fringe = detection.fringe
+
     def roi_metrics(where: np.ndarray) -> dict:
         px = int(np.count_nonzero(where))
-        return {"roi_area_px": px, "roi_area_mm2": px / work_ppm**2 if work_ppm else None}
+        return {"roi_area_px": px, "roi_area_mm2": px / work_ppm**2 if work_ppm else None,
+                "roi_hair_fringe_pct": (100.0 * np.count_nonzero(fringe & where) / px
+                                        if px else None)}
 
     here = roi if region is None else roi & region
     result = Measurement(masks={"roi": here}, estimates=dict(detection.estimates),
                          warnings=list(detection.warnings))
     result.metrics.update(roi_metrics(here))
-    result.units.update(roi_area_px="px", roi_area_mm2="mm2")
+    result.units.update(roi_area_px="px", roi_area_mm2="mm2",
+                        roi_hair_fringe_pct="% of skin region")
     areas = {name: to_work(mask) if region is None else to_work(mask) & region
              for name, mask in (regions or {}).items()}
     result.regions = {name: roi_metrics(roi & area) for name, area in areas.items()}
     held = planes.made
+    hair = None  # the distance to hair, made when a layer first needs it
     for name in pipeline.stages:
         module = STAGES[name]
+        given = {}
+        takes = inspect.signature(module.summarise).parameters
+        if "fringe" in takes:
+            given["fringe"] = fringe
+        if "hair" in takes:
+            given["hair"] = hair = hair_distance(fringe) if hair is None else hair
         for area_name, where in (("", region), *areas.items()):
             out = module.summarise(planes, roi, detection.found[name], pipeline.params[name],
-                                   scale, where)
+                                   scale, where, **given)
             if not detection.resolved[name]:
                 out.metrics = dict.fromkeys(out.metrics)
             if area_name:

@@ -100,13 +100,18 @@ LAYER = Layer(
     "darkness); large dark regions at the skin's edge (shadow) and glare are removed; "
     "hair (thin dark lines along which a short segment fits, grey line opening) stays "
     "in the region but is not used to detect lesions. Every *_pct metric is a "
-    "percentage of this region.",
+    "percentage of this region, but those of pores and crusts, which are not sought in "
+    "hair: of the region less the hair's fringe (the skin searched).",
     ("Xiao 2017", "Soille 2003"),
     (MetricDefinition("roi_area_px", "Skin area (px)",
                       "px", "Area of the skin region in the photo's pixels",
                       "number of pixels of the roi mask", ("Xiao 2017",)),
      MetricDefinition("roi_area_mm2", "Skin area (mm\u00b2)", "mm2", "Area of the skin region",
-                      "roi_area_px / px_per_mm^2 (empty without a scale)")),
+                      "roi_area_px / px_per_mm^2 (empty without a scale)"),
+     MetricDefinition("roi_hair_fringe_pct", "Hair fringe (% of skin)", "% of skin region",
+                      "Share of the skin region in the blurred fringe of a hair, whose colour "
+                      "is not trusted: pores and crusts are not sought there",
+                      "100 * (number of pixels of the roi in hair fringe) / roi_area_px")),
     citations={
         "Xiao 2017": "Xiao K., Yates J.M., Zardawi F., et al. Characterising the variations "
                      "in ethnic skin colours: a new calibrated data base for human skin. Skin "

@@ -211,9 +211,10 @@ def masked_mean(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.array(means[:channels])
 
 
-def area_metrics(prefix: str, mask: np.ndarray, roi_px: int,
-                 px_per_mm: float | None) -> tuple[dict, dict]:
-    """``<prefix>_area_px``, ``_area_mm2`` (None without scale) and ``_area_pct`` of the roi."""
+def area_metrics(prefix: str, mask: np.ndarray, roi_px: int, px_per_mm: float | None,
+                 skin: str = "skin region") -> tuple[dict, dict]:
+    """``<prefix>_area_px``, ``_area_mm2`` (None without scale) and ``_area_pct`` of the
+    ``roi_px`` pixels of skin (its unit: % of ``skin``)."""
     area = int(np.count_nonzero(mask))
     metrics = {
         f"{prefix}_area_px": area,
@@ -221,5 +222,5 @@ def area_metrics(prefix: str, mask: np.ndarray, roi_px: int,
         f"{prefix}_area_pct": 100.0 * area / roi_px if roi_px else None,
     }
     units = {f"{prefix}_area_px": "px", f"{prefix}_area_mm2": "mm2",
-             f"{prefix}_area_pct": "% of skin region"}
+             f"{prefix}_area_pct": f"% of {skin}"}
     return metrics, units

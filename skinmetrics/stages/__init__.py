@@ -12,7 +12,9 @@ Every module here but :mod:`~skinmetrics.stages.base` is a stage and declares
   :func:`skinmetrics.core.measure`); one whose ``detect`` takes ``found`` is given the
   lesions (masks) of the layers its ``LAYER.uses`` names, found before it;
 * ``summarise(planes, roi, found, params, scale, region)``: their mask and metrics within a
-  region (:class:`skinmetrics.stages.base.StageResult`).
+  region (:class:`skinmetrics.stages.base.StageResult`); one that also takes ``fringe`` is
+  given the hair's fringe (:func:`skinmetrics.roi.skin_and_fringe`), one that takes ``hair``
+  the distance to hair (:func:`skinmetrics.stages.base.hair_distance`, None without hair).
 
 :data:`STAGES` finds them: a new layer is a new module here and its section in a
 pipeline's TOML file.

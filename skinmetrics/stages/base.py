@@ -38,7 +38,7 @@ __all__ = ["Param", "Scale", "StageResult", "coarser_copy", "EXCESS_PARAMS", "tr
            "density_excess", "seed_levels", "outlined_regions", "crosstalk",
            "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "on_grid", "dark_objects_in_skin",
            "keep_by_size_and_shape", "restrict_labels", "object_metrics", "summarise_objects",
-           "WORK_SCALE_PARAM"]
+           "beside_hair", "hair_distance", "counting_windows_px", "WORK_SCALE_PARAM"]
 
 
 @dataclass(frozen=True)
@@ -727,6 +727,49 @@ def restrict_labels(labels: np.ndarray, region: np.ndarray | None) -> np.ndarray
     return inside
 
 
+def beside_hair(fringe: np.ndarray) -> np.ndarray:
+    """A hair's ``fringe`` (:func:`skinmetrics.roi.skin_and_fringe`) and the pixels touching
+    it (8-connected): an object with a pixel there touches the hair."""
+    return cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+
+
+def hair_distance(fringe: np.ndarray | None) -> np.ndarray | None:
+    """Euclidean distance from each pixel to the nearest pixel :func:`beside_hair`, in
+    quarter pixels ((H, W) uint8, so at most 63.75 px); None without fringe pixels."""
+    if fringe is None or not fringe.any():
+        return None
+    distance = cv2.distanceTransform((~beside_hair(fringe)).view(np.uint8), cv2.DIST_L2,
+                                     cv2.DIST_MASK_PRECISE)
+    return cv2.convertScaleAbs(distance, alpha=4.0)
+
+
+def counting_windows_px(radii_px: np.ndarray, roi: np.ndarray, distance: np.ndarray
+                        ) -> np.ndarray:
+    """Per object not counted where it touches a hair, the skin it was sought in: the
+    pixels of ``roi`` at which an object of its size could lie whole off the hair, i.e.
+    farther than its equivalent radius ``r`` + 0.5 px (a pixel's half width) from the hair
+    (``distance``, :func:`hair_distance`). Counting each object over its own window is
+    the minus-sampling edge correction of Miles [1]_ and Lantuejoul [2]_: the count per
+    area it gives has the expectation of the count per area of skin without hair.
+
+    Returns
+    -------
+    (N,) int64 ndarray
+        Window of each object, px (at least 1).
+
+    References
+    ----------
+    .. [1] Miles R.E. The sampling, by quadrats, of planar aggregates. J Microsc
+           1978;113:257-267.
+    .. [2] Lantuejoul C. On the estimation of mean values in individual analysis of
+           particles. Microscopica Acta 1980;5:266-273.
+    """
+    histogram = cv2.calcHist([distance], [0], roi.view(np.uint8), [256], [0, 256]).ravel()
+    within = np.cumsum(histogram.astype(np.int64))  # pixels at most k quarter px away
+    steps = np.minimum(np.floor(4.0 * (np.asarray(radii_px) + 0.5)).astype(np.int64), 255)
+    return np.maximum(within[-1] - within[steps], 1)
+
+
 def summarise_objects(found: np.ndarray, roi: np.ndarray, region: np.ndarray | None,
                       px_per_mm: float | None,
                       metrics_of: Callable[[np.ndarray, np.ndarray, float | None],
@@ -741,7 +784,8 @@ def summarise_objects(found: np.ndarray, roi: np.ndarray, region: np.ndarray | N
 
 
 def object_metrics(prefix: str, roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None,
-                   areas: tuple[str, ...] = ("px", "mm2", "pct"), density: bool = True
+                   areas: tuple[str, ...] = ("px", "mm2", "pct"), density: bool = True,
+                   hair: np.ndarray | None = None, skin: str = "skin region"
                    ) -> tuple[dict, dict]:
     """Count, density, area and mean diameter of the objects of a label image: the metrics
     of the layers of discrete lesions (pores, microcrusts, acne lesions).
@@ -762,6 +806,12 @@ def object_metrics(prefix: str, roi: np.ndarray, labels: np.ndarray, px_per_mm: 
         Which of :func:`skinmetrics.filters.area_metrics`' ``px``, ``mm2``, ``pct`` to give.
     density : bool
         Whether to give ``<prefix>_density_per_cm2``: count / (roi area in cm^2).
+    hair : (H, W) uint8 ndarray, optional
+        Distance to hair (:func:`hair_distance`) when an object touching a hair is not
+        counted: the density and area share then count each object over its own window
+        of skin (:func:`counting_windows_px`): sum of 1 / window and of area / window.
+    skin : str
+        What ``roi`` is, for the area share's unit (% of ``skin``).
 
     Returns
     -------
@@ -773,12 +823,17 @@ def object_metrics(prefix: str, roi: np.ndarray, labels: np.ndarray, px_per_mm: 
     inside = labels > 0
     # counted over the objects' pixels only: no int64 copy of the whole label image
     sizes = np.bincount(labels[inside], minlength=n + 1)[1:] if n else np.zeros(0)
-    area, area_units = area_metrics(prefix, inside, roi_px, px_per_mm)
-    roi_cm2 = roi_px / (10.0 * px_per_mm) ** 2 if px_per_mm else 0.0
+    area, area_units = area_metrics(prefix, inside, roi_px, px_per_mm, skin)
+    px_per_cm2 = (10.0 * px_per_mm) ** 2 if px_per_mm else 0.0
+    per_cm2 = n / (roi_px / px_per_cm2) if roi_px and px_per_cm2 else None
+    if hair is not None and n:
+        windows = counting_windows_px(np.sqrt(sizes / np.pi), roi, hair)
+        per_cm2 = float(np.sum(1.0 / windows)) * px_per_cm2 if px_per_cm2 else None
+        area[f"{prefix}_area_pct"] = 100.0 * float(np.sum(sizes / windows))
     metrics: dict = {f"{prefix}_count": n}
     units = {f"{prefix}_count": "count"}
     if density:
-        metrics[f"{prefix}_density_per_cm2"] = n / roi_cm2 if roi_cm2 else None
+        metrics[f"{prefix}_density_per_cm2"] = per_cm2
         units[f"{prefix}_density_per_cm2"] = "1/cm2"
     for suffix in areas:
         key = f"{prefix}_area_{suffix}"

@@ -32,7 +32,8 @@ No published automatic method exists (see ../shared/docs/methods.md); this one i
 4. objects outside ``min_diameter_mm``..``max_diameter_mm`` (equivalent diameter) or less
    round than ``min_roundness`` (fragments of hair) are dropped.
 
-Metrics: ``microcrust_count``, ``microcrust_area_px``, ``_mm2``, ``_pct`` (% of roi) and
+Metrics: ``microcrust_count``, ``microcrust_area_px``, ``_mm2``, ``_pct`` (% of the skin
+searched: the roi less hair fringe, where crusts are not sought) and
 ``microcrust_mean_diameter_mm`` (mean equivalent-circle diameter; None without scale).
 
 References
@@ -87,7 +88,11 @@ LAYER = Layer(
     ("Soille 2003", "Diffey 1984", "Beucher 1993"),
     (MetricDefinition("microcrust_count", "Microcrusts (count)", "count", "Number of microcrusts",
                       "number of labelled crusts in the roi"),
-     *area_definitions("microcrust", "microcrusts"),
+     *area_definitions("microcrust", "microcrusts", share=(
+         "Share of the skin searched (the skin region less hair fringe, where crusts are "
+         "not sought) covered by microcrusts",
+         "100 * microcrust_area_px / (roi_area_px * (1 - roi_hair_fringe_pct / 100))"),
+         skin="skin searched"),
      MetricDefinition("microcrust_mean_diameter_mm", "Microcrust diameter, mean (mm)", "mm",
                       "Mean equivalent-circle diameter of the crusts",
                       "mean of sqrt(4 * area_px / pi) / px_per_mm")),
@@ -158,9 +163,10 @@ def microcrust_labels(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str
 def microcrust_metrics(roi: np.ndarray, labels: np.ndarray,
                        px_per_mm: float | None) -> tuple[dict, dict]:
     """Count, area and mean diameter of labelled microcrusts
-    (:func:`skinmetrics.stages.base.object_metrics`, no density), areas first as the
-    tables have always listed them."""
-    metrics, units = object_metrics("microcrust", roi, labels, px_per_mm, density=False)
+    (:func:`skinmetrics.stages.base.object_metrics`, no density) in the skin searched
+    ``roi``, areas first as the tables have always listed them."""
+    metrics, units = object_metrics("microcrust", roi, labels, px_per_mm, density=False,
+                                    skin="skin searched")
     order = sorted(metrics, key=lambda k: "_area_" not in k)
     return {k: metrics[k] for k in order}, units
 
@@ -178,8 +184,11 @@ def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
               params: Mapping[str, float], scale: Scale,
-              region: np.ndarray | None = None) -> StageResult:
+              region: np.ndarray | None = None, fringe: np.ndarray | None = None
+              ) -> StageResult:
     """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
-    (a lesion cut by the region's edge was found whole and is measured inside)."""
-    return summarise_objects(found, roi, region, scale.px_per_mm, microcrust_metrics)
+    (a lesion cut by the region's edge was found whole and is measured inside); the area
+    share is of the skin searched, less the ``fringe`` of hair, where none are sought."""
+    searched = roi if fringe is None else roi & ~fringe
+    return summarise_objects(found, searched, region, scale.px_per_mm, microcrust_metrics)
 

@@ -36,17 +36,26 @@ them into pixels and mm metrics stay empty.
 
 Metrics: ``pore_count``, ``pore_density_per_cm2`` (pores per cm^2 of the skin region; None
 without scale), ``pore_area_px``, ``pore_area_pct`` (% of roi), ``pore_mean_diameter_mm``.
+A pore touching a hair is not counted, so with hair each pore is counted over the skin
+where one of its size would lie whole off the hair, the minus-sampling edge correction of
+Miles [3]_ and Lantuejoul [4]_ (:func:`skinmetrics.stages.base.counting_windows_px`): the
+density and area share then estimate those of the skin as if it had no hair.
 
 References
 ----------
 .. [1] Lindeberg T. Feature detection with automatic scale selection. Int J Comput Vision
        1998;30:79-116.
 .. [2] Diffey B.L., Oliver R.J., Farr P.M. Br J Dermatol 1984;111:663-672.
+.. [3] Miles R.E. The sampling, by quadrats, of planar aggregates. J Microsc
+       1978;113:257-267.
+.. [4] Lantuejoul C. On the estimation of mean values in individual analysis of particles.
+       Microscopica Acta 1980;5:266-273.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 import cv2
 import numpy as np
@@ -60,6 +69,7 @@ from .base import (
     Param,
     Scale,
     StageResult,
+    beside_hair,
     coarser_copy,
     crust_like,
     keep_by_size_and_shape,
@@ -84,15 +94,27 @@ LAYER = Layer(
     (MetricDefinition("pore_count", "Pores (count)",
                       "count", "Number of pores", "number of labelled pores"),
      MetricDefinition("pore_density_per_cm2", "Pores per cm\u00b2",
-                      "1/cm2", "Pores per cm^2 of the skin region",
-                      "pore_count / (roi_area_mm2 / 100)"),
-     *area_definitions("pore", "pores", ("px", "pct")),
+                      "1/cm2", "Pores per cm^2 of the skin region; with hair, each pore counted "
+                      "over the skin where one of its size lies whole off the hair (not "
+                      "counted where it touches one)",
+                      "pore_count / (roi_area_mm2 / 100); with hair, sum over pores of "
+                      "1 / (cm^2 of the roi farther than r + 0.5 px from hair fringe), "
+                      "r = sqrt(area_px / pi)", ("Miles 1978", "Lantuejoul 1980")),
+     *area_definitions("pore", "pores", ("px", "pct"), share=(
+         "Share of the skin region covered by pores; with hair, each pore weighted as in "
+         "pore_density_per_cm2",
+         "100 * pore_area_px / roi_area_px; with hair, 100 * sum over pores of area_px / "
+         "(px of the roi farther than r + 0.5 px from hair fringe)")),
      MetricDefinition("pore_mean_diameter_mm", "Pore diameter, mean (mm)", "mm",
                       "Mean equivalent-circle diameter of the pores",
                       "mean of sqrt(4 * area_px / pi) / px_per_mm")),
     citations={
         "Lindeberg 1998": "Lindeberg T. Feature detection with automatic scale selection. "
                           "Int J Comput Vision 1998;30:79-116.",
+        "Miles 1978": "Miles R.E. The sampling, by quadrats, of planar aggregates. J Microsc "
+                      "1978;113:257-267.",
+        "Lantuejoul 1980": "Lantuejoul C. On the estimation of mean values in individual "
+                           "analysis of particles. Microscopica Acta 1980;5:266-273.",
     },
     mask="pore", colour=(204, 121, 167),  # reddish purple
     headline=("pore_count",))
@@ -183,9 +205,8 @@ def _blobs(planes: ColourPlanes, where: np.ndarray, fringe: np.ndarray | None,
                           params["min_z"], params["level_floor"], params["edge_fraction"],
                           texture, params["level_spread"], planes.luminance_density)
     if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
-        beside = cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
         touching = np.zeros(int(labels.max()) + 1, bool)
-        touching[labels[beside]] = True
+        touching[labels[beside_hair(fringe)]] = True
         touching[0] = False
         labels[touching[labels]] = 0
     if labels.max() == 0:
@@ -209,11 +230,14 @@ def _pores(labels: np.ndarray, red: np.ndarray, params: Mapping[str, float], sca
     return ndi.label(pores, structure=np.ones((3, 3)))[0]
 
 
-def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None
-                 ) -> tuple[dict, dict]:
+def pore_metrics(roi: np.ndarray, labels: np.ndarray, px_per_mm: float | None,
+                 hair: np.ndarray | None = None) -> tuple[dict, dict]:
     """Count, density, area (px, % of roi) and mean diameter of labelled pores
-    (:func:`skinmetrics.stages.base.object_metrics`)."""
-    return object_metrics("pore", roi, labels, px_per_mm, areas=("px", "pct"))
+    (:func:`skinmetrics.stages.base.object_metrics`); ``hair``: distance to hair
+    (:func:`skinmetrics.stages.base.hair_distance`), where a pore is not counted (the
+    density and area share count each pore over the skin where it could lie off the hair).
+    """
+    return object_metrics("pore", roi, labels, px_per_mm, areas=("px", "pct"), hair=hair)
 
 
 def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
@@ -227,8 +251,11 @@ def detect(planes: ColourPlanes, roi: np.ndarray, params: Mapping[str, float],
 
 def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
               params: Mapping[str, float], scale: Scale,
-              region: np.ndarray | None = None) -> StageResult:
+              region: np.ndarray | None = None, hair: np.ndarray | None = None
+              ) -> StageResult:
     """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
-    (a lesion cut by the region's edge was found whole and is measured inside)."""
-    return summarise_objects(found, roi, region, scale.px_per_mm, pore_metrics)
+    (a lesion cut by the region's edge was found whole and is measured inside); ``hair``:
+    distance to hair (:func:`skinmetrics.stages.base.hair_distance`, none: no hair)."""
+    return summarise_objects(found, roi, region, scale.px_per_mm,
+                             partial(pore_metrics, hair=hair))
 

@@ -735,11 +735,17 @@ def beside_hair(fringe: np.ndarray) -> np.ndarray:
 
 def hair_distance(fringe: np.ndarray | None) -> np.ndarray | None:
     """Euclidean distance from each pixel to the nearest pixel :func:`beside_hair`, in
-    quarter pixels ((H, W) uint8, so at most 63.75 px); None without fringe pixels."""
+    quarter pixels ((H, W) uint8, so at most 63.75 px; OpenCV's 5 x 5 chamfer estimate [1]_,
+    within 2 % of it); None without fringe pixels.
+
+    References
+    ----------
+    .. [1] Borgefors G. Distance transformations in digital images. Comput Vision Graph
+           Image Process 1986;34:344-371.
+    """
     if fringe is None or not fringe.any():
         return None
-    distance = cv2.distanceTransform((~beside_hair(fringe)).view(np.uint8), cv2.DIST_L2,
-                                     cv2.DIST_MASK_PRECISE)
+    distance = cv2.distanceTransform((~beside_hair(fringe)).view(np.uint8), cv2.DIST_L2, 5)
     return cv2.convertScaleAbs(distance, alpha=4.0)
 
 

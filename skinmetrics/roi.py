@@ -100,8 +100,9 @@ LAYER = Layer(
     "darkness); large dark regions at the skin's edge (shadow) and glare are removed; "
     "hair (thin dark lines along which a short segment fits, grey line opening) stays "
     "in the region but is not used to detect lesions. Every *_pct metric is a "
-    "percentage of this region, but those of pores and crusts, which are not sought in "
-    "hair: of the region less the hair's fringe (the skin searched).",
+    "percentage of this region, but the crusts': of the region less the hair's fringe, "
+    "where they are not sought (pores count over their own windows of it, see "
+    "pore_density_per_cm2).",
     ("Xiao 2017", "Soille 2003"),
     (MetricDefinition("roi_area_px", "Skin area (px)",
                       "px", "Area of the skin region in the photo's pixels",

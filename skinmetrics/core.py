@@ -418,8 +418,12 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                               not_skin=_union(cal.chart_mask, excluded, clipped),
                               size_px_per_mm=size_ppm, estimates=given, face_area=face_area,
                               timings=timings)
+    # registered: pores and crusts counted where neither visit's hair hides them
+    base_fringe = (None if region is None else
+                   warp_to_followup(baseline.detection.photo_fringe, alignment.registration,
+                                    srgb.shape))
     result = summarise_layers(detection, pipeline, region=region, regions=areas,
-                              timings=timings)
+                              other_fringe=base_fringe, timings=timings)
     clock.restart()  # the layers recorded their own steps
     warnings.extend(result.warnings)
     skin_share = result.metrics["roi_area_px"] / (srgb.shape[0] * srgb.shape[1])
@@ -446,17 +450,19 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
         base = baseline
         compared = warp_to_baseline(result.masks["roi"], alignment.registration,
                                     base.srgb.shape)
+        fringe = warp_to_baseline(detection.photo_fringe, alignment.registration,
+                                  base.srgb.shape)
         base_regions = base.areas if base.face is not None else None
         if result.estimates == base.detection.estimates:  # its lesions as found
             paired = summarise_layers(base.detection, pipeline, region=compared,
-                                      regions=base_regions)
+                                      regions=base_regions, other_fringe=fringe)
             base.detection.planes.release()  # as it was: kept for the other follow-ups
         else:  # found again with the estimates this follow-up was measured with
             paired = measure_image(
                 base.srgb, pipeline, base.px_per_mm, region=compared,
                 not_skin=_union(base.calibration.chart_mask, base.excluded, base.clipped),
                 size_px_per_mm=base.size_px_per_mm, regions=base_regions,
-                estimates=result.estimates, face_area=base.face_area)
+                estimates=result.estimates, face_area=base.face_area, other_fringe=fringe)
         clock.lap("baseline over the compared skin")
     return PhotoMeasurement(srgb, result, detection, px_per_mm, scale_source, cal, clipped,
                             face, size_ppm, areas, excluded, regions_source, alignment, paired,

@@ -260,6 +260,11 @@ class Detection:
     def resampled(self) -> bool:
         return self.planes.srgb.shape[:2] != self.shape
 
+    @property
+    def photo_fringe(self) -> np.ndarray:
+        """:attr:`fringe` at the photo's own size."""
+        return _resized(self.fringe, self.shape) if self.resampled else self.fringe
+
 
 def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = None,
                   timings: dict[str, float] | None = None,
@@ -268,7 +273,8 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                   size_px_per_mm: float | None = None,
                   regions: Mapping[str, np.ndarray] | None = None,
                   estimates: Mapping[str, Mapping[str, float | None]] | None = None,
-                  face_area: np.ndarray | None = None) -> Measurement:
+                  face_area: np.ndarray | None = None,
+                  other_fringe: np.ndarray | None = None) -> Measurement:
     """Measure one photograph with a pipeline: :func:`detect_layers`, then
     :func:`summarise_layers`.
 
@@ -312,6 +318,9 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
         handed to the stages whose ``detect`` takes a ``face_area`` argument (the acne
         lesions: skin-coloured neck, ears, hair or backdrop outside it is not searched).
         The skin region and the other layers do not use it.
+    other_fringe : (H, W) bool ndarray, optional
+        The hair fringe of the photo this one is compared with, mapped into it (see
+        :func:`summarise_layers`).
     timings : dict, optional
         Filled with the seconds spent in each step (``resample``, ``roi`` including the
         colour conversions, each stage, ``summarise``, ``upsample``).
@@ -328,7 +337,7 @@ def measure_image(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
                               size_px_per_mm=size_px_per_mm, estimates=estimates,
                               face_area=face_area, timings=timings)
     return summarise_layers(detection, pipeline, region=region, regions=regions,
-                            timings=timings)
+                            other_fringe=other_fringe, timings=timings)
 
 
 def detection_order(stages: Sequence[str]) -> list[str]:
@@ -429,11 +438,19 @@ def detect_layers(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None 
 def summarise_layers(detection: Detection, pipeline: Pipeline, *,
                      region: np.ndarray | None = None,
                      regions: Mapping[str, np.ndarray] | None = None,
+                     other_fringe: np.ndarray | None = None,
                      timings: dict[str, float] | None = None) -> Measurement:
     """Masks and metrics of what :func:`detect_layers` found, within ``region`` and each
-    of ``regions`` (see :func:`measure_image`), at the photo's own size."""
+    of ``regions`` (see :func:`measure_image`), at the photo's own size.
+
+    The layers not sought in a hair's fringe (pores, crusts) are told it
+    (:mod:`skinmetrics.stages`); with ``other_fringe``, the fringe of the photo this one is
+    compared with (a baseline and its follow-up, registered), mapped into this photo, their
+    fringe is that of either photo: both count the same skin, whichever visit's hair hides
+    it. ``roi_hair_fringe_pct`` is the share of the skin region in that fringe."""
     clock = Clock(timings)
-    for name, mask in (("region", region), *(regions or {}).items()):
+    for name, mask in (("region", region), ("other_fringe", other_fringe),
+                       *(regions or {}).items()):
         if mask is not None and mask.shape != detection.shape:
             raise ValueError(f"{name} is {mask.shape}, the photo {detection.shape}")
 
@@ -444,7 +461,8 @@ def summarise_layers(detection: Detection, pipeline: Pipeline, *,
     work_ppm = scale.px_per_mm
     region = to_work(region)
 
-    fringe = detection.fringe
+    fringe = detection.fringe if other_fringe is None else detection.fringe | to_work(
+        other_fringe)
 
     def roi_metrics(where: np.ndarray) -> dict:
         px = int(np.count_nonzero(where))

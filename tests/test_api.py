@@ -42,9 +42,13 @@ def test_measure_an_array_with_its_baseline_as_the_files_do(pair, tmp_path):
     assert 0 < day28.baseline_metrics["roi_area_px"] < day0.metrics["roi_area_px"]
     # crusts shed by day 28 (the phantom's course keeps a tenth of them)
     assert day28.metrics["microcrust_count"] < 0.5 * day28.baseline_metrics["microcrust_count"]
-    # ... taken from the lesions found on the whole baseline: as measuring it there again
-    compared = warp_to_baseline(day28.result.masks["roi"], day28.alignment.registration, SHAPE)
-    again = sm.measure_image(day0.srgb, pipe, PPM, region=compared, estimates=day28.estimates)
+    # ... taken from the lesions found on the whole baseline: as measuring it there again,
+    # pores and crusts where neither visit's hair is
+    reg = day28.alignment.registration
+    compared = warp_to_baseline(day28.result.masks["roi"], reg, SHAPE)
+    hair = warp_to_baseline(day28.detection.photo_fringe, reg, SHAPE)
+    again = sm.measure_image(day0.srgb, pipe, PPM, region=compared, estimates=day28.estimates,
+                             other_fringe=hair)
     assert day28.baseline_metrics == again.metrics
     assert set(day28.masks) >= {"roi", "erythema", "microcrust", "pigment"}
     assert all(m.shape == SHAPE and m.dtype == bool for m in day28.masks.values())

@@ -191,3 +191,43 @@ def test_counting_windows_are_the_skin_an_object_of_that_size_fits_in_off_the_ha
     found = counting_windows_px(radii, roi, hair_distance(fringe))
     np.testing.assert_allclose(found, expected, rtol=0.02)
     assert hair_distance(np.zeros_like(fringe)) is None
+
+
+@pytest.fixture(scope="module")
+def recaptured_pairs():
+    """Three phantoms (L* 75, 50, 40) photographed twice: the same skin, its hairs lying
+    differently (7-8 % of the skin in hair fringe), each follow-up registered to its
+    baseline; per pipeline, the follow-ups' measurements."""
+    import skinmetrics as sm
+    from skinmetrics.io import decode_image
+    from skinmetrics.synthetic import make_phantom
+
+    pipes = {name: sm.load_pipeline(name) for name in ("acne", "laser_recovery")}
+    out: dict[str, list] = {name: [] for name in pipes}
+    for k, L in ((0, 75.0), (2, 50.0), (3, 40.0)):
+        base, follow = (decode_image(make_phantom((480, 640), PX_PER_MM, L, seed=50 + k,
+                                                  capture_seed=c + k).jpeg)[0]
+                        for c in (1000, 2000))
+        for name, pipe in pipes.items():
+            day0 = sm.measure(base, pipe, px_per_mm=PX_PER_MM, chart="none")
+            out[name].append(sm.measure(follow, pipe, px_per_mm=PX_PER_MM, chart="none",
+                                        baseline=day0))
+    return out
+
+
+@pytest.mark.parametrize(("pipeline", "metric", "bound"), [
+    ("acne", "pore_count", 4.0), ("laser_recovery", "microcrust_count", 1.5),
+    ("laser_recovery", "microcrust_area_pct", 1.5)])
+def test_counts_of_the_same_skin_do_not_change_with_its_hair(recaptured_pairs, pipeline,
+                                                             metric, bound):
+    """Re-photographed unchanged skin with its hairs elsewhere: pores and crusts are
+    counted, at both visits, where neither visit's hair hides them, so their change from
+    baseline stays near 0 (mean |% change| over three pairs, 2026-12-07: pores 2.6, crusts
+    0.9, crust area 0.3; counted at each visit around its own hair only: 5.4, 2.4, 3.9)."""
+    changes = []
+    for day28 in recaptured_pairs[pipeline]:
+        assert day28.baseline_metrics is not None, day28.warnings
+        assert day28.metrics["roi_hair_fringe_pct"] > 5
+        value, baseline = day28.metrics[metric], day28.baseline_metrics[metric]
+        changes.append(100 * abs(value - baseline) / baseline)
+    assert np.mean(changes) <= bound

@@ -38,7 +38,8 @@ __all__ = ["Param", "Scale", "StageResult", "coarser_copy", "EXCESS_PARAMS", "tr
            "density_excess", "seed_levels", "outlined_regions", "crosstalk",
            "DARK_OBJECT_PARAMS", "GRID_PARAMS", "crust_like", "on_grid", "dark_objects_in_skin",
            "keep_by_size_and_shape", "restrict_labels", "object_metrics", "summarise_objects",
-           "beside_hair", "hair_distance", "counting_windows_px", "WORK_SCALE_PARAM"]
+           "beside_hair", "untouched", "hair_distance", "counting_windows_px",
+           "WORK_SCALE_PARAM"]
 
 
 @dataclass(frozen=True)
@@ -731,6 +732,20 @@ def beside_hair(fringe: np.ndarray) -> np.ndarray:
     """A hair's ``fringe`` (:func:`skinmetrics.roi.skin_and_fringe`) and the pixels touching
     it (8-connected): an object with a pixel there touches the hair."""
     return cv2.dilate(fringe.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+
+
+def untouched(labels: np.ndarray, where: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """``labels`` without the objects that have a pixel in ``where`` (set to 0: in a copy
+    when any is, or ``in_place``)."""
+    touching = np.zeros(int(labels.max()) + 1, bool)
+    touching[labels[where]] = True
+    touching[0] = False
+    if not touching.any():
+        return labels
+    if in_place:
+        labels[touching[labels]] = 0
+        return labels
+    return np.where(touching[labels], 0, labels).astype(labels.dtype, copy=False)
 
 
 def hair_distance(fringe: np.ndarray | None) -> np.ndarray | None:

@@ -187,8 +187,11 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
               region: np.ndarray | None = None, fringe: np.ndarray | None = None
               ) -> StageResult:
     """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
-    (a lesion cut by the region's edge was found whole and is measured inside); the area
-    share is of the skin searched, less the ``fringe`` of hair, where none are sought."""
-    searched = roi if fringe is None else roi & ~fringe
-    return summarise_objects(found, searched, region, scale.px_per_mm, microcrust_metrics)
+    (a lesion cut by the region's edge was found whole and is measured inside) less the
+    ``fringe`` of hair, where none are sought (it may be another photo's too, see
+    :func:`skinmetrics.pipeline.summarise_layers`); the area share is of that skin."""
+    if fringe is not None:
+        roi = roi & ~fringe
+        region = roi if region is None else region & roi
+    return summarise_objects(found, roi, region, scale.px_per_mm, microcrust_metrics)
 

@@ -75,6 +75,7 @@ from .base import (
     keep_by_size_and_shape,
     object_metrics,
     summarise_objects,
+    untouched,
 )
 
 __all__ = [
@@ -205,10 +206,7 @@ def _blobs(planes: ColourPlanes, where: np.ndarray, fringe: np.ndarray | None,
                           params["min_z"], params["level_floor"], params["edge_fraction"],
                           texture, params["level_spread"], planes.luminance_density)
     if fringe is not None and fringe.any():  # a blob touching a hair is one of its beads
-        touching = np.zeros(int(labels.max()) + 1, bool)
-        touching[labels[beside_hair(fringe)]] = True
-        touching[0] = False
-        labels[touching[labels]] = 0
+        labels = untouched(labels, beside_hair(fringe), in_place=True)
     if labels.max() == 0:
         return labels, np.zeros(labels.shape, bool)
     return labels, crust_like(labels, planes, where, 2 * max(sigmas), params["max_redness"],
@@ -255,7 +253,12 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
               ) -> StageResult:
     """Mask and metrics of lesions found by :func:`detect`, within ``roi & region``
     (a lesion cut by the region's edge was found whole and is measured inside); ``hair``:
-    distance to hair (:func:`skinmetrics.stages.base.hair_distance`, none: no hair)."""
+    distance to hair (:func:`skinmetrics.stages.base.hair_distance`, none: no hair), a
+    pore touching it not counted (as :func:`detect` does not count one touching the
+    photo's own: this one may be another photo's, see
+    :func:`skinmetrics.pipeline.summarise_layers`)."""
+    if hair is not None:
+        found = untouched(found, hair == 0)
     return summarise_objects(found, roi, region, scale.px_per_mm,
                              partial(pore_metrics, hair=hair))
 

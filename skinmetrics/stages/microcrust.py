@@ -192,6 +192,9 @@ def summarise(planes: ColourPlanes, roi: np.ndarray, found: np.ndarray,
     :func:`skinmetrics.pipeline.summarise_layers`); the area share is of that skin."""
     if fringe is not None:
         roi = roi & ~fringe
-        region = roi if region is None else region & roi
+        if region is not None:
+            region = region & roi
+        elif found[fringe].any():  # another photo's hair over crusts found here
+            region = roi
     return summarise_objects(found, roi, region, scale.px_per_mm, microcrust_metrics)
 

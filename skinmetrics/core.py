@@ -424,6 +424,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                                     srgb.shape))
     result = summarise_layers(detection, pipeline, region=region, regions=areas,
                               other_fringe=base_fringe, timings=timings)
+    del base_fringe
     clock.restart()  # the layers recorded their own steps
     warnings.extend(result.warnings)
     skin_share = result.metrics["roi_area_px"] / (srgb.shape[0] * srgb.shape[1])
@@ -463,6 +464,7 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
                 not_skin=_union(base.calibration.chart_mask, base.excluded, base.clipped),
                 size_px_per_mm=base.size_px_per_mm, regions=base_regions,
                 estimates=result.estimates, face_area=base.face_area, other_fringe=fringe)
+        del compared, fringe
         clock.lap("baseline over the compared skin")
     return PhotoMeasurement(srgb, result, detection, px_per_mm, scale_source, cal, clipped,
                             face, size_ppm, areas, excluded, regions_source, alignment, paired,

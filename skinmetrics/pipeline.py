@@ -461,10 +461,12 @@ def summarise_layers(detection: Detection, pipeline: Pipeline, *,
     work_ppm = scale.px_per_mm
     region = to_work(region)
 
-    fringe = detection.fringe if other_fringe is None else detection.fringe | to_work(
-        other_fringe)
+    other = to_work(other_fringe)
 
-    def roi_metrics(where: np.ndarray) -> dict:
+    def either_fringe() -> np.ndarray:  # made when needed: a plane as large as the photo
+        return detection.fringe if other is None else detection.fringe | other
+
+    def roi_metrics(where: np.ndarray, fringe: np.ndarray) -> dict:
         px = int(np.count_nonzero(where))
         return {"roi_area_px": px, "roi_area_mm2": px / work_ppm**2 if work_ppm else None,
                 "roi_hair_fringe_pct": (100.0 * np.count_nonzero(fringe & where) / px
@@ -473,22 +475,26 @@ def summarise_layers(detection: Detection, pipeline: Pipeline, *,
     here = roi if region is None else roi & region
     result = Measurement(masks={"roi": here}, estimates=dict(detection.estimates),
                          warnings=list(detection.warnings))
-    result.metrics.update(roi_metrics(here))
+    fringe = either_fringe()
+    result.metrics.update(roi_metrics(here, fringe))
     result.units.update(roi_area_px="px", roi_area_mm2="mm2",
                         roi_hair_fringe_pct="% of skin region")
     areas = {name: to_work(mask) if region is None else to_work(mask) & region
              for name, mask in (regions or {}).items()}
-    result.regions = {name: roi_metrics(roi & area) for name, area in areas.items()}
+    result.regions = {name: roi_metrics(roi & area, fringe) for name, area in areas.items()}
+    del fringe
     held = planes.made
-    hair = None  # the distance to hair, made when a layer first needs it
     for name in pipeline.stages:
         module = STAGES[name]
-        given = {}
+        given = {}  # freed before the next layer's summaries
         takes = inspect.signature(module.summarise).parameters
-        if "fringe" in takes:
-            given["fringe"] = fringe
-        if "hair" in takes:
-            given["hair"] = hair = hair_distance(fringe) if hair is None else hair
+        if "fringe" in takes or "hair" in takes:
+            fringe = either_fringe()
+            if "fringe" in takes:
+                given["fringe"] = fringe
+            if "hair" in takes:
+                given["hair"] = hair_distance(fringe)
+            del fringe
         for area_name, where in (("", region), *areas.items()):
             out = module.summarise(planes, roi, detection.found[name], pipeline.params[name],
                                    scale, where, **given)

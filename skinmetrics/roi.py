@@ -31,8 +31,10 @@ every colour with it (:func:`colour_cast`). Then it is cleaned up:
    Round dark objects (pores, crusts) and rows of them are shorter than the line and stay,
    faint thin hairs are found as well as dark ones. The strand itself, where that line
    top-hat is at least ``hair_edge_fraction`` of its local peak (the strand's half
-   maximum); where a thin hair runs across pixel boundaries it is fainter, a row of dark
-   beads that would be taken for pores: there the strand is followed along the line
+   maximum, to about 1.5 %: the line openings run on 8-bit levels above
+   ``hair_tophat_low``, :func:`skinmetrics.filters.levels_above`); where a thin hair runs
+   across pixel boundaries it is fainter, a row of dark beads that would be taken for
+   pores: there the strand is followed along the line
    top-hat down to ``hair_tophat_low`` (hysteresis from the parts above ``hair_tophat``).
    The strand and its blurred fringe (the rest of the line above ``hair_tophat``) stay
    skin, so that dense hair does not cut the region into pieces, but are returned as the
@@ -77,6 +79,7 @@ from .filters import (
     disk,
     hysteresis,
     keep_seeded,
+    levels_above,
     line_opening,
     local_reference,
     median,
@@ -511,13 +514,16 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     # hold a path that long well above the skin's noise (a hair one pixel wide)
     tophat = black_tophat_od(lum, hair_width)
     hair_length = scale.px(p["hair_min_length_mm"])
-    line = line_opening(tophat, hair_length, n_angles=24)
-    hair = (line > p["hair_tophat"]) | _thin_lines(tophat, colour_ok, hair_length,
-                                                   p["hair_tophat"], p["hair_thin_noise"])
+    # the top-hat's levels above hair_tophat_low, hair_tophat on a level's edge (k)
+    levels, value, k = levels_above(tophat, p["hair_tophat_low"], p["hair_tophat"])
+    line = line_opening(levels, hair_length, n_angles=24)
+    del levels
+    hair = (line > k) | _thin_lines(tophat, colour_ok, hair_length, p["hair_tophat"],
+                                    p["hair_thin_noise"])
     del tophat
-    followed = hysteresis(line, p["hair_tophat_low"], p["hair_tophat"])
-    peak = cv2.dilate(np.where(followed, line, 0).astype(np.float32), disk(hair_width))
-    strand = followed & (line >= p["hair_edge_fraction"] * peak)
+    followed = hysteresis(line, 0, k)
+    peak = cv2.dilate(np.where(followed, line, np.uint8(0)), disk(hair_width))
+    strand = followed & (value[line] >= p["hair_edge_fraction"] * value[peak])
     del line, peak
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import cv2
@@ -32,6 +33,7 @@ from skinmetrics.filters import (
     hysteresis,
     iter_blob_responses,
     label_peaks,
+    levels_above,
     line_opening,
     local_half_maximum,
     median,
@@ -372,6 +374,52 @@ def _hairy_image(shape: tuple[int, int], seed: int) -> np.ndarray:
         cv2.line(image, (int(x0), int(y0)), (int(x1), int(y1)), float(rng.uniform(0.05, 0.6)),
                  thickness=int(rng.integers(1, 3)))
     return cv2.GaussianBlur(image, (0, 0), 0.7)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_levels_above_keep_both_thresholds_and_commute_with_the_opening(seed):
+    """A level is above 0 (above k) exactly where the value is above low (above high), also
+    at and next to them; the levels rise with the value, so the opening of the levels is the
+    levels of the float opening; each level's value is within half a level's ratio of the
+    values it holds."""
+    low, high = 0.03, 0.05
+    image = _hairy_image((90, 120), seed)
+    at = np.float32([low, high])
+    image.flat[:6] = np.concatenate([at, np.nextafter(at, np.float32(0)),
+                                     np.nextafter(at, np.float32(1))])
+    levels, values, k = levels_above(image, low, high)
+    assert levels.dtype == np.uint8 and levels.max() >= 250
+    np.testing.assert_array_equal(levels > 0, image > low)
+    np.testing.assert_array_equal(levels > k, image > high)
+    by_value = levels.ravel()[np.argsort(image, axis=None, kind="stable")]
+    assert (np.diff(by_value.astype(int)) >= 0).all()
+    above = image > low
+    level_ratio = math.log(high / low) / k
+    assert np.abs(np.log(values[levels[above]] / image[above])).max() <= level_ratio / 2 + 1e-5
+    assert level_ratio < math.log(image.max() / low) / 255 * (k + 1) / k  # all levels used
+    expected = np.max([cv2.morphologyEx(image, cv2.MORPH_OPEN, _line_kernel(15.0, angle))
+                       for angle in np.linspace(0, np.pi, 24, endpoint=False)], axis=0)
+    inside = expected <= image.max()  # (see the next test)
+    assert (expected[inside] > high).sum() > 100  # the lines are there
+    # the levels of the float opening, by the same map (the same maximum)
+    expected_levels = levels_above(np.stack([image, np.where(inside, expected, 0)]), low,
+                                   high)[0][1]
+    got = line_opening(levels, 15.0, n_angles=24)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got[inside], expected_levels[inside])
+
+
+def test_levels_above_of_an_image_below_high_or_not_finite():
+    """Nothing above high (skin with no hair): every value at or below level k; NaN is at
+    level 0 (not hair), an infinite value at the top, the finite values set the levels."""
+    for image in (np.float32([[0.01, 0.04, 0.05]]), np.full((3, 3), 0.01, np.float32)):
+        levels, _, k = levels_above(image, 0.03, 0.05)
+        assert k < 255 and (levels <= k).all()
+        np.testing.assert_array_equal(levels > 0, image > 0.03)
+    levels, values, k = levels_above(np.float32([[np.nan, np.inf, 0.04, 0.06]]), 0.03, 0.05)
+    assert levels.tolist() == [[0, 255, levels[0, 2], levels[0, 3]]]
+    assert 0 < levels[0, 2] <= k < levels[0, 3] < 255
+    assert values[levels[0, 3]] == pytest.approx(0.06, rel=0.01)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

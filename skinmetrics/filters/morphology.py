@@ -9,6 +9,8 @@ References
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -88,6 +90,60 @@ def _tophat(image: np.ndarray, radius_px: float,
             * np.float32(levels[2]))
 
 
+def levels_above(image: np.ndarray, low: float, high: float
+                 ) -> tuple[np.ndarray, np.ndarray, int]:
+    """``image`` as 8-bit levels above ``low`` > 0: level 0 at or below ``low``, then levels
+    each spanning one ratio of values up to its maximum (at most 255), ``high`` the top
+    edge of level ``k``.
+
+    An increasing map of the values, so the opening, dilation or hysteresis of the levels
+    are the levels of those of ``image`` (8-bit filters run about twice as fast as 16-bit
+    ones), and a level is above ``low`` (above ``high``) exactly where its value is: a
+    threshold at ``low`` or ``high`` gives the same pixels on the levels as on ``image``.
+    A ratio of two values is known to about the levels' ratio, (maximum / ``low``) **
+    (1 / 255), a little more for ``high`` to fall on a level's edge (1.6 % for a maximum 50
+    times ``low``).
+
+    Parameters
+    ----------
+    image : (H, W) float ndarray
+        Values (NaN is at level 0, an infinite value at the top level).
+    low, high : float
+        0 < ``low`` < ``high``.
+
+    Returns
+    -------
+    levels : (H, W) uint8 ndarray
+    values : (256,) float32 ndarray
+        The geometric middle of each level's values (0 for level 0).
+    k : int
+        The level whose top edge is ``high``: a value is above ``high`` where its level is
+        above ``k``.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    top = float(img.max()) if img.size else low
+    if not math.isfinite(top):  # the largest finite value sets the levels
+        finite = img[np.isfinite(img)]
+        top = float(finite.max()) if finite.size else low
+    steps = math.log(high / low)  # per level: steps / k in log value
+    k = 254 if top <= high else max(1, int(255 * steps / math.log(top / low)))
+    over = np.fmax(img, np.float32(low))  # (NaN: low, level 0)
+    over *= np.float32(1 / low)
+    levels = cv2.log(over, dst=over)
+    levels *= np.float32(k / steps)
+    np.ceil(levels, out=levels)
+    np.clip(levels, 0, 255, out=levels)
+    levels = levels.astype(np.uint8)
+    # the two thresholds exactly, whatever the float rounding above
+    np.maximum(levels, (img > low).view(np.uint8), out=levels)
+    above = img > high
+    np.maximum(levels, above.view(np.uint8) * np.uint8(k + 1), out=levels)
+    np.minimum(levels, np.where(above, np.uint8(255), np.uint8(k)), out=levels)
+    values = (low * np.exp((np.arange(256) - 0.5) * steps / k)).astype(np.float32)
+    values[0] = 0.0
+    return levels, values, k
+
+
 def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.ndarray:
     """Largest opening of ``image`` by a line segment of ``length_px``, in any of
     ``n_angles`` directions.
@@ -101,7 +157,8 @@ def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.
     segment commutes with any increasing map of the grey levels, so the result is the exact
     opening of ``image``, rounded to that step. For the same reason the opening of a
     thresholded image is the thresholded opening: a bool ``image`` is opened as one (in
-    8-bit integers, faster still).
+    8-bit integers, faster still), and integer levels (:func:`levels_above`) in their own
+    type.
 
     Parameters
     ----------
@@ -114,10 +171,12 @@ def line_opening(image: np.ndarray, length_px: float, n_angles: int = 12) -> np.
 
     Returns
     -------
-    (H, W) float32 ndarray, or bool ndarray for a bool ``image``
+    (H, W) float32 ndarray, or bool (integer) ndarray for a bool (integer) ``image``
     """
     if image.dtype == bool:
         return _max_line_opening(image.view(np.uint8), length_px, n_angles).view(bool)
+    if image.dtype in (np.uint8, np.uint16):
+        return _max_line_opening(np.ascontiguousarray(image), length_px, n_angles)
     levels = _levels16(image)
     if levels is None:
         return _max_line_opening(np.asarray(image, dtype=np.float32), length_px, n_angles)

@@ -135,8 +135,10 @@ PARAMS = {
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the local skin lightness, mm"),
     "hair_min_length_mm": Param(float, 0.0, 1000, "dark objects longer than this are not skin, mm"),
     "hair_max_width_mm": Param(float, 0.0, 10, "widest hair strand, mm"),
-    "hair_tophat": Param(float, 0.0, 5, "luminance density by which hair is darker than skin"),
-    "hair_tophat_low": Param(float, 0.0, 5, "line top-hat to which a hair strand is followed"),
+    "hair_tophat": Param(float, 0.001, 5,
+                         "luminance density by which hair is darker than skin"),
+    "hair_tophat_low": Param(float, 0.001, 5, "line top-hat to which a hair strand is "
+                             "followed (at most hair_tophat: a higher value is taken as it)"),
     "hair_thin_noise": Param(float, 0.0, 100,
                              "thin hair: top-hat this many noise SDs above the skin's median"),
     "hair_edge_fraction": Param(float, 0.0, 1.0,
@@ -515,7 +517,8 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     tophat = black_tophat_od(lum, hair_width)
     hair_length = scale.px(p["hair_min_length_mm"])
     # the top-hat's levels above hair_tophat_low, hair_tophat on a level's edge (k)
-    levels, value, k = levels_above(tophat, p["hair_tophat_low"], p["hair_tophat"])
+    levels, value, k = levels_above(tophat, min(p["hair_tophat_low"], p["hair_tophat"]),
+                                    p["hair_tophat"])
     line = line_opening(levels, hair_length, n_angles=24)
     del levels
     hair = (line > k) | _thin_lines(tophat, colour_ok, hair_length, p["hair_tophat"],

@@ -420,6 +420,10 @@ def test_levels_above_of_an_image_below_high_or_not_finite():
     assert levels.tolist() == [[0, 255, levels[0, 2], levels[0, 3]]]
     assert 0 < levels[0, 2] <= k < levels[0, 3] < 255
     assert values[levels[0, 3]] == pytest.approx(0.06, rel=0.01)
+    image = np.float32([[0.01, 0.05, 0.2]])  # high at low: above both at level 1 and up
+    levels, _, k = levels_above(image, 0.05, 0.05)
+    assert k == 0
+    np.testing.assert_array_equal(levels > 0, image > 0.05)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -93,8 +93,8 @@ def _tophat(image: np.ndarray, radius_px: float,
 def levels_above(image: np.ndarray, low: float, high: float
                  ) -> tuple[np.ndarray, np.ndarray, int]:
     """``image`` as 8-bit levels above ``low`` > 0: level 0 at or below ``low``, then levels
-    each spanning one ratio of values up to its maximum (at most 255), ``high`` the top
-    edge of level ``k``.
+    each spanning one ratio of values up to its maximum (at most 255), ``high`` (at least
+    ``low``) the top edge of level ``k``.
 
     An increasing map of the values, so the opening, dilation or hysteresis of the levels
     are the levels of those of ``image`` (8-bit filters run about twice as fast as 16-bit
@@ -109,7 +109,7 @@ def levels_above(image: np.ndarray, low: float, high: float
     image : (H, W) float ndarray
         Values (NaN is at level 0, an infinite value at the top level).
     low, high : float
-        0 < ``low`` < ``high``.
+        0 < ``low`` <= ``high``.
 
     Returns
     -------
@@ -125,12 +125,20 @@ def levels_above(image: np.ndarray, low: float, high: float
     if not math.isfinite(top):  # the largest finite value sets the levels
         finite = img[np.isfinite(img)]
         top = float(finite.max()) if finite.size else low
-    steps = math.log(high / low)  # per level: steps / k in log value
-    k = 254 if top <= high else max(1, int(255 * steps / math.log(top / low)))
+    # n levels span the log of the values from low to low * exp(span)
+    steps = math.log(high / low)
+    if top <= high:  # nothing above high: the levels span low to high
+        k = n = 254
+        span = steps or 1.0
+    elif steps > 0:  # the levels span low to the maximum, k of them up to high
+        k = n = max(1, int(255 * steps / math.log(top / low)))
+        span = steps
+    else:  # high is low: level 0 is at or below both
+        k, n, span = 0, 255, math.log(top / low)
     over = np.fmax(img, np.float32(low))  # (NaN: low, level 0)
     over *= np.float32(1 / low)
     levels = cv2.log(over, dst=over)
-    levels *= np.float32(k / steps)
+    levels *= np.float32(n / span)
     np.ceil(levels, out=levels)
     np.clip(levels, 0, 255, out=levels)
     levels = levels.astype(np.uint8)
@@ -139,7 +147,7 @@ def levels_above(image: np.ndarray, low: float, high: float
     above = img > high
     np.maximum(levels, above.view(np.uint8) * np.uint8(k + 1), out=levels)
     np.minimum(levels, np.where(above, np.uint8(255), np.uint8(k)), out=levels)
-    values = (low * np.exp((np.arange(256) - 0.5) * steps / k)).astype(np.float32)
+    values = (low * np.exp((np.arange(256) - 0.5) * span / n)).astype(np.float32)
     values[0] = 0.0
     return levels, values, k
 

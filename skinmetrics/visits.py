@@ -44,8 +44,10 @@ patient's side (left, right, or otherwise the view itself) must have one arm (em
 an arm) at every visit. Paths are relative to the manifest (absolute paths are allowed);
 the ``day`` column gives the day number of the visit, so the visit labels may be anything
 (``V1``, ``screening``). Images in the folder that the manifest does not list are reported as not
-used. Any error (missing column, missing file, non-numeric day, ...) is a
-:class:`VisitError` naming the line.
+used. The file may be comma- or semicolon-separated (a semicolon-separated file's numbers may
+have a decimal comma, as Excel writes them where that is the decimal separator), UTF-8 or,
+with a warning, Windows-1252 (Excel's plain CSV on Windows). Any error (missing column,
+missing file, non-numeric day, ...) is a :class:`VisitError` naming the line.
 """
 
 from __future__ import annotations
@@ -348,8 +350,11 @@ def _check_id(value: str, what: str, where: str) -> str:
     return value
 
 
-def _parse_number(text: str) -> int | float:
-    value = float(text)  # ValueError for non-numeric text
+def _parse_number(text: str, decimal_comma: bool = False) -> int | float:
+    """A number of a name or manifest cell; ``decimal_comma``: its decimal separator is a
+    comma (``14,5``), as Excel writes a semicolon-separated CSV where the comma is the
+    decimal separator."""
+    value = float(text.replace(",", ".") if decimal_comma else text)  # ValueError if not one
     if not math.isfinite(value):
         raise ValueError(text)
     return int(value) if value.is_integer() else value
@@ -362,7 +367,8 @@ def read_manifest(path: str | os.PathLike, strict: bool = False
     Parameters
     ----------
     path : path-like
-        The manifest file. Comma- or semicolon-separated, UTF-8 (with or without BOM).
+        The manifest file. Comma- or semicolon-separated (then with decimal commas or
+        points), UTF-8 (with or without BOM) or else Windows-1252 (with a warning).
     strict : bool
         A line that cannot be used (photo missing or listed twice, bad id, day or
         px_per_mm, an arm that contradicts an earlier line) is an error; by default it is
@@ -383,8 +389,15 @@ def read_manifest(path: str | os.PathLike, strict: bool = False
     """
     path = Path(path)
     name = path.name
+    warnings = []
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:  # Excel's plain "CSV" on Windows
+            text = raw.decode("cp1252")
+            warnings.append(f"{name}: not UTF-8, read as Windows-1252 (saved as Excel's "
+                            "'CSV UTF-8' its text is certain)")
     except (OSError, UnicodeDecodeError) as exc:
         raise VisitError(f"{name}: cannot read ({exc})") from exc
     first = text.splitlines()[0] if text.strip() else ""
@@ -404,7 +417,7 @@ def read_manifest(path: str | os.PathLike, strict: bool = False
     if dup:
         raise VisitError(f"{name}: column '{dup[0]}' given twice")
     known = set(_MANIFEST_REQUIRED) | set(_MANIFEST_OPTIONAL)
-    warnings = [f"{name}: column '{h}' is not used" for h in header if h and h not in known]
+    warnings += [f"{name}: column '{h}' is not used" for h in header if h and h not in known]
     col = {h: i for i, h in enumerate(header)}
     photos: list[Photo] = []
     seen_paths: dict[Path, int] = {}
@@ -415,7 +428,8 @@ def read_manifest(path: str | os.PathLike, strict: bool = False
         if not any(cell.strip() for cell in row):
             continue
         try:
-            photos.append(_manifest_photo(row, col, header, path, line, seen_paths, side_arms))
+            photos.append(_manifest_photo(row, col, header, path, line, seen_paths, side_arms,
+                                         decimal_comma=delimiter == ";"))
         except VisitError as exc:
             problems.append(str(exc))
     if problems and strict:
@@ -430,8 +444,10 @@ def read_manifest(path: str | os.PathLike, strict: bool = False
 
 def _manifest_photo(row: list[str], col: dict[str, int], header: list[str], path: Path,
                     line: int, seen_paths: dict[Path, int],
-                    side_arms: dict[tuple[str, str], tuple[str, int, str, str]]) -> Photo:
-    """The photo of one manifest line (raises :class:`VisitError` naming the line)."""
+                    side_arms: dict[tuple[str, str], tuple[str, int, str, str]],
+                    decimal_comma: bool = False) -> Photo:
+    """The photo of one manifest line (raises :class:`VisitError` naming the line);
+    ``decimal_comma``: its numbers are written with a decimal comma."""
     name = path.name
     where = f"{name} line {line}"
     if len(row) > len(header):
@@ -457,14 +473,14 @@ def _manifest_photo(row: list[str], col: dict[str, int], header: list[str], path
     if visit.lower() in _RESERVED_LABELS:
         raise VisitError(f"{where}: visit label '{visit}' is reserved (a table column)")
     try:
-        day = _parse_number(cell("day"))
+        day = _parse_number(cell("day"), decimal_comma)
     except ValueError:
         raise VisitError(f"{where}: day '{cell('day')}' is not a number") from None
     ppm_text = cell("px_per_mm")
     px_per_mm = None
     if ppm_text:
         try:
-            px_per_mm = float(ppm_text)
+            px_per_mm = float(_parse_number(ppm_text, decimal_comma))
         except ValueError:
             px_per_mm = float("nan")
         if not (math.isfinite(px_per_mm) and px_per_mm > 0):

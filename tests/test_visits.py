@@ -212,13 +212,27 @@ def test_manifest_wins_over_names(tmp_path):
 
 
 def test_manifest_minimal_columns_semicolons_and_bom(tmp_path):
-    touch(tmp_path, "x.png", "y.png")
-    write_manifest(tmp_path, "Patient;Visit;Day;Path\nS1;screen;-7;x.png\nS1;end;14.5;y.png\n",
-                   encoding="utf-8-sig")
+    touch(tmp_path, "x.png", "y.png", "z.png")
+    write_manifest(tmp_path, "Patient;Visit;Day;Path;px_per_mm\nS1;screen;-7;x.png;\n"
+                   "S1;end;14.5;y.png;22,5\nS1;follow;30,25;z.png;20\n", encoding="utf-8-sig")
     photos, warnings = read_manifest(tmp_path / "manifest.csv")
+    # a semicolon-separated file may write its numbers with a decimal comma (Excel's CSV
+    # where the comma is the decimal separator)
     assert [(p.patient, p.visit, p.day, p.view, p.arm, p.px_per_mm) for p in photos] == [
-        ("S1", "screen", -7, "", "", None), ("S1", "end", 14.5, "", "", None)]
+        ("S1", "screen", -7, "", "", None), ("S1", "end", 14.5, "", "", 22.5),
+        ("S1", "follow", 30.25, "", "", 20.0)]
     assert warnings == []
+
+
+def test_manifest_in_windows_1252_is_read_with_a_warning(tmp_path):
+    touch(tmp_path, "x.jpg", "y.jpg")
+    write_manifest(tmp_path, "path;patient;visit;day\nx.jpg;Zoë Müller;J0;0\n"
+                   "y.jpg;Zoë Müller;J28;28\n", encoding="cp1252")
+    photos, warnings = read_manifest(tmp_path / "manifest.csv")
+    assert [(p.patient, p.visit, p.day) for p in photos] == [
+        ("Zoë Müller", "J0", 0), ("Zoë Müller", "J28", 28)]
+    assert warnings == ["manifest.csv: not UTF-8, read as Windows-1252 (saved as Excel's "
+                        "'CSV UTF-8' its text is certain)"]
 
 
 def test_manifest_split_face_arms(tmp_path):
@@ -259,6 +273,9 @@ def test_manifest_inconsistent_side_arm_names_both_lines(tmp_path):
     ("path,patient,visit,day\nx.jpg,P1,V1,\n", "line 2: day '' is not a number"),
     ("path,patient,visit,day,px_per_mm\nx.jpg,P1,V1,0,-3\n", "line 2: px_per_mm '-3'"),
     ("path,patient,visit,day,px_per_mm\nx.jpg,P1,V1,0,abc\n", "line 2: px_per_mm 'abc'"),
+    # a comma-separated file's decimal separator is the point
+    ("path,patient,visit,day,px_per_mm\nx.jpg,P1,V1,0,\"22,5\"\n", "line 2: px_per_mm '22,5'"),
+    ("path;patient;visit;day\nx.jpg;P1;V1;1.234,5\n", "line 2: day '1.234,5' is not a number"),
     ("path,patient,visit,day\nx.jpg,,V1,0\n", "line 2: empty patient"),
     ("path,patient,visit,day\nx.jpg,P1,,0\n", "line 2: empty visit"),
     ("path,patient,visit,day\nx.jpg,P1/2,V1,0\n", "line 2: patient 'P1/2' cannot be used"),

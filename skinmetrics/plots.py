@@ -8,11 +8,10 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from html import escape
 
-import matplotlib
 import numpy as np
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image, UnidentifiedImageError
 
 from .visits import format_day, natural_key
@@ -141,11 +140,8 @@ def sparkline_svg(days: Sequence[float], values: Sequence[float], width: int = 1
             f'<g fill="{colour}">{dots}</g></svg>')
 
 
-def _svg_data_uri(fig: Figure) -> str:
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "skinmetrics"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+#: A course panel's size and margins (px; the left margin holds the tick labels).
+_PANEL = {"width": 340, "height": 250, "left": 58, "right": 12, "top": 26, "bottom": 40}
 
 
 def course_figure(courses: Mapping[str, Mapping[str, Mapping[str, Sequence[tuple]]]],
@@ -162,46 +158,113 @@ def course_figure(courses: Mapping[str, Mapping[str, Mapping[str, Sequence[tuple
     Returns
     -------
     str
-        ``data:image/svg+xml;base64,...``: a panel per region; per arm a thin line per
-        patient and, thick, the mean +/- SD (n - 1) over the patients at each visit, drawn
-        at the visit's median day.
+        ``data:image/svg+xml;base64,...``: a panel per region (three a row); per arm a thin
+        line per patient and, thick, the mean +/- SD (n - 1) over the patients at each
+        visit, drawn at the visit's median day; ticks at round values (matplotlib's
+        ``MaxNLocator``).
     """
     regions = sorted(courses, key=natural_key)
     ncols = min(3, len(regions))
     nrows = -(-len(regions) // ncols)
-    width, height = 3.4 * ncols + 0.4, 2.5 * nrows
-    fig = Figure(figsize=(width, height), dpi=100)
-    # fixed margins in inches: a layout engine would triple the time of a plot
-    fig.subplots_adjust(left=0.8 / width, right=1 - 0.15 / width, bottom=0.45 / height,
-                        top=1 - 0.3 / height, wspace=0.45, hspace=0.55)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     arms = sorted({a for by_arm in courses.values() for a in by_arm}, key=natural_key)
     colours = {arm: PALETTE[i % len(PALETTE)] for i, arm in enumerate(arms)}
-    for ax, region in zip(axes, regions, strict=False):
-        by_arm = courses[region]
-        span = max((d for patients in by_arm.values() for course in patients.values()
-                    for _, d, _ in course), default=0) or 1
-        for k, arm in enumerate(sorted(by_arm, key=natural_key)):
-            patients = by_arm[arm]
-            lines = [np.array([(d, v) for _, d, v in c], dtype=float) for c in patients.values()]
-            ax.add_collection(LineCollection(lines, colors=colours[arm], linewidths=0.6,
-                                             alpha=min(0.4, max(0.1, 8 / len(lines)))))
-            days, mean, sd = _mean_course(patients.values())
-            dodge = (k - (len(by_arm) - 1) / 2) * 0.015 * span  # arms' error bars side by side
-            ax.errorbar(days + dodge, mean, yerr=sd, color=colours[arm], linewidth=2.4,
-                        marker="o", markersize=4, capsize=3,
-                        label=f"{arm or 'all patients'} (n = {len(patients)})")
-        ax.autoscale_view()
-        ax.set_title(region, fontsize=9)
-        ax.set_xlabel("day", fontsize=8)
-        ax.set_ylabel(pretty_unit(unit), fontsize=8)
-        ax.locator_params(nbins=5)
-        ax.tick_params(labelsize=7)
-        ax.grid(True, color="#dddddd", linewidth=0.5)
-        ax.legend(fontsize=7, frameon=False)
-    for ax in axes[len(regions):]:
-        ax.set_axis_off()
-    return _svg_data_uri(fig)
+    width, height = _PANEL["width"] * ncols, _PANEL["height"] * nrows
+    panels = [_course_panel(courses[region], region, unit, colours,
+                            (k % ncols) * _PANEL["width"], (k // ncols) * _PANEL["height"])
+              for k, region in enumerate(regions)]
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Arial, sans-serif">'
+           f'<rect width="{width}" height="{height}" fill="#fff"/>{"".join(panels)}</svg>')
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
+
+
+def _course_panel(by_arm: Mapping[str, Mapping[str, Sequence[tuple]]], region: str,
+                  unit: str, colours: Mapping[str, str], x0: float, y0: float) -> str:
+    """One region's panel of :func:`course_figure`, its top left corner at (x0, y0)."""
+    arms = sorted(by_arm, key=natural_key)
+    lines = {arm: [[(d, v) for _, d, v in course] for course in by_arm[arm].values()]
+             for arm in arms}
+    means = {arm: _mean_course(by_arm[arm].values()) for arm in arms}
+    days = [d for arm in arms for line in lines[arm] for d, _ in line]
+    span = max(days, default=0) or 1
+    dodge = {arm: (k - (len(arms) - 1) / 2) * 0.015 * span  # arms' error bars side by side
+             for k, arm in enumerate(arms)}
+    values = [v for arm in arms for line in lines[arm] for _, v in line]
+    values += [x for arm in arms for x in np.r_[means[arm][1] - means[arm][2],
+                                                 means[arm][1] + means[arm][2]]]
+    xs, x_ticks = _axis_range(min(days, default=0) - 0.03 * span, span * 1.03,
+                              steps=(1, 2, 5, 7, 10))  # weeks where they fit
+    ys, y_ticks = _axis_range(min(values, default=0), max(values, default=1))
+    legend = 13 * len(arms)  # a line per arm between the title and the plot
+    left, top = x0 + _PANEL["left"], y0 + _PANEL["top"] + legend
+    right = x0 + _PANEL["width"] - _PANEL["right"]
+    bottom = y0 + _PANEL["height"] - _PANEL["bottom"]
+
+    def x(day: float) -> float:
+        return round(left + (day - xs[0]) / (xs[1] - xs[0]) * (right - left), 1)
+
+    def y(value: float) -> float:
+        return round(bottom - (value - ys[0]) / (ys[1] - ys[0]) * (bottom - top), 1)
+
+    def text(tx: float, ty: float, label: str, size: int = 9, anchor: str = "middle",
+             extra: str = "") -> str:
+        return (f'<text x="{tx}" y="{ty}" font-size="{size}" text-anchor="{anchor}"{extra}>'
+                f"{escape(label)}</text>")
+
+    out = ['<g stroke="#ddd" stroke-width="0.5">'
+           + "".join(f'<line x1="{x(t)}" y1="{top}" x2="{x(t)}" y2="{bottom}"/>' for t in x_ticks)
+           + "".join(f'<line x1="{left}" y1="{y(t)}" x2="{right}" y2="{y(t)}"/>' for t in y_ticks)
+           + "</g>",
+           f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
+           'fill="none" stroke="#000" stroke-width="0.8"/>']
+    out += [text(x(t), bottom + 12, format_value(t)) for t in x_ticks]
+    out += [text(left - 4, y(t) + 3, format_value(t), anchor="end") for t in y_ticks]
+    out += [text((left + right) / 2, y0 + _PANEL["height"] - 8, "day", size=10),
+            text(x0 + 12, (top + bottom) / 2, pretty_unit(unit), size=10,
+                 extra=f' transform="rotate(-90 {x0 + 12} {(top + bottom) / 2})"'),
+            text((left + right) / 2, y0 + 16, region, size=11)]
+    for k, arm in enumerate(arms):
+        colour = colours[arm]
+        alpha = min(0.4, max(0.1, 8 / len(lines[arm])))
+        out.append(f'<g fill="none" stroke="{colour}" stroke-width="0.8" '
+                   f'stroke-opacity="{alpha:.2f}">'
+                   + "".join(f'<polyline points="{_points(line, x, y)}"/>' for line in lines[arm])
+                   + "</g>")
+        mean_days, mean, sd = means[arm]
+        at = mean_days + dodge[arm]
+        bars = "".join(f'<line x1="{x(d)}" y1="{y(m - s)}" x2="{x(d)}" y2="{y(m + s)}"/>'
+                       f'<line x1="{x(d) - 3}" y1="{y(m - s)}" x2="{x(d) + 3}" y2="{y(m - s)}"/>'
+                       f'<line x1="{x(d) - 3}" y1="{y(m + s)}" x2="{x(d) + 3}" y2="{y(m + s)}"/>'
+                       for d, m, s in zip(at, mean, sd, strict=True))
+        dots = "".join(f'<circle cx="{x(d)}" cy="{y(m)}" r="2.8"/>'
+                       for d, m in zip(at, mean, strict=True))
+        out.append(f'<g stroke="{colour}" fill="{colour}" stroke-width="1.2">{bars}'
+                   f'<polyline points="{_points(zip(at, mean, strict=True), x, y)}" '
+                   f'fill="none" stroke-width="2.4"/>{dots}</g>')
+        ly = top - legend + 13 * k + 6
+        out += [f'<line x1="{left}" y1="{ly - 3}" x2="{left + 14}" y2="{ly - 3}" '
+                f'stroke="{colour}" stroke-width="2.4"/>',
+                text(left + 18, ly, f"{arm or 'all patients'} (n = {len(lines[arm])})",
+                     anchor="start")]
+    return "".join(out)
+
+
+def _points(points, x, y) -> str:
+    """SVG polyline points of (day, value) pairs through the axis maps ``x`` and ``y``."""
+    return " ".join(f"{x(d)},{y(v)}" for d, v in points)
+
+
+def _axis_range(low: float, high: float, steps: Sequence[float] | None = None
+                ) -> tuple[tuple[float, float], np.ndarray]:
+    """An axis from ``low`` to ``high`` (5 % wider; a unit wide when they are equal) and its
+    ticks at round values (at most 6; multiples of ``steps`` times a power of ten, see
+    matplotlib's ``MaxNLocator``) within it."""
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    pad = 0.05 * (high - low)
+    low, high = low - pad, high + pad
+    ticks = MaxNLocator(nbins=5, steps=steps).tick_values(low, high)
+    return (low, high), ticks[(ticks >= low) & (ticks <= high)]
 
 
 def _mean_course(courses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@ command, and a real rendering in headless Chromium."""
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -11,6 +12,7 @@ import subprocess
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,7 @@ from skinmetrics.batch import run_batch
 from skinmetrics.cli import app
 from skinmetrics.io import decode_image
 from skinmetrics.pipeline import load_pipeline, measure_image
-from skinmetrics.plots import format_value, sparkline_svg
+from skinmetrics.plots import course_figure, format_value, sparkline_svg
 from skinmetrics.report import methods, references
 from skinmetrics.synthetic import make_phantom, write_visit_set
 from skinmetrics.tables import PATIENT_KEY_COLUMNS
@@ -389,6 +391,41 @@ def test_sparkline():
     assert svg.startswith("<svg") and svg.count("<circle") == 2
     assert "day 0: 3; day 28: 1" in svg
     assert sparkline_svg([0, 14], [math.nan, math.nan]) == ""
+
+
+def test_course_figure_draws_each_arms_mean_and_sd_at_their_values():
+    courses = {"cheek_left": {
+        "treatment": {"P1": [("d0", 0, 10.0), ("d14", 14, 6.0), ("d28", 28, 2.0)],
+                      "P2": [("d0", 0, 14.0), ("d14", 15, 8.0), ("d28", 28, 4.0)],
+                      "P3": [("d0", 0, 12.0), ("d14", 14, 13.0), ("d28", 27, 3.0)]},
+        "a <b> & c": {"P1": [("d0", 0, 9.0), ("d28", 28, 8.0)],
+                      "P2": [("d0", 0, 11.0), ("d28", 28, 9.0)]}}}
+    prefix, _, data = course_figure(courses, "mm2").partition(",")
+    assert prefix == "data:image/svg+xml;base64"
+    svg = ElementTree.fromstring(base64.b64decode(data))  # well-formed: names are escaped
+    ns = "{http://www.w3.org/2000/svg}"
+    texts = {t.text: t for t in svg.iter(f"{ns}text")}
+    assert {"cheek_left", "day", "mm\u00b2", "treatment (n = 3)", "a <b> & c (n = 2)"} <= set(texts)
+    # the y axis: its tick labels (right-aligned) give the value of each pixel row
+    ticks = sorted((float(t.get("y")) - 3, float(t.text)) for t in svg.iter(f"{ns}text")
+                   if t.get("text-anchor") == "end")
+    (y_a, v_a), (y_b, v_b) = ticks[0], ticks[-1]
+    per_px = (v_b - v_a) / (y_b - y_a)
+    groups = [g for g in svg.iter(f"{ns}g") if g.find(f"{ns}circle") is not None]
+    expected = {  # each arm's mean and SD (n - 1) per visit, by the visit's median day
+        "#E69F00": ([0, 14, 28], [12.0, 9.0, 3.0], [2.0, np.std([6, 8, 13], ddof=1), 1.0]),
+        "#0072B2": ([0, 28], [10.0, 8.5], [np.std([9, 11], ddof=1), np.std([8, 9], ddof=1)])}
+    for g in groups:
+        days, means, sds = expected.pop(g.get("fill"))  # a course per arm, in its colour
+        ys = [float(c.get("cy")) for c in g.iter(f"{ns}circle")]
+        np.testing.assert_allclose([v_a + (y - y_a) * per_px for y in ys], means, atol=0.05)
+        xs = [float(c.get("cx")) for c in g.iter(f"{ns}circle")]
+        np.testing.assert_allclose(np.diff(xs) / np.diff(days), np.diff(xs)[0] / np.diff(days)[0],
+                                   rtol=0.02)
+        bars = [b for b in g.iter(f"{ns}line") if b.get("x1") == b.get("x2")]
+        lengths = [abs(float(b.get("y2")) - float(b.get("y1"))) * abs(per_px) for b in bars]
+        np.testing.assert_allclose(lengths, 2 * np.asarray(sds), atol=0.05)
+    assert expected == {}
 
 
 def test_every_builtin_metric_is_defined():

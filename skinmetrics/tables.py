@@ -6,8 +6,9 @@ Tables (exact columns in the ``*_COLUMNS`` constants):
 * :func:`measurements_table` - tidy long table, one row per photo, region and metric;
 * :func:`change_table` - change from baseline, one row per patient, view, region, metric and
   compared follow-up visit: ``change = value - baseline_value`` and
-  ``percent_change = 100 change / baseline_value`` (missing when the baseline is 0 or either
-  value is missing);
+  ``percent_change = 100 change / |baseline_value|`` (its sign that of the change, also for a
+  metric below 0 such as ITA° of dark skin; missing when the baseline is 0 or either value is
+  missing);
 * :func:`patient_table` - one patient's wide table, one row per view, region and metric, one
   column per visit, then the change to the compare visit;
 * :func:`summary_table` - over all patients, one row per view, region, arm, metric and
@@ -125,11 +126,13 @@ def _number(value) -> float:
 
 
 def percent_change(value, baseline) -> float:
-    """``100 (value - baseline) / baseline``; NaN when either is missing or baseline is 0."""
+    """``100 (value - baseline) / |baseline|``: the change as a percentage of the baseline's
+    size, of the change's sign (a metric that can be below 0, such as ITA° or Δa*, rises
+    when its % change is positive); NaN when either is missing or baseline is 0."""
     value, baseline = _number(value), _number(baseline)
     if math.isnan(value) or math.isnan(baseline) or baseline == 0:
         return math.nan
-    return 100.0 * (value - baseline) / baseline
+    return 100.0 * (value - baseline) / abs(baseline)
 
 
 _DAY = {"day", "baseline_day"}

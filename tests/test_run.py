@@ -122,7 +122,7 @@ def test_every_output_exists_with_its_columns(run_j1):
     assert (abs(change.change - (change.value - change.baseline_value)) <= 1e-5 * scale).all()
     ok = change.baseline_value != 0
     np.testing.assert_allclose(change.percent_change[ok],
-                               100 * change.change[ok] / change.baseline_value[ok],
+                               100 * change.change[ok] / change.baseline_value[ok].abs(),
                                rtol=1e-4, atol=1e-4)
 
     summary = pd.read_csv(out / "summary.csv")

@@ -74,7 +74,10 @@ def test_percent_change_formula():
     assert percent_change(15, 10) == 50.0
     assert percent_change(5, 10) == -50.0
     assert percent_change(0, 4) == -100.0
-    assert percent_change(-1, -2) == pytest.approx(-50.0)  # 100 (value - base) / base
+    # below 0 (ITA° of dark skin): the sign of the change, 100 (value - base) / |base|
+    assert percent_change(-1, -2) == pytest.approx(50.0)
+    assert percent_change(-30, -20) == pytest.approx(-50.0)
+    assert percent_change(5, -10) == pytest.approx(150.0)
     assert math.isnan(percent_change(3, 0))
     assert math.isnan(percent_change(None, 10))
     assert math.isnan(percent_change(10, None))

@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+#: Photos a phone or camera writes that are not read (HEIF, camera raw): a folder's are
+#: listed as not measured, with what to convert them to.
+UNREAD_PHOTO_SUFFIXES = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf",
+                         ".rw2", ".raf", ".pef", ".srw")
 #: A photo narrower or lower than this (px) is refused: too small to measure anything.
 MIN_SIDE_PX = 64
 #: Largest difference (code values / 255) between the colour channels of a photo that has

@@ -28,7 +28,8 @@ Photographs may lie directly in the folder or in ``<patient>/`` sub-folders (one
 Inside a sub-folder the name may leave the patient out (``subj-7/day0_front.jpg``); when it
 does carry one it must be the folder's. Names that do not follow the grammar are not guessed:
 they are listed as unparseable with the reason. Files that are not images (``README.md``,
-``ground_truth.csv``) and hidden files (``.DS_Store``, ``._P01_day0.jpg``) are ignored.
+``ground_truth.csv``) and hidden files (``.DS_Store``, ``._P01_day0.jpg``) are ignored; a phone's
+HEIC and a camera's raw files are listed as not read.
 
 Manifest
 --------
@@ -62,7 +63,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .io import IMAGE_SUFFIXES, real_path
+from .io import IMAGE_SUFFIXES, UNREAD_PHOTO_SUFFIXES, real_path
 
 __all__ = [
     "VIEWS",
@@ -592,9 +593,14 @@ def _scan(root: Path, exclude: Sequence[Path]) -> tuple[list[Photo], list[tuple[
         rel_dir = here.relative_to(root)
         depth = len(rel_dir.parts)
         for fname in sorted(filenames):
-            if fname.startswith(".") or Path(fname).suffix.lower() not in IMAGE_SUFFIXES:
+            suffix = Path(fname).suffix.lower()
+            if fname.startswith(".") or suffix not in IMAGE_SUFFIXES + UNREAD_PHOTO_SUFFIXES:
                 continue
             rel = (rel_dir / fname).as_posix()
+            if suffix in UNREAD_PHOTO_SUFFIXES:
+                bad.append((rel, f"{suffix[1:].upper()} photos are not read: export them as "
+                                 "JPEG (quality 95 or more), 16-bit TIFF or PNG"))
+                continue
             if depth > 1:
                 bad.append((rel, "more than one sub-folder deep (expected <patient>/<name>)"))
                 continue

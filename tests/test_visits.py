@@ -109,15 +109,19 @@ def test_parse_name_in_patient_folder():
 def test_discover_flat_folder(tmp_path):
     touch(tmp_path, "P10_day0.jpg", "P2_day14.JPG", "P2_day0.jpg", "P2_w4_front.png",
           "ground_truth.csv", "README.md", "notes.txt", ".DS_Store", "._P2_day0.jpg",
-          "holiday.jpg", "P2_day0_top.jpg")
+          "holiday.jpg", "P2_day0_top.jpg", "P2_day28.HEIC", "P2_day28.dng")
     vs = discover(tmp_path)
     assert [(p.patient, p.visit, p.day, p.view) for p in vs.photos] == [
         ("P2", "day0", 0, ""), ("P2", "day14", 14, ""), ("P2", "week4", 28, "front"),
         ("P10", "day0", 0, ""),
     ]
     assert [p.stem for p in vs.photos] == ["P2_day0", "P2_day14", "P2_w4_front", "P10_day0"]
-    assert [name for name, _ in vs.unparseable] == ["holiday.jpg", "P2_day0_top.jpg"]
+    assert [name for name, _ in vs.unparseable] == [
+        "holiday.jpg", "P2_day0_top.jpg", "P2_day28.dng", "P2_day28.HEIC"]
     assert "unknown view 'top'" in vs.unparseable[1][1]
+    # a phone's or camera's own format is not read, and says so
+    assert vs.unparseable[3][1] == ("HEIC photos are not read: export them as JPEG (quality 95 "
+                                    "or more), 16-bit TIFF or PNG")
     assert vs.patients == ["P2", "P10"]
     assert vs.manifest is None
 

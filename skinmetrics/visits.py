@@ -446,7 +446,7 @@ def read_manifest(path: str | os.PathLike, strict: bool = False
 def _manifest_photo(row: list[str], col: dict[str, int], header: list[str], path: Path,
                     line: int, seen_paths: dict[Path, int],
                     side_arms: dict[tuple[str, str], tuple[str, int, str, str]],
-                    decimal_comma: bool = False) -> Photo:
+                    decimal_comma: bool) -> Photo:
     """The photo of one manifest line (raises :class:`VisitError` naming the line);
     ``decimal_comma``: its numbers are written with a decimal comma."""
     name = path.name

@@ -29,7 +29,8 @@ Inside a sub-folder the name may leave the patient out (``subj-7/day0_front.jpg`
 does carry one it must be the folder's. Names that do not follow the grammar are not guessed:
 they are listed as unparseable with the reason. Files that are not images (``README.md``,
 ``ground_truth.csv``) and hidden files (``.DS_Store``, ``._P01_day0.jpg``) are ignored; a phone's
-HEIC and a camera's raw files are listed as not read.
+HEIC and a camera's raw files are listed as not read, and a folder with the results of a run
+(its ``run.json`` and ``photos/``) as not searched.
 
 Manifest
 --------
@@ -188,7 +189,8 @@ class VisitSet:
     photos : list of Photo
         Ordered by patient (natural order), day, view.
     unparseable : list of (str, str)
-        Image files that are not used: (path relative to the folder, one-line reason).
+        Image files that are not used: (path relative to the folder, one-line reason); then
+        the folders not searched (the results of a run inside the folder, ``results/``).
     manifest : Path or None
         The manifest the photos came from, if any.
     warnings : list of str
@@ -581,16 +583,25 @@ def _check_consistent(photos: Sequence[Photo], source: str) -> None:
                              f"{format_day(p.day)} ({p.file})")
 
 
-def _scan(root: Path, exclude: Sequence[Path]) -> tuple[list[Photo], list[tuple[str, str]]]:
-    """Photos named by the grammar in ``root`` and its ``<patient>/`` sub-folders."""
+def _scan(root: Path, exclude: Sequence[Path]
+          ) -> tuple[list[Photo], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Photos named by the grammar in ``root`` and its ``<patient>/`` sub-folders, the image
+    files that are not (relative path, reason), and the folders not searched (the results of
+    a run: relative path with a trailing ``/``, reason)."""
     photos: list[Photo] = []
     bad: list[tuple[str, str]] = []
+    not_searched: list[tuple[str, str]] = []
     excluded = {real_path(p) for p in exclude}
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames
                              if not d.startswith(".") and real_path(here / d) not in excluded)
         rel_dir = here.relative_to(root)
+        if rel_dir.parts and (here / "run.json").is_file() and (here / "photos").is_dir():
+            not_searched.append((rel_dir.as_posix() + "/", "the results of a skinmetrics run, "
+                                 "not searched for photos"))
+            dirnames.clear()
+            continue
         depth = len(rel_dir.parts)
         for fname in sorted(filenames):
             suffix = Path(fname).suffix.lower()
@@ -616,7 +627,7 @@ def _scan(root: Path, exclude: Sequence[Path]) -> tuple[list[Photo], list[tuple[
                 continue
             photos.append(Photo(here / fname, rel, parsed.patient or "", parsed.visit,
                                 parsed.day, parsed.view))
-    return photos, sorted(bad, key=lambda item: natural_key(item[0]))
+    return photos, sorted(bad, key=lambda item: natural_key(item[0])), not_searched
 
 
 def _assign_stems(photos: Sequence[Photo]) -> list[Photo]:
@@ -681,7 +692,7 @@ def discover(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] = (
     if manifest.is_file():
         photos, warnings = read_manifest(manifest, strict)
         listed = {real_path(p.path) for p in photos}
-        scanned, bad = _scan(root, [Path(e) for e in exclude])
+        scanned, bad, not_searched = _scan(root, [Path(e) for e in exclude])
         unparseable = [(p.file, f"not listed in {MANIFEST_NAME}")
                        for p in scanned if real_path(p.path) not in listed]
         unparseable += [(rel, f"not listed in {MANIFEST_NAME}") for rel, _ in bad
@@ -689,7 +700,8 @@ def discover(folder: str | os.PathLike, exclude: Sequence[str | os.PathLike] = (
         unparseable.sort(key=lambda item: natural_key(item[0]))
     else:
         manifest = None
-        photos, unparseable = _scan(root, [Path(e) for e in exclude])
+        photos, unparseable, not_searched = _scan(root, [Path(e) for e in exclude])
+    unparseable += not_searched
     by_key: dict[tuple[str, int | float, str], list[Photo]] = defaultdict(list)
     for p in photos:
         by_key[(p.patient, p.day, p.view)].append(p)

@@ -126,6 +126,24 @@ def test_discover_flat_folder(tmp_path):
     assert vs.manifest is None
 
 
+@pytest.mark.parametrize("with_manifest", [False, True])
+def test_an_earlier_runs_results_in_the_folder_are_not_searched(tmp_path, with_manifest):
+    touch(tmp_path, "P1_day0.jpg", "P1_day14.jpg", "old/run.json", "old/photos/P1_day0/overlay.jpg",
+          "old/photos/P1_day0/masks/roi.png", "P2/day0.jpg", "P2/extra/day14.jpg")
+    if with_manifest:
+        write_manifest(tmp_path, "path,patient,visit,day\nP1_day0.jpg,P1,V0,0\n"
+                       "P2/day0.jpg,P2,V0,0\n")
+    vs = discover(tmp_path)
+    assert [p.file for p in vs.photos] == (["P1_day0.jpg", "P2/day0.jpg"] if with_manifest else
+                                           ["P1_day0.jpg", "P1_day14.jpg", "P2/day0.jpg"])
+    unused = {"P2/extra/day14.jpg": "not listed in manifest.csv" if with_manifest
+              else "more than one sub-folder deep (expected <patient>/<name>)",
+              "old/": "the results of a skinmetrics run, not searched for photos"}
+    if with_manifest:
+        unused["P1_day14.jpg"] = "not listed in manifest.csv"
+    assert dict(vs.unparseable) == unused
+
+
 def test_discover_patient_subfolders_and_stem_collisions(tmp_path):
     touch(tmp_path, "P01/P01_day0.jpg", "P01/day14.jpg", "P02/day0.jpg", "P02/day14.jpg",
           "subj-7/d0_front.jpg", "subj-7/subj-7_d28_front.jpg", "P01/extra/P01_day28.jpg",

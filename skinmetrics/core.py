@@ -413,7 +413,8 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
         warnings.append("no face found in a whole-face photo; measured over the whole skin "
                         "region")
     # without a scale, a face gives the size limits one: adult interpupillary distance ~63 mm
-    size_ppm = face.interocular / FACE_IPD_MM if face is not None and not px_per_mm else None
+    size_ppm = (face.frontal_interocular / FACE_IPD_MM if face is not None and not px_per_mm
+                else None)
     detection = detect_layers(srgb, pipeline, px_per_mm,
                               not_skin=_union(cal.chart_mask, excluded, clipped),
                               size_px_per_mm=size_ppm, estimates=given, face_area=face_area,

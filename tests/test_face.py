@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -57,6 +58,21 @@ def astronaut() -> np.ndarray:
 @pytest.fixture(scope="module")
 def astro_face(astronaut):
     return find_face(astronaut)
+
+
+def test_a_turned_faces_eye_distance_is_recovered_from_its_nose(astro_face):
+    """Turning the head shortens the eye distance seen, not the nose's height: the frontal
+    face squeezed across as a 45 degree turn shows it (cos 45 degrees = 0.71)."""
+    f = astro_face
+    nose = f.landmarks[30, 0]
+    squeezed = f.landmarks.copy()
+    squeezed[:, 0] = nose + (squeezed[:, 0] - nose) * np.cos(np.radians(45))
+    turned = dataclasses.replace(f, landmarks=squeezed, asymmetry=0.6, view="left")
+    assert turned.interocular == pytest.approx(np.cos(np.radians(45)) * f.interocular, rel=0.01)
+    assert abs(turned.frontal_interocular / f.interocular - 1) < 0.1  # not -29 %
+    # a face counted as frontal is sized by its eyes, and so is the frontal one itself
+    assert dataclasses.replace(turned, asymmetry=0.2).frontal_interocular == turned.interocular
+    assert f.frontal_interocular == f.interocular
 
 
 def test_astronaut_face_and_regions(astronaut, astro_face):

@@ -1,7 +1,7 @@
 """Score skinmetrics on the real labelled photos in ../shared/data; prints dated Markdown tables.
 
     python benchmarks/real_data.py [--data ../shared/data]
-                                   [--only {pores,pad,pairs,acne,acne_lesions}]
+                                   [--only {pores,pad,pairs,acne,acne_lesions}] [--no-scale]
                                    [--limit N]
 
 Every score stands beside a trivial baseline measured in the same run on the same photos.
@@ -43,7 +43,8 @@ from ``--data`` and never copied into the project.
 * ``acne_lesions`` (the same 243 faces with expert lesion circles, sorted by file name:
   even index TUNE, on which the ``[acne_lesion]`` rules and lesion score were set; odd
   index CHECK): the ``acne_lesion`` layer measured through :func:`skinmetrics.core.measure`
-  at 4 px/mm (face, its exclusions and outline; the acne pipeline with that layer alone,
+  at 4 px/mm (``--no-scale``: none given, the face's eye distance and nose set the size
+  limits) (face, its exclusions and outline; the acne pipeline with that layer alone,
   which the other layers do not change). A found lesion (the centroid of its outline)
   matches an expert lesion when it lies inside the expert's ellipse with both semi-axes
   grown by 3 px, one-to-one (:func:`skinmetrics.scoring.match_in_ellipses`); precision,
@@ -80,6 +81,7 @@ import sys
 import time
 from collections import defaultdict
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -360,18 +362,20 @@ def otsu_blobs(srgb: np.ndarray, where: np.ndarray, min_px: int = 4,
     return np.asarray(ndi.center_of_mass(labels > 0, labels, keep)).reshape(-1, 2)
 
 
-def lesion_faces_measured(folder: Path, faces: list[dict],
-                          margin_px: float = 3.0) -> tuple[list[dict], dict[str, float]]:
-    """Each face measured with the acne pipeline's ``acne_lesion`` layer and the Otsu
-    baseline (see the module text): per face and method the found, expert and matched
-    counts; and the seconds per face of each (face finding and skin region not included)."""
+def lesion_faces_measured(folder: Path, faces: list[dict], margin_px: float = 3.0,
+                          px_per_mm: float | None = ACNE04_PX_PER_MM
+                          ) -> tuple[list[dict], dict[str, float]]:
+    """Each face measured with the acne pipeline's ``acne_lesion`` layer (at ``px_per_mm``;
+    None: no scale given, the face's) and the Otsu baseline (see the module text): per face
+    and method the found, expert and matched counts; and the seconds per face of each (face
+    finding and skin region not included)."""
     pipeline = load_pipeline("acne")
     pipeline = dataclasses.replace(pipeline, stages=("acne_lesion",))
     rows, seconds = [], {"acne_lesion": 0.0, "baseline": 0.0}
     for e in faces:
         srgb = read_image(folder / "images" / e["file_name"])
         timings: dict[str, float] = {}
-        photo = measure(srgb, pipeline, px_per_mm=ACNE04_PX_PER_MM, chart="none", view="front",
+        photo = measure(srgb, pipeline, px_per_mm=px_per_mm, chart="none", view="front",
                         timings=timings)
         seconds["acne_lesion"] += timings["acne_lesion"]
         labels = photo.detection.found["acne_lesion"]
@@ -425,14 +429,16 @@ def lesion_scores(rows: list[dict]) -> dict[str, float]:
             "mean_found": float(found.mean()), "mean_expert": float(expert.mean())}
 
 
-def acne_lesions(data: Path, limit: int | None) -> None:
+def acne_lesions(data: Path, limit: int | None,
+                 px_per_mm: float | None = ACNE04_PX_PER_MM) -> None:
     folder = data / "acne04_valid"
     faces = acne04_lesion_faces(folder)[:limit]
-    rows, seconds = lesion_faces_measured(folder, faces)
+    rows, seconds = lesion_faces_measured(folder, faces, px_per_mm=px_per_mm)
     names = {"acne_lesion": "skinmetrics acne_lesion",
              "baseline": "Otsu a* blobs (baseline)"}
+    scale = f"{px_per_mm:g} px/mm" if px_per_mm else "no scale given (the face's)"
     print(f"\n### Acne lesion count: acne04_valid ({len(faces)} faces with expert lesion"
-          " circles, 4 px/mm; match = centre inside the expert ellipse + 3 px, one-to-one)\n")
+          f" circles, {scale}; match = centre inside the expert ellipse + 3 px, one-to-one)\n")
     print("| method | split | faces | precision | recall | F1 | Spearman rho | mean found |"
           " mean expert |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -452,7 +458,7 @@ def acne_lesions(data: Path, limit: int | None) -> None:
           f" {np.median(ratio):.2f} (quartiles {np.percentile(ratio, 25):.2f}-"
           f"{np.percentile(ratio, 75):.2f}), Spearman rho of the two"
           f" {spearmanr(pairs[:, 0], pairs[:, 1])[0]:.2f}; expert diameter median"
-          f" {np.median(pairs[:, 1]) / ACNE04_PX_PER_MM:.1f} mm.")
+          f" {np.median(pairs[:, 1]) / ACNE04_PX_PER_MM:.1f} mm at {ACNE04_PX_PER_MM:g} px/mm.")
     print("\nPer face: " + ", ".join(f"{names[k]} {1000 * v:.0f} ms" for k, v in seconds.items())
           + " (the layer's detection alone; face finding and skin region not included).")
 
@@ -469,11 +475,16 @@ def main() -> None:
                         help="run only this set (repeatable)")
     parser.add_argument("--limit", type=int, default=None,
                         help="at most N photos per class (pad), lesions (pairs) or faces (acne)")
+    parser.add_argument("--no-scale", action="store_true",
+                        help="acne_lesions: measure the faces with no px_per_mm given (the "
+                             "face's eye distance and nose set the size limits)")
     args = parser.parse_args()
     print(f"## skinmetrics on real labelled photos, {date.today().isoformat()}")
+    sets = {**SETS, "acne_lesions": partial(acne_lesions, px_per_mm=None)} if args.no_scale \
+        else SETS
     for name in args.only or SETS:
         start = time.perf_counter()
-        SETS[name](args.data, args.limit)
+        sets[name](args.data, args.limit)
         print(f"\n({name}: {time.perf_counter() - start:.0f} s)")
 
 

@@ -135,8 +135,7 @@ class Face:
         Turning the head shortens the eye distance seen (:attr:`interocular`), not the
         nose's height (points 27 to 33): in a turned face (``abs(asymmetry) >
         FRONTAL_MAX``) the nose's height over :data:`NOSE_PER_EYE_DISTANCE` when that is
-        the larger (ACNE04's validation faces turned by ``abs(asymmetry)`` 0.7-0.85: the
-        eye distance seen 0.84 of this, median)."""
+        the larger."""
         if abs(self.asymmetry) <= FRONTAL_MAX:
             return self.interocular
         p = self.landmarks

@@ -5,6 +5,7 @@ Layout written into the output folder::
 
     photos/<stem>/metrics.json, masks/*.png, overlay.jpg   (skinmetrics.photo.write_outputs)
     measurements.csv          one row per photo, region and metric
+    photos.csv                one row per photo: scale, calibration, registration, warnings
     change_from_baseline.csv  one row per patient, view, region, metric and compared visit
     patients/<patient>.csv    one wide table per patient
     summary.csv               one row per view, region, arm, metric and follow-up visit
@@ -58,6 +59,7 @@ from .tables import (
     cohort_table,
     measurements_table,
     patient_table,
+    photos_table,
     summary_table,
     write_csv,
 )
@@ -88,7 +90,7 @@ __all__ = [
     "ProgressBar",
 ]
 
-OUTPUT_FILES = ("measurements.csv", "change_from_baseline.csv", "summary.csv",
+OUTPUT_FILES = ("measurements.csv", "photos.csv", "change_from_baseline.csv", "summary.csv",
                 "cohort_stats.csv", "run.json", REPORT_FILE)
 #: In each photo's folder: what it was measured from (see :func:`_fingerprint`), written
 #: once its metrics.json is; a later run into the same folder reuses it when they match.
@@ -628,7 +630,8 @@ def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
     Returns
     -------
     dict
-        ``measurements``, ``change_from_baseline``, ``summary``, ``cohort`` (DataFrames) and
+        ``measurements``, ``photos``, ``change_from_baseline``, ``summary``, ``cohort``
+        (DataFrames) and
         ``patients`` ({patient id: wide DataFrame}, every patient of the visit set).
 
     Notes
@@ -646,7 +649,8 @@ def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
                         "arm": p.arm, "photo": p.file, "status": r.status,
                         "message": r.message, "metrics": rec.get("metrics") or {},
                         "regions": rec.get("regions"), "units": rec.get("units") or {},
-                        "region_arms": {n: region_arm(p, n) for n in REGION_SIDES}})
+                        "region_arms": {n: region_arm(p, n) for n in REGION_SIDES},
+                        "record": r.record})
         base_regions = rec.get("baseline_regions") or (
             {DEFAULT_REGION: rec["baseline_metrics"]} if rec.get("baseline_metrics") else {})
         paired.update({(p.patient, p.day, p.view, region, metric): value
@@ -658,9 +662,9 @@ def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
     labels = {m.name: m.label for layer in methods() for m in layer.metrics}
     patients = {pid: patient_table(measurements, pid, by_patient.get(pid), paired, labels)
                 for pid in plan.visits.patients}
-    return {"measurements": measurements, "change_from_baseline": changes,
-            "summary": summary_table(changes), "cohort": cohort_table(changes),
-            "patients": patients}
+    return {"measurements": measurements, "photos": photos_table(records),
+            "change_from_baseline": changes, "summary": summary_table(changes),
+            "cohort": cohort_table(changes), "patients": patients}
 
 
 def library_versions() -> dict[str, str]:
@@ -836,6 +840,7 @@ def run_batch(folder: str | os.PathLike, out: str | os.PathLike,
             client.close()
     tables = build_tables(plan, results)
     write_csv(out / "measurements.csv", tables["measurements"])
+    write_csv(out / "photos.csv", tables["photos"])
     write_csv(out / "change_from_baseline.csv", tables["change_from_baseline"])
     for pid, table in tables["patients"].items():
         write_csv(out / "patients" / f"{pid}.csv", table)

@@ -193,8 +193,8 @@ def run(
         reason = r.message.removeprefix(f"{r.photo.path.name}: ")
         typer.echo(f"  failed: {r.photo.file}: {reason}")
     typer.echo(f"results in {out}: measurements.csv, change_from_baseline.csv, summary.csv, "
-               f"cohort_stats.csv, patients/ ({len(result.tables['patients'])}), photos/, "
-               "run.json")
+               f"cohort_stats.csv, photos.csv, patients/ ({len(result.tables['patients'])}), "
+               "photos/, run.json")
     if (out / REPORT_FILE).is_file():
         typer.echo(f"report: {out / REPORT_FILE} (open it in a web browser)")
     raise typer.Exit(result.exit_code)

@@ -52,6 +52,7 @@ from .visits import Comparison, natural_key
 
 __all__ = [
     "MEASUREMENT_COLUMNS",
+    "PHOTO_COLUMNS",
     "CHANGE_COLUMNS",
     "PATIENT_KEY_COLUMNS",
     "PATIENT_CHANGE_PREFIXES",
@@ -64,6 +65,7 @@ __all__ = [
     "record_regions",
     "percent_change",
     "measurements_table",
+    "photos_table",
     "change_table",
     "patient_table",
     "summary_table",
@@ -80,6 +82,11 @@ DEFAULT_REGION = "whole"
 
 MEASUREMENT_COLUMNS = ["patient", "visit", "day", "view", "region", "arm", "metric", "value",
                        "unit", "photo", "status", "message"]
+#: Columns of :func:`photos_table`: how each photo was measured, to check the captures.
+PHOTO_COLUMNS = ["patient", "visit", "day", "view", "arm", "photo", "status", "message",
+                 "px_per_mm", "scale_source", "calibration", "delta_e_mean", "registered",
+                 "registration_quality", "rotation_deg", "relative_scale", "n_warnings",
+                 "warnings"]
 CHANGE_COLUMNS = ["patient", "view", "region", "arm", "metric", "unit", "baseline_visit",
                   "baseline_day", "visit", "day", "baseline_value", "value", "change",
                   "percent_change"]
@@ -111,7 +118,8 @@ REGION_GROUPS = {"left_cheek": "cheek", "right_cheek": "cheek"}
 WILCOXON_MIN_N = 6
 
 _TEXT = {"patient", "visit", "view", "region", "arm", "metric", "label", "unit", "photo", "status",
-         "message", "baseline_visit", "kind", "arm_a", "arm_b", "quantity", "note"}
+         "message", "baseline_visit", "kind", "arm_a", "arm_b", "quantity", "note",
+         "scale_source", "calibration", "registered", "warnings"}
 
 
 def _number(value) -> float:
@@ -136,7 +144,7 @@ def percent_change(value, baseline) -> float:
 
 
 _DAY = {"day", "baseline_day"}
-_COUNT = {"n", "percent_change_n", "n_pairs"}
+_COUNT = {"n", "percent_change_n", "n_pairs", "n_warnings"}
 
 
 def _frame(rows: list[dict], columns: Sequence[str]) -> pd.DataFrame:
@@ -216,6 +224,51 @@ def measurements_table(records: Iterable[Mapping],
                   "metric": m, "value": metrics[m], "unit": units.get(m, "")}
                  for region, metrics in record_regions(r).items() for m in order if m in metrics]
     return _frame(rows, MEASUREMENT_COLUMNS)
+
+
+def photos_table(records: Iterable[Mapping]) -> pd.DataFrame:
+    """One row per photo: its scale, colour calibration, registration and warnings, to
+    check the captures (a failed registration, a chart not found, an estimated scale).
+
+    Parameters
+    ----------
+    records : iterable of mapping
+        One per photo, with the keys of :func:`measurements_table` (``patient`` ...
+        ``message``) and ``record``: the photo's metrics.json (None when it failed).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`PHOTO_COLUMNS`, ordered as :func:`measurements_table`: ``px_per_mm``
+        and ``scale_source`` as in metrics.json; ``calibration`` the colour calibration's
+        source and ``delta_e_mean`` its fit (mean CIEDE2000 over the chart's patches);
+        for a follow-up compared with its baseline, ``registered`` (``yes`` / ``no``),
+        the registration's ``registration_quality`` (correlation of the aligned photos),
+        ``rotation_deg`` and ``relative_scale`` (empty for a baseline or without
+        registration); ``warnings`` one line each, joined by `` | ``.
+    """
+    rows = []
+    for r in sorted(records, key=lambda r: (natural_key(r["patient"]), r["day"],
+                                            natural_key(r.get("view") or ""))):
+        rec = r.get("record") or {}
+        calibration = rec.get("calibration") or {}
+        alignment = rec.get("alignment") or {}
+        registration = alignment.get("registration") or {}
+        warnings = rec.get("warnings") or []
+        registered = alignment.get("registered")
+        rows.append({
+            "patient": r["patient"], "visit": r["visit"], "day": _day_value(r["day"]),
+            "view": r.get("view") or "", "arm": r.get("arm") or "", "photo": r["photo"],
+            "status": r["status"], "message": r.get("message") or "",
+            "px_per_mm": rec.get("px_per_mm"), "scale_source": rec.get("scale_source"),
+            "calibration": calibration.get("source"),
+            "delta_e_mean": calibration.get("delta_e_mean"),
+            "registered": None if registered is None else ("yes" if registered else "no"),
+            "registration_quality": registration.get("quality") if registered else None,
+            "rotation_deg": registration.get("rotation_deg") if registered else None,
+            "relative_scale": registration.get("relative_scale") if registered else None,
+            "n_warnings": len(warnings) if rec else None, "warnings": " | ".join(warnings)})
+    return _frame(rows, PHOTO_COLUMNS)
 
 
 def _metric_units(measurements: pd.DataFrame) -> dict[str, str]:

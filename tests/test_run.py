@@ -20,7 +20,13 @@ from skinmetrics.batch import ProgressBar, eta_seconds, run_batch
 from skinmetrics.cli import app
 from skinmetrics.pipeline import load_pipeline
 from skinmetrics.synthetic import write_visit_set
-from skinmetrics.tables import CHANGE_COLUMNS, MEASUREMENT_COLUMNS, SUMMARY_COLUMNS, decimals
+from skinmetrics.tables import (
+    CHANGE_COLUMNS,
+    MEASUREMENT_COLUMNS,
+    PHOTO_COLUMNS,
+    SUMMARY_COLUMNS,
+    decimals,
+)
 
 pytestmark = pytest.mark.slow  # end-to-end runs or real-photo sets
 
@@ -98,7 +104,23 @@ def test_every_output_exists_with_its_columns(run_j1):
             "erythema.png", "microcrust.png", "pigment.png", "roi.png"]
     assert sorted(p.name for p in out.iterdir()) == [
         "change_from_baseline.csv", "cohort_stats.csv", "measurements.csv", "patients", "photos",
+        "photos.csv",
         "report.html", "run.json", "summary.csv"]
+
+    photos = pd.read_csv(out / "photos.csv", keep_default_na=False)
+    assert list(photos.columns) == PHOTO_COLUMNS
+    assert list(photos.photo) == [f"{s}.jpg" for s in STEMS]
+    for row, rec in zip(photos.itertuples(), metrics_json, strict=True):
+        assert (row.px_per_mm, row.scale_source) == (rec["px_per_mm"], rec["scale_source"])
+        assert row.calibration == rec["calibration"]["source"]
+        registration = (rec.get("alignment") or {}).get("registration")
+        if registration is None:  # a baseline
+            assert (row.registered, row.registration_quality) == ("", "")
+        else:
+            assert row.registered == "yes"
+            assert float(row.registration_quality) == pytest.approx(registration["quality"],
+                                                                  abs=1e-4)
+        assert row.n_warnings == len(rec["warnings"])
 
     meas = pd.read_csv(out / "measurements.csv", keep_default_na=False)
     assert list(meas.columns) == MEASUREMENT_COLUMNS

@@ -12,6 +12,7 @@ import pytest
 from skinmetrics.tables import (
     CHANGE_COLUMNS,
     MEASUREMENT_COLUMNS,
+    PHOTO_COLUMNS,
     SUMMARY_COLUMNS,
     change_table,
     csv_bytes,
@@ -20,6 +21,7 @@ from skinmetrics.tables import (
     measurements_table,
     patient_table,
     percent_change,
+    photos_table,
     record_regions,
     summary_table,
     write_csv,
@@ -327,3 +329,40 @@ def test_csv_quotes_text_with_commas():
     line = csv_bytes(t).decode().splitlines()[1]
     assert line.endswith(',error,"bad, ""odd"" file"')
     assert pd.read_csv(io.StringIO(csv_bytes(t).decode())).message[0] == 'bad, "odd" file'
+
+
+def test_photos_table_shows_how_each_photo_was_measured():
+    def photo(visit, day, status="ok", record=None, message=""):
+        return {"patient": "P1", "visit": visit, "day": day, "view": "", "arm": "",
+                "photo": f"P1_{visit}.jpg", "status": status, "message": message,
+                "record": record}
+
+    chart = {"source": "chart", "delta_e_mean": 2.5}
+    rows = [
+        photo("d28", 28, record={"px_per_mm": 20.0, "scale_source": "flag",
+                                 "calibration": {"source": "none"}, "warnings": [],
+                                 "alignment": {"registered": False, "registration": {
+                                     "ok": False, "quality": 0.1}}}),
+        photo("d0", 0, record={"px_per_mm": 21.3, "scale_source": "chart", "calibration": chart,
+                               "alignment": None, "warnings": ["a", "b"]}),
+        photo("d14", 14, record={"px_per_mm": None, "scale_source": "none", "calibration": chart,
+                                 "warnings": [], "alignment": {"registered": True, "registration": {
+                                     "quality": 0.71, "rotation_deg": 2.0,
+                                     "relative_scale": 1.02}}}),
+        photo("d42", 42, status="error", message="P1_d42.jpg: not an image"),
+    ]
+    t = photos_table(rows)
+    assert list(t.columns) == PHOTO_COLUMNS
+    assert list(t.visit) == ["d0", "d14", "d28", "d42"]  # by day
+    assert list(t.px_per_mm.fillna(-1)) == [21.3, -1, 20.0, -1]
+    assert list(t.scale_source) == ["chart", "none", "flag", ""]
+    assert list(t.calibration) == ["chart", "chart", "none", ""]
+    assert list(t.delta_e_mean.fillna(-1)) == [2.5, 2.5, -1, -1]
+    # a baseline is not registered; a failed registration shows no quality
+    assert list(t.registered) == ["", "yes", "no", ""]
+    assert list(t.registration_quality.fillna(-1)) == [-1, 0.71, -1, -1]
+    assert list(t.rotation_deg.fillna(-1)) == [-1, 2.0, -1, -1]
+    assert list(t.relative_scale.fillna(-1)) == [-1, 1.02, -1, -1]
+    assert t.n_warnings.tolist()[:3] == [2, 0, 0] and pd.isna(t.n_warnings.iloc[3])
+    assert list(t.warnings) == ["a | b", "", "", ""]
+    assert list(t.status) == ["ok", "ok", "ok", "error"] and t.message.iloc[3].endswith("image")

@@ -631,8 +631,8 @@ def build_tables(plan: BatchPlan, results: Sequence[PhotoResult]) -> dict:
     -------
     dict
         ``measurements``, ``photos``, ``change_from_baseline``, ``summary``, ``cohort``
-        (DataFrames) and
-        ``patients`` ({patient id: wide DataFrame}, every patient of the visit set).
+        (DataFrames) and ``patients`` ({patient id: wide DataFrame}, every patient of the
+        visit set).
 
     Notes
     -----

@@ -204,17 +204,14 @@ def measurements_table(records: Iterable[Mapping],
         metric. An errored photo has one row with empty ``region`` and ``metric`` and NaN
         ``value``; a metric that could not be measured (None) has NaN ``value``.
     """
-    records = sorted(records, key=lambda r: (natural_key(r["patient"]), r["day"],
-                                             natural_key(r.get("view") or "")))
+    records = _by_photo(records)
     order = list(metric_order or [])
     for r in records:
         for metrics in record_regions(r).values():
             order += [m for m in metrics if m not in order]
     rows = []
     for r in records:
-        base = {"patient": r["patient"], "visit": r["visit"], "day": _day_value(r["day"]),
-                "view": r.get("view") or "", "arm": r.get("arm") or "", "photo": r["photo"],
-                "status": r["status"], "message": r.get("message") or ""}
+        base = _photo_keys(r)
         units = r.get("units") or {}
         arms = r.get("region_arms") or {}
         if r["status"] != "ok":
@@ -224,6 +221,19 @@ def measurements_table(records: Iterable[Mapping],
                   "metric": m, "value": metrics[m], "unit": units.get(m, "")}
                  for region, metrics in record_regions(r).items() for m in order if m in metrics]
     return _frame(rows, MEASUREMENT_COLUMNS)
+
+
+def _by_photo(records: Iterable[Mapping]) -> list[Mapping]:
+    """Photo records by patient (natural order), day and view."""
+    return sorted(records, key=lambda r: (natural_key(r["patient"]), r["day"],
+                                          natural_key(r.get("view") or "")))
+
+
+def _photo_keys(r: Mapping) -> dict:
+    """The columns that name a photo record and its status, as the tables give them."""
+    return {"patient": r["patient"], "visit": r["visit"], "day": _day_value(r["day"]),
+            "view": r.get("view") or "", "arm": r.get("arm") or "", "photo": r["photo"],
+            "status": r["status"], "message": r.get("message") or ""}
 
 
 def photos_table(records: Iterable[Mapping]) -> pd.DataFrame:
@@ -248,8 +258,7 @@ def photos_table(records: Iterable[Mapping]) -> pd.DataFrame:
         registration); ``warnings`` one line each, joined by `` | ``.
     """
     rows = []
-    for r in sorted(records, key=lambda r: (natural_key(r["patient"]), r["day"],
-                                            natural_key(r.get("view") or ""))):
+    for r in _by_photo(records):
         rec = r.get("record") or {}
         calibration = rec.get("calibration") or {}
         alignment = rec.get("alignment") or {}
@@ -257,9 +266,7 @@ def photos_table(records: Iterable[Mapping]) -> pd.DataFrame:
         warnings = rec.get("warnings") or []
         registered = alignment.get("registered")
         rows.append({
-            "patient": r["patient"], "visit": r["visit"], "day": _day_value(r["day"]),
-            "view": r.get("view") or "", "arm": r.get("arm") or "", "photo": r["photo"],
-            "status": r["status"], "message": r.get("message") or "",
+            **_photo_keys(r),
             "px_per_mm": rec.get("px_per_mm"), "scale_source": rec.get("scale_source"),
             "calibration": calibration.get("source"),
             "delta_e_mean": calibration.get("delta_e_mean"),

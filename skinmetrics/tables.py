@@ -254,17 +254,20 @@ def photos_table(records: Iterable[Mapping]) -> pd.DataFrame:
         source and ``delta_e_mean`` its fit (mean CIEDE2000 over the chart's patches);
         for a follow-up compared with its baseline, ``registered`` (``yes`` / ``no``),
         the registration's ``registration_quality`` (correlation of the aligned photos),
-        ``rotation_deg`` and ``relative_scale`` (empty for a baseline or without
-        registration); ``warnings`` one line each, joined by `` | ``.
+        ``rotation_deg`` and ``relative_scale`` (all empty for a baseline or where no
+        registration was tried; the last three also where it failed); ``warnings`` one line
+        each, joined by `` | ``.
     """
     rows = []
     for r in _by_photo(records):
         rec = r.get("record") or {}
         calibration = rec.get("calibration") or {}
         alignment = rec.get("alignment") or {}
-        registration = alignment.get("registration") or {}
+        registration = alignment.get("registration")
         warnings = rec.get("warnings") or []
-        registered = alignment.get("registered")
+        # None: a baseline, or a follow-up not registered (``--no-register``)
+        registered = None if registration is None else alignment.get("registered")
+        registration = registration or {}
         rows.append({
             **_photo_keys(r),
             "px_per_mm": rec.get("px_per_mm"), "scale_source": rec.get("scale_source"),

@@ -350,19 +350,24 @@ def test_photos_table_shows_how_each_photo_was_measured():
                                      "quality": 0.71, "rotation_deg": 2.0,
                                      "relative_scale": 1.02}}}),
         photo("d42", 42, status="error", message="P1_d42.jpg: not an image"),
+        photo("d56", 56, record={"px_per_mm": 20.0, "scale_source": "flag", "warnings": [],
+                                 "calibration": {"source": "none"},
+                                 "alignment": {"registered": False, "registration": None}}),
     ]
     t = photos_table(rows)
     assert list(t.columns) == PHOTO_COLUMNS
-    assert list(t.visit) == ["d0", "d14", "d28", "d42"]  # by day
-    assert list(t.px_per_mm.fillna(-1)) == [21.3, -1, 20.0, -1]
-    assert list(t.scale_source) == ["chart", "none", "flag", ""]
-    assert list(t.calibration) == ["chart", "chart", "none", ""]
-    assert list(t.delta_e_mean.fillna(-1)) == [2.5, 2.5, -1, -1]
-    # a baseline is not registered; a failed registration shows no quality
-    assert list(t.registered) == ["", "yes", "no", ""]
-    assert list(t.registration_quality.fillna(-1)) == [-1, 0.71, -1, -1]
-    assert list(t.rotation_deg.fillna(-1)) == [-1, 2.0, -1, -1]
-    assert list(t.relative_scale.fillna(-1)) == [-1, 1.02, -1, -1]
+    assert list(t.visit) == ["d0", "d14", "d28", "d42", "d56"]  # by day
+    assert list(t.px_per_mm.fillna(-1)) == [21.3, -1, 20.0, -1, 20.0]
+    assert list(t.scale_source) == ["chart", "none", "flag", "", "flag"]
+    assert list(t.calibration) == ["chart", "chart", "none", "", "none"]
+    assert list(t.delta_e_mean.fillna(-1)) == [2.5, 2.5, -1, -1, -1]
+    # a baseline is not registered, nor a follow-up without registration (--no-register);
+    # a failed registration shows no quality
+    assert list(t.registered) == ["", "yes", "no", "", ""]
+    assert list(t.registration_quality.fillna(-1)) == [-1, 0.71, -1, -1, -1]
+    assert list(t.rotation_deg.fillna(-1)) == [-1, 2.0, -1, -1, -1]
+    assert list(t.relative_scale.fillna(-1)) == [-1, 1.02, -1, -1, -1]
     assert t.n_warnings.tolist()[:3] == [2, 0, 0] and pd.isna(t.n_warnings.iloc[3])
-    assert list(t.warnings) == ["a | b", "", "", ""]
-    assert list(t.status) == ["ok", "ok", "ok", "error"] and t.message.iloc[3].endswith("image")
+    assert list(t.warnings) == ["a | b", "", "", "", ""]
+    assert list(t.status) == ["ok", "ok", "ok", "error", "ok"]
+    assert t.message.iloc[3].endswith("image")

@@ -141,7 +141,8 @@ def sparkline_svg(days: Sequence[float], values: Sequence[float], width: int = 1
 
 
 #: A course panel's size and margins (px; the left margin holds the tick labels).
-_PANEL = {"width": 340, "height": 250, "left": 58, "right": 12, "top": 26, "bottom": 40}
+_PANEL = {"width": 340, "height": 250, "left": 58, "right": 12, "top": 26, "bottom": 40,
+          "legend_row": 13}
 
 
 def course_figure(courses: Mapping[str, Mapping[str, Mapping[str, Sequence[tuple]]]],
@@ -195,7 +196,7 @@ def _course_panel(by_arm: Mapping[str, Mapping[str, Sequence[tuple]]], region: s
     xs, x_ticks = _axis_range(min(days, default=0) - 0.03 * span, span * 1.03,
                               steps=(1, 2, 5, 7, 10))  # weeks where they fit
     ys, y_ticks = _axis_range(min(values, default=0), max(values, default=1))
-    legend = 13 * len(arms)  # a line per arm between the title and the plot
+    legend = _PANEL["legend_row"] * len(arms)  # a line per arm between title and plot
     left, top = x0 + _PANEL["left"], y0 + _PANEL["top"] + legend
     right = x0 + _PANEL["width"] - _PANEL["right"]
     bottom = y0 + _PANEL["height"] - _PANEL["bottom"]
@@ -241,7 +242,7 @@ def _course_panel(by_arm: Mapping[str, Mapping[str, Sequence[tuple]]], region: s
         out.append(f'<g stroke="{colour}" fill="{colour}" stroke-width="1.2">{bars}'
                    f'<polyline points="{_points(zip(at, mean, strict=True), x, y)}" '
                    f'fill="none" stroke-width="2.4"/>{dots}</g>')
-        ly = top - legend + 13 * k + 6
+        ly = top - legend + _PANEL["legend_row"] * k + 6
         out += [f'<line x1="{left}" y1="{ly - 3}" x2="{left + 14}" y2="{ly - 3}" '
                 f'stroke="{colour}" stroke-width="2.4"/>',
                 text(left + 18, ly, f"{arm or 'all patients'} (n = {len(lines[arm])})",

@@ -306,7 +306,7 @@ def linear_to_srgb(linear: np.ndarray, out: np.ndarray | None = None) -> np.ndar
         np.clip(flat[start:start + BAND_PIXELS], 0.0, 1.0, out=part)
         dark = np.flatnonzero(part <= np.float32(0.0031308))  # the linear segment
         dark_values = part[dark] * np.float32(12.92)
-        np.power(part, np.float32(1 / 2.4), out=part)
+        cv2.pow(part, 1 / 2.4, dst=part)  # vectorised (SIMD) power
         part *= np.float32(1.055)
         part -= np.float32(0.055)
         part[dark] = dark_values
@@ -395,9 +395,7 @@ def erythema_index(linear: np.ndarray) -> np.ndarray:
     """
     ratio = np.maximum(linear[..., 0], _EPS)  # only R and G: no copy of all three
     ratio /= np.maximum(linear[..., 1], _EPS)
-    np.log10(ratio, out=ratio)
-    ratio *= 100.0
-    return ratio.astype(np.float32, copy=False)
+    return _scaled_log10(ratio.astype(np.float32, copy=False), 100.0)
 
 
 def melanin_index(linear: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
@@ -415,9 +413,7 @@ def melanin_index(linear: np.ndarray, where: np.ndarray | None = None) -> np.nda
     else:  # R of the pixels of where (a copy): the index made in it
         index = linear[..., 0][where]
         np.maximum(index, _EPS, out=index)
-    np.log10(index, out=index)  # in place: one array of R's size
-    index *= -100.0
-    return index.astype(np.float32, copy=False)
+    return _scaled_log10(index.astype(np.float32, copy=False), -100.0)  # one array of R's size
 
 
 def ita_degrees(L: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -436,12 +432,17 @@ def ita_degrees(L: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def optical_density(linear: np.ndarray) -> np.ndarray:
     """Apparent optical density OD = -log10(linear RGB), per channel (float32)."""
-    lin = np.maximum(np.asarray(linear, dtype=np.float32), np.float32(_EPS))
-    shape = lin.shape
-    flat = lin.reshape(shape[0], -1) if lin.ndim > 1 else lin[None]
-    od = cv2.log(flat, flat)  # natural log, fast; in place (lin is a copy)
-    od *= np.float32(-1.0 / np.log(10.0))
-    return od.reshape(shape)
+    return _scaled_log10(np.maximum(np.asarray(linear, dtype=np.float32), np.float32(_EPS)),
+                         -1.0)
+
+
+def _scaled_log10(values: np.ndarray, factor: float) -> np.ndarray:
+    """``factor`` x log10 of positive float32 ``values``, made in their place (OpenCV's
+    vectorised natural logarithm, times factor / ln 10)."""
+    flat = values.reshape(values.shape[0], -1) if values.ndim > 1 else values[None]
+    cv2.log(flat, flat)
+    flat *= np.float32(factor / np.log(10.0))
+    return flat.reshape(np.shape(values))
 
 
 #: Ridge weight on the shading term of :func:`unmixing_matrix` (relative to the largest

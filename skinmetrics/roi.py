@@ -179,10 +179,30 @@ def clipped_mask(srgb: np.ndarray | SRGBCodes, clip_level: float) -> np.ndarray:
 
 
 def _skin_hued(a: np.ndarray, b: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
-    """Pixels whose CIELAB hue angle and chroma (from ``a``, ``b``) are skin's."""
-    hue = np.degrees(np.arctan2(b, a))
-    return ((hue >= params["hue_min_deg"]) & (hue <= params["hue_max_deg"])
-            & (np.hypot(a, b) >= params["chroma_min"]))
+    """Pixels whose CIELAB hue angle h_ab = atan2(b*, a*) (-180-180 degrees) lies within
+    ``hue_min_deg``..``hue_max_deg`` and whose chroma C*ab = hypot(a*, b*) is at least
+    ``chroma_min``. The angle is tested by which side of the range's two edges (a*, b*)
+    lies on, the sign of a cross product, and the chroma by its square: no arctangent nor
+    root per pixel, the same pixels but within float rounding of an edge."""
+    low, high = np.radians(params["hue_min_deg"]), np.radians(params["hue_max_deg"])
+    chroma = params["chroma_min"]
+    skin = a * a + b * b >= np.float32(chroma * abs(chroma))
+    if high < low:
+        return np.zeros(np.shape(a), bool)
+
+    def left_of(angle: float) -> np.ndarray:  # (a, b) x (cos, sin) of the edge direction
+        cos, sin = (np.float32(0.0 if abs(v) < 1e-12 else v) for v in (np.cos(angle),
+                                                                         np.sin(angle)))
+        return cos * b - sin * a
+
+    if high - low <= np.pi:  # a range of at most a half turn: inside both edges
+        skin &= left_of(low) >= 0
+        skin &= left_of(high) <= 0
+    else:  # wider: not strictly inside the rest of the turn
+        skin &= ~((left_of(high) > 0) & (left_of(low) < 0))
+    if not low <= 0 <= high:  # a grey's hue is 0
+        skin &= (a != 0) | (b != 0)
+    return skin
 
 
 def _skin_coloured(lab: np.ndarray, params: Mapping[str, float]) -> np.ndarray:

@@ -171,9 +171,10 @@ def _scale_b(k: int, n: int) -> float:
     return 15.0 + 15.0 * k / max(n - 1, 1)
 
 
-def score_b(L: float, seed: int, shape: tuple[int, int], ppm: float, pipes) -> dict:
-    """Scores of one family-b phantom (hair on odd seeds)."""
-    ph = make_phantom_b(shape, ppm, L, seed, hair=bool(seed % 2))
+def score_b(L: float, seed: int, shape: tuple[int, int], ppm: float, pipes, hair: bool
+            ) -> dict:
+    """Scores of one family-b phantom."""
+    ph = make_phantom_b(shape, ppm, L, seed, hair=hair)
     rgb = decode_image(ph.jpeg)[0]
     lr = measure_image(rgb, pipes["laser_recovery"], ppm)
     ac = measure_image(rgb, pipes["acne"], ppm)
@@ -235,7 +236,8 @@ def main_b(args) -> None:
     shape = tuple(int(v) for v in args.size.split("x"))
     pipes = {n: load_pipeline(n) for n in ("laser_recovery", "acne")}
     t0 = time.perf_counter()
-    rows = {L: [score_b(L, 1000 * s + int(L), shape, _scale_b(s, args.seeds), pipes)
+    rows = {L: [score_b(L, 1000 * s + int(L), shape, _scale_b(s, args.seeds), pipes,
+                        hair=bool(s % 2))
                 for s in range(args.seeds)] for L in TONES}
     print(f"skinmetrics accuracy on family-b phantoms: {date.today()}, {platform.machine()}, "
           f"{args.seeds} seeds x {len(TONES)} tones, {shape[0]}x{shape[1]} px at 15-30 px/mm "

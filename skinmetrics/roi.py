@@ -191,8 +191,7 @@ def _skin_hued(a: np.ndarray, b: np.ndarray, params: Mapping[str, float]) -> np.
         return np.zeros(np.shape(a), bool)
 
     def left_of(angle: float) -> np.ndarray:  # (a, b) x (cos, sin) of the edge direction
-        cos, sin = (np.float32(0.0 if abs(v) < 1e-12 else v) for v in (np.cos(angle),
-                                                                         np.sin(angle)))
+        cos, sin = np.round([np.cos(angle), np.sin(angle)], 12).astype(np.float32)  # sin pi: 0
         return cos * b - sin * a
 
     if high - low <= np.pi:  # a range of at most a half turn: inside both edges

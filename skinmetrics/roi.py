@@ -186,7 +186,7 @@ def _skin_hued(a: np.ndarray, b: np.ndarray, params: Mapping[str, float]) -> np.
     root per pixel, the same pixels but within float rounding of an edge."""
     low, high = np.radians(params["hue_min_deg"]), np.radians(params["hue_max_deg"])
     chroma = params["chroma_min"]
-    skin = a * a + b * b >= np.float32(chroma * abs(chroma))
+    skin = a * a + b * b >= np.float32(chroma * chroma)  # chroma_min >= 0 (PARAMS)
     if high < low:
         return np.zeros(np.shape(a), bool)
 

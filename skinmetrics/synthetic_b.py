@@ -203,7 +203,8 @@ def make_phantom_b(shape: tuple[int, int] = (600, 800), px_per_mm: float = 20.0,
     masks = {k: np.zeros((H, W), bool) for k in ("erythema", "pigment", "microcrust", "pore")}
 
     # erythema: large diffuse patches with long soft edges, centres possibly off-frame,
-    # placed so that together they cover 5-40 % of the scene; then small papules
+    # placed so that together they cover from 3 % (of a scene too wide for that, half
+    # what one patch can) up to 5-40 % of the scene; then small papules
     target = rng.uniform(0.05, 0.40)
     coarse = np.zeros(yy[::8, ::8].shape, np.float32)
     for _ in range(rng.integers(1, 3)):
@@ -213,7 +214,8 @@ def make_phantom_b(shape: tuple[int, int] = (600, 800), px_per_mm: float = 20.0,
             state = rng.bit_generator.state
             trial = coarse + amp * _sigmoid(_ragged(yy[::8, ::8], xx[::8, ::8], cy, cx, r, rng,
                                                     3, 0.2), edge)
-            if 0.03 <= (trial >= ERYTHEMA_VISIBLE_BLOOD).mean() <= target:
+            least = min(0.03, 0.5 * np.pi * r**2 / (H * W))
+            if least <= (trial >= ERYTHEMA_VISIBLE_BLOOD).mean() <= target:
                 coarse, rng.bit_generator.state = trial, state
                 extra_blood += amp * _sigmoid(_ragged(yy, xx, cy, cx, r, rng, 3, 0.2), edge)
                 break

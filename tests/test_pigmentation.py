@@ -172,6 +172,20 @@ def test_light_falling_off_over_a_corner_is_no_spot(laser):
         corner < 4.0 * PX_PER_MM].mean() > 0.5
 
 
+def test_a_naevus_on_the_flank_of_a_wide_mottle_is_found(laser):
+    """A naevus (0.2 OD more melanin, 3 mm across) on the flank of a wide mottle of the
+    skin (0.2 OD at its centre, 7 mm across, its edge soft over 3 mm): their excess joins
+    them into one region without an edge, which the edge test drops whole (before the
+    region's cores were tested again, nothing was found). The naevus is its core above
+    the mottle; the mottle alone is no spot."""
+    mottle = soft_disc(SHAPE, (150, 140), 3.5 * PX_PER_MM, 3.0 * PX_PER_MM, 0.2)
+    naevus = soft_disc(SHAPE, (150, 240), 1.5 * PX_PER_MM, 0.15 * PX_PER_MM)
+    srgb = plain_skin_photo(SHAPE, mottle + 0.2 * naevus, seed=1)
+    found = measure_image(srgb, laser, PX_PER_MM).masks["pigment"]
+    assert dice(found, naevus > 0.5) >= 0.85
+    assert not found[naevus < 0.01].any()
+
+
 def test_spots_found_on_a_coarser_copy_are_outlined_on_the_photo():
     """With ``work_px_per_mm`` 12.5 (the default) the spots of a 25 px/mm photo are found on
     a half-size copy and outlined and tested again on the photo's pixels

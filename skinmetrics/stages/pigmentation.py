@@ -84,6 +84,8 @@ from ..filters import (
     clean_mask,
     connected_parts,
     edge_step,
+    keep_seeded,
+    label_peaks,
     local_reference,
     object_contrast,
     object_table,
@@ -168,6 +170,10 @@ PARAMS = {
     "candidate_share": Param(float, 0.0, 1.0, "smallest share of the smallest spot's area "
                              "of a region of a coarser copy where spots are looked for"),
 }
+
+
+#: Levels at which the cores of a region that is no spot are tested again (:func:`spots_kept`).
+CORE_LEVELS = 4
 
 
 def _joined_across_hair(mask: np.ndarray, roi: np.ndarray, bridge_px: float) -> np.ndarray:
@@ -359,10 +365,44 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
     fringe : (H, W) bool ndarray, optional
         A hair's blurred fringe: not skin around a spot.
 
+    A region none of which is kept may hold a spot joined to skin that is evenly a little
+    darker (a naevus on the flank of a wide, soft-edged mottle, whose excess reaches the
+    lower seed level, so that the two together have no edge): its cores, where the excess
+    (smoothed over ``peak_smooth_mm``) is at least a fraction of the region's own peak,
+    are tested again in the same way, at fractions rising from ``edge_fraction`` towards
+    1 in ``CORE_LEVELS`` steps: the core that holds the region's peak, unless it is within
+    a spot kept at a lower level or touches the image's edge (where the light falling off
+    over a corner of the photo is steepest, a core there would have an edge).
+
     Returns
     -------
     (H, W) bool ndarray
     """
+    kept = _spots_tested(spots, excess, haemoglobin, roi, params, scale, fringe)
+    labels, n = connected_parts(spots)
+    rejected = np.r_[False, np.ones(n, bool)]
+    rejected[np.unique(labels[kept])] = False
+    if not rejected.any():
+        return kept
+    level = excess
+    if params["peak_smooth_mm"] > 0:
+        level = cv2.GaussianBlur(excess, (0, 0), scale.px(params["peak_smooth_mm"]))
+    fraction = (level / np.maximum(label_peaks(level, labels, n)[0], 1e-6)[labels])
+    fraction[~rejected[labels]] = -1.0
+    frame = np.zeros_like(kept)
+    frame[[0, -1], :] = frame[:, [0, -1]] = True
+    for least in np.linspace(params["edge_fraction"], 1.0, CORE_LEVELS + 1)[:-1]:
+        cores = keep_seeded((fraction >= least) & ~kept, fraction >= 1.0)
+        cores &= ~keep_seeded(cores, frame)
+        if cores.any():
+            kept |= _spots_tested(cores, excess, haemoglobin, roi, params, scale, fringe)
+    return kept
+
+
+def _spots_tested(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
+                  roi: np.ndarray, params: Mapping[str, float], scale: Scale,
+                  fringe: np.ndarray | None) -> np.ndarray:
+    """The regions of ``spots`` that pass the tests of :func:`spots_kept`."""
     min_diameter = scale.px(params["min_diameter_mm"])
     spots = clean_mask(spots, max_hole_px=np.pi * min_diameter**2, within=roi)
     # a spot cut by a hair is tested whole, the strand then left out again

@@ -102,6 +102,14 @@ def test_deterministic_per_seed():
     assert np.array_equal(a.masks["pigment"] & both, c.masks["pigment"] & both)
 
 
+def test_wide_scenes_hold_diffuse_erythema():
+    """A frame as wide as a cheek field (160 x 120 mm, here at 2.5 px/mm) holds the diffuse
+    patches too: each is placed to cover at least half of what it can, where 3 % of such a
+    scene is more than one patch covers (then 1 of these 3 scenes held a patch)."""
+    for seed in range(3):
+        assert make_phantom_b((300, 400), 2.5, 50.0, seed).truth["erythema_area_pct"] >= 1.0
+
+
 def test_visible_pore_rule_drops_faint_pores():
     ph = make_phantom_b((300, 400), 25.0, 60.0, seed=3, jpeg_quality=None)
     grey = ph.image.astype(float).mean(axis=2)

@@ -16,7 +16,7 @@ Method
    fall-off) is removed by subtracting a wide Gaussian blur (sigma = 1/40 of the working
    side) and the rest is divided by its robust standard deviation: this band-pass z-score
    makes both images independent of exposure and white balance. Keypoints are detected on
-   these images reduced further to ``FEATURE_SIDE_PX`` (800 px) for speed.
+   these images reduced further to ``FEATURE_SIDE_PX`` (400 px) for speed.
 2. **Features.** SIFT keypoints and descriptors [1] (AKAZE [5] or ORB [4] on request or
    when SIFT is unavailable), restricted to the masks when given, matched with Lowe's
    nearest/second-nearest ratio test [1].

@@ -34,7 +34,9 @@ haemoglobin as pigment, which would make the papule a spot that fades with it. A
 is bounded by an edge: its mean excess within ``edge_band_mm`` inside its outline is at
 least ``min_contrast`` above that within ``edge_band_mm`` outside it
 (:func:`skinmetrics.filters.edge_step`), where skin darkened by light falling off over a
-corner of the photo only slopes into the skin around it. The excess is
+corner of the photo only slopes into the skin around it. A region that is no spot may hold
+one joined to a wide, soft-edged mottle of the skin: its core above rising fractions of its
+own peak is tested again (:func:`spots_kept`). The excess is
 taken over a reference 3 mm wide, which cannot follow skin that is evenly a little darker
 over a millimetre or two (at the edge of the skin region, on dark skin, under
 the skin's own mottling); a speck of texture on such skin reaches the seed threshold
@@ -352,6 +354,15 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
     them less ``haemoglobin_share`` of their haemoglobin contrast where that is positive,
     and bounded by an edge (``edge_band_mm``; see the module text).
 
+    A region none of which is kept may hold a spot joined to skin that is evenly a little
+    darker (a naevus on the flank of a wide, soft-edged mottle, whose excess reaches the
+    lower seed level, so that the two together have no edge): its cores, where the excess
+    (smoothed over ``peak_smooth_mm``) is at least a fraction of the region's own peak,
+    are tested again in the same way, at fractions rising from ``edge_fraction`` towards
+    1 in ``CORE_LEVELS`` steps: the core that holds the region's peak, unless it is within
+    a spot kept at a lower level or touches the image's edge (where the light falling off
+    over a corner of the photo is steepest, a core there would have an edge).
+
     Parameters
     ----------
     spots : (H, W) bool ndarray
@@ -364,15 +375,6 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
     scale : Scale
     fringe : (H, W) bool ndarray, optional
         A hair's blurred fringe: not skin around a spot.
-
-    A region none of which is kept may hold a spot joined to skin that is evenly a little
-    darker (a naevus on the flank of a wide, soft-edged mottle, whose excess reaches the
-    lower seed level, so that the two together have no edge): its cores, where the excess
-    (smoothed over ``peak_smooth_mm``) is at least a fraction of the region's own peak,
-    are tested again in the same way, at fractions rising from ``edge_fraction`` towards
-    1 in ``CORE_LEVELS`` steps: the core that holds the region's peak, unless it is within
-    a spot kept at a lower level or touches the image's edge (where the light falling off
-    over a corner of the photo is steepest, a core there would have an edge).
 
     Returns
     -------
@@ -387,7 +389,7 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
     level = excess
     if params["peak_smooth_mm"] > 0:
         level = cv2.GaussianBlur(excess, (0, 0), scale.px(params["peak_smooth_mm"]))
-    fraction = (level / np.maximum(label_peaks(level, labels, n)[0], 1e-6)[labels])
+    fraction = level / np.maximum(label_peaks(level, labels, n)[0], 1e-6)[labels]
     fraction[~rejected[labels]] = -1.0
     frame = np.zeros_like(kept)
     frame[[0, -1], :] = frame[:, [0, -1]] = True

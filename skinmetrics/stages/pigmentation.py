@@ -382,8 +382,11 @@ def spots_kept(spots: np.ndarray, excess: np.ndarray, haemoglobin: np.ndarray,
     """
     kept = _spots_tested(spots, excess, haemoglobin, roi, params, scale, fringe)
     labels, n = connected_parts(spots)
-    rejected = np.r_[False, np.ones(n, bool)]
-    rejected[np.unique(labels[kept])] = False
+    # the regions none of which is kept, large enough to hold the smallest spot
+    rejected = np.bincount(labels.ravel(), minlength=n + 1) >= np.pi / 4 * scale.px(
+        params["min_diameter_mm"]) ** 2
+    rejected[0] = False
+    rejected[labels[kept]] = False
     if not rejected.any():
         return kept
     level = excess

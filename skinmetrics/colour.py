@@ -190,22 +190,18 @@ class SRGBCodes:
             self._linear_table = _decoding_lut()[_codes16(self.table)]
         return self.lookup(self._linear_table, key)
 
-    def resized(self, f: float, plane: Callable[[np.ndarray], np.ndarray] | None = None
-                ) -> np.ndarray:
-        """The float photo, or ``plane`` of it (a function of float sRGB values, per pixel,
-        e.g. their luma), resized by ``f`` (< 1; area averaging): the values of
-        ``cv2.resize(plane(np.asarray(photo)), (0, 0), fx=f, fy=f,
-        interpolation=cv2.INTER_AREA)``. Where each band of rows gives whole rows of the
-        result (the photo's height a multiple of the input rows per whole output rows of
-        ``f``, as a 4:3 frame resized to a 4:3 size), made a band at a time with no
-        photo-sized float copy; else whole."""
-        plane = plane or (lambda values: values)
+    def resized(self, f: float) -> np.ndarray:
+        """The float photo resized by ``f`` (< 1; area averaging): the values of
+        ``cv2.resize(np.asarray(photo), (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)``.
+        Where each band of rows gives whole rows of the result (the photo's height a
+        multiple of the input rows per whole output rows of ``f``, as a 4:3 frame resized to
+        a 4:3 size), made a band at a time with no photo-sized float copy; else whole."""
         per = Fraction(f).limit_denominator(max(self.shape[:2])).denominator
         if self.shape[0] % per:  # per input rows give whole output rows
-            return cv2.resize(plane(np.asarray(self)), (0, 0), fx=f, fy=f,
+            return cv2.resize(np.asarray(self), (0, 0), fx=f, fy=f,
                               interpolation=cv2.INTER_AREA)
         rows = per * max(1, RESIZE_BAND_ROWS // per)
-        return np.concatenate([cv2.resize(plane(self[top:top + rows]), (0, 0), fx=f, fy=f,
+        return np.concatenate([cv2.resize(self[top:top + rows], (0, 0), fx=f, fy=f,
                                           interpolation=cv2.INTER_AREA)
                                for top in range(0, self.shape[0], rows)])
 

@@ -347,10 +347,14 @@ def _grey(img: np.ndarray) -> np.ndarray:
 
 
 def _work_image(img: np.ndarray | SRGBCodes, f: float) -> np.ndarray:
-    """Luma of ``img`` (:func:`_grey`) resized by ``f`` (area averaging; from codes a band
-    of rows at a time, :meth:`SRGBCodes.resized`)."""
+    """Luma of ``img`` (:func:`_grey`) resized by ``f`` (area averaging). Codes are averaged
+    as codes (each channel's mean rounded to a code) and then looked up: where the table is
+    straight, as it is for a photo as decoded, within half a code of the luma of the values
+    averaged, far below the skin texture that registration matches; no float photo is
+    made."""
     if isinstance(img, SRGBCodes) and f < 1.0:
-        grey = img.resized(f, _grey)
+        small = cv2.resize(img.codes, (0, 0), fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        grey = _grey(np.asarray(SRGBCodes(small, img.table)))
     else:
         grey = _grey(img)
         if f < 1.0:

@@ -387,12 +387,16 @@ def test_similarity_params_convention():
 
 @pytest.mark.parametrize("shape", [(300, 400), (252, 336), (301, 400)])
 def test_a_photo_as_codes_gives_the_float_photos_working_image(shape):
-    """Made a band of rows at a time where whole output rows come of whole input rows
-    (4:3 frames; 301 rows: whole), the working image is that of the float photo."""
+    """Codes averaged as codes and then looked up: within half a code of the float photo's
+    working image (the luma of the values averaged) for a photo as decoded; the same at full
+    size."""
     from skinmetrics.colour import SRGBCodes
     from skinmetrics.register import _work_image
 
     codes = np.random.default_rng(5).integers(0, 256, (*shape, 3)).astype(np.uint8)
     photo = SRGBCodes(codes)
-    for f in (80 / 400, 80 / 336, 1.0):
-        assert np.array_equal(_work_image(photo, f), _work_image(np.asarray(photo), f))
+    for f in (80 / 400, 80 / 336):
+        from_codes, from_floats = _work_image(photo, f), _work_image(np.asarray(photo), f)
+        assert from_codes.shape == from_floats.shape
+        assert np.abs(from_codes - from_floats).max() <= 0.5 / 255 + 1e-6
+    assert np.array_equal(_work_image(photo, 1.0), _work_image(np.asarray(photo), 1.0))

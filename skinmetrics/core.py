@@ -78,11 +78,13 @@ def find_plausible_face(srgb: np.ndarray, px_per_mm: float | None,
     scale is under :data:`FACE_MIN_HEIGHT_MM` cannot hold one: it is not searched (a cheek
     close-up). Where a face is
     not ``expected`` (:func:`face_expected`) only the fast detector looks (no CNN
-    fallback); at a known scale it looks for no face smaller than that range allows."""
+    fallback); at a known scale it looks for no face smaller than that range and
+    :data:`FACE_MIN_HEIGHT_MM` allow."""
     if px_per_mm and max(srgb.shape[:2]) / px_per_mm < FACE_MIN_HEIGHT_MM:
         return None
     face = find_face(srgb, cnn_fallback=expected,
-                     min_interocular_px=px_per_mm and FACE_IPD_RANGE_MM[0] * px_per_mm)
+                     min_interocular_px=px_per_mm and FACE_IPD_RANGE_MM[0] * px_per_mm,
+                     min_face_height_px=px_per_mm and FACE_MIN_HEIGHT_MM * px_per_mm)
     if face is None or not px_per_mm:
         return face
     low, high = FACE_IPD_RANGE_MM

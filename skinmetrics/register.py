@@ -583,7 +583,7 @@ def register(
     mask_baseline: np.ndarray | None = None,
     mask_followup: np.ndarray | None = None,
     model: Literal["similarity", "affine"] = "similarity",
-    max_side_px: int = 1200,
+    max_side_px: int = ECC_SIDE_PX,
     features: Literal["sift", "akaze", "orb"] = "sift",
     min_quality: float = MIN_QUALITY,
     refine: bool = True,
@@ -607,7 +607,8 @@ def register(
         Rotation + uniform scale + translation (4 degrees of freedom), or full affine (6).
     max_side_px : int
         Longer side of the working images (downscaled for speed; the transform is returned
-        at full resolution).
+        at full resolution); by default the ECC refinement's (:data:`ECC_SIDE_PX`), on
+        which the quality is then measured too.
     features : {'sift', 'akaze', 'orb'}
         Keypoint detector; falls back to AKAZE, then ORB, when SIFT is unavailable.
     min_quality : float

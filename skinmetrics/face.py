@@ -68,7 +68,7 @@ CNN_SIDE = 320  # longer side of the copy the CNN fallback sees (~0.4 s per imag
 #: At a known scale the CNN fallback's copy is reduced (its time falls with its pixels) until
 #: the shortest face the scale allows is this tall in it, nasion to chin, px: twice the
 #: height from which the CNN finds nearly every face (60 px: 73 of 75 faces, 50 px: 64),
-#: room for a scale given 20-30 % too fine
+#: room for a scale given up to twice too fine
 CNN_MIN_FACE_HEIGHT_PX = 120.0
 #: The HOG detector's copy is upsampled twice (four times the work) only when a face in it
 #: may have its eyes closer than this, px: twice those of the smallest face its 80 px

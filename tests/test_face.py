@@ -140,6 +140,41 @@ def test_a_known_scale_spares_the_upsampled_search(astronaut, monkeypatch):
     np.testing.assert_array_equal(small.landmarks, unknown.landmarks)
 
 
+def test_a_known_scale_shrinks_the_cnn_fallbacks_copy(astronaut, monkeypatch):
+    """When the HOG detector finds nothing, the CNN looks at a copy that puts the shortest
+    face the scale allows CNN_MIN_FACE_HEIGHT_PX tall (at most CNN_SIDE): given a scale 1.5
+    times too fine, it still finds the face, about where it finds it on the usual copy."""
+    from skinmetrics import face as face_module
+
+    crop = skdata.astronaut()[20:280, 100:340].repeat(3, axis=0).repeat(3, axis=1)
+    seen = []
+    model = face_module._model
+
+    class NoHog:  # HOG finds no face: the CNN fallback runs
+        def run(self, image, upsample, threshold):
+            return [], [], []
+
+    def recorded(name):
+        if name == "hog":
+            return NoHog()
+        if name == "cnn":
+            return lambda image, upsample: (seen.append(image.shape[:2]),
+                                            model(name)(image, upsample))[1]
+        return model(name)
+
+    monkeypatch.setattr(face_module, "_model", recorded)
+    whole = find_face(crop)
+    nasion_to_chin = float(np.linalg.norm(whole.landmarks[8] - whole.landmarks[27]))
+    shrunk = find_face(crop, min_face_height_px=1.5 * nasion_to_chin)
+    side = max(crop.shape[:2]) * face_module.CNN_MIN_FACE_HEIGHT_PX / (1.5 * nasion_to_chin)
+    assert side < face_module.CNN_SIDE
+    assert seen == [tuple(round(n * face_module.CNN_SIDE / max(crop.shape[:2]))
+                          for n in crop.shape[:2]),
+                    tuple(round(n * side / max(crop.shape[:2])) for n in crop.shape[:2])]
+    assert whole.detector == shrunk.detector == "cnn"
+    assert np.abs(np.subtract(shrunk.box, whole.box)).max() < 0.25 * nasion_to_chin
+
+
 def test_mirrored_astronaut_swaps_sides(astronaut):
     img = np.ascontiguousarray(astronaut[:, ::-1])
     f = find_face(img, mirrored=True)

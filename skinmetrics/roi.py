@@ -43,6 +43,11 @@ every colour with it (:func:`colour_cast`). Then it is cleaned up:
    thin bright lines found in the same way (top-hat of the negative density) that are
    also lighter than the skin's local level by ``hair_tophat`` (the skin between two dark
    hairs is a bright line only beside them), is part of the fringe too, and not glare;
+   so is grey hair, which on dark skin is as light as the skin and only less red: thin
+   lines under the same line opening whose black top-hat of -log10(R/G) (the erythema
+   index, Diffey et al. [3], over -100) exceeds ``hair_tophat`` and the skin's median
+   top-hat by ``hair_thin_noise`` robust standard deviations (a pore's shadow or a crust
+   is no less red than the skin around it);
 4. deep shadow: regions much darker than the surrounding skin (``L* < (1 - dark_fraction)
    * L*_ref``, ``L*_ref`` the local skin lightness), wider than a hair, larger than
    ``shadow_min_area_mm2`` and at the skin's edge (reaching the frame or what is not
@@ -62,6 +67,8 @@ References
        colours: a new calibrated data base for human skin. Skin Res Technol 2017;23:21-29.
 .. [2] Kakumanu P., Makrogiannis S., Bourbakis N. A survey of skin-color modeling and
        detection methods. Pattern Recognit 2007;40:1106-1122.
+.. [3] Diffey B.L., Oliver R.J., Farr P.M. A portable instrument for quantifying erythema
+       induced by ultraviolet radiation. Br J Dermatol 1984;111:663-672.
 """
 
 from __future__ import annotations
@@ -101,12 +108,13 @@ LAYER = Layer(
     "cast the photo's typical colour shows), not clipped and not far darker than the "
     "photo's median skin, and everything this skin encloses (lesions of any size and "
     "darkness); large dark regions at the skin's edge (shadow) and glare are removed; "
-    "hair (thin dark lines along which a short segment fits, grey line opening) stays "
+    "hair (thin lines darker, lighter or less red than the skin along which a short "
+    "segment fits, grey line opening) stays "
     "in the region but is not used to detect lesions. Every *_pct metric is a "
     "percentage of this region, but the crusts': of the region less the hair's fringe, "
     "where they are not sought (pores count over their own windows of it, see "
     "pore_density_per_cm2).",
-    ("Xiao 2017", "Soille 2003"),
+    ("Xiao 2017", "Soille 2003", "Diffey 1984"),
     (MetricDefinition("roi_area_px", "Skin area (px)",
                       "px", "Area of the skin region in the photo's pixels",
                       "number of pixels of the roi mask", ("Xiao 2017",)),
@@ -136,11 +144,13 @@ PARAMS = {
     "hair_min_length_mm": Param(float, 0.0, 1000, "dark objects longer than this are not skin, mm"),
     "hair_max_width_mm": Param(float, 0.0, 10, "widest hair strand, mm"),
     "hair_tophat": Param(float, 0.001, 5,
-                         "luminance density by which hair is darker than skin"),
+                         "luminance density by which hair is darker than skin (white "
+                         "hair: lighter; grey hair: -log10(R/G) by which it is less red)"),
     "hair_tophat_low": Param(float, 0.001, 5, "line top-hat to which a hair strand is "
                              "followed (at most hair_tophat: a higher value is taken as it)"),
     "hair_thin_noise": Param(float, 0.0, 100,
-                             "thin hair: top-hat this many noise SDs above the skin's median"),
+                             "thin or grey hair: top-hat this many noise SDs above the "
+                             "skin's median"),
     "hair_edge_fraction": Param(float, 0.0, 1.0,
                                 "strand edge at this fraction of its peak top-hat"),
     "cast_max_skin_fraction": Param(float, 0.0, 1.0,
@@ -427,14 +437,22 @@ def _thin_lines(tophat: np.ndarray, skin: np.ndarray, length_px: float, floor: f
     -------
     (H, W) bool ndarray
     """
-    step = max(1, math.isqrt(int(np.count_nonzero(skin)) // 200_000))
-    sample = tophat[::step, ::step][skin[::step, ::step]]
-    level = floor
-    if sample.size:
-        level = max(floor, float(median(sample)) + n_sd * robust_spread(sample))
     square = np.ones((3, 3), np.uint8)
     wide = cv2.morphologyEx((tophat > floor).view(np.uint8), cv2.MORPH_OPEN, square)
-    return path_opening(tophat > level, length_px) & (cv2.dilate(wide, square) == 0)
+    return (path_opening(tophat > _above_noise(tophat, skin, floor, n_sd), length_px)
+            & (cv2.dilate(wide, square) == 0))
+
+
+def _above_noise(tophat: np.ndarray, skin: np.ndarray, floor: float, n_sd: float) -> float:
+    """The level ``n_sd`` robust standard deviations (:func:`skinmetrics.filters.robust_spread`)
+    above the median of ``tophat`` over ``skin`` (at a regular stride, at most about
+    200 000 pixels), and at least ``floor``: what the photo's own noise and texture
+    reach."""
+    step = max(1, math.isqrt(int(np.count_nonzero(skin)) // 200_000))
+    sample = tophat[::step, ::step][skin[::step, ::step]]
+    if not sample.size:
+        return floor
+    return max(floor, float(median(sample)) + n_sd * robust_spread(sample))
 
 
 def _enclosed_by(skin: np.ndarray, bridge_px: float) -> np.ndarray:
@@ -549,13 +567,22 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     del line, peak
     lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
                               scale.px(p["reference_sigma_mm"]))
-    # white hair: thin bright lines, found as dark hair is, lighter than the skin's level
-    # (the skin between two dark hairs is not); no glare, part of the fringe
-    white = line_opening((black_tophat_od(-lum, hair_width) > p["hair_tophat"])
-                         & (lum < lum_ref - p["hair_tophat"]), hair_length, n_angles=24)
-    not_skin |= (lum < lum_ref - p["glare_od"]) & ~white
+    # white and grey hair: thin lines, found as dark hair is, either lighter than the
+    # skin's level (the skin between two dark hairs is not) or less red than the skin
+    # around, above its noise (a lower erythema index: grey hair on dark skin, as light
+    # as the skin); no glare, part of the fringe
+    pale = (black_tophat_od(-lum, hair_width) > p["hair_tophat"]) & (lum < lum_ref
+                                                                      - p["hair_tophat"])
+    redness = np.multiply(planes.erythema_index, np.float32(-0.01))  # -log10(R/G), OD
+    less_red = black_tophat_od(redness, hair_width)
+    del redness
+    pale |= less_red > _above_noise(less_red, colour_ok, p["hair_tophat"],
+                                    p["hair_thin_noise"])
+    del less_red
+    pale = line_opening(pale, hair_length, n_angles=24)
+    not_skin |= (lum < lum_ref - p["glare_od"]) & ~pale
     del lum_ref
-    hair |= white
+    hair |= pale
     if p["exclusion_margin_mm"] > 0:
         margin = disk(scale.px(p["exclusion_margin_mm"]))
         not_skin = cv2.dilate(not_skin.view(np.uint8), margin).view(bool)

@@ -130,6 +130,41 @@ def test_skin_between_two_dark_hairs_is_no_white_hair():
     assert roi[white_strand].all() and fringe[white_strand].mean() >= 0.95
 
 
+def test_grey_hair_on_dark_skin_is_hair():
+    """Grey hairs (2 px, 0.08 mm wide) on dark skin (melanin 0.75 OD, L* about 36), each
+    of the skin's own luminance: no darker or lighter line, only less red. They are found
+    as hair (before: 0 % of their pixels in the fringe) and not taken for crusts or
+    pores; the skin between them stays trusted."""
+    from skinmetrics.colour import ColourPlanes, linear_to_srgb, srgb_to_linear
+    from skinmetrics.roi import skin_and_fringe
+    from skinmetrics.stages.base import Scale
+
+    from .conftest import plain_skin_photo
+
+    rng = np.random.default_rng(3)
+    hair = np.zeros(SHAPE, np.float32)
+    for _ in range(12):
+        x0, x1 = rng.uniform(0, SHAPE[1], 2) * 4
+        cv2.line(hair, (int(x0), 0), (int(x1), (SHAPE[0] - 1) * 4), 1.0, thickness=2,
+                 lineType=cv2.LINE_AA, shift=2)
+    hair = np.clip(hair, 0, 1)
+    skin = srgb_to_linear(plain_skin_photo(SHAPE, extra_melanin=0.3, seed=4))
+    grey = skin @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # the skin's luminance
+    linear = skin * (1 - hair[..., None]) + (grey * hair)[..., None]
+    srgb = linear_to_srgb(linear)
+    laser = load_pipeline("laser_recovery")
+    roi, fringe = skin_and_fringe(ColourPlanes(srgb), laser.params["roi"],
+                                  Scale(PX_PER_MM, PX_PER_MM))
+    strand = hair >= 0.5
+    far = cv2.dilate(hair, np.ones((9, 9), np.uint8)) == 0  # 4 px or more from a hair
+    assert roi.mean() >= 0.97
+    assert fringe[strand].mean() >= 0.9
+    assert fringe[far].mean() <= 0.05
+    crusts = measure_image(srgb, laser, PX_PER_MM).metrics["microcrust_count"]
+    pores = measure_image(srgb, load_pipeline("acne"), PX_PER_MM).metrics["pore_count"]
+    assert crusts == 0 and pores == 0
+
+
 def _pores_under_hair(hairs: int, seed: int) -> tuple[np.ndarray, float]:
     """Plain skin (400 x 500 px at 25 px/mm) with 300 grey pores (0.24 mm across, 30 %
     darker, at least 0.5 mm apart, at random) and ``hairs`` dark hairs (2 px) crossing it

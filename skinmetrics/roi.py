@@ -565,20 +565,21 @@ def skin_and_fringe(planes: ColourPlanes, params: Mapping[str, float], scale: Sc
     peak = cv2.dilate(np.where(followed, line, np.uint8(0)), disk(hair_width))
     strand = followed & (value[line] >= p["hair_edge_fraction"] * value[peak])
     del line, peak
-    lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
-                              scale.px(p["reference_sigma_mm"]))
     # white and grey hair: thin lines, found as dark hair is, either lighter than the
     # skin's level (the skin between two dark hairs is not) or less red than the skin
     # around, above its noise (a lower erythema index: grey hair on dark skin, as light
     # as the skin); no glare, part of the fringe
-    pale = (black_tophat_od(-lum, hair_width) > p["hair_tophat"]) & (lum < lum_ref
-                                                                      - p["hair_tophat"])
     redness = np.multiply(planes.erythema_index, np.float32(-0.01))  # -log10(R/G), OD
+    planes.forget("erythema_index")  # made again where a stage needs it: not held here
     less_red = black_tophat_od(redness, hair_width)
     del redness
-    pale |= less_red > _above_noise(less_red, colour_ok, p["hair_tophat"],
-                                    p["hair_thin_noise"])
+    pale = less_red > _above_noise(less_red, colour_ok, p["hair_tophat"],
+                                   p["hair_thin_noise"])
     del less_red
+    lum_ref = local_reference(lum, colour_ok & ~dark.astype(bool),
+                              scale.px(p["reference_sigma_mm"]))
+    pale |= (black_tophat_od(-lum, hair_width) > p["hair_tophat"]) & (lum < lum_ref
+                                                                       - p["hair_tophat"])
     pale = line_opening(pale, hair_length, n_angles=24)
     not_skin |= (lum < lum_ref - p["glare_od"]) & ~pale
     del lum_ref

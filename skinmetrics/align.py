@@ -28,7 +28,13 @@ import cv2
 import numpy as np
 
 from .colour import as_photo, channel_gains, srgb_to_linear, srgb_with_linear_gains
-from .register import Registration, RegistrationFrame, register, warp_to_followup
+from .register import (
+    Registration,
+    RegistrationFrame,
+    register,
+    registration_quality,
+    warp_to_followup,
+)
 
 __all__ = ["Alignment", "align_to_baseline"]
 
@@ -66,11 +72,18 @@ class Alignment:
         }
 
 
+#: When hair covers at least this share of either photo's skin, the follow-up is also
+#: registered on the skin off the hair (see :func:`align_to_baseline`); below it the two
+#: would be the same registration.
+HAIR_SHARE_REGISTERED_APART = 0.01
+
+
 def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
                       followup_srgb: np.ndarray, followup_skin: np.ndarray, *,
                       register_photos: bool = True, normalise_colour: bool = True,
-                      frames: dict[str, RegistrationFrame] | None = None
-                      ) -> Alignment:
+                      frames: dict[str, RegistrationFrame] | None = None,
+                      baseline_hair: np.ndarray | None = None,
+                      followup_hair: np.ndarray | None = None) -> Alignment:
     """Register a follow-up to its baseline and normalise its colour to it.
 
     Parameters
@@ -91,6 +104,15 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         Where the baseline's side of the registration (:class:`RegistrationFrame`, with
         its skin and whole) is kept between calls: the same dict for each follow-up of a
         baseline makes it once.
+    baseline_hair, followup_hair : bool ndarray, optional
+        Each photo's hair and its fringe (:func:`skinmetrics.roi.skin_and_fringe`; the
+        follow-up's may come from its first skin region). Hair lies differently at each
+        visit, so its features match wrongly: where it covers at least
+        :data:`HAIR_SHARE_REGISTERED_APART` of either photo's skin, the follow-up is also
+        registered on the skin off the hair of both, and of the two registrations the one
+        whose photos correlate better there (:func:`skinmetrics.register.registration_quality`)
+        is kept (off the hair too few features may remain on light skin; with it, the
+        hairs may be what matches).
 
     Returns
     -------
@@ -106,6 +128,15 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         frames["skin"] = RegistrationFrame(baseline_srgb, baseline_skin)
         frames["whole"] = RegistrationFrame(baseline_srgb)
     reg = register(frames["skin"], followup_srgb, mask_followup=followup_skin)
+    bare = _off_hair(baseline_skin, baseline_hair), _off_hair(followup_skin, followup_hair)
+    if bare[0] is not None or bare[1] is not None:  # enough hair to mislead the features
+        bare_b, bare_f = (s if b is None else b for s, b in zip((baseline_skin, followup_skin),
+                                                                 bare, strict=True))
+        frames.setdefault("bare", RegistrationFrame(baseline_srgb, bare_b))
+        apart = register(frames["bare"], followup_srgb, mask_followup=bare_f)
+        if apart.ok and (not reg.ok or apart.quality > registration_quality(
+                frames["bare"], followup_srgb, reg.matrix, mask_followup=bare_f)):
+            reg = apart
     if not reg.ok:  # the skin alone may hold too few stable features: use the whole frames
         whole = register(frames["whole"], followup_srgb)
         reg = whole if whole.ok else reg
@@ -118,6 +149,16 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
     gains = channel_gains(*_skin_samples(baseline_srgb, followup_srgb, followup_skin & region,
                                          reg))
     return Alignment(reg, region, gains, srgb_with_linear_gains(followup_srgb, gains))
+
+
+def _off_hair(skin: np.ndarray, hair: np.ndarray | None) -> np.ndarray | None:
+    """``skin`` less ``hair`` when hair covers at least
+    :data:`HAIR_SHARE_REGISTERED_APART` of it, else None."""
+    if hair is None:
+        return None
+    off = skin & ~hair
+    covered = np.count_nonzero(skin) - np.count_nonzero(off)
+    return off if covered >= HAIR_SHARE_REGISTERED_APART * np.count_nonzero(skin) else None
 
 
 #: The colour gains are taken from at most about this many follow-up skin pixels (a regular

@@ -38,7 +38,7 @@ from .pipeline import (
     Pipeline,
     detect_layers,
     measure_image,
-    skin_region,
+    skin_region_and_fringe,
     summarise_layers,
 )
 from .register import warp_to_baseline, warp_to_followup
@@ -381,8 +381,9 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
     clock.lap("face")
     region = alignment = given = None
     if baseline is not None:  # a first skin region, to register on
-        first_skin = skin_region(photo, pipeline, px_per_mm,
-                                 not_skin=_union(clipped, cal.chart_mask, excluded), coarse=True)
+        first_skin, first_hair = skin_region_and_fringe(
+            photo, pipeline, px_per_mm, not_skin=_union(clipped, cal.chart_mask, excluded),
+            coarse=True)
         clock.lap("follow-up skin region")
     del photo
     if baseline is not None:
@@ -391,8 +392,10 @@ def measure(srgb: np.ndarray, pipeline: Pipeline, *, px_per_mm: float | None = N
         alignment = align_to_baseline(baseline.srgb, baseline.result.masks["roi"], srgb,
                                       first_skin, register_photos=register,
                                       normalise_colour=not both_charted,
-                                      frames=baseline.registration_frames)
-        del first_skin  # used only to align
+                                      frames=baseline.registration_frames,
+                                      baseline_hair=baseline.detection.photo_fringe,
+                                      followup_hair=first_hair)
+        del first_skin, first_hair  # used only to align
         srgb = alignment.srgb
         if both_charted or alignment.gains is not None:  # the same colours: the same skin,
             given = baseline.estimates                   # unmixed the same way

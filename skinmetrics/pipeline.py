@@ -42,7 +42,7 @@ from .stages.base import Param, Scale, coarser_copy, hair_distance
 
 __all__ = ["STAGES", "Pipeline", "PipelineError", "Measurement", "Detection", "load_pipeline",
            "builtin_pipelines", "measure_image", "detect_layers", "summarise_layers",
-           "skin_region"]
+           "skin_region", "skin_region_and_fringe"]
 
 _SCALE_PARAMS = {
     "assumed_px_per_mm": Param(float, 1e-3, 1e5, "scale for mm size limits when unknown"),
@@ -538,13 +538,23 @@ def skin_region(srgb: np.ndarray, pipeline: Pipeline, px_per_mm: float | None = 
     for the resampling of fine photos and ``not_skin``); ``coarse``: found on a copy at the
     pipeline's ``coarse_px_per_mm`` (a first region, e.g. to register a follow-up, where
     thin hairs need not be told from skin)."""
+    return skin_region_and_fringe(srgb, pipeline, px_per_mm, not_skin, coarse)[0]
+
+
+def skin_region_and_fringe(srgb: np.ndarray, pipeline: Pipeline,
+                           px_per_mm: float | None = None,
+                           not_skin: np.ndarray | None = None,
+                           coarse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`skin_region` and the hair's fringe in it
+    (:func:`skinmetrics.roi.skin_and_fringe`), both at the photo's size."""
     limit = pipeline.params["scale"]["coarse_px_per_mm"] if coarse else None
     work, work_ppm = _working_copy(srgb, pipeline, px_per_mm, limit)
     scale = Scale(work_ppm, work_ppm or pipeline.params["scale"]["assumed_px_per_mm"])
     same = work is srgb
-    roi = roi_module.skin_mask(ColourPlanes(work), pipeline.params["roi"], scale,
-                               not_skin if same else _resized(not_skin, work.shape))
-    return roi if same else _resized(roi, srgb.shape)
+    roi, fringe = roi_module.skin_and_fringe(ColourPlanes(work), pipeline.params["roi"], scale,
+                                             not_skin if same else _resized(not_skin,
+                                                                            work.shape))
+    return (roi, fringe) if same else (_resized(roi, srgb.shape), _resized(fringe, srgb.shape))
 
 
 def _drawn_back(found: np.ndarray, roi: np.ndarray) -> np.ndarray:

@@ -87,6 +87,7 @@ __all__ = [
     "Registration",
     "RegistrationFrame",
     "register",
+    "registration_quality",
     "warp_to_followup",
     "warp_to_baseline",
     "overlap_mask",
@@ -575,6 +576,56 @@ class RegistrationFrame:
             self._made[key] = make()
         return self._made[key]
 
+    def working(self, factor: float, sigma_bg: float) -> tuple[np.ndarray | None,
+                                                                np.ndarray | None]:
+        """Its working image and mask at ``factor`` (:func:`_working`), made once."""
+        return self._kept(("work", factor, sigma_bg),
+                          lambda: _working(self.srgb, self.mask, factor, sigma_bg))
+
+    def smoothed(self, factor: float, sigma_bg: float) -> np.ndarray:
+        """Its working image smoothed for the quality (:func:`_quality`), made once."""
+        return self._kept(("smooth", factor, sigma_bg),
+                          lambda: _smooth(self.working(factor, sigma_bg)[0], 1.0))
+
+
+def _working_size(shape_b: tuple[int, int], shape_f: tuple[int, int], max_side_px: int
+                  ) -> tuple[int, float, float, float]:
+    """The working images' longer side (px), the factors that resize the baseline and the
+    follow-up to it, and the band-pass's background sigma there (px)."""
+    long_b, long_f = max(shape_b), max(shape_f)
+    side = min(max_side_px, long_b, long_f)
+    return side, min(1.0, side / long_b), min(1.0, side / long_f), max(4.0, side / 40.0)
+
+
+def _working(img: np.ndarray | SRGBCodes, mask: np.ndarray | None, factor: float,
+             sigma_bg: float) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Step 1 of :func:`register`: the band-passed z-score of a photo's luma resized by
+    ``factor`` and its mask there; None for the image when the mask is (nearly) empty."""
+    grey = _work_image(img, factor)
+    wmask = _work_mask(mask, grey.shape)
+    if wmask is not None and wmask.sum() < 400:
+        return None, wmask
+    return _bandpass(grey, wmask, sigma_bg), wmask
+
+
+def registration_quality(baseline: RegistrationFrame, followup_srgb: np.ndarray,
+                         matrix: np.ndarray, *, mask_followup: np.ndarray | None = None,
+                         max_side_px: int = ECC_SIDE_PX) -> float:
+    """The quality :func:`register` reports (normalised cross-correlation of the two
+    band-passed photos after warping, at its working size) of any follow-up -> baseline
+    ``matrix`` (2x3, full resolution), over the baseline frame's mask and
+    ``mask_followup``: two registrations judged on the same pixels. 0 when a mask is
+    (nearly) empty."""
+    f = as_photo(followup_srgb)
+    _, fb, ff, sigma_bg = _working_size(baseline.srgb.shape[:2], f.shape[:2], max_side_px)
+    z_b, wmask_b = baseline.working(fb, sigma_bg)
+    z_f, wmask_f = _working(f, mask_followup, ff, sigma_bg)
+    if z_b is None or z_f is None:
+        return 0.0
+    m_fb = (_resize_matrix(fb) @ _h(matrix) @ np.linalg.inv(_resize_matrix(ff)))[:2]
+    return max(0.0, _quality(baseline.smoothed(fb, sigma_bg), _smooth(z_f, 1.0), m_fb,
+                             wmask_b, wmask_f))
+
 
 def register(
     baseline_srgb: np.ndarray | RegistrationFrame,
@@ -656,10 +707,8 @@ def register(
             raise ValueError(f"{name} shape {np.shape(m)} does not match image {a.shape[:2]}")
 
     shape_b, shape_f = b.shape[:2], f.shape[:2]
-    long_b, long_f = max(shape_b), max(shape_f)
-    size_ratio = long_b / long_f
-    side = min(max_side_px, long_b, long_f)
-    fb, ff = min(1.0, side / long_b), min(1.0, side / long_f)
+    size_ratio = max(shape_b) / max(shape_f)
+    side, fb, ff, sigma_bg = _working_size(shape_b, shape_f, max_side_px)
     sb, sf = _resize_matrix(fb), _resize_matrix(ff)
     # fallback: the two frames show the same field (pure scaling by the size ratio)
     fallback = _resize_matrix(size_ratio)[:2]
@@ -678,18 +727,8 @@ def register(
 
     def steps() -> Registration:
         # 1. working images
-        sigma_bg = max(4.0, side / 40.0)
-
-        def working(img, mask, factor):  # (band-passed z-score, mask) at the working size
-            grey = _work_image(img, factor)
-            wmask = _work_mask(mask, grey.shape)
-            if wmask is not None and wmask.sum() < 400:
-                return None, wmask
-            return _bandpass(grey, wmask, sigma_bg), wmask
-
-        z_b, wmask_b = frame._kept(("work", fb, sigma_bg),
-                                   lambda: working(b, mask_baseline, fb))
-        z_f, wmask_f = working(f, mask_followup, ff)
+        z_b, wmask_b = frame.working(fb, sigma_bg)
+        z_f, wmask_f = _working(f, mask_followup, ff, sigma_bg)
         for name, z in (("baseline", z_b), ("follow-up", z_f)):
             if z is None:
                 return result(False, f"{name} mask is (nearly) empty")
@@ -729,7 +768,7 @@ def register(
         # 4. ECC refinement [3], kept when it does not lower the correlation nor jump
         ecc_value = None
         notes = []
-        zs_b = frame._kept(("smooth", fb, sigma_bg), lambda: _smooth(z_b, 1.0))
+        zs_b = frame.smoothed(fb, sigma_bg)
         zs_f = _smooth(z_f, 1.0)
         quality = _quality(zs_b, zs_f, m_fb, wmask_b, wmask_f)
         if refine:

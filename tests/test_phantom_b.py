@@ -10,6 +10,7 @@ made an ordinary assertion.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -18,6 +19,7 @@ from skinmetrics.colour import linear_to_lab_reference, srgb_to_linear
 from skinmetrics.core import measure
 from skinmetrics.io import decode_image
 from skinmetrics.pipeline import load_pipeline, measure_image
+from skinmetrics.register import corner_error
 from skinmetrics.scoring import dice, match_objects
 from skinmetrics.synthetic import common_truth
 from skinmetrics.synthetic_b import (
@@ -189,13 +191,14 @@ def test_crusts_at_the_sites_of_a_grid_found_on_dark_skin(pipes):
 
 
 @pytest.fixture(scope="module")
-def shedding_grid_errors(pipes):
-    """Error (points) of the crust count's % change from baseline, day 14 and 28, of dark
-    hairy skin (L* 40, 20 px/mm) whose grid has shed 60 % by day 14."""
+def shedding_grid(pipes):
+    """Dark hairy skin (L* 40, 20 px/mm) whose grid has shed 60 % by day 14, each follow-up
+    measured with its baseline: per day the error (points) of the crust count's % change
+    from baseline and the registration's corner error (px) against the true transform."""
     series = visit_series_b((600, 800), 20.0, 40.0, seed=703, hair=True)
     pipe = pipes["laser_recovery"]
     base = measure(decode_image(series[0].jpeg)[0], pipe, px_per_mm=20.0, chart="none")
-    errors = {}
+    errors, corners = {}, {}
     for day in (14, 28):
         follow = measure(decode_image(series[day].jpeg)[0], pipe, px_per_mm=20.0,
                          chart="none", baseline=base)
@@ -203,23 +206,30 @@ def shedding_grid_errors(pipes):
         m0 = (follow.baseline_metrics or base.metrics)["microcrust_count"]
         m1 = follow.metrics["microcrust_count"]
         errors[day] = 100 * (m1 - m0) / m0 - 100 * (t1 - t0) / t0
-    return errors
+        truth = series[0].scene_to_image @ np.vstack(
+            [cv2.invertAffineTransform(series[day].scene_to_image), [0, 0, 1]])
+        corners[day] = corner_error(follow.alignment.registration.matrix, truth, (600, 800))
+    return errors, corners
 
 
-@pytest.mark.parametrize("day", [
-    pytest.param(14, marks=pytest.mark.xfail(strict=True, reason=(
-        "issue #25 open: this hairy pair is registered 10-16 px (0.5-0.8 mm) off the true "
-        "transform (quality 0.26), so the counts compare different skin: -7.2 points at "
-        "e2cf080, -9.4 since grey hair is found (2026-12-07; the pair's skin region moved "
-        "by 0.3 %)"))),
-    28])
-def test_crusts_of_a_shedding_grid_on_dark_hairy_skin_change_as_the_truth(
-        shedding_grid_errors, day):
+def test_a_hairy_pair_is_registered_on_the_skin_off_its_hair(shedding_grid):
+    """Dense hair lies differently at each visit and its features match wrongly: on the
+    skin with the hair the two follow-ups were registered 10-28 px (0.5-1.4 mm) off the
+    true transform; judged against a registration on the skin off the hair of both photos
+    (:func:`skinmetrics.align.align_to_baseline`), within 2 px."""
+    assert max(shedding_grid[1].values()) < 2.0, shedding_grid[1]
+
+
+@pytest.mark.parametrize("day", [14, 28])
+def test_crusts_of_a_shedding_grid_on_dark_hairy_skin_change_as_the_truth(shedding_grid, day):
     """Dark hairy skin (L* 40, 20 px/mm) from baseline to day 14, when 60 % of the grid has
     shed, and day 28: the crusts left are found at the grid's sites as at baseline, so the
-    count's change follows the truth's (2026-12-06: -6.6 / -2.8 points at day 14 / 28;
-    -14.4 / -2.7 with the neighbour test alone)."""
-    assert abs(shedding_grid_errors[day]) <= CHANGE_ERR_MAX_PP[day], shedding_grid_errors
+    count's change follows the truth's (2026-12-07: -5.6 / -2.5 points at day 14 / 28;
+    -14.4 / -2.7 with the neighbour test alone). The follow-ups are registered within 2 px
+    of the true transform on the skin off the hair (with it, 15 and 28 px off: their hairs
+    matched)."""
+    errors = shedding_grid[0]
+    assert abs(errors[day]) <= CHANGE_ERR_MAX_PP[day], errors
 
 
 @pytest.mark.parametrize(("skin_L", "ppm", "seed"), [(40.0, 28.3, 708), (62.0, 25.0, 706)])

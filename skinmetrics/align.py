@@ -2,7 +2,10 @@
 
 Two corrections, both computed from the two photos alone:
 
-* **Registration** (:func:`skinmetrics.register.register`): the follow-up is measured only
+* **Registration** (:func:`skinmetrics.register.register`; with hair on either photo, also
+  on the skin off the hair of both, the registration whose photos correlate better there
+  kept: hair lies differently at each visit, and its features match wrongly): the
+  follow-up is measured only
   within the baseline's skin region mapped into the follow-up frame, and for the
   comparison the baseline is measured again within the skin the follow-up was measured
   over, mapped into the baseline (:func:`skinmetrics.core.measure`), so both sides

@@ -12,6 +12,17 @@ from .conftest import PX_PER_MM
 from .test_pigmentation import SHAPE, _skin_with_spots
 
 
+def _crossing_hairs(shape: tuple[int, int], n: int, rng: np.random.Generator) -> np.ndarray:
+    """Coverage (0-1) of ``n`` straight hairs 2 px wide, each from a random point of the top
+    edge to one of the bottom edge."""
+    hair = np.zeros(shape, np.float32)
+    for _ in range(n):
+        x0, x1 = rng.uniform(0, shape[1], 2) * 4
+        cv2.line(hair, (int(x0), 0), (int(x1), (shape[0] - 1) * 4), 1.0, thickness=2,
+                 lineType=cv2.LINE_AA, shift=2)
+    return np.clip(hair, 0, 1)
+
+
 @pytest.mark.parametrize("darkness", [0.45, 0.6])
 def test_a_faint_thin_hair_leaves_no_pores(darkness):
     """A one-pixel hair that darkens the skin by 45 % or 60 % where it covers a whole pixel,
@@ -42,13 +53,8 @@ def test_dense_hair_does_not_shred_the_skin():
 
     from .conftest import plain_skin_photo
 
-    rng = np.random.default_rng(7)
-    hair = np.zeros(SHAPE, np.float32)
-    for _ in range(40):
-        x0, x1 = rng.uniform(0, SHAPE[1], 2) * 4
-        cv2.line(hair, (int(x0), 0), (int(x1), (SHAPE[0] - 1) * 4), 1.0, thickness=2,
-                 lineType=cv2.LINE_AA, shift=2)
-    srgb = plain_skin_photo(SHAPE, hair=np.clip(hair, 0, 1), seed=5)
+    hair = _crossing_hairs(SHAPE, 40, np.random.default_rng(7))
+    srgb = plain_skin_photo(SHAPE, hair=hair, seed=5)
     laser = load_pipeline("laser_recovery")
     roi, fringe = skin_and_fringe(ColourPlanes(srgb), laser.params["roi"],
                                   Scale(PX_PER_MM, PX_PER_MM))
@@ -141,13 +147,7 @@ def test_grey_hair_on_dark_skin_is_hair():
 
     from .conftest import plain_skin_photo
 
-    rng = np.random.default_rng(3)
-    hair = np.zeros(SHAPE, np.float32)
-    for _ in range(12):
-        x0, x1 = rng.uniform(0, SHAPE[1], 2) * 4
-        cv2.line(hair, (int(x0), 0), (int(x1), (SHAPE[0] - 1) * 4), 1.0, thickness=2,
-                 lineType=cv2.LINE_AA, shift=2)
-    hair = np.clip(hair, 0, 1)
+    hair = _crossing_hairs(SHAPE, 12, np.random.default_rng(3))
     skin = srgb_to_linear(plain_skin_photo(SHAPE, extra_melanin=0.3, seed=4))
     grey = skin @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # the skin's luminance
     linear = skin * (1 - hair[..., None]) + (grey * hair)[..., None]
@@ -181,12 +181,8 @@ def _pores_under_hair(hairs: int, seed: int) -> tuple[np.ndarray, float]:
     light = np.ones(shape, np.float32)
     for centre in centres:
         light -= soft_disc(shape, tuple(centre), 0.12 * PX_PER_MM, 1.0, 0.3)
-    hair = np.zeros(shape, np.float32)
-    for _ in range(hairs):
-        x0, x1 = rng.uniform(0, shape[1], 2) * 4
-        cv2.line(hair, (int(x0), 0), (int(x1), (shape[0] - 1) * 4), 1.0, thickness=2,
-                 lineType=cv2.LINE_AA, shift=2)
-    photo = plain_skin_photo(shape, light=light, hair=np.clip(hair, 0, 1), seed=seed)
+    photo = plain_skin_photo(shape, light=light, hair=_crossing_hairs(shape, hairs, rng),
+                             seed=seed)
     return photo, len(centres) / (shape[0] * shape[1] / PX_PER_MM**2 / 100)
 
 

@@ -131,11 +131,11 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         frames["skin"] = RegistrationFrame(baseline_srgb, baseline_skin)
         frames["whole"] = RegistrationFrame(baseline_srgb)
     reg = register(frames["skin"], followup_srgb, mask_followup=followup_skin)
-    bare = _off_hair(baseline_skin, baseline_hair), _off_hair(followup_skin, followup_hair)
-    if bare[0] is not None or bare[1] is not None:  # enough hair to mislead the features
-        bare_b, bare_f = (s if b is None else b for s, b in zip((baseline_skin, followup_skin),
-                                                                 bare, strict=True))
-        frames.setdefault("bare", RegistrationFrame(baseline_srgb, bare_b))
+    (bare_b, hair_b), (bare_f, hair_f) = (_off_hair(baseline_skin, baseline_hair),
+                                          _off_hair(followup_skin, followup_hair))
+    if max(hair_b, hair_f) >= HAIR_SHARE_REGISTERED_APART:  # enough to mislead the features
+        if "bare" not in frames:
+            frames["bare"] = RegistrationFrame(baseline_srgb, bare_b)
         apart = register(frames["bare"], followup_srgb, mask_followup=bare_f)
         if apart.ok and (not reg.ok or apart.quality > registration_quality(
                 frames["bare"], followup_srgb, reg.matrix, mask_followup=bare_f)):
@@ -154,14 +154,13 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
     return Alignment(reg, region, gains, srgb_with_linear_gains(followup_srgb, gains))
 
 
-def _off_hair(skin: np.ndarray, hair: np.ndarray | None) -> np.ndarray | None:
-    """``skin`` less ``hair`` when hair covers at least
-    :data:`HAIR_SHARE_REGISTERED_APART` of it, else None."""
+def _off_hair(skin: np.ndarray, hair: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """``skin`` less ``hair`` and the share of ``skin`` the hair covers."""
     if hair is None:
-        return None
+        return skin, 0.0
     off = skin & ~hair
-    covered = np.count_nonzero(skin) - np.count_nonzero(off)
-    return off if covered >= HAIR_SHARE_REGISTERED_APART * np.count_nonzero(skin) else None
+    total = np.count_nonzero(skin)
+    return off, (1.0 - np.count_nonzero(off) / total) if total else 0.0
 
 
 #: The colour gains are taken from at most about this many follow-up skin pixels (a regular

@@ -23,6 +23,7 @@ from skinmetrics.register import (
     corner_error,
     overlap_mask,
     register,
+    registration_quality,
     similarity_params,
     warp_to_baseline,
     warp_to_followup,
@@ -169,6 +170,24 @@ def test_a_baseline_frame_is_made_once_for_all_its_follow_ups(baseline, other_vi
     copy = pickle.loads(pickle.dumps(frame))  # e.g. sent to another process: made again there
     assert not copy._made and np.array_equal(register(copy, follow_ups[0]).matrix,
                                              register(frame, follow_ups[0]).matrix)
+
+
+def test_registration_quality_scores_any_transform_as_register_does(baseline, other_visit):
+    """The quality of a registration's own transform is the one it reports; a transform
+    3 px off scores lower, over the same pixels."""
+    base, roi_b = baseline
+    visit, roi_v = other_visit
+    m_bf = baseline_to_followup(SHAPE, 0.98, 1.5, (0.02, -0.01))
+    follow = make_followup(visit, m_bf, 1.1, (1.0, 1.0, 1.0), 0.01, seed=5)
+    roi_f = cv2.warpAffine(roi_v.astype(np.uint8), m_bf, SHAPE[::-1],
+                           flags=cv2.INTER_NEAREST) > 0
+    frame = RegistrationFrame(base, roi_b)
+    reg = register(frame, follow, mask_followup=roi_f)
+    assert reg.ok
+    own = registration_quality(frame, follow, reg.matrix, mask_followup=roi_f)
+    assert own == pytest.approx(reg.quality, abs=1e-4)
+    off = reg.matrix + np.array([[0, 0, 3.0], [0, 0, 0]])
+    assert registration_quality(frame, follow, off, mask_followup=roi_f) < own - 0.05
 
 
 @pytest.mark.parametrize("features", ["akaze", "orb"])

@@ -25,7 +25,8 @@ Two corrections, both computed from the two photos alone:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -125,6 +126,7 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
     """
     if not register_photos:
         return Alignment(None, None, None, followup_srgb)
+    start = time.perf_counter()
     cv2.setRNGSeed(0)  # RANSAC samples at random: the same photos must give the same result
     frames = {} if frames is None else frames
     if "skin" not in frames:
@@ -143,6 +145,7 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
     if not reg.ok:  # the skin alone may hold too few stable features: use the whole frames
         whole = register(frames["whole"], followup_srgb)
         reg = whole if whole.ok else reg
+    reg = replace(reg, seconds=time.perf_counter() - start)  # every registration tried
     if not reg.ok:
         return Alignment(reg, None, None, followup_srgb)
     shape = followup_srgb.shape

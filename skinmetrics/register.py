@@ -173,7 +173,8 @@ class Registration:
     baseline_shape, followup_shape : (int, int)
         Height and width of the two photos.
     seconds : float
-        Wall time of :func:`register`.
+        Wall time of :func:`register` (of every registration tried, when
+        :func:`skinmetrics.align.align_to_baseline` made it).
     """
 
     ok: bool

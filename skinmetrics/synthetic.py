@@ -52,6 +52,7 @@ __all__ = [
     "LAYERS",
     "capture",
     "common_truth",
+    "followup_to_baseline",
     "paint_erythema",
 ]
 
@@ -519,6 +520,14 @@ def _truth(masks: dict[str, np.ndarray], counts: dict[str, int], ppm: float) -> 
     return out
 
 
+def followup_to_baseline(base: Phantom, follow: Phantom) -> np.ndarray:
+    """The true map (2x3 affine) from the follow-up's pixel coordinates to the
+    baseline's, of two captures of one scene rendered with a ``camera`` pose: what a
+    registration should find."""
+    to_scene = np.vstack([cv2.invertAffineTransform(follow.scene_to_image), [0, 0, 1]])
+    return base.scene_to_image @ to_scene
+
+
 def common_truth(base: Phantom, follow: Phantom, layer: str, kind: str,
                  compared: np.ndarray | None = None) -> tuple[float, float]:
     """A layer's true value in two captures of one scene, over the skin both show.
@@ -545,8 +554,7 @@ def common_truth(base: Phantom, follow: Phantom, layer: str, kind: str,
     -------
     baseline, follow_up : float
     """
-    to_scene = np.vstack([cv2.invertAffineTransform(follow.scene_to_image), [0, 0, 1]])
-    to_base = base.scene_to_image @ to_scene  # follow-up -> baseline
+    to_base = followup_to_baseline(base, follow)
 
     def warp(x: np.ndarray) -> np.ndarray:
         return cv2.warpAffine(x, to_base, base.masks["roi"].shape[::-1],

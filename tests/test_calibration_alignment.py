@@ -12,7 +12,13 @@ import pytest
 from skinmetrics.photo import measure_photo
 from skinmetrics.pipeline import load_pipeline
 from skinmetrics.register import corner_error
-from skinmetrics.synthetic import CHART_PITCH_FACTOR, VISIT_COURSE, common_truth, make_phantom
+from skinmetrics.synthetic import (
+    CHART_PITCH_FACTOR,
+    VISIT_COURSE,
+    common_truth,
+    followup_to_baseline,
+    make_phantom,
+)
 
 PPM = 25.0
 PATCH_MM = 2.5
@@ -145,8 +151,7 @@ def test_follow_up_is_registered_and_colour_normalised(tmp_path):
     align = rec["alignment"]
     assert align["registered"], align["registration"]["message"]
     assert rec["warnings"] == []  # 0.4 EV brighter, but not over-exposed
-    truth = base.scene_to_image @ np.vstack([cv2.invertAffineTransform(follow.scene_to_image),
-                                             [0, 0, 1]])
+    truth = followup_to_baseline(base, follow)
     matrix = np.array(align["registration"]["matrix"])
     assert corner_error(matrix, truth, (480, 640)) < 2.0
     # the white balance is undone (the overall level also holds the per-capture illumination)
@@ -217,8 +222,7 @@ def test_an_over_exposed_follow_up_without_its_crusts_registers(over_exposed_pai
     _, base, follow = over_exposed_pair
     reg = register(decode_image(base.jpeg)[0], decode_image(follow.jpeg)[0])
     assert reg.ok, reg.message
-    truth = base.scene_to_image @ np.vstack([cv2.invertAffineTransform(follow.scene_to_image),
-                                             [0, 0, 1]])
+    truth = followup_to_baseline(base, follow)
     assert corner_error(reg.matrix, truth, SHAPE) < 2.0
 
 

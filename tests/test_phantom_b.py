@@ -10,7 +10,6 @@ made an ordinary assertion.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -21,7 +20,7 @@ from skinmetrics.io import decode_image
 from skinmetrics.pipeline import load_pipeline, measure_image
 from skinmetrics.register import corner_error
 from skinmetrics.scoring import dice, match_objects
-from skinmetrics.synthetic import common_truth
+from skinmetrics.synthetic import common_truth, followup_to_baseline
 from skinmetrics.synthetic_b import (
     VISIBLE_PORE_CONTRAST,
     make_phantom_b,
@@ -206,9 +205,8 @@ def shedding_grid(pipes):
         m0 = (follow.baseline_metrics or base.metrics)["microcrust_count"]
         m1 = follow.metrics["microcrust_count"]
         errors[day] = 100 * (m1 - m0) / m0 - 100 * (t1 - t0) / t0
-        truth = series[0].scene_to_image @ np.vstack(
-            [cv2.invertAffineTransform(series[day].scene_to_image), [0, 0, 1]])
-        corners[day] = corner_error(follow.alignment.registration.matrix, truth, (600, 800))
+        corners[day] = corner_error(follow.alignment.registration.matrix,
+                                    followup_to_baseline(series[0], series[day]), (600, 800))
     return errors, corners
 
 

@@ -69,7 +69,7 @@ from scipy import stats
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .colour import linear_to_lab_reference, srgb_to_linear
+from .colour import SRGBCodes, as_photo, linear_to_lab_reference, resized_photo, srgb_to_linear
 
 __all__ = [
     "CLASSIC_PATCH_PITCH_MM",
@@ -285,16 +285,16 @@ def _detection_from_homography(h: np.ndarray, edges: np.ndarray, shape: tuple[in
 # --- detection ----------------------------------------------------------------------------
 
 
-def _working_copy(srgb: np.ndarray, working_size: int) -> tuple[np.ndarray, float]:
-    """sRGB reduced (area average) so that its longer side is at most ``working_size``."""
-    img = np.asarray(srgb, dtype=np.float32)
-    h, w = img.shape[:2]
+def _working_copy(srgb: np.ndarray | SRGBCodes, working_size: int
+                  ) -> tuple[np.ndarray, float]:
+    """sRGB reduced (area average, :func:`skinmetrics.colour.resized_photo`) so that its
+    longer side is at most ``working_size``; float32."""
+    h, w = srgb.shape[:2]
     f = max(h, w) / float(working_size)
     if f <= 1.0:
-        return np.ascontiguousarray(img), 1.0
+        return np.ascontiguousarray(srgb, dtype=np.float32), 1.0
     size = (max(1, round(w / f)), max(1, round(h / f)))
-    small = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-    return small, 0.5 * (w / size[0] + h / size[1])
+    return resized_photo(srgb, size), 0.5 * (w / size[0] + h / size[1])
 
 
 def _candidate_patches(img: np.ndarray, min_side: float, max_side: float,
@@ -576,10 +576,10 @@ def detect_chart(
         None when no chart is found: absent, too small, fewer than ``min_patches``
         patches visible, or colours unlike the chart's.
     """
-    img = np.asarray(srgb, dtype=np.float32)
-    if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 16:
+    photo = as_photo(srgb, np.float32)  # codes stay codes until a chart is found
+    if photo.ndim != 3 or photo.shape[2] != 3 or min(photo.shape[:2]) < 16:
         return None
-    small, scale = _working_copy(img, working_size)
+    small, scale = _working_copy(photo, working_size)
     hs, ws = small.shape[:2]
     long_side = max(hs, ws)
     min_pitch = min_chart_fraction * long_side / _CARD_PITCHES
@@ -639,8 +639,8 @@ def detect_chart(
     edges = _measure_edges(lum, h, _grid_pitch(_project(h, _GRID)))
     # working -> full-resolution pixels (pixel centres at integers; cv2.resize mapping)
     s = np.array([[scale, 0, (scale - 1) / 2], [0, scale, (scale - 1) / 2], [0, 0, 1]])
-    h_full, n_snap = _snap_grid(img, s @ h, edge_threshold)
-    return _detection_from_homography(h_full, edges, img.shape[:2], patch_pitch_mm, err,
+    h_full, n_snap = _snap_grid(np.asarray(photo, np.float32), s @ h, edge_threshold)
+    return _detection_from_homography(h_full, edges, photo.shape[:2], patch_pitch_mm, err,
                                       max(len(idx), n_snap))
 
 

@@ -398,7 +398,7 @@ def calibrate(
     """
     if chart is None or (isinstance(chart, str) and chart == "none"):
         return Calibration("none", message="colour calibration off")
-    img = np.asarray(srgb, dtype=np.float32)
+    img = as_photo(srgb, np.float32)  # codes stay codes (looked up where used)
     if isinstance(chart, str) and chart == "auto":
         det = detect_chart(img, patch_pitch_mm=patch_pitch_mm)
         source = "chart"

@@ -28,6 +28,7 @@ from skinmetrics.filters import (
     distance_to_background,
     edge_step,
     flood_from_markers,
+    from_cells,
     gaussian_laplace,
     h_maxima,
     hysteresis,
@@ -36,6 +37,8 @@ from skinmetrics.filters import (
     levels_above,
     line_opening,
     local_half_maximum,
+    local_median,
+    local_reference,
     median,
     noise_level,
     object_table,
@@ -191,6 +194,43 @@ def test_reference_leaves_out_skin_lightened_beside_it(exclude_below):
         assert beside.max() > 0.025
     else:
         assert np.abs(beside).max() < 0.005
+
+
+@pytest.mark.parametrize("factor", [1, 3, 4, 7])
+def test_from_cells_is_bilinear_between_the_cells_centres(factor):
+    """Back on the pixels from cells of a whole number of pixels (the last rows and
+    columns, fewer than a cell, in none), a linear ramp is itself between the outer
+    cells' centres and the nearest cell's value beyond them."""
+    cols = 70 // factor
+    centres = (np.arange(cols) + 0.5) * factor - 0.5
+    back = from_cells(np.tile(centres.astype(np.float32), (53 // factor, 1)), (53, 70),
+                      factor)
+    ramp = np.tile(np.arange(70, dtype=np.float32), (53, 1))
+    inner = np.s_[:, math.ceil(centres[0]):math.floor(centres[-1]) + 1]
+    assert np.allclose(back[inner], ramp[inner], atol=1e-4)
+    assert np.allclose(back[:, cols * factor:], centres[-1], atol=1e-4)
+    assert np.allclose(back[:, :math.ceil(centres[0])], centres[0], atol=1e-4)
+
+
+def test_local_median_keeps_the_skin_level_beside_a_wide_lesion():
+    """A plateau 0.08 above the skin over 45 % of a square: the local mean within reach
+    rises by a third of it, the local median by less than a sixth (0.009 on 2026-12-08),
+    and a coarse reference whose first pass leaves out the wide parts standing above the
+    median measures the plateau whole (0.074), where one without reads 0.017 in it."""
+    side = 400
+    plateau = soft_disc((side, side), (200, 200), 151, 10, 0.08)
+    noise = 0.005 * np.random.default_rng(1).standard_normal((side, side))
+    values = (1.0 + plateau + noise).astype(np.float32)
+    skin = np.ones(values.shape, bool)
+    outside = plateau < 0.001
+    mean = local_reference(values, skin, 250.0)
+    assert np.median(mean[outside]) - 1.0 > 0.025
+    assert abs(np.median(local_median(values, skin, 250.0)[outside]) - 1.0) < 0.012
+    inside = plateau > 0.079
+    for wide_px, least, most in ((250.0, 0.07, 0.09), (0.0, 0.0, 0.03)):
+        contrast = contrast_to_reference(values, skin, 0.0, 50.0, 0.05, coarse_sigma_px=250.0,
+                                         wide_px=wide_px)
+        assert least < np.median(contrast[inside]) < most
 
 
 def test_local_half_maximum_ceiling_keeps_a_faint_overlapping_patch():

@@ -18,6 +18,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import cv2
@@ -142,6 +143,69 @@ class LocalReference:
                                                        interpolation=cv2.INTER_LINEAR)
 
 
+def local_median(values: np.ndarray, weights: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Median of ``values`` over the ``weights`` pixels within about 2 ``sigma_px``.
+
+    A robust local level for wide references: unlike the local mean, it stays at the level
+    of the skin around a lesion that fills up to half of its reach. Each cell int(sigma/4)
+    px wide at least half covered by ``weights`` takes the median of up to 8 x 8 of its
+    pixels evenly spaced; each cell then the median of those cells' medians within a
+    square 4 ``sigma_px`` wide around it (where there are none, of all of them),
+    interpolated back to the pixels (:func:`from_cells`).
+
+    Parameters
+    ----------
+    values : (H, W) float ndarray
+    weights : (H, W) bool ndarray
+    sigma_px : float
+
+    Returns
+    -------
+    (H, W) float32 ndarray
+    """
+    factor = max(1, int(sigma_px / 4))
+    step = max(1, factor // 8)
+    each = factor // step  # samples per cell side
+    rows, cols = max(1, values.shape[0] // factor), max(1, values.shape[1] // factor)
+    sample = np.where(weights, values, np.nan)[:rows * factor:step, :cols * factor:step]
+    cells = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells and windows
+        if sample.shape == (rows * each, cols * each):  # else an image narrower than a cell
+            by_cell = sample.reshape(rows, each, cols, each).transpose(0, 2, 1, 3).reshape(
+                rows, cols, -1)
+            cells = np.nanmedian(by_cell, axis=-1)
+            cells[np.isnan(by_cell).mean(axis=-1) > 0.5] = np.nan
+        if cells is None or np.isnan(cells).all():
+            return np.full(values.shape, median(values[weights]) if weights.any() else 0.0,
+                           np.float32)
+        reach = max(1, round(2 * sigma_px / factor))
+        windows = np.lib.stride_tricks.sliding_window_view(
+            np.pad(cells, reach, constant_values=np.nan), (2 * reach + 1,) * 2)
+        level = np.nanmedian(windows.reshape(rows, cols, -1), axis=-1)
+    level[np.isnan(level)] = np.nanmedian(cells)
+    return from_cells(level.astype(np.float32), values.shape, factor)
+
+
+def from_cells(cells: np.ndarray, shape: tuple[int, int], factor: int) -> np.ndarray:
+    """Values on the pixels of an (H, W) ``shape`` from those of its cells of ``factor`` x
+    ``factor`` pixels (the last rows and columns, fewer than a cell, in none): bilinear
+    between the cells' centres (OpenCV's ``INTER_LINEAR``), the nearest cell's value
+    beyond the outer centres and on the rows and columns that no cell covers.
+
+    Returns
+    -------
+    (H, W[, C]) ndarray of ``cells``' dtype
+    """
+    h, w = shape
+    rows, cols = min(h, cells.shape[0] * factor), min(w, cells.shape[1] * factor)
+    out = np.empty((h, w) + cells.shape[2:], cells.dtype)
+    cv2.resize(cells, (cols, rows), dst=out[:rows, :cols], interpolation=cv2.INTER_LINEAR)
+    out[:rows, cols:] = out[:rows, cols - 1:cols]
+    out[rows:] = out[rows - 1:rows]
+    return out
+
+
 def _every_nth(flags: np.ndarray, n: int, chunk: int = 1 << 22) -> np.ndarray:
     """``np.flatnonzero(flags)[::n]`` found a chunk at a time: without the index of every
     true element (88 MB for a 12 MP plane)."""
@@ -167,6 +231,7 @@ def contrast_to_reference(
     exclude_spread: float = 0.0,
     spread: float = 0.0,
     return_levels: bool = False,
+    wide_px: float = 0.0,
 ) -> np.ndarray | tuple[np.ndarray, tuple[float, ...]]:
     """``values`` minus the local level of the unaffected pixels of ``roi``.
 
@@ -184,7 +249,11 @@ def contrast_to_reference(
        wider than ``sigma_px`` (a whole red cheek, a large nevus) is measured against the
        skin around it rather than against itself (drawn whole, not as a ring); the fine
        re-estimations then keep it out only while it still stands above that reference
-       (a multi-scale background estimate, cf. Sternberg's rolling ball [4] at two radii);
+       (a multi-scale background estimate, cf. Sternberg's rolling ball [4] at two radii).
+       With ``wide_px``, the first coarse pass also leaves out the parts at least that
+       wide (a disc's area) that stand the first level above the skin's local median
+       (:func:`local_median`): a lesion that fills much of that pass's reach raises its
+       mean by a part of its own excess, and might stand less than the level above it;
     4. with ``exclude_spread``, each pass also leaves out the pixels more than that many
        robust SDs of the skin's spread above its reference (an outlier test, where that is
        below ``exclude_above``): ``spread`` in the first pass, then the spread of the pass's
@@ -222,6 +291,9 @@ def contrast_to_reference(
         The skin's robust SD for the first pass (0: measured on that pass's contrast).
     return_levels : bool
         Also return the level each pass left out pixels above.
+    wide_px : float
+        Width (a disc's) from which a part standing out of the local median is left out of
+        the first coarse pass (0: none).
 
     Returns
     -------
@@ -245,6 +317,17 @@ def contrast_to_reference(
     given = None if np.isscalar(exclude_above) else tuple(exclude_above)
     if given is not None and len(given) != len(sigmas) - 1:
         raise ValueError(f"{len(given)} reference levels given for {len(sigmas) - 1} passes")
+    if coarse_sigma_px > sigma_px and wide_px > 0:
+        # a wide lesion would raise its own first coarse reference (a mean) by a part of
+        # its excess: that pass leaves out the wide parts standing above the local median
+        # (which stays at the skin's level up to half the reach filled)
+        first = exclude_above if given is None else given[0]
+        above = unaffected & (v - local_median(v, unaffected, coarse_sigma_px) >= first)
+        _, parts, stats, _ = cv2.connectedComponentsWithStats(above.view(np.uint8))
+        wide = stats[:, cv2.CC_STAT_AREA] >= np.pi / 4 * wide_px**2
+        wide[0] = False
+        if wide.any():
+            unaffected = unaffected & ~wide[parts]
     levels = []
     for i, sigma in enumerate(sigmas):
         contrast = local_reference(v, unaffected, sigma)

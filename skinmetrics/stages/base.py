@@ -486,6 +486,9 @@ EXCESS_PARAMS = {
     "reference_sigma_mm": Param(float, 0.1, 1000, "scale of the unaffected-skin reference, mm"),
     "coarse_sigma_mm": Param(float, 0.0, 1000, "scale of the coarse first reference that keeps "
                              "lesions wider than reference_sigma_mm out of it, mm (0: none)"),
+    "wide_lesion_mm": Param(float, 0.0, 1000, "a part standing threshold_low above the skin's "
+                            "local median at least this wide is kept out of the first coarse "
+                            "reference, mm (0: none)"),
     "reference_spread": Param(float, 0.0, 100, "skin this many robust SDs of the skin's spread "
                               "above the reference is not reference, when below threshold_low "
                               "(0: threshold_low)"),
@@ -626,6 +629,7 @@ def excess_over_reference(density: np.ndarray, roi: np.ndarray, trusted: np.ndar
                                      margin_px=scale.px(params["reference_margin_mm"]),
                                      exclude_below=params["reference_below"],
                                      coarse_sigma_px=scale.px(params["coarse_sigma_mm"]),
+                                     wide_px=scale.px(params["wide_lesion_mm"]),
                                      exclude_spread=exclude_spread, spread=spread,
                                      return_levels=True)
 

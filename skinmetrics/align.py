@@ -33,6 +33,7 @@ import numpy as np
 
 from .colour import as_photo, channel_gains, srgb_to_linear, srgb_with_linear_gains
 from .register import (
+    ECC_SIDE_PX,
     Registration,
     RegistrationFrame,
     register,
@@ -81,6 +82,11 @@ class Alignment:
 #: would be the same registration.
 HAIR_SHARE_REGISTERED_APART = 0.01
 
+#: Working sizes (longer side, px; :func:`skinmetrics.register.register`'s
+#: ``max_side_px``) tried in turn until a registration succeeds: on a wide field of smooth
+#: skin the coarsest may see too few features.
+REGISTRATION_SIDES_PX = (ECC_SIDE_PX, 1200, 1600)
+
 
 def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
                       followup_srgb: np.ndarray, followup_skin: np.ndarray, *,
@@ -116,7 +122,8 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
         registered on the skin off the hair of both, and of the two registrations the one
         whose photos correlate better there (:func:`skinmetrics.register.registration_quality`)
         is kept (off the hair too few features may remain on light skin; with it, the
-        hairs may be what matches).
+        hairs may be what matches). Where every registration fails, all are tried again at
+        the next working size of :data:`REGISTRATION_SIDES_PX`.
 
     Returns
     -------
@@ -132,19 +139,26 @@ def align_to_baseline(baseline_srgb: np.ndarray, baseline_skin: np.ndarray,
     if "skin" not in frames:
         frames["skin"] = RegistrationFrame(baseline_srgb, baseline_skin)
         frames["whole"] = RegistrationFrame(baseline_srgb)
-    reg = register(frames["skin"], followup_srgb, mask_followup=followup_skin)
     (bare_b, hair_b), (bare_f, hair_f) = (_off_hair(baseline_skin, baseline_hair),
                                           _off_hair(followup_skin, followup_hair))
-    if max(hair_b, hair_f) >= HAIR_SHARE_REGISTERED_APART:  # enough to mislead the features
-        if "bare" not in frames:
-            frames["bare"] = RegistrationFrame(baseline_srgb, bare_b)
-        apart = register(frames["bare"], followup_srgb, mask_followup=bare_f)
-        if apart.ok and (not reg.ok or apart.quality > registration_quality(
-                frames["bare"], followup_srgb, reg.matrix, mask_followup=bare_f)):
-            reg = apart
-    if not reg.ok:  # the skin alone may hold too few stable features: use the whole frames
-        whole = register(frames["whole"], followup_srgb)
-        reg = whole if whole.ok else reg
+    hairy = max(hair_b, hair_f) >= HAIR_SHARE_REGISTERED_APART  # enough to mislead features
+    if hairy and "bare" not in frames:
+        frames["bare"] = RegistrationFrame(baseline_srgb, bare_b)
+    for side in REGISTRATION_SIDES_PX:  # finer only where the coarser found too little
+        reg = register(frames["skin"], followup_srgb, mask_followup=followup_skin,
+                       max_side_px=side)
+        if hairy:
+            apart = register(frames["bare"], followup_srgb, mask_followup=bare_f,
+                             max_side_px=side)
+            if apart.ok and (not reg.ok or apart.quality > registration_quality(
+                    frames["bare"], followup_srgb, reg.matrix, mask_followup=bare_f,
+                    max_side_px=side)):
+                reg = apart
+        if not reg.ok:  # the skin alone may hold too few stable features: the whole frames
+            whole = register(frames["whole"], followup_srgb, max_side_px=side)
+            reg = whole if whole.ok else reg
+        if reg.ok:
+            break
     reg = replace(reg, seconds=time.perf_counter() - start)  # every registration tried
     if not reg.ok:
         return Alignment(reg, None, None, followup_srgb)

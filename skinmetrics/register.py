@@ -16,7 +16,8 @@ Method
    fall-off) is removed by subtracting a wide Gaussian blur (sigma = 1/40 of the working
    side) and the rest is divided by its robust standard deviation: this band-pass z-score
    makes both images independent of exposure and white balance. Keypoints are detected on
-   these images reduced further to ``FEATURE_SIDE_PX`` (400 px) for speed.
+   these images reduced further to ``FEATURE_SIDE_PX`` (400 px; in proportion for another
+   ``max_side_px``) for speed.
 2. **Features.** SIFT keypoints and descriptors [1] (AKAZE [5] or ORB [4] on request or
    when SIFT is unavailable), restricted to the masks when given, matched with Lowe's
    nearest/second-nearest ratio test [1].
@@ -106,7 +107,8 @@ MIN_QUALITY = 0.15
 SCALE_RANGE = (0.5, 2.0)
 #: Smallest accepted fraction of the follow-up frame that falls inside the baseline frame.
 MIN_OVERLAP = 0.25
-#: Longest side of the images keypoints are detected on (work images are reduced to it).
+#: Longest side of the images keypoints are detected on at the default working size
+#: (:data:`ECC_SIDE_PX`; work images are reduced to it, in proportion for another size).
 FEATURE_SIDE_PX = 400
 #: Largest median residual (px at the feature scale) of the RANSAC inliers under an ECC
 #: refinement for it to be kept (module text, step 4).
@@ -660,7 +662,8 @@ def register(
     max_side_px : int
         Longer side of the working images (downscaled for speed; the transform is returned
         at full resolution); by default the ECC refinement's (:data:`ECC_SIDE_PX`), on
-        which the quality is then measured too.
+        which the quality is then measured too. The keypoints' images scale with it
+        (:data:`FEATURE_SIDE_PX` at the default).
     features : {'sift', 'akaze', 'orb'}
         Keypoint detector; falls back to AKAZE, then ORB, when SIFT is unavailable.
     min_quality : float
@@ -736,7 +739,7 @@ def register(
 
         # 2. features and matches
         feat_name, det = _detector(features)
-        g = min(1.0, FEATURE_SIDE_PX / side)
+        g = min(1.0, FEATURE_SIDE_PX * max_side_px / ECC_SIDE_PX / side)
         try:
             kb, db = frame._kept(("keypoints", fb, sigma_bg, feat_name, g),
                                  lambda: _keypoints(det, *_shrink(z_b, wmask_b, g)))

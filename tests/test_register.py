@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from skinmetrics.align import align_to_baseline
 from skinmetrics.io import read_image
 from skinmetrics.register import (
     Registration,
@@ -283,6 +284,22 @@ def test_real_frame_at_lower_resolution(portraits, res):
     assert reg.quality > 0.9
     back = register(follow, base)  # the other way round
     assert back.ok and abs(back.scale * (1080 / res) - 1) < 0.01
+
+
+@pytest.mark.parametrize(("base", "follow"), [("obama.jpg", "obama1.jpg"),
+                                            ("obama3.jpg", "obama2.jpg"),
+                                            ("biden.jpg", "biden2.jpg")])
+def test_other_sessions_of_a_face_are_not_registered_at_any_working_size(base, follow):
+    """Portraits of one person from separate sessions (other pose, light, framing) show no
+    common field: no transform is accepted, at 800 px nor tried again at 1200 and 1600 px
+    (:data:`skinmetrics.align.REGISTRATION_SIDES_PX`; of 18 such ordered pairs none
+    registered either way, 2026-12-08)."""
+    if not PORTRAITS.is_dir():
+        pytest.skip("../shared/data/same_person_portraits is not present")
+    b, f = (read_image(PORTRAITS / name, as_codes=True) for name in (base, follow))
+    reg = align_to_baseline(b, np.ones(b.shape[:2], bool), f, np.ones(f.shape[:2], bool),
+                            normalise_colour=False).registration
+    assert not reg.ok, reg.message
 
 
 # --- warping ------------------------------------------------------------------------------

@@ -264,10 +264,15 @@ def test_empty_mask_fails_and_bad_arguments_raise(baseline):
 # --- real photographs: one frame at four resolutions ---------------------------------------
 
 @pytest.fixture(scope="module")
-def portraits():
+def portrait_dir() -> Path:
     if not PORTRAITS.is_dir():
         pytest.skip("../shared/data/same_person_portraits is not present")
-    return {r: read_image(PORTRAITS / f"obama-{r}p.jpg") for r in (1080, 720, 480, 240)}
+    return PORTRAITS
+
+
+@pytest.fixture(scope="module")
+def portraits(portrait_dir):
+    return {r: read_image(portrait_dir / f"obama-{r}p.jpg") for r in (1080, 720, 480, 240)}
 
 
 @pytest.mark.parametrize("res", [240, 480, 720])
@@ -289,14 +294,13 @@ def test_real_frame_at_lower_resolution(portraits, res):
 @pytest.mark.parametrize(("base", "follow"), [("obama.jpg", "obama1.jpg"),
                                             ("obama3.jpg", "obama2.jpg"),
                                             ("biden.jpg", "biden2.jpg")])
-def test_other_sessions_of_a_face_are_not_registered_at_any_working_size(base, follow):
+def test_other_sessions_of_a_face_are_not_registered_at_any_working_size(portrait_dir, base,
+                                                                         follow):
     """Portraits of one person from separate sessions (other pose, light, framing) show no
     common field: no transform is accepted, at 800 px nor tried again at 1200 and 1600 px
     (:data:`skinmetrics.align.REGISTRATION_SIDES_PX`; of 18 such ordered pairs none
     registered either way, 2026-12-08)."""
-    if not PORTRAITS.is_dir():
-        pytest.skip("../shared/data/same_person_portraits is not present")
-    b, f = (read_image(PORTRAITS / name, as_codes=True) for name in (base, follow))
+    b, f = (read_image(portrait_dir / name, as_codes=True) for name in (base, follow))
     reg = align_to_baseline(b, np.ones(b.shape[:2], bool), f, np.ones(f.shape[:2], bool),
                             normalise_colour=False).registration
     assert not reg.ok, reg.message
